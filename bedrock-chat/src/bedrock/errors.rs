@@ -1,0 +1,268 @@
+//! Turning AWS SDK errors into the crate's [`Error`], in one place.
+//!
+//! The SDK error is kept as the source of every error made here, so nothing it said is lost.
+
+use std::error::Error as StdError;
+use std::fmt::Debug;
+
+use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_bedrockruntime::operation::RequestId;
+use aws_sdk_bedrockruntime::operation::converse::ConverseError;
+use aws_sdk_bedrockruntime::operation::converse_stream::ConverseStreamError;
+use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
+
+use crate::error::{Error, ServiceDetails};
+
+/// What the failed call was about, for messages that name the model and the region.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CallContext<'a> {
+    pub(crate) model_id: &'a str,
+    pub(crate) region: &'a str,
+    /// The request id of the call, when the error itself does not carry one (stream errors).
+    pub(crate) request_id: Option<&'a str>,
+}
+
+/// The Bedrock error code of an SDK operation error, such as `ThrottlingException`.
+///
+/// Errors inside an event stream carry their type in a frame header (`throttlingException`) and
+/// no code in their metadata, so the variant is matched first and the metadata is the fallback.
+pub(crate) trait ServiceCode: ProvideErrorMetadata {
+    fn service_code(&self) -> Option<&str>;
+}
+
+impl ServiceCode for ConverseError {
+    fn service_code(&self) -> Option<&str> {
+        Some(match self {
+            ConverseError::AccessDeniedException(_) => "AccessDeniedException",
+            ConverseError::InternalServerException(_) => "InternalServerException",
+            ConverseError::ModelErrorException(_) => "ModelErrorException",
+            ConverseError::ModelNotReadyException(_) => "ModelNotReadyException",
+            ConverseError::ModelTimeoutException(_) => "ModelTimeoutException",
+            ConverseError::ResourceNotFoundException(_) => "ResourceNotFoundException",
+            ConverseError::ServiceUnavailableException(_) => "ServiceUnavailableException",
+            ConverseError::ThrottlingException(_) => "ThrottlingException",
+            ConverseError::ValidationException(_) => "ValidationException",
+            other => return other.code(),
+        })
+    }
+}
+
+impl ServiceCode for ConverseStreamError {
+    fn service_code(&self) -> Option<&str> {
+        Some(match self {
+            ConverseStreamError::AccessDeniedException(_) => "AccessDeniedException",
+            ConverseStreamError::InternalServerException(_) => "InternalServerException",
+            ConverseStreamError::ModelErrorException(_) => "ModelErrorException",
+            ConverseStreamError::ModelNotReadyException(_) => "ModelNotReadyException",
+            ConverseStreamError::ModelStreamErrorException(_) => "ModelStreamErrorException",
+            ConverseStreamError::ModelTimeoutException(_) => "ModelTimeoutException",
+            ConverseStreamError::ResourceNotFoundException(_) => "ResourceNotFoundException",
+            ConverseStreamError::ServiceUnavailableException(_) => "ServiceUnavailableException",
+            ConverseStreamError::ThrottlingException(_) => "ThrottlingException",
+            ConverseStreamError::ValidationException(_) => "ValidationException",
+            other => return other.code(),
+        })
+    }
+}
+
+impl ServiceCode for ConverseStreamOutputError {
+    fn service_code(&self) -> Option<&str> {
+        Some(match self {
+            ConverseStreamOutputError::InternalServerException(_) => "InternalServerException",
+            ConverseStreamOutputError::ModelStreamErrorException(_) => "ModelStreamErrorException",
+            ConverseStreamOutputError::ServiceUnavailableException(_) => {
+                "ServiceUnavailableException"
+            }
+            ConverseStreamOutputError::ThrottlingException(_) => "ThrottlingException",
+            ConverseStreamOutputError::ValidationException(_) => "ValidationException",
+            other => return other.code(),
+        })
+    }
+}
+
+/// Maps any SDK error of the Converse family to an [`Error`].
+pub(crate) fn from_sdk_error<E, R>(err: SdkError<E, R>, ctx: CallContext<'_>) -> Error
+where
+    E: ServiceCode + RequestId + StdError + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    // Missing credentials surface as a dispatch failure, which would otherwise be classified as
+    // a transient connection problem and retried for a minute before the user learns the cause.
+    if has_cause::<CredentialsError>(&err) {
+        return Error::Credentials {
+            source: Box::new(err),
+        };
+    }
+    match &err {
+        SdkError::ServiceError(service) => {
+            let inner = service.err();
+            let code = inner.service_code().map(str::to_string);
+            let details = ServiceDetails::new(
+                inner.message().unwrap_or_default(),
+                inner
+                    .request_id()
+                    .or(ctx.request_id)
+                    .map(str::to_string),
+            );
+            from_code(code, details, ctx, Box::new(err))
+        }
+        SdkError::TimeoutError(_) => Error::Timeout {
+            source: Box::new(err),
+        },
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => Error::Timeout {
+            source: Box::new(err),
+        },
+        SdkError::ConstructionFailure(_) => Error::Config {
+            message: "the request could not be built; check the region and the endpoint URL"
+                .to_string(),
+            source: Some(Box::new(err)),
+        },
+        // Connection failures, dropped connections and garbled or truncated responses.
+        _ => Error::Transport {
+            source: Box::new(err),
+        },
+    }
+}
+
+/// Maps a Bedrock error code (as the SDK reports it) to an [`Error`].
+pub(crate) fn from_code(
+    code: Option<String>,
+    details: ServiceDetails,
+    ctx: CallContext<'_>,
+    source: crate::error::BoxError,
+) -> Error {
+    let model_id = ctx.model_id.to_string();
+    let region = ctx.region.to_string();
+    match code.as_deref().unwrap_or_default() {
+        "ThrottlingException" => Error::Throttled { details, source },
+        "ModelNotReadyException" => Error::ModelNotReady { details, source },
+        "ServiceUnavailableException" => Error::ServiceUnavailable { details, source },
+        "InternalServerException" => Error::InternalServer { details, source },
+        "ModelTimeoutException" => Error::ModelTimeout { details, source },
+        "ModelStreamErrorException" => Error::ModelStreamError { details, source },
+        "ModelErrorException" => Error::ModelFailed { details, source },
+        "AccessDeniedException" => Error::AccessDenied {
+            model_id,
+            region,
+            details,
+            source,
+        },
+        "ResourceNotFoundException" => Error::ModelNotFound {
+            model_id,
+            region,
+            details,
+            source,
+        },
+        "ServiceQuotaExceededException" => Error::QuotaExceeded { details, source },
+        "ValidationException" => {
+            let message = details.message.to_ascii_lowercase();
+            if message.contains("on-demand throughput") || message.contains("inference profile") {
+                Error::InferenceProfileRequired {
+                    model_id,
+                    details,
+                    source,
+                }
+            } else if message.contains("model identifier is invalid") {
+                // Bedrock answers an unknown model id with a 400, not a 404.
+                Error::ModelNotFound {
+                    model_id,
+                    region,
+                    details,
+                    source,
+                }
+            } else {
+                Error::InvalidRequest { details, source }
+            }
+        }
+        _ => Error::Service {
+            code,
+            details,
+            source,
+        },
+    }
+}
+
+/// True when an error of type `T` is anywhere in the source chain of `err`.
+fn has_cause<T: StdError + 'static>(err: &(dyn StdError + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if e.is::<T>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CTX: CallContext<'static> = CallContext {
+        model_id: "global.anthropic.claude-sonnet-4-6",
+        region: "us-west-2",
+        request_id: None,
+    };
+
+    fn map(code: &str, message: &str) -> Error {
+        from_code(
+            Some(code.to_string()),
+            ServiceDetails::new(message, Some("req-1".into())),
+            CTX,
+            "sdk error".into(),
+        )
+    }
+
+    #[test]
+    fn each_bedrock_code_maps_to_its_kind() {
+        let cases: &[(&str, fn(&Error) -> bool, bool)] = &[
+            ("ThrottlingException", |e| matches!(e, Error::Throttled { .. }), true),
+            ("ModelNotReadyException", |e| matches!(e, Error::ModelNotReady { .. }), true),
+            ("ServiceUnavailableException", |e| matches!(e, Error::ServiceUnavailable { .. }), true),
+            ("InternalServerException", |e| matches!(e, Error::InternalServer { .. }), true),
+            ("ModelTimeoutException", |e| matches!(e, Error::ModelTimeout { .. }), true),
+            ("ModelStreamErrorException", |e| matches!(e, Error::ModelStreamError { .. }), true),
+            ("ModelErrorException", |e| matches!(e, Error::ModelFailed { .. }), false),
+            ("ValidationException", |e| matches!(e, Error::InvalidRequest { .. }), false),
+            ("AccessDeniedException", |e| matches!(e, Error::AccessDenied { .. }), false),
+            ("ResourceNotFoundException", |e| matches!(e, Error::ModelNotFound { .. }), false),
+            ("ServiceQuotaExceededException", |e| matches!(e, Error::QuotaExceeded { .. }), false),
+            ("SomethingNewException", |e| matches!(e, Error::Service { .. }), false),
+        ];
+        for (code, is_kind, retryable) in cases {
+            let err = map(code, "msg");
+            assert!(is_kind(&err), "{code} mapped to {err:?}");
+            assert_eq!(err.is_retryable(), *retryable, "{code}");
+            assert_eq!(err.request_id(), Some("req-1"), "{code}");
+            assert!(err.source().is_some(), "{code} lost its source");
+        }
+    }
+
+    #[test]
+    fn bare_model_ids_are_told_to_use_an_inference_profile() {
+        let err = map(
+            "ValidationException",
+            "Invocation of model ID anthropic.claude-sonnet-4-6 with on-demand throughput isn't supported. Retry your request with the ID or ARN of an inference profile that contains this model.",
+        );
+        assert!(matches!(err, Error::InferenceProfileRequired { .. }), "{err:?}");
+        assert!(err.to_string().contains("`global."), "{err}");
+    }
+
+    #[test]
+    fn invalid_model_identifiers_are_model_not_found() {
+        let err = map("ValidationException", "The provided model identifier is invalid.");
+        assert!(matches!(err, Error::ModelNotFound { .. }), "{err:?}");
+        assert!(err.to_string().contains("us-west-2"), "{err}");
+    }
+
+    #[test]
+    fn credentials_errors_are_found_anywhere_in_the_chain() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] CredentialsError);
+        let inner = CredentialsError::not_loaded("no providers in chain provided credentials");
+        assert!(has_cause::<CredentialsError>(&Outer(inner)));
+        assert!(!has_cause::<CredentialsError>(&std::fmt::Error));
+    }
+}

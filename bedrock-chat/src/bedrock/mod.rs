@@ -1,0 +1,412 @@
+//! `BedrockClient`: the [`ModelClient`] for Amazon Bedrock's Converse and ConverseStream APIs.
+
+mod convert;
+mod errors;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_bedrockruntime::config::retry::RetryConfig;
+use aws_sdk_bedrockruntime::config::timeout::TimeoutConfig;
+use aws_sdk_bedrockruntime::config::StalledStreamProtectionConfig;
+use aws_sdk_bedrockruntime::operation::RequestId;
+use aws_sdk_bedrockruntime::types::ConverseStreamOutput;
+use futures::stream;
+
+use crate::client::ModelClient;
+use crate::config::ChatConfig;
+use crate::error::{Error, Result};
+use crate::request::ChatRequest;
+use crate::response::ChatResponse;
+use crate::stream::EventStream;
+use errors::{CallContext, from_sdk_error};
+
+/// How long a connection may take to open, unless set otherwise.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long to wait for each read of a response, unless set otherwise: the time until a whole
+/// (non-streamed) reply arrives, and the longest pause inside a streamed one. Long answers take
+/// minutes, so this is generous; it is not a limit on a whole streamed reply.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A [`ModelClient`] that talks to Amazon Bedrock through the AWS SDK.
+///
+/// Cloning is cheap (the SDK client inside is reference counted) and clones share one connection
+/// pool, so one client can serve many sessions at once.
+///
+/// The SDK's own retries are switched off: a [`ChatSession`](crate::ChatSession)'s
+/// [`RetryPolicy`](crate::RetryPolicy) is the only retry layer.
+#[derive(Clone)]
+pub struct BedrockClient {
+    sdk: aws_sdk_bedrockruntime::Client,
+    region: Arc<str>,
+}
+
+impl BedrockClient {
+    /// Starts building a client from the standard AWS configuration chain.
+    pub fn builder() -> BedrockClientBuilder {
+        BedrockClientBuilder::default()
+    }
+
+    /// A client from the standard AWS configuration chain: environment variables (`AWS_REGION`,
+    /// `AWS_PROFILE`, `AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`, ...), the shared
+    /// config and credentials files, SSO, and container or instance roles.
+    pub async fn from_env() -> Result<Self> {
+        Self::builder().build().await
+    }
+
+    /// A client with the region, profile, endpoint and `.env` credentials of `config`, and the AWS
+    /// configuration chain for everything else.
+    pub async fn from_config(config: &ChatConfig) -> Result<Self> {
+        let mut builder = Self::builder();
+        if let Some(region) = &config.region {
+            builder = builder.region(region.clone());
+        }
+        if let Some(profile) = &config.profile {
+            builder = builder.profile(profile.clone());
+        }
+        if let Some(url) = &config.endpoint_url {
+            builder = builder.endpoint_url(url.clone());
+        }
+        if let Some(credentials) = config.dotenv_credentials() {
+            builder = builder.credentials_provider(credentials.clone());
+        }
+        builder.build().await
+    }
+
+    /// A client from an `SdkConfig` the caller loaded. Its retries are switched off; its timeouts
+    /// are kept.
+    pub fn from_sdk_config(config: &SdkConfig) -> Result<Self> {
+        let conf = aws_sdk_bedrockruntime::config::Builder::from(config)
+            .retry_config(RetryConfig::disabled())
+            .build();
+        Self::from_sdk_conf(conf)
+    }
+
+    /// A client wrapping the caller's own SDK client. Its configuration is kept, except that
+    /// retries are switched off.
+    pub fn from_sdk_client(client: &aws_sdk_bedrockruntime::Client) -> Result<Self> {
+        let conf = client
+            .config()
+            .to_builder()
+            .retry_config(RetryConfig::disabled())
+            .build();
+        Self::from_sdk_conf(conf)
+    }
+
+    fn from_sdk_conf(conf: aws_sdk_bedrockruntime::Config) -> Result<Self> {
+        let region = conf.region().map(|r| r.to_string()).ok_or_else(|| {
+            Error::config(
+                "no AWS region; set AWS_REGION, choose a region (for the REPL: --region), or set \
+                 `region` in your AWS profile",
+            )
+        })?;
+        validate_region(&region)?;
+        Ok(BedrockClient {
+            sdk: aws_sdk_bedrockruntime::Client::from_conf(conf),
+            region: region.into(),
+        })
+    }
+
+    /// The AWS region requests go to.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    fn context<'a>(&'a self, request: &'a ChatRequest) -> CallContext<'a> {
+        CallContext {
+            model_id: request.model_id(),
+            region: &self.region,
+            request_id: None,
+        }
+    }
+}
+
+#[async_trait]
+impl ModelClient for BedrockClient {
+    async fn converse(&self, request: &ChatRequest) -> Result<ChatResponse> {
+        let parts = convert::to_sdk(request)?;
+        let output = self
+            .sdk
+            .converse()
+            .model_id(request.model_id())
+            .set_messages(Some(parts.messages))
+            .set_system(parts.system)
+            .set_inference_config(parts.inference)
+            .send()
+            .await
+            .map_err(|e| from_sdk_error(e, self.context(request)))?;
+        Ok(convert::response_from_sdk(&output, output.request_id()))
+    }
+
+    async fn converse_stream(&self, request: &ChatRequest) -> Result<EventStream> {
+        let parts = convert::to_sdk(request)?;
+        let output = self
+            .sdk
+            .converse_stream()
+            .model_id(request.model_id())
+            .set_messages(Some(parts.messages))
+            .set_system(parts.system)
+            .set_inference_config(parts.inference)
+            .send()
+            .await
+            .map_err(|e| from_sdk_error(e, self.context(request)))?;
+        let request_id = output.request_id().map(str::to_string);
+        let state = StreamState {
+            receiver: Some(output.stream),
+            model_id: request.model_id().to_string(),
+            region: self.region.clone(),
+            request_id: request_id.clone(),
+        };
+        // One SDK event at a time: each event is handed on as soon as its frame is decoded.
+        let events = stream::unfold(state, |mut state| async move {
+            loop {
+                let receiver = state.receiver.as_mut()?;
+                match receiver.recv().await {
+                    Ok(Some(event)) => {
+                        if let Some(event) = convert::event_from_sdk(event) {
+                            return Some((Ok(event), state));
+                        }
+                    }
+                    Ok(None) => return None,
+                    Err(err) => {
+                        // An error ends the stream; the receiver is dropped with the connection.
+                        state.receiver = None;
+                        let ctx = CallContext {
+                            model_id: &state.model_id,
+                            region: &state.region,
+                            request_id: state.request_id.as_deref(),
+                        };
+                        let error = from_sdk_error(err, ctx);
+                        return Some((Err(error), state));
+                    }
+                }
+            }
+        });
+        Ok(EventStream::new(events).with_request_id(request_id))
+    }
+}
+
+type Receiver = aws_sdk_bedrockruntime::primitives::event_stream::EventReceiver<
+    ConverseStreamOutput,
+    aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError,
+>;
+
+struct StreamState {
+    receiver: Option<Receiver>,
+    model_id: String,
+    region: Arc<str>,
+    request_id: Option<String>,
+}
+
+impl fmt::Debug for BedrockClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The SDK client's Debug output is long and holds nothing a caller needs; credentials
+        // are never part of it, but keeping it out makes that easy to see.
+        f.debug_struct("BedrockClient")
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`BedrockClient`] on the standard AWS configuration chain. Made by
+/// [`BedrockClient::builder`].
+#[must_use]
+pub struct BedrockClientBuilder {
+    region: Option<String>,
+    profile: Option<String>,
+    endpoint_url: Option<String>,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+}
+
+impl Default for BedrockClientBuilder {
+    fn default() -> Self {
+        BedrockClientBuilder {
+            region: None,
+            profile: None,
+            endpoint_url: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            credentials: None,
+        }
+    }
+}
+
+impl BedrockClientBuilder {
+    /// Sets the AWS region, such as `us-east-1`. Default is the chain's (`AWS_REGION`, then the
+    /// profile).
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// Sets the AWS profile to take settings and credentials from. Default is the chain's
+    /// (`AWS_PROFILE`, then `default`).
+    pub fn profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = Some(profile.into());
+        self
+    }
+
+    /// Sets the Bedrock runtime endpoint, such as a VPC endpoint or a local test server. Default
+    /// is `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` if set, else Bedrock's regional endpoint.
+    pub fn endpoint_url(mut self, url: impl Into<String>) -> Self {
+        self.endpoint_url = Some(url.into());
+        self
+    }
+
+    /// Sets how long opening a connection may take. Default is 10 seconds.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets how long each read may wait: until a whole reply arrives, and between two parts of a
+    /// streamed reply. It never limits the length of a whole streamed reply. Default is
+    /// [`DEFAULT_READ_TIMEOUT`] (300 seconds).
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Sets where credentials come from. Default is the chain's (environment, profile, SSO,
+    /// container or instance role).
+    pub fn credentials_provider(mut self, provider: impl ProvideCredentials + 'static) -> Self {
+        self.credentials = Some(aws_credential_types::provider::SharedCredentialsProvider::new(
+            provider,
+        ));
+        self
+    }
+
+    /// Loads the AWS configuration and builds the client.
+    ///
+    /// Credentials are resolved at the first request, not here; a missing region or a malformed
+    /// endpoint URL fails here.
+    pub async fn build(self) -> Result<BedrockClient> {
+        if let Some(region) = &self.region {
+            validate_region(region)?;
+        }
+        if let Some(url) = &self.endpoint_url {
+            validate_endpoint_url(url)?;
+        }
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(region) = self.region {
+            loader = loader.region(Region::new(region));
+        }
+        if let Some(profile) = self.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = self.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(credentials) = self.credentials {
+            loader = loader.credentials_provider(credentials);
+        }
+        let sdk_config = loader.load().await;
+        let conf = aws_sdk_bedrockruntime::config::Builder::from(&sdk_config)
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(self.connect_timeout)
+                    .read_timeout(self.read_timeout)
+                    .build(),
+            )
+            // The SDK's read timeout covers the wait for the response head; inside a streamed
+            // body, stalled-stream protection with the same grace period is the per-read limit.
+            .stalled_stream_protection(
+                StalledStreamProtectionConfig::enabled()
+                    .grace_period(self.read_timeout)
+                    .build(),
+            )
+            .build();
+        BedrockClient::from_sdk_conf(conf)
+    }
+}
+
+impl fmt::Debug for BedrockClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BedrockClientBuilder")
+            .field("region", &self.region)
+            .field("profile", &self.profile)
+            .field("endpoint_url", &self.endpoint_url)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("credentials", &self.credentials.as_ref().map(|_| "** redacted **"))
+            .finish()
+    }
+}
+
+/// Checks that `region` looks like an AWS region name (`us-east-1`, `us-gov-west-1`), so a typo
+/// fails at once instead of as a connection error to a host that does not exist.
+pub(crate) fn validate_region(region: &str) -> Result<()> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let well_formed = parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty();
+    if well_formed {
+        Ok(())
+    } else {
+        Err(Error::config(format!(
+            "{region:?} is not an AWS region; use a region name such as us-east-1 or eu-west-1"
+        )))
+    }
+}
+
+/// Checks that `url` is an absolute http(s) URL with a host.
+pub(crate) fn validate_endpoint_url(url: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Error::config(format!(
+            "the endpoint URL {url:?} {why}; use a URL such as https://bedrock-runtime.us-east-1.amazonaws.com"
+        ))
+    };
+    let parsed = url::Url::parse(url).map_err(|_| bad("is not a URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad("does not start with http:// or https://"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad("has no host"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_names_are_checked() {
+        for ok in ["us-east-1", "eu-central-2", "us-gov-west-1", "ap-southeast-4", "il-central-1"] {
+            assert!(validate_region(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "useast1", "US-EAST-1", "us-east", "moon", "us-east-1 "] {
+            assert!(validate_region(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn endpoint_urls_are_checked() {
+        assert!(validate_endpoint_url("http://127.0.0.1:9000").is_ok());
+        assert!(validate_endpoint_url("https://bedrock-runtime.us-east-1.amazonaws.com").is_ok());
+        let err = validate_endpoint_url("not a url").unwrap_err();
+        assert!(err.to_string().contains("is not a URL"), "{err}");
+        assert!(validate_endpoint_url("ftp://host").is_err());
+    }
+
+    #[test]
+    fn builder_debug_redacts_credentials() {
+        let builder = BedrockClient::builder().credentials_provider(
+            aws_credential_types::Credentials::new("AKIDSENTINEL", "SECRETSENTINEL", None, None, "t"),
+        );
+        let debug = format!("{builder:?}");
+        assert!(!debug.contains("SENTINEL"), "{debug}");
+    }
+}

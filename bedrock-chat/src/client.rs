@@ -1,0 +1,41 @@
+//! The pluggable backend: anything that can answer a conversation.
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::request::ChatRequest;
+use crate::response::ChatResponse;
+use crate::stream::EventStream;
+
+/// A backend that answers a conversation: [`BedrockClient`](crate::BedrockClient) in production,
+/// [`testing::ScriptedClient`](crate::testing) in tests, or a wrapper of your own (a cache, a
+/// router, a rate limiter).
+///
+/// The trait is object safe: a [`ChatSession`](crate::ChatSession) holds an
+/// `Arc<dyn ModelClient>`, so the backend can be chosen at run time. Implementations make one
+/// attempt per call; retrying is the session's job, under its
+/// [`RetryPolicy`](crate::RetryPolicy), so that there is exactly one retry layer.
+///
+/// With the `mockall` crate, `mockall::mock!` can mock it for unit tests.
+#[async_trait]
+pub trait ModelClient: Send + Sync {
+    /// Sends the request and waits for the whole reply.
+    async fn converse(&self, request: &ChatRequest) -> Result<ChatResponse>;
+
+    /// Sends the request and returns the reply as a stream of events.
+    ///
+    /// An error before the stream starts is returned here; an error after it started is the
+    /// stream's last item.
+    async fn converse_stream(&self, request: &ChatRequest) -> Result<EventStream>;
+}
+
+#[async_trait]
+impl<T: ModelClient + ?Sized> ModelClient for std::sync::Arc<T> {
+    async fn converse(&self, request: &ChatRequest) -> Result<ChatResponse> {
+        (**self).converse(request).await
+    }
+
+    async fn converse_stream(&self, request: &ChatRequest) -> Result<EventStream> {
+        (**self).converse_stream(request).await
+    }
+}

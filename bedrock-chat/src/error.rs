@@ -1,0 +1,457 @@
+//! The crate's one error type.
+//!
+//! Every failure, from a rejected input to a throttled request to a stream that broke halfway, is an
+//! [`Error`]. Its `Display` text is written for a person: it says what happened and what to do. Its
+//! [`source`](std::error::Error::source) chain keeps the underlying AWS SDK error for logs and
+//! debugging. Frontends decide what to do with [`Error::is_retryable`] and
+//! [`Error::request_id`] instead of matching variants.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::response::StopReason;
+
+/// A boxed error, the type of every wrapped cause.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `Result<T, bedrock_chat::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What Bedrock said about a failed request: its message and the request id to quote to AWS support.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServiceDetails {
+    /// Bedrock's own message, verbatim.
+    pub message: String,
+    /// The `x-amzn-requestid` of the failed request, when Bedrock sent one.
+    pub request_id: Option<String>,
+}
+
+impl ServiceDetails {
+    /// Details with Bedrock's message and an optional request id.
+    pub fn new(message: impl Into<String>, request_id: Option<String>) -> Self {
+        ServiceDetails {
+            message: message.into(),
+            request_id,
+        }
+    }
+}
+
+impl fmt::Display for ServiceDetails {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.message.is_empty() {
+            f.write_str("no message from Bedrock")
+        } else {
+            f.write_str(&self.message)
+        }
+    }
+}
+
+/// Everything that can go wrong while talking to Claude on Bedrock.
+///
+/// The variants are grouped by cause: Bedrock being busy or failing (worth retrying), the request
+/// needing a change (not worth retrying), a stream breaking after output had reached the caller,
+/// set-up problems, and input rejected before any request was made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    // --- Bedrock is busy or failing: worth retrying -------------------------------------------
+    /// Bedrock throttled the request (`ThrottlingException`, HTTP 429).
+    #[error(
+        "Bedrock is throttling requests ({details}); wait a little and try again, or ask for a higher quota in Service Quotas"
+    )]
+    Throttled {
+        /// Bedrock's message and request id.
+        details: ServiceDetails,
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
+    /// The model is not ready to serve requests yet (`ModelNotReadyException`).
+    #[error("the model is not ready to serve requests yet ({details}); try again in a moment")]
+    ModelNotReady {
+        /// Bedrock's message and request id.
+        details: ServiceDetails,
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
+    /// Bedrock is temporarily unavailable (`ServiceUnavailableException`, HTTP 503).
+    #[error("Bedrock is temporarily unavailable ({details}); try again in a moment")]
+    ServiceUnavailable {
+        /// Bedrock's message and request id.
+        details: ServiceDetails,
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
+    /// Bedrock failed internally (`InternalServerException`, HTTP 500).
+    #[error("Bedrock had an internal error ({details}); try again")]
+    InternalServer {
+        /// Bedrock's message and request id.
+        details: ServiceDetails,
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
+    /// The model took longer than Bedrock allows (`ModelTimeoutException`, HTTP 408).
+    #[error(
+        "the model took too long to answer ({details}); try again, or ask for a shorter answer"
+    )]
+    ModelTimeout {
+        /// Bedrock's message and request id.
+        details: ServiceDetails,
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
+    /// The response stream failed on Bedrock's side (`modelStreamErrorException`).
+    #[error("Bedrock's response stream failed ({details}); try again")]
+    ModelStreamError {
+        /// Bedrock's message and request id.
+        details: ServiceDetails,
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
+    /// No response arrived in time: connecting, waiting for the answer, or between two parts of a
+    /// streamed answer.
+    #[error("timed out waiting for Bedrock; check the network, or raise the read timeout for long answers")]
+    Timeout {
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
+    /// The connection failed, dropped, or carried a response that could not be read.
+    #[error("could not reach Bedrock or read its response; check the network and the endpoint")]
+    Transport {
+        /// The SDK or I/O error.
+        #[source]
+        source: BoxError,
+    },
+
+    // --- the request must change: not worth retrying ------------------------------------------
+    /// Bedrock rejected the request as invalid (`ValidationException`, HTTP 400).
+    #[error("Bedrock rejected the request: {details}")]
+    InvalidRequest {
+        /// Bedrock's message and request id.
+        details: ServiceDetails,
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
+    /// The model can only be called through a cross-region inference profile.
+    #[error(
+        "model `{model_id}` cannot be called by its bare id; use its inference profile id instead, \
+         such as `us.{model_id}`, `eu.{model_id}` or `global.{model_id}` ({details})"
+    )]
+    InferenceProfileRequired {
+        /// The bare model id that was used.
+        model_id: String,
+        /// Bedrock's message and request id.
+        details: ServiceDetails,
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
+    /// The caller may not use this model (`AccessDeniedException`, HTTP 403).
+    #[error(
+        "access denied to model `{model_id}` in region {region} ({details}); enable access to this \
+         model in the Bedrock console (Model access) for {region}, and check that your IAM identity \
+         allows bedrock:InvokeModel and bedrock:InvokeModelWithResponseStream"
+    )]
+    AccessDenied {
+        /// The model id that was used.
+        model_id: String,
+        /// The region the request went to.
+        region: String,
+        /// Bedrock's message and request id.
+        details: ServiceDetails,
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
+    /// The model id is unknown or retired in this region (`ResourceNotFoundException`, HTTP 404).
+    #[error(
+        "model `{model_id}` was not found in region {region} ({details}); check the model id and \
+         that the model is offered in this region"
+    )]
+    ModelNotFound {
+        /// The model id that was used.
+        model_id: String,
+        /// The region the request went to.
+        region: String,
+        /// Bedrock's message and request id.
+        details: ServiceDetails,
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
+    /// An account quota is exhausted (`ServiceQuotaExceededException`).
+    #[error(
+        "a Bedrock service quota is exhausted ({details}); request an increase in Service Quotas"
+    )]
+    QuotaExceeded {
+        /// Bedrock's message and request id.
+        details: ServiceDetails,
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
+    /// The model failed to process the request (`ModelErrorException`, HTTP 424).
+    #[error("the model failed to process the request ({details})")]
+    ModelFailed {
+        /// Bedrock's message and request id.
+        details: ServiceDetails,
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
+    /// Bedrock answered with an error this crate does not know.
+    #[error("Bedrock returned an error{}: {details}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Service {
+        /// The error code, when Bedrock sent one.
+        code: Option<String>,
+        /// Bedrock's message and request id.
+        details: ServiceDetails,
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
+
+    // --- the stream broke after output reached the caller -------------------------------------
+    /// A streamed reply failed after part of it had been delivered. The conversation is unchanged:
+    /// send the message again (or `retry`) to get a whole reply.
+    #[error("the reply was cut off after {} characters: {source}", partial_text.chars().count())]
+    StreamInterrupted {
+        /// The text that had been delivered before the failure.
+        partial_text: String,
+        /// What broke the stream.
+        #[source]
+        source: Box<Error>,
+    },
+    /// Bedrock finished the reply without any text, so there is nothing to add to the conversation.
+    #[error("the model returned an empty reply (stop reason: {stop_reason}); rephrase the message and try again")]
+    EmptyReply {
+        /// Why the model stopped.
+        stop_reason: StopReason,
+    },
+
+    // --- set-up --------------------------------------------------------------------------------
+    /// No usable AWS credentials were found.
+    #[error(
+        "no AWS credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, set AWS_PROFILE \
+         to a profile in ~/.aws/config, or run `aws sso login`"
+    )]
+    Credentials {
+        /// The credential provider's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The configuration is incomplete or invalid.
+    #[error("configuration error: {message}")]
+    Config {
+        /// What is wrong and how to fix it.
+        message: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    // --- input rejected before any request ------------------------------------------------------
+    /// The input was rejected before anything was sent to Bedrock.
+    #[error("{reason}")]
+    InvalidInput {
+        /// What is wrong with the input.
+        reason: String,
+    },
+    /// A saved conversation could not be read or written.
+    #[error("conversation file {}: {reason}", path.display())]
+    ConversationFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+        /// The I/O or parse error, if any.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl Error {
+    /// True when the same request may succeed if sent again later: throttling, a model that is
+    /// not ready, an unavailable or failing service, model and client timeouts, and connection
+    /// failures. False for everything the caller has to change first.
+    ///
+    /// For [`Error::StreamInterrupted`] this tells whether the cause was transient; the crate never
+    /// retries a stream that has already delivered text by itself, but resending the turn is safe
+    /// because the conversation was left unchanged.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Throttled { .. }
+            | Error::ModelNotReady { .. }
+            | Error::ServiceUnavailable { .. }
+            | Error::InternalServer { .. }
+            | Error::ModelTimeout { .. }
+            | Error::ModelStreamError { .. }
+            | Error::Timeout { .. }
+            | Error::Transport { .. } => true,
+            Error::StreamInterrupted { source, .. } => source.is_retryable(),
+            _ => false,
+        }
+    }
+
+    /// True for throttling, so a frontend can say "throttled" rather than "failed".
+    pub fn is_throttling(&self) -> bool {
+        match self {
+            Error::Throttled { .. } => true,
+            Error::StreamInterrupted { source, .. } => source.is_throttling(),
+            _ => false,
+        }
+    }
+
+    /// True for client-side timeouts and Bedrock's model timeout.
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Error::Timeout { .. } | Error::ModelTimeout { .. } => true,
+            Error::StreamInterrupted { source, .. } => source.is_timeout(),
+            _ => false,
+        }
+    }
+
+    /// The request id Bedrock gave the failed request, to quote to AWS support.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::StreamInterrupted { source, .. } => source.request_id(),
+            _ => self.service_details()?.request_id.as_deref(),
+        }
+    }
+
+    /// Bedrock's own error message, when the error came from Bedrock.
+    pub fn service_message(&self) -> Option<&str> {
+        match self {
+            Error::StreamInterrupted { source, .. } => source.service_message(),
+            _ => Some(self.service_details()?.message.as_str()),
+        }
+    }
+
+    /// The text a broken stream had delivered before it failed.
+    pub fn partial_text(&self) -> Option<&str> {
+        match self {
+            Error::StreamInterrupted { partial_text, .. } => Some(partial_text),
+            _ => None,
+        }
+    }
+
+    /// A server-suggested wait before retrying. Bedrock does not send `Retry-After` today; the
+    /// hook exists so the retry loop honours it if it ever does.
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        None
+    }
+
+    fn service_details(&self) -> Option<&ServiceDetails> {
+        match self {
+            Error::Throttled { details, .. }
+            | Error::ModelNotReady { details, .. }
+            | Error::ServiceUnavailable { details, .. }
+            | Error::InternalServer { details, .. }
+            | Error::ModelTimeout { details, .. }
+            | Error::ModelStreamError { details, .. }
+            | Error::InvalidRequest { details, .. }
+            | Error::InferenceProfileRequired { details, .. }
+            | Error::AccessDenied { details, .. }
+            | Error::ModelNotFound { details, .. }
+            | Error::QuotaExceeded { details, .. }
+            | Error::ModelFailed { details, .. }
+            | Error::Service { details, .. } => Some(details),
+            _ => None,
+        }
+    }
+
+    /// An [`Error::InvalidInput`] with the given reason.
+    pub(crate) fn invalid_input(reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            reason: reason.into(),
+        }
+    }
+
+    /// An [`Error::Config`] without an underlying cause.
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Error::Config {
+            message: message.into(),
+            source: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boxed(msg: &str) -> BoxError {
+        msg.to_string().into()
+    }
+
+    #[test]
+    fn retryable_kinds_are_exactly_the_transient_ones() {
+        let d = || ServiceDetails::new("m", Some("rid".into()));
+        assert!(
+            Error::Throttled {
+                details: d(),
+                source: boxed("x")
+            }
+            .is_retryable()
+        );
+        assert!(
+            Error::Transport {
+                source: boxed("x")
+            }
+            .is_retryable()
+        );
+        assert!(
+            !Error::InvalidRequest {
+                details: d(),
+                source: boxed("x")
+            }
+            .is_retryable()
+        );
+        assert!(
+            !Error::QuotaExceeded {
+                details: d(),
+                source: boxed("x")
+            }
+            .is_retryable()
+        );
+        assert!(!Error::invalid_input("empty").is_retryable());
+    }
+
+    #[test]
+    fn stream_interrupted_delegates_to_its_cause() {
+        let err = Error::StreamInterrupted {
+            partial_text: "Hel".into(),
+            source: Box::new(Error::Throttled {
+                details: ServiceDetails::new("slow down", Some("abc".into())),
+                source: boxed("x"),
+            }),
+        };
+        assert!(err.is_retryable());
+        assert!(err.is_throttling());
+        assert_eq!(err.request_id(), Some("abc"));
+        assert_eq!(err.partial_text(), Some("Hel"));
+        assert!(err.to_string().contains("cut off after 3 characters"));
+    }
+
+    #[test]
+    fn access_denied_says_how_to_enable_model_access() {
+        let err = Error::AccessDenied {
+            model_id: "global.anthropic.claude-sonnet-4-6".into(),
+            region: "eu-west-1".into(),
+            details: ServiceDetails::new("You don't have access", None),
+            source: boxed("x"),
+        };
+        let text = err.to_string();
+        assert!(text.contains("Model access"), "{text}");
+        assert!(text.contains("eu-west-1"), "{text}");
+    }
+}

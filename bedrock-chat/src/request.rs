@@ -1,0 +1,268 @@
+//! What is sent to the model: the conversation and the settings for one reply.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::message::{Message, Role};
+
+/// The largest message, in bytes of text, that the crate will send. Claude's context window is
+/// 200,000 tokens (roughly 800 KB of English text); anything bigger cannot be answered, so it is
+/// rejected before a request instead of after an upload.
+pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+
+/// Settings for how the model generates a reply.
+///
+/// Unset values are left to Bedrock's (the model's) defaults.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InferenceConfig {
+    /// The most tokens the reply may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Randomness, from 0 (focused) to 1 (varied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    /// Nucleus sampling, from 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f32>,
+    /// Strings that end the reply when the model produces them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop_sequences: Vec<String>,
+}
+
+impl InferenceConfig {
+    /// Settings that leave everything to the model's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the maximum number of tokens in a reply. Default is the model's own limit.
+    #[must_use]
+    pub fn max_tokens(mut self, max_tokens: u32) -> Self {
+        self.max_tokens = Some(max_tokens);
+        self
+    }
+
+    /// Sets the temperature, from 0 to 1. Default is the model's own (1.0 for Claude).
+    #[must_use]
+    pub fn temperature(mut self, temperature: f32) -> Self {
+        self.temperature = Some(temperature);
+        self
+    }
+
+    /// Sets top-p, from 0 to 1. Default is the model's own.
+    #[must_use]
+    pub fn top_p(mut self, top_p: f32) -> Self {
+        self.top_p = Some(top_p);
+        self
+    }
+
+    /// Adds a stop sequence. Default is none.
+    #[must_use]
+    pub fn stop_sequence(mut self, stop: impl Into<String>) -> Self {
+        self.stop_sequences.push(stop.into());
+        self
+    }
+
+    /// Checks the values against the ranges Bedrock accepts, so a bad value fails here with a
+    /// clear message instead of as a `ValidationException` after a round trip.
+    pub fn validate(&self) -> Result<()> {
+        if self.max_tokens == Some(0) {
+            return Err(Error::invalid_input(
+                "max tokens must be at least 1 (it limits the length of the reply)",
+            ));
+        }
+        if let Some(t) = self.temperature
+            && !(0.0..=1.0).contains(&t)
+        {
+            return Err(Error::invalid_input(format!(
+                "temperature must be between 0 and 1, got {t}"
+            )));
+        }
+        if let Some(p) = self.top_p
+            && !(0.0..=1.0).contains(&p)
+        {
+            return Err(Error::invalid_input(format!(
+                "top-p must be between 0 and 1, got {p}"
+            )));
+        }
+        if self.stop_sequences.iter().any(|s| s.is_empty()) {
+            return Err(Error::invalid_input("a stop sequence must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+/// One request to the model: the model id, the optional system prompt, the whole conversation
+/// (ending with the user's new message) and the inference settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatRequest {
+    model_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    system: Option<String>,
+    messages: Vec<Message>,
+    #[serde(default)]
+    inference: InferenceConfig,
+}
+
+impl ChatRequest {
+    /// A request for `model_id` with the given conversation, no system prompt and default settings.
+    pub fn new(model_id: impl Into<String>, messages: Vec<Message>) -> Self {
+        ChatRequest {
+            model_id: model_id.into(),
+            system: None,
+            messages,
+            inference: InferenceConfig::default(),
+        }
+    }
+
+    /// Sets the system prompt. Default is none.
+    #[must_use]
+    pub fn with_system(mut self, system: Option<String>) -> Self {
+        self.system = system;
+        self
+    }
+
+    /// Sets the inference settings. Default is [`InferenceConfig::default`].
+    #[must_use]
+    pub fn with_inference(mut self, inference: InferenceConfig) -> Self {
+        self.inference = inference;
+        self
+    }
+
+    /// The model (or inference profile) id.
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    /// The system prompt, if any.
+    pub fn system(&self) -> Option<&str> {
+        self.system.as_deref()
+    }
+
+    /// The conversation, oldest first, ending with the user's new message.
+    pub fn messages(&self) -> &[Message] {
+        &self.messages
+    }
+
+    /// The inference settings.
+    pub fn inference(&self) -> &InferenceConfig {
+        &self.inference
+    }
+
+    /// Checks every rule Bedrock enforces with a `ValidationException`: a model id, a conversation
+    /// that starts and ends with the user and alternates roles, no blank content, and settings in
+    /// range.
+    pub fn validate(&self) -> Result<()> {
+        if self.model_id.trim().is_empty() {
+            return Err(Error::invalid_input(
+                "no model id; set BEDROCK_MODEL_ID or choose a model",
+            ));
+        }
+        validate_conversation(&self.messages, Ending::User)?;
+        if self
+            .system
+            .as_deref()
+            .is_some_and(|s| s.trim().is_empty())
+        {
+            return Err(Error::invalid_input(
+                "the system prompt is blank; remove it or give it text",
+            ));
+        }
+        self.inference.validate()
+    }
+}
+
+/// Which role a conversation must end with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// A request: the last message is the user's new one.
+    User,
+    /// A stored history: whole exchanges only.
+    Assistant,
+}
+
+/// Checks that `messages` is a conversation Bedrock accepts: it starts with the user, roles
+/// alternate, no message is blank or oversized, and it ends with the given role.
+pub(crate) fn validate_conversation(messages: &[Message], ending: Ending) -> Result<()> {
+    for (index, message) in messages.iter().enumerate() {
+        let expected = if index % 2 == 0 {
+            Role::User
+        } else {
+            Role::Assistant
+        };
+        if message.role() != expected {
+            return Err(Error::invalid_input(format!(
+                "message {index} is from the {} but should be from the {expected}: a conversation \
+                 starts with the user and alternates",
+                message.role()
+            )));
+        }
+        if message.has_blank_content() {
+            return Err(Error::invalid_input(format!(
+                "message {index} ({}) is empty",
+                message.role()
+            )));
+        }
+        if message.text_len() > MAX_MESSAGE_BYTES {
+            return Err(Error::invalid_input(format!(
+                "message {index} has {} bytes of text, more than the {MAX_MESSAGE_BYTES} a request may carry",
+                message.text_len()
+            )));
+        }
+    }
+    match (messages.last().map(Message::role), ending) {
+        (None, Ending::User) => Err(Error::invalid_input("the conversation has no message")),
+        (Some(Role::Assistant), Ending::User) => Err(Error::invalid_input(
+            "the conversation must end with a user message",
+        )),
+        (Some(Role::User), Ending::Assistant) => Err(Error::invalid_input(
+            "the conversation ends with an unanswered user message",
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_settings_are_rejected_with_the_range() {
+        let err = InferenceConfig::new().temperature(7.0).validate().unwrap_err();
+        assert!(err.to_string().contains("between 0 and 1"), "{err}");
+        assert!(InferenceConfig::new().max_tokens(0).validate().is_err());
+        assert!(InferenceConfig::new().top_p(-0.1).validate().is_err());
+        assert!(InferenceConfig::new().top_p(f32::NAN).validate().is_err());
+        assert!(
+            InferenceConfig::new()
+                .max_tokens(1)
+                .temperature(0.0)
+                .top_p(1.0)
+                .validate()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn conversation_rules_match_bedrock() {
+        let ok = [Message::user("a"), Message::assistant("b"), Message::user("c")];
+        assert!(validate_conversation(&ok, Ending::User).is_ok());
+        assert!(validate_conversation(&ok[..2], Ending::Assistant).is_ok());
+        assert!(validate_conversation(&[], Ending::Assistant).is_ok());
+        assert!(validate_conversation(&[], Ending::User).is_err());
+        assert!(validate_conversation(&ok[1..], Ending::User).is_err());
+        assert!(validate_conversation(&[Message::user("a"), Message::user("b")], Ending::User).is_err());
+        assert!(validate_conversation(&[Message::user(" ")], Ending::User).is_err());
+        assert!(validate_conversation(&ok[..2], Ending::User).is_err());
+        assert!(validate_conversation(&ok, Ending::Assistant).is_err());
+    }
+
+    #[test]
+    fn oversized_messages_are_rejected() {
+        let big = Message::user("x".repeat(MAX_MESSAGE_BYTES + 1));
+        let err = validate_conversation(&[big], Ending::User).unwrap_err();
+        assert!(err.to_string().contains("bytes"), "{err}");
+    }
+}

@@ -1,0 +1,244 @@
+//! What comes back: the reply, why it stopped, and what it used.
+
+use std::fmt;
+use std::ops::AddAssign;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::message::Message;
+
+/// Why the model stopped generating.
+///
+/// Bedrock adds stop reasons over time; one this crate does not know yet arrives as
+/// [`StopReason::Other`] with Bedrock's spelling, rather than as an error.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The model finished its answer.
+    EndTurn,
+    /// The model wants to call a tool.
+    ToolUse,
+    /// The reply reached the max-tokens limit and is cut short.
+    MaxTokens,
+    /// The model produced one of the stop sequences.
+    StopSequence,
+    /// A guardrail intervened.
+    GuardrailIntervened,
+    /// Content filters stopped the reply.
+    ContentFiltered,
+    /// The model's output could not be parsed.
+    MalformedModelOutput,
+    /// The model produced a malformed tool call.
+    MalformedToolUse,
+    /// The conversation no longer fits the model's context window.
+    ModelContextWindowExceeded,
+    /// A reason this version of the crate does not know, as Bedrock spelled it.
+    Other(String),
+}
+
+impl StopReason {
+    /// Bedrock's spelling of the reason, such as `end_turn`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            StopReason::EndTurn => "end_turn",
+            StopReason::ToolUse => "tool_use",
+            StopReason::MaxTokens => "max_tokens",
+            StopReason::StopSequence => "stop_sequence",
+            StopReason::GuardrailIntervened => "guardrail_intervened",
+            StopReason::ContentFiltered => "content_filtered",
+            StopReason::MalformedModelOutput => "malformed_model_output",
+            StopReason::MalformedToolUse => "malformed_tool_use",
+            StopReason::ModelContextWindowExceeded => "model_context_window_exceeded",
+            StopReason::Other(other) => other,
+        }
+    }
+}
+
+impl From<&str> for StopReason {
+    fn from(value: &str) -> Self {
+        match value {
+            "end_turn" => StopReason::EndTurn,
+            "tool_use" => StopReason::ToolUse,
+            "max_tokens" => StopReason::MaxTokens,
+            "stop_sequence" => StopReason::StopSequence,
+            "guardrail_intervened" => StopReason::GuardrailIntervened,
+            "content_filtered" => StopReason::ContentFiltered,
+            "malformed_model_output" => StopReason::MalformedModelOutput,
+            "malformed_tool_use" => StopReason::MalformedToolUse,
+            "model_context_window_exceeded" => StopReason::ModelContextWindowExceeded,
+            other => StopReason::Other(other.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for StopReason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for StopReason {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(StopReason::from(text.as_str()))
+    }
+}
+
+/// Tokens used by one request, or summed over many.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct TokenUsage {
+    /// Tokens read from the request (not counting cache reads).
+    pub input_tokens: u64,
+    /// Tokens generated.
+    pub output_tokens: u64,
+    /// Input tokens served from the prompt cache, when Bedrock reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_input_tokens: Option<u64>,
+    /// Input tokens written to the prompt cache, when Bedrock reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_input_tokens: Option<u64>,
+}
+
+impl TokenUsage {
+    /// Usage with the given input and output token counts and no cache figures.
+    pub fn new(input_tokens: u64, output_tokens: u64) -> Self {
+        TokenUsage {
+            input_tokens,
+            output_tokens,
+            cache_read_input_tokens: None,
+            cache_write_input_tokens: None,
+        }
+    }
+
+    /// Sets the cache read and write figures.
+    #[must_use]
+    pub fn with_cache(mut self, read: Option<u64>, write: Option<u64>) -> Self {
+        self.cache_read_input_tokens = read;
+        self.cache_write_input_tokens = write;
+        self
+    }
+
+    /// Input plus output tokens, plus cache reads and writes.
+    pub fn total_tokens(&self) -> u64 {
+        self.input_tokens
+            + self.output_tokens
+            + self.cache_read_input_tokens.unwrap_or(0)
+            + self.cache_write_input_tokens.unwrap_or(0)
+    }
+}
+
+impl AddAssign for TokenUsage {
+    fn add_assign(&mut self, rhs: Self) {
+        fn add(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+            match (a, b) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+            }
+        }
+        self.input_tokens += rhs.input_tokens;
+        self.output_tokens += rhs.output_tokens;
+        self.cache_read_input_tokens = add(self.cache_read_input_tokens, rhs.cache_read_input_tokens);
+        self.cache_write_input_tokens =
+            add(self.cache_write_input_tokens, rhs.cache_write_input_tokens);
+    }
+}
+
+/// A whole reply from the model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatResponse {
+    message: Message,
+    stop_reason: StopReason,
+    usage: TokenUsage,
+    latency: Option<Duration>,
+    request_id: Option<String>,
+}
+
+impl ChatResponse {
+    /// A reply: the assistant's message, why it stopped and what it used.
+    pub fn new(message: Message, stop_reason: StopReason, usage: TokenUsage) -> Self {
+        ChatResponse {
+            message,
+            stop_reason,
+            usage,
+            latency: None,
+            request_id: None,
+        }
+    }
+
+    /// Sets the latency Bedrock reported. Default is none.
+    #[must_use]
+    pub fn with_latency(mut self, latency: Option<Duration>) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// Sets the request id. Default is none.
+    #[must_use]
+    pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
+        self
+    }
+
+    /// The assistant's message.
+    pub fn message(&self) -> &Message {
+        &self.message
+    }
+
+    /// The reply's text.
+    pub fn text(&self) -> String {
+        self.message.text()
+    }
+
+    /// Why the model stopped.
+    pub fn stop_reason(&self) -> &StopReason {
+        &self.stop_reason
+    }
+
+    /// The tokens this reply used.
+    pub fn usage(&self) -> TokenUsage {
+        self.usage
+    }
+
+    /// The model's latency as Bedrock measured it.
+    pub fn latency(&self) -> Option<Duration> {
+        self.latency
+    }
+
+    /// Bedrock's request id.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_stop_reasons_round_trip() {
+        let reason: StopReason = serde_json::from_str("\"brand_new_reason\"").unwrap();
+        assert_eq!(reason, StopReason::Other("brand_new_reason".into()));
+        assert_eq!(serde_json::to_string(&reason).unwrap(), "\"brand_new_reason\"");
+        assert_eq!(StopReason::from("end_turn"), StopReason::EndTurn);
+    }
+
+    #[test]
+    fn usage_adds_up_and_keeps_cache_figures_optional() {
+        let mut total = TokenUsage::new(10, 5);
+        total += TokenUsage::new(1, 2);
+        assert_eq!(total, TokenUsage::new(11, 7));
+        total += TokenUsage::new(0, 0).with_cache(Some(3), None);
+        assert_eq!(total.cache_read_input_tokens, Some(3));
+        assert_eq!(total.cache_write_input_tokens, None);
+        assert_eq!(total.total_tokens(), 21);
+    }
+}

@@ -1,0 +1,402 @@
+//! `ChatSession`: a conversation with a model, one turn at a time.
+
+mod saved;
+mod stream;
+mod usage;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+pub use saved::{CONVERSATION_FORMAT_VERSION, SavedConversation};
+pub use stream::ChatStream;
+pub use usage::SessionUsage;
+
+use crate::client::ModelClient;
+use crate::config::{ChatConfig, DEFAULT_MODEL_ID};
+use crate::error::{Error, Result};
+use crate::message::Message;
+use crate::request::{ChatRequest, InferenceConfig};
+use crate::response::{ChatResponse, TokenUsage};
+use crate::retry::{RetryNotice, RetryObserver, RetryPolicy};
+
+/// A conversation with Claude: the history, the system prompt, the model and its settings, and
+/// the client that carries each turn.
+///
+/// Every turn sends the whole conversation so far plus the new message, as context, and appends
+/// the reply. The history changes only when a turn succeeds: a turn that fails, is rejected, or is
+/// cancelled (its future or its stream dropped) leaves the history exactly as it was, so the next
+/// request is always a valid conversation. Turns take `&mut self`, so one session cannot run two
+/// turns at once; share a session between tasks behind a `tokio::sync::Mutex`.
+///
+/// ```no_run
+/// use bedrock_chat::{BedrockClient, ChatSession};
+///
+/// # async fn run() -> bedrock_chat::Result<()> {
+/// let client = BedrockClient::from_env().await?;
+/// let mut session = ChatSession::builder(client)
+///     .system_prompt("You are terse.")
+///     .build()?;
+/// let reply = session.send("What is the capital of France?").await?;
+/// println!("{}", reply.text());
+/// let reply = session.send("And of Spain?").await?; // the first exchange is context
+/// println!("{}", reply.text());
+/// # Ok(())
+/// # }
+/// ```
+pub struct ChatSession {
+    client: Arc<dyn ModelClient>,
+    model_id: String,
+    system_prompt: Option<String>,
+    inference: InferenceConfig,
+    retry_policy: RetryPolicy,
+    on_retry: Option<RetryObserver>,
+    history: Vec<Message>,
+    usage: SessionUsage,
+}
+
+impl ChatSession {
+    /// Starts building a session that talks through `client`.
+    pub fn builder(client: impl ModelClient + 'static) -> ChatSessionBuilder {
+        ChatSessionBuilder::new(Arc::new(client))
+    }
+
+    /// A session with the model, system prompt, settings and retry policy of `config`.
+    pub fn from_config(client: impl ModelClient + 'static, config: &ChatConfig) -> Result<Self> {
+        Self::builder(client).config(config).build()
+    }
+
+    // --- turns ---------------------------------------------------------------------------------
+
+    /// Sends a user message with the whole conversation as context, waits for the whole reply,
+    /// and appends both to the history.
+    ///
+    /// Empty or whitespace-only text is rejected before any request. Retryable failures are
+    /// retried under the session's [`RetryPolicy`]. On any error the history is unchanged.
+    pub async fn send(&mut self, text: impl Into<String>) -> Result<ChatResponse> {
+        let user = user_message(text.into())?;
+        self.run_turn(self.history.len(), user).await
+    }
+
+    /// Sends a user message and streams the reply.
+    ///
+    /// This returns once the first piece of text has arrived (retrying, under the policy, any
+    /// failure before that), or with the error that ended the attempts. The reply and the message
+    /// are appended to the history when the stream has been read to its end; dropping the stream
+    /// earlier abandons the turn and leaves the history unchanged.
+    pub async fn send_streaming(&mut self, text: impl Into<String>) -> Result<ChatStream<'_>> {
+        let user = user_message(text.into())?;
+        self.start_stream(self.history.len(), user).await
+    }
+
+    /// Sends the last user message again and replaces its reply. On error the history, the old
+    /// reply included, is unchanged.
+    pub async fn retry(&mut self) -> Result<ChatResponse> {
+        let (keep, user) = self.last_exchange_for_retry()?;
+        self.run_turn(keep, user).await
+    }
+
+    /// Like [`retry`](Self::retry), streaming the new reply.
+    pub async fn retry_streaming(&mut self) -> Result<ChatStream<'_>> {
+        let (keep, user) = self.last_exchange_for_retry()?;
+        self.start_stream(keep, user).await
+    }
+
+    async fn run_turn(&mut self, keep: usize, user: Message) -> Result<ChatResponse> {
+        let request = self.request_for(keep, &user)?;
+        let client = &self.client;
+        let response = self
+            .retry_policy
+            .run(self.on_retry.as_ref(), || client.converse(&request))
+            .await?;
+        if response.message().has_blank_content() {
+            return Err(Error::EmptyReply {
+                stop_reason: response.stop_reason().clone(),
+            });
+        }
+        self.commit(keep, user, response.message().clone(), response.usage());
+        Ok(response)
+    }
+
+    async fn start_stream(&mut self, keep: usize, user: Message) -> Result<ChatStream<'_>> {
+        let request = self.request_for(keep, &user)?;
+        let client = &self.client;
+        let opened = self
+            .retry_policy
+            .run(self.on_retry.as_ref(), || {
+                stream::open_until_text(client.as_ref(), &request)
+            })
+            .await?;
+        Ok(ChatStream::new(self, keep, user, opened))
+    }
+
+    /// The request for a turn that keeps the first `keep` messages of the history and adds `user`.
+    fn request_for(&self, keep: usize, user: &Message) -> Result<ChatRequest> {
+        let mut messages = Vec::with_capacity(keep + 1);
+        messages.extend_from_slice(&self.history[..keep]);
+        messages.push(user.clone());
+        let request = ChatRequest::new(self.model_id.clone(), messages)
+            .with_system(self.system_prompt.clone())
+            .with_inference(self.inference.clone());
+        request.validate()?;
+        Ok(request)
+    }
+
+    fn last_exchange_for_retry(&self) -> Result<(usize, Message)> {
+        let len = self.history.len();
+        if len < 2 {
+            return Err(Error::invalid_input(
+                "there is no message to retry yet; send one first",
+            ));
+        }
+        Ok((len - 2, self.history[len - 2].clone()))
+    }
+
+    /// Records a successful turn: the only place the history grows.
+    fn commit(&mut self, keep: usize, user: Message, reply: Message, usage: TokenUsage) {
+        self.history.truncate(keep);
+        self.history.push(user);
+        self.history.push(reply);
+        self.usage.record(usage);
+    }
+
+    // --- the conversation ----------------------------------------------------------------------
+
+    /// The conversation so far, oldest first: whole exchanges, user then assistant.
+    pub fn history(&self) -> &[Message] {
+        &self.history
+    }
+
+    /// Starts a new conversation. The settings and the usage totals are kept.
+    pub fn reset(&mut self) {
+        self.history.clear();
+    }
+
+    /// Removes the last exchange and returns it (the user's message, then the reply), or `None`
+    /// when the conversation is empty.
+    pub fn undo(&mut self) -> Option<(Message, Message)> {
+        if self.history.len() < 2 {
+            return None;
+        }
+        let reply = self.history.pop()?;
+        let user = self.history.pop()?;
+        Some((user, reply))
+    }
+
+    /// Tokens used by every successful turn of this session, per turn and in total.
+    pub fn usage(&self) -> &SessionUsage {
+        &self.usage
+    }
+
+    // --- settings ------------------------------------------------------------------------------
+
+    /// The model (or inference profile) id turns are sent to.
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    /// Switches the model for the following turns. The conversation is kept.
+    pub fn set_model_id(&mut self, model_id: impl Into<String>) -> Result<()> {
+        let model_id = model_id.into();
+        if model_id.trim().is_empty() {
+            return Err(Error::invalid_input("the model id is empty"));
+        }
+        self.model_id = model_id;
+        Ok(())
+    }
+
+    /// The system prompt, if any.
+    pub fn system_prompt(&self) -> Option<&str> {
+        self.system_prompt.as_deref()
+    }
+
+    /// Sets or clears the system prompt for the following turns. A blank prompt clears it.
+    pub fn set_system_prompt(&mut self, prompt: Option<String>) {
+        self.system_prompt = prompt.filter(|p| !p.trim().is_empty());
+    }
+
+    /// The inference settings.
+    pub fn inference(&self) -> &InferenceConfig {
+        &self.inference
+    }
+
+    /// Replaces the inference settings, after checking them.
+    pub fn set_inference(&mut self, inference: InferenceConfig) -> Result<()> {
+        inference.validate()?;
+        self.inference = inference;
+        Ok(())
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry_policy
+    }
+
+    // --- saving --------------------------------------------------------------------------------
+
+    /// The conversation and its settings, ready to be saved.
+    pub fn snapshot(&self) -> SavedConversation {
+        SavedConversation::new(
+            self.model_id.clone(),
+            self.system_prompt.clone(),
+            self.inference.clone(),
+            self.history.clone(),
+            self.usage.total(),
+        )
+    }
+
+    /// Replaces the conversation, model, system prompt and settings with a saved one. On error
+    /// the session is unchanged.
+    pub fn restore(&mut self, saved: SavedConversation) -> Result<()> {
+        saved.validate()?;
+        let parts = saved.into_parts();
+        self.model_id = parts.model_id;
+        self.system_prompt = parts.system_prompt;
+        self.inference = parts.inference;
+        self.history = parts.messages;
+        Ok(())
+    }
+
+    /// Saves the conversation as versioned JSON. The file is replaced atomically and readable
+    /// only by its owner.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.snapshot().write(path.as_ref())
+    }
+
+    /// Loads a conversation saved by [`save`](Self::save). On error the session is unchanged.
+    pub fn load(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        let saved = SavedConversation::read(path.as_ref())?;
+        self.restore(saved)
+    }
+}
+
+impl fmt::Debug for ChatSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChatSession")
+            .field("model_id", &self.model_id)
+            .field("system_prompt", &self.system_prompt)
+            .field("inference", &self.inference)
+            .field("retry_policy", &self.retry_policy)
+            .field("messages", &self.history.len())
+            .field("usage", &self.usage.total())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks the user's text and makes it a message.
+fn user_message(text: String) -> Result<Message> {
+    if text.trim().is_empty() {
+        return Err(Error::invalid_input(
+            "the message is empty; type something to send",
+        ));
+    }
+    Ok(Message::user(text))
+}
+
+/// Builds a [`ChatSession`]. Made by [`ChatSession::builder`].
+#[must_use]
+pub struct ChatSessionBuilder {
+    client: Arc<dyn ModelClient>,
+    model_id: String,
+    system_prompt: Option<String>,
+    inference: InferenceConfig,
+    retry_policy: RetryPolicy,
+    on_retry: Option<RetryObserver>,
+    history: Vec<Message>,
+}
+
+impl ChatSessionBuilder {
+    fn new(client: Arc<dyn ModelClient>) -> Self {
+        ChatSessionBuilder {
+            client,
+            model_id: DEFAULT_MODEL_ID.to_string(),
+            system_prompt: None,
+            inference: InferenceConfig::new().max_tokens(crate::config::DEFAULT_MAX_TOKENS),
+            retry_policy: RetryPolicy::default(),
+            on_retry: None,
+            history: Vec::new(),
+        }
+    }
+
+    /// Takes the model id, system prompt, inference settings and retry policy from `config`.
+    pub fn config(self, config: &ChatConfig) -> Self {
+        let builder = self
+            .model_id(config.model_id.clone())
+            .inference(config.inference.clone())
+            .retry_policy(config.retry_policy.clone());
+        match config.system_prompt.as_deref() {
+            Some(prompt) => builder.system_prompt(prompt),
+            None => builder,
+        }
+    }
+
+    /// Sets the model or inference profile id. Default is [`DEFAULT_MODEL_ID`].
+    pub fn model_id(mut self, model_id: impl Into<String>) -> Self {
+        self.model_id = model_id.into();
+        self
+    }
+
+    /// Sets the system prompt. Default is none.
+    pub fn system_prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.system_prompt = Some(prompt.into()).filter(|p| !p.trim().is_empty());
+        self
+    }
+
+    /// Sets the inference settings. Default is a max-tokens of
+    /// [`DEFAULT_MAX_TOKENS`](crate::DEFAULT_MAX_TOKENS) and the model's defaults otherwise.
+    pub fn inference(mut self, inference: InferenceConfig) -> Self {
+        self.inference = inference;
+        self
+    }
+
+    /// Sets the retry policy. Default is [`RetryPolicy::default`]: 5 retries after 2, 4, 8, 16
+    /// and 32 seconds.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = policy;
+        self
+    }
+
+    /// Calls `observer` before each retry, so a frontend can tell the user. Default is none
+    /// (retries are still logged with `tracing` at warn level).
+    pub fn on_retry(mut self, observer: impl Fn(&RetryNotice<'_>) + Send + Sync + 'static) -> Self {
+        self.on_retry = Some(Arc::new(observer));
+        self
+    }
+
+    /// Starts from an existing conversation of whole exchanges. Default is empty.
+    pub fn history(mut self, history: Vec<Message>) -> Self {
+        self.history = history;
+        self
+    }
+
+    /// Checks the settings and builds the session.
+    pub fn build(self) -> Result<ChatSession> {
+        if self.model_id.trim().is_empty() {
+            return Err(Error::invalid_input("the model id is empty"));
+        }
+        self.inference.validate()?;
+        self.retry_policy.validate()?;
+        crate::request::validate_conversation(&self.history, crate::request::Ending::Assistant)?;
+        Ok(ChatSession {
+            client: self.client,
+            model_id: self.model_id,
+            system_prompt: self.system_prompt,
+            inference: self.inference,
+            retry_policy: self.retry_policy,
+            on_retry: self.on_retry,
+            history: self.history,
+            usage: SessionUsage::default(),
+        })
+    }
+}
+
+impl fmt::Debug for ChatSessionBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChatSessionBuilder")
+            .field("model_id", &self.model_id)
+            .field("system_prompt", &self.system_prompt)
+            .field("inference", &self.inference)
+            .field("retry_policy", &self.retry_policy)
+            .finish_non_exhaustive()
+    }
+}
