@@ -11,6 +11,8 @@ mod response;
 mod retry;
 mod session;
 mod stream;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use bedrock::{BedrockClient, BedrockClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT};
 pub use client::ModelClient;

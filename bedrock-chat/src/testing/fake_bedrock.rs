@@ -1,0 +1,692 @@
+//! A fake Amazon Bedrock runtime on 127.0.0.1 that speaks the real wire format.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use super::wire::{self, WireUsage};
+
+/// A Bedrock error the fake can answer with, with its real code, status and message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FakeError {
+    /// `ThrottlingException`, 429.
+    Throttling,
+    /// `ModelNotReadyException`, 429.
+    ModelNotReady,
+    /// `ServiceUnavailableException`, 503.
+    ServiceUnavailable,
+    /// `InternalServerException`, 500.
+    InternalServer,
+    /// `ModelTimeoutException`, 408.
+    ModelTimeout,
+    /// `ModelErrorException`, 424.
+    ModelError,
+    /// `ValidationException`, 400, with the given message.
+    Validation(String),
+    /// `AccessDeniedException`, 403.
+    AccessDenied,
+    /// `ResourceNotFoundException`, 404.
+    ResourceNotFound,
+    /// `ServiceQuotaExceededException`, 400.
+    ServiceQuotaExceeded,
+}
+
+impl FakeError {
+    /// The error code, as in `x-amzn-errortype`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FakeError::Throttling => "ThrottlingException",
+            FakeError::ModelNotReady => "ModelNotReadyException",
+            FakeError::ServiceUnavailable => "ServiceUnavailableException",
+            FakeError::InternalServer => "InternalServerException",
+            FakeError::ModelTimeout => "ModelTimeoutException",
+            FakeError::ModelError => "ModelErrorException",
+            FakeError::Validation(_) => "ValidationException",
+            FakeError::AccessDenied => "AccessDeniedException",
+            FakeError::ResourceNotFound => "ResourceNotFoundException",
+            FakeError::ServiceQuotaExceeded => "ServiceQuotaExceededException",
+        }
+    }
+
+    /// The HTTP status Bedrock sends with it.
+    pub fn status(&self) -> u16 {
+        match self {
+            FakeError::Throttling | FakeError::ModelNotReady => 429,
+            FakeError::ServiceUnavailable => 503,
+            FakeError::InternalServer => 500,
+            FakeError::ModelTimeout => 408,
+            FakeError::ModelError => 424,
+            FakeError::Validation(_) | FakeError::ServiceQuotaExceeded => 400,
+            FakeError::AccessDenied => 403,
+            FakeError::ResourceNotFound => 404,
+        }
+    }
+
+    /// The message, as real Bedrock words it where it is known.
+    pub fn message(&self) -> String {
+        match self {
+            FakeError::Throttling => "Too many requests, please wait before trying again.".into(),
+            FakeError::ModelNotReady => "Model is not ready for inference. Wait and try your request again.".into(),
+            FakeError::ServiceUnavailable => "Bedrock is unable to process your request.".into(),
+            FakeError::InternalServer => "The server encountered an internal error while processing the request.".into(),
+            FakeError::ModelTimeout => "Model has timed out in processing the request. Try your request again.".into(),
+            FakeError::ModelError => "The model returned an error while processing the request.".into(),
+            FakeError::Validation(message) => message.clone(),
+            FakeError::AccessDenied => "You don't have access to the model with the specified model ID.".into(),
+            FakeError::ResourceNotFound => "Model not found.".into(),
+            FakeError::ServiceQuotaExceeded => "Your account has exceeded a service quota.".into(),
+        }
+    }
+
+    /// The `:exception-type` this error has inside an event stream, for the kinds Bedrock sends
+    /// there; others are sent as `internalServerException`.
+    fn stream_exception_type(&self) -> &'static str {
+        match self {
+            FakeError::Throttling => "throttlingException",
+            FakeError::ServiceUnavailable => "serviceUnavailableException",
+            FakeError::Validation(_) => "validationException",
+            FakeError::ModelError => "modelStreamErrorException",
+            _ => "internalServerException",
+        }
+    }
+}
+
+/// How a streamed reply breaks after its first text chunks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StreamFault {
+    /// An exception frame (`:message-type: exception`) for the error.
+    Exception(FakeError),
+    /// A frame whose CRC does not match its content.
+    CorruptFrame,
+    /// The connection is closed mid-body.
+    DropConnection,
+    /// The body ends cleanly but without `messageStop` and `metadata`.
+    Truncate,
+}
+
+/// One scripted answer of the fake server.
+///
+/// The same reply serves both APIs: a text reply is one JSON body for Converse and a sequence of
+/// event-stream frames (one `contentBlockDelta` per chunk) for ConverseStream.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct FakeReply {
+    kind: ReplyKind,
+    delay: Duration,
+    chunk_delay: Duration,
+}
+
+#[derive(Clone, Debug)]
+enum ReplyKind {
+    Text {
+        chunks: Vec<String>,
+        stop_reason: String,
+        usage: Option<WireUsage>,
+        fault: Option<(usize, StreamFault)>,
+    },
+    Error(FakeError),
+    DropConnection,
+}
+
+impl FakeReply {
+    /// A reply with the given text, streamed one word (with its trailing space) per chunk.
+    pub fn text(text: &str) -> Self {
+        let mut chunks: Vec<String> = text.split_inclusive(' ').map(str::to_string).collect();
+        if chunks.is_empty() {
+            chunks.push(String::new());
+        }
+        Self::chunks(chunks)
+    }
+
+    /// A reply streamed as exactly these chunks.
+    pub fn chunks<S: Into<String>>(chunks: impl IntoIterator<Item = S>) -> Self {
+        FakeReply {
+            kind: ReplyKind::Text {
+                chunks: chunks.into_iter().map(Into::into).collect(),
+                stop_reason: "end_turn".into(),
+                usage: None,
+                fault: None,
+            },
+            delay: Duration::ZERO,
+            chunk_delay: Duration::ZERO,
+        }
+    }
+
+    /// An error response (before any stream starts).
+    pub fn error(error: FakeError) -> Self {
+        FakeReply {
+            kind: ReplyKind::Error(error),
+            delay: Duration::ZERO,
+            chunk_delay: Duration::ZERO,
+        }
+    }
+
+    /// Closes the connection without answering.
+    pub fn drop_connection() -> Self {
+        FakeReply {
+            kind: ReplyKind::DropConnection,
+            delay: Duration::ZERO,
+            chunk_delay: Duration::ZERO,
+        }
+    }
+
+    /// Sets the stop reason. Default is `end_turn`.
+    pub fn stop_reason(mut self, reason: &str) -> Self {
+        if let ReplyKind::Text { stop_reason, .. } = &mut self.kind {
+            *stop_reason = reason.to_string();
+        }
+        self
+    }
+
+    /// Sets the token usage reported. Default is an estimate: a token per 4 bytes of request
+    /// text, and one per chunk of output.
+    pub fn usage(mut self, input: u64, output: u64) -> Self {
+        if let ReplyKind::Text { usage, .. } = &mut self.kind {
+            let cache = usage.unwrap_or_default();
+            *usage = Some(WireUsage {
+                input,
+                output,
+                ..cache
+            });
+        }
+        self
+    }
+
+    /// Sets the prompt-cache figures reported. Default is none.
+    pub fn cache_usage(mut self, read: u64, write: u64) -> Self {
+        if let ReplyKind::Text { usage, .. } = &mut self.kind {
+            let mut figures = usage.unwrap_or_default();
+            figures.cache_read = Some(read);
+            figures.cache_write = Some(write);
+            *usage = Some(figures);
+        }
+        self
+    }
+
+    /// Breaks a streamed reply after `after` text chunks. For Converse, an exception becomes the
+    /// same error as a JSON response, a corrupt frame a truncated JSON body, and a dropped
+    /// connection a connection closed before the response. Default is no fault.
+    pub fn fault_after(mut self, after: usize, fault: StreamFault) -> Self {
+        if let ReplyKind::Text { fault: slot, .. } = &mut self.kind {
+            *slot = Some((after, fault));
+        }
+        self
+    }
+
+    /// Waits this long before sending the response head. Default is no wait.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// Waits this long before each frame of a streamed reply. Default is no wait.
+    pub fn chunk_delay(mut self, delay: Duration) -> Self {
+        self.chunk_delay = delay;
+        self
+    }
+}
+
+/// Which API a request called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// `POST /model/{id}/converse`.
+    Converse,
+    /// `POST /model/{id}/converse-stream`.
+    ConverseStream,
+}
+
+/// A request the fake received.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RecordedRequest {
+    /// The API called.
+    pub operation: Operation,
+    /// The model id from the path, percent-decoded.
+    pub model_id: String,
+    /// The JSON body.
+    pub body: Value,
+    /// Whether the request carried a SigV4 `authorization` header.
+    pub signed: bool,
+}
+
+impl RecordedRequest {
+    /// The `(role, text)` of each message in the body.
+    pub fn messages(&self) -> Vec<(String, String)> {
+        self.body["messages"]
+            .as_array()
+            .map(|messages| {
+                messages
+                    .iter()
+                    .map(|m| {
+                        let text = m["content"]
+                            .as_array()
+                            .map(|blocks| blocks.iter().filter_map(|b| b["text"].as_str()).collect())
+                            .unwrap_or_default();
+                        (m["role"].as_str().unwrap_or_default().to_string(), text)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The system prompt's text, if the request had one.
+    pub fn system(&self) -> Option<String> {
+        let blocks = self.body["system"].as_array()?;
+        Some(blocks.iter().filter_map(|b| b["text"].as_str()).collect())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    script: VecDeque<FakeReply>,
+    fallback: Option<FakeReply>,
+    requests: Vec<RecordedRequest>,
+    served: u64,
+}
+
+/// A fake Bedrock runtime on 127.0.0.1, for tests that drive the real AWS SDK.
+///
+/// It answers `converse` and `converse-stream` byte for byte as Bedrock does: JSON bodies with
+/// `x-amzn-requestid`, errors with `x-amzn-errortype`, and event-stream frames with valid CRCs,
+/// the real header names and padded payloads. Replies are scripted in order with
+/// [`push`](Self::push); when the script is empty the [`fallback`](Self::set_fallback) answers
+/// (by default, a short text reply). Every request is recorded.
+///
+/// The server runs on the Tokio runtime that started it, with `TCP_NODELAY` set on each
+/// connection (without it every response waits about 40 ms for a delayed ACK). It stops when the
+/// `FakeBedrock` is dropped.
+pub struct FakeBedrock {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    task: JoinHandle<()>,
+}
+
+impl FakeBedrock {
+    /// Starts a server on an ephemeral port of 127.0.0.1.
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = socket.set_nodelay(true);
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| handle(state.clone(), request));
+                    // A connection ending in error is what some scripted faults are for.
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(socket), service)
+                        .await;
+                });
+            }
+        });
+        Ok(FakeBedrock { addr, state, task })
+    }
+
+    /// The endpoint URL to give the SDK, such as `http://127.0.0.1:41234`.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The socket address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Adds a reply to the end of the script.
+    pub fn push(&self, reply: FakeReply) -> &Self {
+        self.state().script.push_back(reply);
+        self
+    }
+
+    /// Adds `count` copies of a reply to the script, such as three throttles in a row.
+    pub fn push_times(&self, count: usize, reply: FakeReply) -> &Self {
+        let mut state = self.state();
+        for _ in 0..count {
+            state.script.push_back(reply.clone());
+        }
+        self
+    }
+
+    /// Sets the reply used when the script is empty. Default is a short text reply.
+    pub fn set_fallback(&self, reply: FakeReply) -> &Self {
+        self.state().fallback = Some(reply);
+        self
+    }
+
+    /// The requests received so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state().requests.clone()
+    }
+
+    /// How many requests were received.
+    pub fn request_count(&self) -> usize {
+        self.state().requests.len()
+    }
+
+    /// Forgets the recorded requests and the remaining script.
+    pub fn reset(&self) {
+        let mut state = self.state();
+        state.requests.clear();
+        state.script.clear();
+    }
+
+    /// A client for this server through the real SDK, with test credentials and region
+    /// `us-east-1`.
+    pub async fn client(&self) -> crate::Result<crate::BedrockClient> {
+        self.client_builder().build().await
+    }
+
+    /// A client builder for this server, with test credentials and region `us-east-1`, to which
+    /// timeouts can still be added.
+    pub fn client_builder(&self) -> crate::BedrockClientBuilder {
+        crate::BedrockClient::builder()
+            .region("us-east-1")
+            .endpoint_url(self.endpoint_url())
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "AKIDFAKEBEDROCK",
+                "fake-bedrock-secret",
+                None,
+                None,
+                "fake-bedrock",
+            ))
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+}
+
+impl Drop for FakeBedrock {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl fmt::Debug for FakeBedrock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeBedrock").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+/// A poisoned lock only means another test thread panicked; the state is still usable.
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+type Body = BoxBody<Bytes, std::io::Error>;
+
+/// The outcome of one request: a response, or a closed connection.
+type Handled = Result<Response<Body>, std::io::Error>;
+
+async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled {
+    let path = request.uri().path().to_string();
+    let signed = request.headers().contains_key("authorization");
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_default();
+    let Some((model_id, operation)) = parse_path(&path) else {
+        return Ok(plain(StatusCode::NOT_FOUND, "UnknownOperationException", "no such route"));
+    };
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return Ok(plain(
+            StatusCode::BAD_REQUEST,
+            "SerializationException",
+            "the body is not JSON",
+        ));
+    };
+    let input_tokens = estimate_input_tokens(&body);
+    let (reply, request_number) = {
+        let mut state = lock(&state);
+        state.requests.push(RecordedRequest {
+            operation,
+            model_id,
+            body,
+            signed,
+        });
+        state.served += 1;
+        let reply = state
+            .script
+            .pop_front()
+            .or_else(|| state.fallback.clone())
+            .unwrap_or_else(|| FakeReply::text("Hello from the fake Bedrock."));
+        (reply, state.served)
+    };
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    let request_id = format!("00000000-0000-4000-8000-{request_number:012x}");
+    respond(reply, operation, input_tokens, &request_id)
+}
+
+fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id: &str) -> Handled {
+    let chunk_delay = reply.chunk_delay;
+    match reply.kind {
+        ReplyKind::DropConnection => Err(dropped()),
+        ReplyKind::Error(error) => Ok(error_response(&error, request_id)),
+        ReplyKind::Text {
+            chunks,
+            stop_reason,
+            usage,
+            fault,
+        } => {
+            let usage = usage.unwrap_or(WireUsage {
+                input: input_tokens,
+                output: chunks.len() as u64,
+                cache_read: None,
+                cache_write: None,
+            });
+            match operation {
+                Operation::Converse => match fault {
+                    Some((_, StreamFault::Exception(error))) => Ok(error_response(&error, request_id)),
+                    Some((_, StreamFault::DropConnection)) => Err(dropped()),
+                    Some((_, StreamFault::CorruptFrame | StreamFault::Truncate)) => {
+                        let body = wire::converse_body(&chunks.concat(), &stop_reason, usage, 12);
+                        let cut = body.slice(..body.len() / 2);
+                        Ok(json_response(StatusCode::OK, cut, request_id))
+                    }
+                    None => {
+                        let body = wire::converse_body(&chunks.concat(), &stop_reason, usage, 12);
+                        Ok(json_response(StatusCode::OK, body, request_id))
+                    }
+                },
+                Operation::ConverseStream => Ok(stream_response(
+                    chunks,
+                    &stop_reason,
+                    usage,
+                    fault,
+                    chunk_delay,
+                    request_id,
+                )),
+            }
+        }
+    }
+}
+
+fn stream_response(
+    chunks: Vec<String>,
+    stop_reason: &str,
+    usage: WireUsage,
+    fault: Option<(usize, StreamFault)>,
+    chunk_delay: Duration,
+    request_id: &str,
+) -> Response<Body> {
+    let mut frames: Vec<Result<Bytes, std::io::Error>> = vec![Ok(wire::message_start())];
+    let break_at = fault.as_ref().map(|(after, _)| *after);
+    let mut broken = false;
+    for (index, chunk) in chunks.iter().enumerate() {
+        if Some(index) == break_at {
+            broken = true;
+            break;
+        }
+        frames.push(Ok(wire::text_delta(chunk, index + 1)));
+    }
+    if !broken && break_at.is_some_and(|after| after >= chunks.len()) {
+        broken = true;
+    }
+    match fault.filter(|_| broken) {
+        Some((_, StreamFault::Exception(error))) => {
+            frames.push(Ok(wire::exception(error.stream_exception_type(), &error.message())));
+        }
+        Some((_, StreamFault::CorruptFrame)) => {
+            frames.push(Ok(wire::corrupt(wire::text_delta("garbled", 9))));
+        }
+        Some((_, StreamFault::DropConnection)) => frames.push(Err(dropped())),
+        Some((_, StreamFault::Truncate)) => {}
+        None => {
+            frames.push(Ok(wire::content_block_stop()));
+            frames.push(Ok(wire::message_stop(stop_reason)));
+            frames.push(Ok(wire::metadata(usage, 12)));
+        }
+    }
+    let body = futures::stream::iter(frames).then(move |frame| async move {
+        if !chunk_delay.is_zero() {
+            tokio::time::sleep(chunk_delay).await;
+        }
+        frame.map(Frame::data)
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/vnd.amazon.eventstream")
+        .header("x-amzn-requestid", request_id)
+        .body(BodyExt::boxed(StreamBody::new(body)))
+        .unwrap_or_else(|_| Response::new(empty()))
+}
+
+fn error_response(error: &FakeError, request_id: &str) -> Response<Body> {
+    Response::builder()
+        .status(error.status())
+        .header("content-type", "application/json")
+        .header("x-amzn-requestid", request_id)
+        .header("x-amzn-errortype", wire::error_type_header(error.code()))
+        .body(full(wire::error_body(&error.message())))
+        .unwrap_or_else(|_| Response::new(empty()))
+}
+
+fn json_response(status: StatusCode, body: Bytes, request_id: &str) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("x-amzn-requestid", request_id)
+        .body(full(body))
+        .unwrap_or_else(|_| Response::new(empty()))
+}
+
+fn plain(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("x-amzn-errortype", wire::error_type_header(code))
+        .body(full(wire::error_body(message)))
+        .unwrap_or_else(|_| Response::new(empty()))
+}
+
+fn full(bytes: Bytes) -> Body {
+    Full::new(bytes).map_err(|never: Infallible| match never {}).boxed()
+}
+
+fn empty() -> Body {
+    full(Bytes::new())
+}
+
+fn dropped() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "fake Bedrock dropped the connection")
+}
+
+/// `/model/{id}/converse` or `/model/{id}/converse-stream`, with the id percent-decoded.
+fn parse_path(path: &str) -> Option<(String, Operation)> {
+    let rest = path.strip_prefix("/model/")?;
+    let (id, operation) = rest.rsplit_once('/')?;
+    let operation = match operation {
+        "converse" => Operation::Converse,
+        "converse-stream" => Operation::ConverseStream,
+        _ => return None,
+    };
+    if id.is_empty() || id.contains('/') {
+        return None;
+    }
+    Some((percent_decode(id), operation))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((high * 16 + low) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Roughly what Bedrock would count: a token per 4 bytes of message and system text.
+fn estimate_input_tokens(body: &Value) -> u64 {
+    fn text_len(value: &Value) -> usize {
+        match value {
+            Value::String(s) => s.len(),
+            Value::Array(items) => items.iter().map(text_len).sum(),
+            Value::Object(map) => map
+                .iter()
+                .filter(|(k, _)| matches!(k.as_str(), "messages" | "content" | "text" | "system"))
+                .map(|(_, v)| text_len(v))
+                .sum(),
+            _ => 0,
+        }
+    }
+    (text_len(body) as u64).div_ceil(4).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_parsed_and_decoded() {
+        assert_eq!(
+            parse_path("/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse"),
+            Some((
+                "us.anthropic.claude-sonnet-4-5-20250929-v1:0".to_string(),
+                Operation::Converse
+            ))
+        );
+        assert_eq!(
+            parse_path("/model/m/converse-stream").map(|p| p.1),
+            Some(Operation::ConverseStream)
+        );
+        assert_eq!(parse_path("/model//converse"), None);
+        assert_eq!(parse_path("/other"), None);
+    }
+}

@@ -1,0 +1,36 @@
+//! Test doubles for code built on `bedrock-chat` (enabled by the `testing` feature).
+//!
+//! - [`ScriptedClient`]: a [`ModelClient`](crate::ModelClient) that answers from a script with no
+//!   network at all, for unit tests of your own code.
+//! - [`FakeBedrock`]: a fake Bedrock runtime on 127.0.0.1 that speaks the real wire format, for
+//!   tests that go through the real AWS SDK and [`BedrockClient`](crate::BedrockClient). Point any
+//!   program at it with `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` and test credentials.
+//!
+//! ```
+//! use bedrock_chat::testing::{FakeBedrock, FakeError, FakeReply};
+//! use bedrock_chat::{ChatSession, RetryPolicy};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let fake = FakeBedrock::start().await?;
+//! fake.push(FakeReply::error(FakeError::Throttling))
+//!     .push(FakeReply::text("Paris."));
+//! let mut session = ChatSession::builder(fake.client().await?)
+//!     .retry_policy(RetryPolicy::default().initial_delay(std::time::Duration::from_millis(1)))
+//!     .build()?;
+//! assert_eq!(session.send("Capital of France?").await?.text(), "Paris.");
+//! assert_eq!(fake.request_count(), 2); // one throttled, one answered
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The fake was first planned on `wiremock`, but a wiremock response is one finished body: it
+//! cannot pause between event-stream frames, break a body half-way or drop a connection, which
+//! are the faults these tests exist for. The fake is therefore a small hyper server.
+
+mod fake_bedrock;
+mod scripted;
+mod wire;
+
+pub use fake_bedrock::{FakeBedrock, FakeError, FakeReply, Operation, RecordedRequest, StreamFault};
+pub use scripted::{Scripted, ScriptedClient};
