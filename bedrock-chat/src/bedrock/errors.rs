@@ -95,6 +95,15 @@ where
         };
     }
     match &err {
+        // A response the SDK could not parse (a truncated or garbled body) has neither a code nor
+        // a message: it is a transport problem, not something Bedrock said.
+        SdkError::ServiceError(service)
+            if service.err().service_code().is_none() && service.err().message().is_none() =>
+        {
+            Error::Transport {
+                source: Box::new(err),
+            }
+        }
         SdkError::ServiceError(service) => {
             let inner = service.err();
             let code = inner.service_code().map(str::to_string);

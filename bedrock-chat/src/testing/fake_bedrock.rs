@@ -567,6 +567,12 @@ fn stream_response(
         if !chunk_delay.is_zero() {
             tokio::time::sleep(chunk_delay).await;
         }
+        if frame.is_err() {
+            // hyper flushes its write buffer when the body is not ready; without this pause the
+            // frames before a dropped connection would be discarded unsent, which is not what a
+            // connection dropped mid-reply looks like.
+            tokio::task::yield_now().await;
+        }
         frame.map(Frame::data)
     });
     Response::builder()

@@ -1,0 +1,13 @@
+//! Integration tests: `bedrock-chat` through the real AWS SDK against `FakeBedrock` on 127.0.0.1.
+//!
+//! Run with `cargo test -p bedrock-chat-tests`.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+mod converse;
+mod errors;
+mod history;
+mod mock;
+mod retries;
+mod streaming;

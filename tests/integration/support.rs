@@ -1,0 +1,67 @@
+//! Shared set-up: a fake server, a session on it, and assertions on what reached the server.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bedrock_chat::testing::{FakeBedrock, RecordedRequest};
+use bedrock_chat::{ChatSession, ChatSessionBuilder, RetryPolicy};
+
+/// A fake server and a session talking to it through the real SDK.
+pub struct Harness {
+    pub fake: FakeBedrock,
+    pub retries: Arc<Mutex<Vec<(u32, Duration)>>>,
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Harness {
+            fake: FakeBedrock::start().await.expect("fake Bedrock starts"),
+            retries: Arc::default(),
+        }
+    }
+
+    /// A session builder on the fake whose retries are recorded in `self.retries`.
+    pub async fn builder(&self) -> ChatSessionBuilder {
+        let log = self.retries.clone();
+        ChatSession::builder(self.fake.client().await.expect("client builds"))
+            .model_id("us.anthropic.claude-sonnet-4-5-20250929-v1:0")
+            .on_retry(move |notice| log.lock().unwrap().push((notice.retry, notice.delay)))
+    }
+
+    /// A session that retries at once (1 ms waits), for tests that are not about timing.
+    pub async fn session(&self) -> ChatSession {
+        self.builder()
+            .await
+            .retry_policy(fast_retries())
+            .build()
+            .expect("session builds")
+    }
+
+    pub fn retries(&self) -> Vec<(u32, Duration)> {
+        self.retries.lock().unwrap().clone()
+    }
+}
+
+pub fn fast_retries() -> RetryPolicy {
+    RetryPolicy::default()
+        .initial_delay(Duration::from_millis(1))
+        .max_delay(Duration::from_millis(4))
+}
+
+/// Asserts a request carried a conversation Bedrock accepts: starts with the user, alternates,
+/// ends with the user, and no message is blank.
+pub fn assert_valid_conversation(request: &RecordedRequest) {
+    let messages = request.messages();
+    assert!(!messages.is_empty(), "request without messages");
+    for (index, (role, text)) in messages.iter().enumerate() {
+        let expected = if index % 2 == 0 { "user" } else { "assistant" };
+        assert_eq!(role, expected, "message {index} has the wrong role: {messages:?}");
+        assert!(!text.trim().is_empty(), "message {index} is blank: {messages:?}");
+    }
+    assert_eq!(messages.last().unwrap().0, "user");
+}
+
+/// `(role, text)` pairs, for comparing with `RecordedRequest::messages`.
+pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items.iter().map(|(r, t)| (r.to_string(), t.to_string())).collect()
+}
