@@ -1,23 +1,4 @@
 //! Configuration: explicit values, then environment variables, then a `.env` file, then defaults.
-//!
-//! | setting | variable | default |
-//! |---|---|---|
-//! | model id | `BEDROCK_MODEL_ID` | [`DEFAULT_MODEL_ID`] |
-//! | region | `AWS_REGION`, `AWS_DEFAULT_REGION` | the AWS config chain (profile), else none |
-//! | profile | `AWS_PROFILE` | the AWS config chain's default |
-//! | endpoint URL | `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`, `AWS_ENDPOINT_URL` | Bedrock's regional endpoint |
-//! | system prompt | `BEDROCK_SYSTEM_PROMPT` | none |
-//! | max tokens | `BEDROCK_MAX_TOKENS` | [`DEFAULT_MAX_TOKENS`] |
-//! | temperature | `BEDROCK_TEMPERATURE` | the model's (1.0) |
-//! | top-p | `BEDROCK_TOP_P` | the model's |
-//! | retries | `BEDROCK_MAX_RETRIES` | 5 |
-//! | first retry delay | `BEDROCK_RETRY_BASE_DELAY` (`2s`, `250ms`) | 2 s |
-//! | longest retry delay | `BEDROCK_RETRY_MAX_DELAY` | 60 s |
-//!
-//! AWS credentials come from the standard AWS chain (environment, profile, SSO, instance role).
-//! Like the original app, which loaded `.env` into its environment, a `.env` file may also hold
-//! `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`; they are used only when
-//! the environment sets neither keys nor a profile.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -40,7 +21,27 @@ pub const DEFAULT_MODEL_ID: &str = "global.anthropic.claude-sonnet-4-6";
 /// The reply length limit a session uses unless told otherwise.
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 
-/// Where a chat gets its settings. See the [module docs](self) for the variables and defaults.
+/// Where a chat gets its settings: explicit values (the setters), then environment variables,
+/// then a `.env` file, then defaults.
+///
+/// | setting | variable | default |
+/// |---|---|---|
+/// | model id | `BEDROCK_MODEL_ID` | [`DEFAULT_MODEL_ID`] |
+/// | region | `AWS_REGION`, `AWS_DEFAULT_REGION` | the AWS config chain (profile), else none |
+/// | profile | `AWS_PROFILE` | the AWS config chain's default |
+/// | endpoint URL | `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`, `AWS_ENDPOINT_URL` | Bedrock's regional endpoint |
+/// | system prompt | `BEDROCK_SYSTEM_PROMPT` | none |
+/// | max tokens | `BEDROCK_MAX_TOKENS` | [`DEFAULT_MAX_TOKENS`] |
+/// | temperature | `BEDROCK_TEMPERATURE` | the model's (1.0) |
+/// | top-p | `BEDROCK_TOP_P` | the model's |
+/// | retries | `BEDROCK_MAX_RETRIES` | 5 |
+/// | first retry delay | `BEDROCK_RETRY_BASE_DELAY` (`2s`, `250ms`) | 2 s |
+/// | longest retry delay | `BEDROCK_RETRY_MAX_DELAY` | 60 s |
+///
+/// AWS credentials come from the standard AWS chain (environment, profile, SSO, instance role).
+/// Like the original app, which loaded `.env` into its environment, a `.env` file may also hold
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`; they are used only when
+/// the environment sets neither keys nor a profile.
 ///
 /// ```
 /// use bedrock_chat::ChatConfig;
@@ -115,7 +116,10 @@ impl ChatConfig {
         Self::load(lookup, &HashMap::new())
     }
 
-    fn load(env: impl Fn(&str) -> Option<String>, dotenv: &HashMap<String, String>) -> Result<Self> {
+    fn load(
+        env: impl Fn(&str) -> Option<String>,
+        dotenv: &HashMap<String, String>,
+    ) -> Result<Self> {
         let non_empty = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
         let from_env = |name: &str| non_empty(env(name));
         let get = |name: &str| from_env(name).or_else(|| non_empty(dotenv.get(name).cloned()));
@@ -360,7 +364,8 @@ mod tests {
         assert!(err.to_string().contains("BEDROCK_TEMPERATURE"), "{err}");
         let err = ChatConfig::from_lookup(env(&[("BEDROCK_TEMPERATURE", "7")])).unwrap_err();
         assert!(err.to_string().contains("between 0 and 1"), "{err}");
-        let err = ChatConfig::from_lookup(env(&[("BEDROCK_RETRY_BASE_DELAY", "soon")])).unwrap_err();
+        let err =
+            ChatConfig::from_lookup(env(&[("BEDROCK_RETRY_BASE_DELAY", "soon")])).unwrap_err();
         assert!(err.to_string().contains("2s"), "{err}");
     }
 

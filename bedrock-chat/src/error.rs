@@ -117,7 +117,9 @@ pub enum Error {
     },
     /// No response arrived in time: connecting, waiting for the answer, or between two parts of a
     /// streamed answer.
-    #[error("timed out waiting for Bedrock; check the network, or raise the read timeout for long answers")]
+    #[error(
+        "timed out waiting for Bedrock; check the network, or raise the read timeout for long answers"
+    )]
     Timeout {
         /// The SDK error.
         #[source]
@@ -232,7 +234,9 @@ pub enum Error {
         source: Box<Error>,
     },
     /// Bedrock finished the reply without any text, so there is nothing to add to the conversation.
-    #[error("the model returned an empty reply (stop reason: {stop_reason}); rephrase the message and try again")]
+    #[error(
+        "the model returned an empty reply (stop reason: {stop_reason}); rephrase the message and try again"
+    )]
     EmptyReply {
         /// Why the model stopped.
         stop_reason: StopReason,
@@ -403,12 +407,7 @@ mod tests {
             }
             .is_retryable()
         );
-        assert!(
-            Error::Transport {
-                source: boxed("x")
-            }
-            .is_retryable()
-        );
+        assert!(Error::Transport { source: boxed("x") }.is_retryable());
         assert!(
             !Error::InvalidRequest {
                 details: d(),

@@ -1,5 +1,70 @@
-//! Conversations with Claude on Amazon Bedrock.
+//! Multi-turn conversations with Claude on Amazon Bedrock: streamed replies, retries under a
+//! policy you control, and errors that say what to do.
+//!
+//! A [`ChatSession`] holds a conversation and sends the whole of it, as context, on every turn.
+//! It talks through a [`ModelClient`]: [`BedrockClient`] for Amazon Bedrock's Converse and
+//! ConverseStream APIs (on the official AWS SDK, which signs requests and decodes event
+//! streams), or any backend of your own. Failures that may pass (throttling, an unavailable
+//! service, timeouts, dropped connections) are retried under a [`RetryPolicy`]; everything else
+//! comes back at once as an [`Error`] whose message tells a person what to do.
+//!
+//! ```no_run
+//! use bedrock_chat::{BedrockClient, ChatConfig, ChatSession, StreamEvent};
+//! use futures::StreamExt;
+//! use std::io::Write;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), bedrock_chat::Error> {
+//!     // Settings from the environment and `.env`; credentials from the AWS chain.
+//!     let config = ChatConfig::from_env()?;
+//!     let client = BedrockClient::from_config(&config).await?;
+//!     let mut session = ChatSession::builder(client)
+//!         .config(&config)
+//!         .system_prompt("You are a concise assistant.")
+//!         .on_retry(|notice| eprintln!("{notice}"))
+//!         .build()?;
+//!
+//!     // A whole reply.
+//!     let reply = session.send("Name three rivers in France.").await?;
+//!     println!("{}", reply.text());
+//!
+//!     // A streamed reply; the first exchange is context for this one.
+//!     let mut stream = session.send_streaming("Which is the longest?").await?;
+//!     while let Some(event) = stream.next().await {
+//!         if let StreamEvent::TextDelta(text) = event? {
+//!             print!("{text}");
+//!             std::io::stdout().flush().ok();
+//!         }
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Errors
+//!
+//! Every failure is an [`Error`]. Ask it rather than matching it: [`Error::is_retryable`] says
+//! whether sending again later may work, [`Error::request_id`] gives the id to quote to AWS
+//! support, and its `Display` text is ready to show a user ("access denied to model ... enable
+//! access to this model in the Bedrock console"). The AWS SDK's error is kept as the
+//! [`source`](std::error::Error::source).
+//!
+//! A turn that fails, or is cancelled by dropping its future or stream, leaves the session's
+//! history exactly as it was, so the next request is always a valid conversation.
+//!
+//! # Retries
+//!
+//! The default [`RetryPolicy`] is the original chatbot's: 5 retries, after 2, 4, 8, 16 and 32
+//! seconds. Only transient failures are retried; a streamed reply is retried only until its
+//! first text reaches you, never after (you would see text twice). The AWS SDK's own retries are
+//! switched off so the two layers never multiply. See the [`RetryPolicy`] docs.
+//!
+//! # Testing
+//!
+//! With the `testing` feature, [`testing::FakeBedrock`] is a fake Bedrock on 127.0.0.1 that
+//! speaks the real wire format and injects throttling, errors and broken streams, and
+//! [`testing::ScriptedClient`] is a scripted [`ModelClient`].
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bedrock;
 mod client;
@@ -14,7 +79,9 @@ mod stream;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use bedrock::{BedrockClient, BedrockClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT};
+pub use bedrock::{
+    BedrockClient, BedrockClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT,
+};
 pub use client::ModelClient;
 pub use config::{ChatConfig, DEFAULT_MAX_TOKENS, DEFAULT_MODEL_ID};
 pub use error::{BoxError, Error, Result, ServiceDetails};
@@ -23,5 +90,25 @@ pub use request::{ChatRequest, InferenceConfig, MAX_MESSAGE_BYTES};
 pub use response::{ChatResponse, StopReason, TokenUsage};
 pub use retry::{RetryNotice, RetryObserver, RetryPolicy};
 pub use session::{
-    CONVERSATION_FORMAT_VERSION, ChatSession, ChatSessionBuilder, ChatStream, SavedConversation, SessionUsage};
+    CONVERSATION_FORMAT_VERSION, ChatSession, ChatSessionBuilder, ChatStream, SavedConversation,
+    SessionUsage,
+};
 pub use stream::{EventStream, StreamEvent};
+
+// Compile-time checks that the types users share between tasks are thread-safe.
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    const fn assert_sync<T: Sync>() {}
+    assert_send::<ChatSession>();
+    assert_sync::<ChatSession>();
+    assert_send::<BedrockClient>();
+    assert_sync::<BedrockClient>();
+    assert_send::<Error>();
+    assert_sync::<Error>();
+    assert_send::<EventStream>();
+    assert_send::<ChatStream<'static>>();
+    assert_send::<ChatConfig>();
+    assert_sync::<ChatConfig>();
+    assert_send::<RetryPolicy>();
+    assert_sync::<RetryPolicy>();
+};

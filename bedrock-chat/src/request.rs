@@ -161,11 +161,7 @@ impl ChatRequest {
             ));
         }
         validate_conversation(&self.messages, Ending::User)?;
-        if self
-            .system
-            .as_deref()
-            .is_some_and(|s| s.trim().is_empty())
-        {
+        if self.system.as_deref().is_some_and(|s| s.trim().is_empty()) {
             return Err(Error::invalid_input(
                 "the system prompt is blank; remove it or give it text",
             ));
@@ -230,7 +226,10 @@ mod tests {
 
     #[test]
     fn out_of_range_settings_are_rejected_with_the_range() {
-        let err = InferenceConfig::new().temperature(7.0).validate().unwrap_err();
+        let err = InferenceConfig::new()
+            .temperature(7.0)
+            .validate()
+            .unwrap_err();
         assert!(err.to_string().contains("between 0 and 1"), "{err}");
         assert!(InferenceConfig::new().max_tokens(0).validate().is_err());
         assert!(InferenceConfig::new().top_p(-0.1).validate().is_err());
@@ -247,13 +246,19 @@ mod tests {
 
     #[test]
     fn conversation_rules_match_bedrock() {
-        let ok = [Message::user("a"), Message::assistant("b"), Message::user("c")];
+        let ok = [
+            Message::user("a"),
+            Message::assistant("b"),
+            Message::user("c"),
+        ];
         assert!(validate_conversation(&ok, Ending::User).is_ok());
         assert!(validate_conversation(&ok[..2], Ending::Assistant).is_ok());
         assert!(validate_conversation(&[], Ending::Assistant).is_ok());
         assert!(validate_conversation(&[], Ending::User).is_err());
         assert!(validate_conversation(&ok[1..], Ending::User).is_err());
-        assert!(validate_conversation(&[Message::user("a"), Message::user("b")], Ending::User).is_err());
+        assert!(
+            validate_conversation(&[Message::user("a"), Message::user("b")], Ending::User).is_err()
+        );
         assert!(validate_conversation(&[Message::user(" ")], Ending::User).is_err());
         assert!(validate_conversation(&ok[..2], Ending::User).is_err());
         assert!(validate_conversation(&ok, Ending::Assistant).is_err());

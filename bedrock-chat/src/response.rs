@@ -146,7 +146,8 @@ impl AddAssign for TokenUsage {
         }
         self.input_tokens += rhs.input_tokens;
         self.output_tokens += rhs.output_tokens;
-        self.cache_read_input_tokens = add(self.cache_read_input_tokens, rhs.cache_read_input_tokens);
+        self.cache_read_input_tokens =
+            add(self.cache_read_input_tokens, rhs.cache_read_input_tokens);
         self.cache_write_input_tokens =
             add(self.cache_write_input_tokens, rhs.cache_write_input_tokens);
     }
@@ -227,7 +228,10 @@ mod tests {
     fn unknown_stop_reasons_round_trip() {
         let reason: StopReason = serde_json::from_str("\"brand_new_reason\"").unwrap();
         assert_eq!(reason, StopReason::Other("brand_new_reason".into()));
-        assert_eq!(serde_json::to_string(&reason).unwrap(), "\"brand_new_reason\"");
+        assert_eq!(
+            serde_json::to_string(&reason).unwrap(),
+            "\"brand_new_reason\""
+        );
         assert_eq!(StopReason::from("end_turn"), StopReason::EndTurn);
     }
 

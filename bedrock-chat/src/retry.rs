@@ -177,7 +177,11 @@ impl RetryPolicy {
 
     /// Runs `attempt` until it succeeds, fails with an error that is not retryable, or the policy
     /// is exhausted. `attempt` is called afresh each time, so every retry rebuilds its request.
-    pub(crate) async fn run<T, F, Fut>(&self, observer: Option<&RetryObserver>, attempt: F) -> Result<T>
+    pub(crate) async fn run<T, F, Fut>(
+        &self,
+        observer: Option<&RetryObserver>,
+        attempt: F,
+    ) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -253,7 +257,7 @@ impl fmt::Display for HumanDuration {
         let ms = self.0.as_millis();
         if ms < 1000 {
             write!(f, "{ms} ms")
-        } else if ms % 1000 == 0 {
+        } else if ms.is_multiple_of(1000) {
             write!(f, "{} s", ms / 1000)
         } else {
             write!(f, "{:.1} s", self.0.as_secs_f64())
@@ -289,9 +293,15 @@ mod tests {
         let policy = RetryPolicy::default()
             .max_delay(Duration::from_secs(5))
             .max_retries(4);
-        assert_eq!(policy.schedule(), [2, 4, 5, 5].map(Duration::from_secs).to_vec());
+        assert_eq!(
+            policy.schedule(),
+            [2, 4, 5, 5].map(Duration::from_secs).to_vec()
+        );
         let policy = RetryPolicy::default().total_budget(Some(Duration::from_secs(14)));
-        assert_eq!(policy.schedule(), [2, 4, 8].map(Duration::from_secs).to_vec());
+        assert_eq!(
+            policy.schedule(),
+            [2, 4, 8].map(Duration::from_secs).to_vec()
+        );
     }
 
     #[test]
@@ -316,7 +326,10 @@ mod tests {
             max_retries: 5,
             delay: Duration::from_secs(8),
         };
-        assert_eq!(notice.to_string(), "throttled; retrying in 8 s, attempt 2 of 5");
+        assert_eq!(
+            notice.to_string(),
+            "throttled; retrying in 8 s, attempt 2 of 5"
+        );
     }
 
     #[tokio::test(start_paused = true)]

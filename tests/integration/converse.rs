@@ -10,17 +10,26 @@ use crate::support::{Harness, assert_valid_conversation, pairs};
 #[tokio::test]
 async fn a_reply_comes_back_with_usage_latency_and_request_id() {
     let h = Harness::start().await;
-    h.fake.push(FakeReply::text("The capital of France is Paris.").usage(21, 69));
+    h.fake
+        .push(FakeReply::text("The capital of France is Paris.").usage(21, 69));
     let mut session = h.session().await;
 
-    let reply = session.send("What is the capital of France?").await.unwrap();
+    let reply = session
+        .send("What is the capital of France?")
+        .await
+        .unwrap();
 
     assert_eq!(reply.text(), "The capital of France is Paris.");
     assert_eq!(reply.stop_reason(), &StopReason::EndTurn);
     assert_eq!(reply.usage().input_tokens, 21);
     assert_eq!(reply.usage().output_tokens, 69);
     assert_eq!(reply.latency(), Some(Duration::from_millis(12)));
-    assert!(reply.request_id().unwrap().starts_with("00000000-0000-4000-8000-"));
+    assert!(
+        reply
+            .request_id()
+            .unwrap()
+            .starts_with("00000000-0000-4000-8000-")
+    );
     let requests = h.fake.requests();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].operation, Operation::Converse);
@@ -30,12 +39,20 @@ async fn a_reply_comes_back_with_usage_latency_and_request_id() {
 #[tokio::test]
 async fn every_turn_sends_the_whole_conversation_and_the_system_prompt() {
     let h = Harness::start().await;
-    h.fake.push(FakeReply::text("Paris.")).push(FakeReply::text("Madrid."));
+    h.fake
+        .push(FakeReply::text("Paris."))
+        .push(FakeReply::text("Madrid."));
     let mut session = h
         .builder()
         .await
         .system_prompt("Answer in one word.")
-        .inference(InferenceConfig::new().max_tokens(100).temperature(0.2).top_p(0.9).stop_sequence("END"))
+        .inference(
+            InferenceConfig::new()
+                .max_tokens(100)
+                .temperature(0.2)
+                .top_p(0.9)
+                .stop_sequence("END"),
+        )
         .build()
         .unwrap();
 
@@ -54,7 +71,10 @@ async fn every_turn_sends_the_whole_conversation_and_the_system_prompt() {
     for request in &requests {
         assert_valid_conversation(request);
         assert_eq!(request.system().as_deref(), Some("Answer in one word."));
-        assert_eq!(request.model_id, "us.anthropic.claude-sonnet-4-5-20250929-v1:0");
+        assert_eq!(
+            request.model_id,
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+        );
         let config = &request.body["inferenceConfig"];
         assert_eq!(config["maxTokens"], 100);
         assert!((config["temperature"].as_f64().unwrap() - 0.2).abs() < 1e-6);
@@ -69,10 +89,14 @@ async fn every_turn_sends_the_whole_conversation_and_the_system_prompt() {
 #[tokio::test]
 async fn unknown_stop_reasons_do_not_break_the_client() {
     let h = Harness::start().await;
-    h.fake.push(FakeReply::text("Hi").stop_reason("brand_new_reason"));
+    h.fake
+        .push(FakeReply::text("Hi").stop_reason("brand_new_reason"));
     let mut session = h.session().await;
     let reply = session.send("Hello").await.unwrap();
-    assert_eq!(reply.stop_reason(), &StopReason::Other("brand_new_reason".into()));
+    assert_eq!(
+        reply.stop_reason(),
+        &StopReason::Other("brand_new_reason".into())
+    );
 }
 
 #[tokio::test]

@@ -9,7 +9,10 @@ use bedrock_chat::{BedrockClient, ChatSession, Error, RetryPolicy};
 
 use crate::support::Harness;
 
-fn cases() -> Vec<(FakeError, fn(&Error) -> bool, bool)> {
+/// A fake error, a check that it became the right variant, and whether it is retryable.
+type Case = (FakeError, fn(&Error) -> bool, bool);
+
+fn cases() -> Vec<Case> {
     vec![
         (FakeError::Throttling, |e| matches!(e, Error::Throttled { .. }), true),
         (FakeError::ModelNotReady, |e| matches!(e, Error::ModelNotReady { .. }), true),
@@ -56,8 +59,15 @@ async fn every_error_response_maps_to_its_kind_for_both_calls() {
             assert!(is_kind(&error), "{what} became {error:?}");
             assert_eq!(error.is_retryable(), retryable, "{what}");
             assert!(error.request_id().is_some(), "{what} lost the request id");
-            assert_eq!(error.service_message(), Some(fake_error.message().as_str()), "{what}");
-            assert!(std::error::Error::source(&error).is_some(), "{what} lost its source");
+            assert_eq!(
+                error.service_message(),
+                Some(fake_error.message().as_str()),
+                "{what}"
+            );
+            assert!(
+                std::error::Error::source(&error).is_some(),
+                "{what} lost its source"
+            );
             assert!(session.history().is_empty());
         }
     }
@@ -67,9 +77,17 @@ async fn every_error_response_maps_to_its_kind_for_both_calls() {
 async fn access_denied_names_the_model_and_region_and_says_to_enable_access() {
     let h = Harness::start().await;
     h.fake.push(FakeReply::error(FakeError::AccessDenied));
-    let mut session = h.builder().await.retry_policy(RetryPolicy::none()).build().unwrap();
+    let mut session = h
+        .builder()
+        .await
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
     let text = session.send("hi").await.unwrap_err().to_string();
-    assert!(text.contains("us.anthropic.claude-sonnet-4-5-20250929-v1:0"), "{text}");
+    assert!(
+        text.contains("us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+        "{text}"
+    );
     assert!(text.contains("us-east-1"), "{text}");
     assert!(text.contains("Model access"), "{text}");
 }
@@ -78,7 +96,12 @@ async fn access_denied_names_the_model_and_region_and_says_to_enable_access() {
 async fn a_dropped_connection_is_a_retryable_transport_error() {
     let h = Harness::start().await;
     h.fake.push(FakeReply::drop_connection());
-    let mut session = h.builder().await.retry_policy(RetryPolicy::none()).build().unwrap();
+    let mut session = h
+        .builder()
+        .await
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
     let error = session.send("hi").await.unwrap_err();
     assert!(matches!(error, Error::Transport { .. }), "{error:?}");
     assert!(error.is_retryable());
@@ -87,8 +110,15 @@ async fn a_dropped_connection_is_a_retryable_transport_error() {
 #[tokio::test]
 async fn a_garbled_response_body_is_a_transport_error() {
     let h = Harness::start().await;
-    h.fake.push(FakeReply::text("whole").fault_after(0, bedrock_chat::testing::StreamFault::CorruptFrame));
-    let mut session = h.builder().await.retry_policy(RetryPolicy::none()).build().unwrap();
+    h.fake.push(
+        FakeReply::text("whole").fault_after(0, bedrock_chat::testing::StreamFault::CorruptFrame),
+    );
+    let mut session = h
+        .builder()
+        .await
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
     let error = session.send("hi").await.unwrap_err();
     assert!(matches!(error, Error::Transport { .. }), "{error:?}");
 }
@@ -96,7 +126,8 @@ async fn a_garbled_response_body_is_a_transport_error() {
 #[tokio::test]
 async fn a_reply_slower_than_the_read_timeout_is_a_timeout() {
     let h = Harness::start().await;
-    h.fake.push(FakeReply::text("late").delay(Duration::from_secs(5)));
+    h.fake
+        .push(FakeReply::text("late").delay(Duration::from_secs(5)));
     let client = h
         .fake
         .client_builder()
@@ -104,7 +135,10 @@ async fn a_reply_slower_than_the_read_timeout_is_a_timeout() {
         .build()
         .await
         .unwrap();
-    let mut session = ChatSession::builder(client).retry_policy(RetryPolicy::none()).build().unwrap();
+    let mut session = ChatSession::builder(client)
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
     let error = session.send("hi").await.unwrap_err();
     assert!(error.is_timeout(), "{error:?}");
     assert!(error.is_retryable());
@@ -119,7 +153,10 @@ async fn nothing_listening_is_a_transport_error() {
         .build()
         .await
         .unwrap();
-    let mut session = ChatSession::builder(client).retry_policy(RetryPolicy::none()).build().unwrap();
+    let mut session = ChatSession::builder(client)
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
     let error = session.send("hi").await.unwrap_err();
     assert!(matches!(error, Error::Transport { .. }), "{error:?}");
 }
@@ -171,8 +208,17 @@ fn aws_sdk_config_without_region() -> aws_config::SdkConfig {
 
 #[tokio::test]
 async fn bad_endpoint_urls_and_regions_are_refused_before_any_request() {
-    let error = BedrockClient::builder().region("us-east-1").endpoint_url("not a url").build().await.unwrap_err();
+    let error = BedrockClient::builder()
+        .region("us-east-1")
+        .endpoint_url("not a url")
+        .build()
+        .await
+        .unwrap_err();
     assert!(matches!(error, Error::Config { .. }), "{error:?}");
-    let error = BedrockClient::builder().region("Moon Base 1").build().await.unwrap_err();
+    let error = BedrockClient::builder()
+        .region("Moon Base 1")
+        .build()
+        .await
+        .unwrap_err();
     assert!(error.to_string().contains("not an AWS region"), "{error}");
 }

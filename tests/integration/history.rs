@@ -31,8 +31,16 @@ async fn after_every_kind_of_failure_the_next_request_is_a_valid_conversation() 
     for failure in failures {
         for streaming in [false, true] {
             let h = Harness::start().await;
-            h.fake.push(FakeReply::text("first answer")).push(failure.clone()).push(FakeReply::text("third answer"));
-            let mut session = h.builder().await.retry_policy(RetryPolicy::none()).build().unwrap();
+            h.fake
+                .push(FakeReply::text("first answer"))
+                .push(failure.clone())
+                .push(FakeReply::text("third answer"));
+            let mut session = h
+                .builder()
+                .await
+                .retry_policy(RetryPolicy::none())
+                .build()
+                .unwrap();
             session.send("first").await.unwrap();
             let failed = if streaming {
                 match session.send_streaming("second").await {
@@ -42,7 +50,10 @@ async fn after_every_kind_of_failure_the_next_request_is_a_valid_conversation() 
             } else {
                 session.send("second").await.map(|_| ())
             };
-            assert!(failed.is_err(), "{failure:?} (streaming {streaming}) did not fail");
+            assert!(
+                failed.is_err(),
+                "{failure:?} (streaming {streaming}) did not fail"
+            );
             assert_eq!(session.history().len(), 2, "{failure:?}: history changed");
 
             session.send("third").await.unwrap();
@@ -50,7 +61,11 @@ async fn after_every_kind_of_failure_the_next_request_is_a_valid_conversation() 
             assert_valid_conversation(&last);
             assert_eq!(
                 last.messages(),
-                pairs(&[("user", "first"), ("assistant", "first answer"), ("user", "third")])
+                pairs(&[
+                    ("user", "first"),
+                    ("assistant", "first answer"),
+                    ("user", "third")
+                ])
             );
         }
     }
@@ -59,7 +74,8 @@ async fn after_every_kind_of_failure_the_next_request_is_a_valid_conversation() 
 #[tokio::test]
 async fn an_empty_reply_is_reported_and_not_added() {
     let h = Harness::start().await;
-    h.fake.push(FakeReply::chunks([""]).stop_reason("max_tokens"));
+    h.fake
+        .push(FakeReply::chunks([""]).stop_reason("max_tokens"));
     let mut session = h.session().await;
     let error = session.send("hi").await.unwrap_err();
     assert!(matches!(error, Error::EmptyReply { .. }), "{error:?}");
@@ -74,7 +90,12 @@ async fn undo_retry_and_reset_keep_whole_exchanges() {
         .push(FakeReply::text("A2"))
         .push(FakeReply::text("A2 again"))
         .push(FakeReply::error(FakeError::AccessDenied));
-    let mut session = h.builder().await.retry_policy(RetryPolicy::none()).build().unwrap();
+    let mut session = h
+        .builder()
+        .await
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
     session.send("Q1").await.unwrap();
     session.send("Q2").await.unwrap();
 
@@ -92,26 +113,41 @@ async fn undo_retry_and_reset_keep_whole_exchanges() {
     assert_eq!(session.history()[3].text(), "A2 again");
 
     let (user, reply) = session.undo().unwrap();
-    assert_eq!((user.text().as_str(), reply.text().as_str()), ("Q2", "A2 again"));
+    assert_eq!(
+        (user.text().as_str(), reply.text().as_str()),
+        ("Q2", "A2 again")
+    );
     assert_eq!(session.history().len(), 2);
     session.reset();
     assert!(session.history().is_empty());
     assert!(session.undo().is_none());
-    assert!(matches!(session.retry().await.unwrap_err(), Error::InvalidInput { .. }));
+    assert!(matches!(
+        session.retry().await.unwrap_err(),
+        Error::InvalidInput { .. }
+    ));
 }
 
 #[tokio::test]
 async fn a_saved_conversation_loads_into_a_new_session_and_continues() {
     let h = Harness::start().await;
-    h.fake.push(FakeReply::text("Paris.")).push(FakeReply::text("Madrid."));
+    h.fake
+        .push(FakeReply::text("Paris."))
+        .push(FakeReply::text("Madrid."));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("chat.json");
 
-    let mut first = h.builder().await.system_prompt("Be brief.").build().unwrap();
+    let mut first = h
+        .builder()
+        .await
+        .system_prompt("Be brief.")
+        .build()
+        .unwrap();
     first.send("Capital of France?").await.unwrap();
     first.save(&path).unwrap();
 
-    let mut second = ChatSession::builder(h.fake.client().await.unwrap()).build().unwrap();
+    let mut second = ChatSession::builder(h.fake.client().await.unwrap())
+        .build()
+        .unwrap();
     second.load(&path).unwrap();
     assert_eq!(second.history(), first.history());
     assert_eq!(second.system_prompt(), Some("Be brief."));
@@ -122,7 +158,11 @@ async fn a_saved_conversation_loads_into_a_new_session_and_continues() {
     assert_eq!(last.system().as_deref(), Some("Be brief."));
     assert_eq!(
         last.messages(),
-        pairs(&[("user", "Capital of France?"), ("assistant", "Paris."), ("user", "And Spain?")])
+        pairs(&[
+            ("user", "Capital of France?"),
+            ("assistant", "Paris."),
+            ("user", "And Spain?")
+        ])
     );
 }
 
@@ -141,13 +181,19 @@ async fn a_bad_conversation_file_leaves_the_session_unchanged() {
     let missing = dir.path().join("missing.json");
     let swapped = dir.path().join("swapped.json");
     let mut saved = session.snapshot().to_json();
-    saved = saved.replacen("\"user\"", "\"tmp\"", 1).replacen("\"assistant\"", "\"user\"", 1).replacen("\"tmp\"", "\"assistant\"", 1);
+    saved = saved
+        .replacen("\"user\"", "\"tmp\"", 1)
+        .replacen("\"assistant\"", "\"user\"", 1)
+        .replacen("\"tmp\"", "\"assistant\"", 1);
     std::fs::write(&swapped, saved).unwrap();
 
     for path in [&truncated, &missing, &swapped] {
         let error = session.load(path).unwrap_err();
         assert!(matches!(error, Error::ConversationFile { .. }), "{error:?}");
-        assert!(error.to_string().contains(&path.display().to_string()), "{error}");
+        assert!(
+            error.to_string().contains(&path.display().to_string()),
+            "{error}"
+        );
         assert_eq!(session.history(), &before[..]);
     }
 }
@@ -156,7 +202,12 @@ async fn a_bad_conversation_file_leaves_the_session_unchanged() {
 async fn a_history_given_to_the_builder_must_be_whole_exchanges() {
     let h = Harness::start().await;
     let client = h.fake.client().await.unwrap();
-    assert!(ChatSession::builder(client.clone()).history(vec![Message::user("dangling")]).build().is_err());
+    assert!(
+        ChatSession::builder(client.clone())
+            .history(vec![Message::user("dangling")])
+            .build()
+            .is_err()
+    );
     assert!(
         ChatSession::builder(client)
             .history(vec![Message::user("q"), Message::assistant("a")])

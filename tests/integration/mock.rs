@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bedrock_chat::{
-    ChatRequest, ChatResponse, ChatSession, EventStream, Message, ModelClient, StopReason, TokenUsage,
+    ChatRequest, ChatResponse, ChatSession, EventStream, Message, ModelClient, StopReason,
+    TokenUsage,
 };
 
 mockall::mock! {
@@ -23,15 +24,30 @@ async fn a_mocked_client_sees_the_whole_conversation() {
     mock.expect_converse()
         .withf(|request| request.messages().len() == 1 && request.system() == Some("sys"))
         .times(1)
-        .returning(|_| Ok(ChatResponse::new(Message::assistant("first"), StopReason::EndTurn, TokenUsage::new(1, 1))));
+        .returning(|_| {
+            Ok(ChatResponse::new(
+                Message::assistant("first"),
+                StopReason::EndTurn,
+                TokenUsage::new(1, 1),
+            ))
+        });
     mock.expect_converse()
         .withf(|request| request.messages().len() == 3)
         .times(1)
-        .returning(|_| Ok(ChatResponse::new(Message::assistant("second"), StopReason::EndTurn, TokenUsage::new(1, 1))));
+        .returning(|_| {
+            Ok(ChatResponse::new(
+                Message::assistant("second"),
+                StopReason::EndTurn,
+                TokenUsage::new(1, 1),
+            ))
+        });
 
     // Chosen at run time, as a frontend would.
     let client: Arc<dyn ModelClient> = Arc::new(mock);
-    let mut session = ChatSession::builder(client).system_prompt("sys").build().unwrap();
+    let mut session = ChatSession::builder(client)
+        .system_prompt("sys")
+        .build()
+        .unwrap();
     assert_eq!(session.send("one").await.unwrap().text(), "first");
     assert_eq!(session.send("two").await.unwrap().text(), "second");
 }

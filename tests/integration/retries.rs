@@ -48,7 +48,9 @@ async fn after_five_retries_the_throttling_error_is_returned() {
 async fn validation_errors_are_never_retried() {
     for streaming in [false, true] {
         let h = Harness::start().await;
-        h.fake.set_fallback(FakeReply::error(FakeError::Validation("bad request".into())));
+        h.fake.set_fallback(FakeReply::error(FakeError::Validation(
+            "bad request".into(),
+        )));
         let mut session = h.builder().await.build().unwrap();
         let error = if streaming {
             session.send_streaming("hi").await.err().unwrap()
@@ -78,14 +80,18 @@ async fn each_retryable_kind_is_retried_and_each_final_kind_is_not() {
     ];
     for error in retried {
         let h = Harness::start().await;
-        h.fake.push(FakeReply::error(error.clone())).push(FakeReply::text("ok"));
+        h.fake
+            .push(FakeReply::error(error.clone()))
+            .push(FakeReply::text("ok"));
         let mut session = h.builder().await.build().unwrap();
         session.send("hi").await.unwrap();
         assert_eq!(h.fake.request_count(), 2, "{error:?}");
     }
     for error in final_ {
         let h = Harness::start().await;
-        h.fake.push(FakeReply::error(error.clone())).push(FakeReply::text("ok"));
+        h.fake
+            .push(FakeReply::error(error.clone()))
+            .push(FakeReply::text("ok"));
         let mut session = h.builder().await.build().unwrap();
         session.send("hi").await.unwrap_err();
         assert_eq!(h.fake.request_count(), 1, "{error:?}");
@@ -95,7 +101,8 @@ async fn each_retryable_kind_is_retried_and_each_final_kind_is_not() {
 #[tokio::test(start_paused = true)]
 async fn a_custom_policy_sets_attempts_delays_and_budget() {
     let h = Harness::start().await;
-    h.fake.set_fallback(FakeReply::error(FakeError::ServiceUnavailable));
+    h.fake
+        .set_fallback(FakeReply::error(FakeError::ServiceUnavailable));
     let policy = RetryPolicy::default()
         .max_retries(10)
         .initial_delay(Duration::from_millis(500))
@@ -122,7 +129,12 @@ async fn a_custom_policy_sets_attempts_delays_and_budget() {
 async fn with_retries_off_the_first_failure_is_returned() {
     let h = Harness::start().await;
     h.fake.set_fallback(FakeReply::error(FakeError::Throttling));
-    let mut session = h.builder().await.retry_policy(RetryPolicy::none()).build().unwrap();
+    let mut session = h
+        .builder()
+        .await
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
     session.send("hi").await.unwrap_err();
     assert_eq!(h.fake.request_count(), 1);
 }
@@ -137,7 +149,13 @@ async fn a_stream_that_fails_before_text_follows_the_same_schedule() {
         )
         .push(FakeReply::text("streamed"));
     let mut session = h.builder().await.build().unwrap();
-    let reply = session.send_streaming("hi").await.unwrap().finish().await.unwrap();
+    let reply = session
+        .send_streaming("hi")
+        .await
+        .unwrap()
+        .finish()
+        .await
+        .unwrap();
     assert_eq!(reply.text(), "streamed");
     let delays: Vec<Duration> = h.retries().into_iter().map(|(_, d)| d).collect();
     assert_eq!(delays, secs(&[2, 4, 8]));

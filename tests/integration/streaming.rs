@@ -24,7 +24,10 @@ async fn a_streamed_reply_arrives_in_chunks_and_is_committed_at_the_end() {
     h.fake.push(FakeReply::chunks(["OK", "."]).usage(12, 5));
     let mut session = h.session().await;
 
-    let mut stream = session.send_streaming("Reply with exactly OK.").await.unwrap();
+    let mut stream = session
+        .send_streaming("Reply with exactly OK.")
+        .await
+        .unwrap();
     let mut events = Vec::new();
     while let Some(event) = stream.next().await {
         events.push(event.unwrap());
@@ -49,7 +52,13 @@ async fn finish_collects_the_whole_reply() {
     let h = Harness::start().await;
     h.fake.push(FakeReply::text("one two three"));
     let mut session = h.session().await;
-    let reply = session.send_streaming("count").await.unwrap().finish().await.unwrap();
+    let reply = session
+        .send_streaming("count")
+        .await
+        .unwrap()
+        .finish()
+        .await
+        .unwrap();
     assert_eq!(reply.text(), "one two three");
     assert_eq!(session.history().len(), 2);
 }
@@ -80,9 +89,20 @@ async fn each_fault_after_partial_text_is_an_interruption_carrying_that_text() {
         let error = error.unwrap_or_else(|| panic!("{fault:?} did not fail the stream"));
         assert_eq!(text, "Hello ", "{fault:?}");
         assert_eq!(error.partial_text(), Some("Hello "), "{fault:?}: {error}");
-        assert!(matches!(error, Error::StreamInterrupted { .. }), "{fault:?}: {error:?}");
-        assert_eq!(session.history(), &before[..], "{fault:?} changed the history");
-        assert_eq!(h.fake.request_count(), 2, "{fault:?}: a stream with output was retried");
+        assert!(
+            matches!(error, Error::StreamInterrupted { .. }),
+            "{fault:?}: {error:?}"
+        );
+        assert_eq!(
+            session.history(),
+            &before[..],
+            "{fault:?} changed the history"
+        );
+        assert_eq!(
+            h.fake.request_count(),
+            2,
+            "{fault:?}: a stream with output was retried"
+        );
     }
 }
 
@@ -90,7 +110,10 @@ async fn each_fault_after_partial_text_is_an_interruption_carrying_that_text() {
 async fn a_failure_before_any_text_is_retried_without_duplicating_output() {
     let h = Harness::start().await;
     h.fake
-        .push(FakeReply::text("never seen").fault_after(0, StreamFault::Exception(FakeError::Throttling)))
+        .push(
+            FakeReply::text("never seen")
+                .fault_after(0, StreamFault::Exception(FakeError::Throttling)),
+        )
         .push(FakeReply::text("never seen").fault_after(0, StreamFault::DropConnection))
         .push(FakeReply::error(FakeError::ServiceUnavailable))
         .push(FakeReply::chunks(["Fine", "."]));
@@ -137,7 +160,8 @@ async fn a_dropped_stream_leaves_the_history_unchanged_and_the_next_turn_works()
 #[tokio::test]
 async fn a_stream_read_to_the_end_after_an_interruption_yields_nothing_more() {
     let h = Harness::start().await;
-    h.fake.push(FakeReply::chunks(["a", "b"]).fault_after(1, StreamFault::CorruptFrame));
+    h.fake
+        .push(FakeReply::chunks(["a", "b"]).fault_after(1, StreamFault::CorruptFrame));
     let mut session = h.session().await;
     let mut stream = session.send_streaming("x").await.unwrap();
     let (_, error) = collect_text(&mut stream).await;

@@ -55,13 +55,22 @@ pub fn assert_valid_conversation(request: &RecordedRequest) {
     assert!(!messages.is_empty(), "request without messages");
     for (index, (role, text)) in messages.iter().enumerate() {
         let expected = if index % 2 == 0 { "user" } else { "assistant" };
-        assert_eq!(role, expected, "message {index} has the wrong role: {messages:?}");
-        assert!(!text.trim().is_empty(), "message {index} is blank: {messages:?}");
+        assert_eq!(
+            role, expected,
+            "message {index} has the wrong role: {messages:?}"
+        );
+        assert!(
+            !text.trim().is_empty(),
+            "message {index} is blank: {messages:?}"
+        );
     }
     assert_eq!(messages.last().unwrap().0, "user");
 }
 
 /// `(role, text)` pairs, for comparing with `RecordedRequest::messages`.
 pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-    items.iter().map(|(r, t)| (r.to_string(), t.to_string())).collect()
+    items
+        .iter()
+        .map(|(r, t)| (r.to_string(), t.to_string()))
+        .collect()
 }

@@ -63,7 +63,8 @@ fn inference_to_sdk(config: &InferenceConfig) -> Result<Option<sdk::InferenceCon
     let max_tokens = config
         .max_tokens
         .map(|n| {
-            i32::try_from(n).map_err(|_| Error::invalid_input(format!("max tokens {n} is too large")))
+            i32::try_from(n)
+                .map_err(|_| Error::invalid_input(format!("max tokens {n} is too large")))
         })
         .transpose()?;
     Ok(Some(
@@ -128,11 +129,15 @@ pub(super) fn event_from_sdk(event: sdk::ConverseStreamOutput) -> Option<StreamE
             Some(sdk::ContentBlockDelta::Text(text)) => Some(StreamEvent::TextDelta(text)),
             _ => None,
         },
-        sdk::ConverseStreamOutput::MessageStop(stop) => {
-            Some(StreamEvent::MessageStop(stop_reason_from_sdk(&stop.stop_reason)))
-        }
+        sdk::ConverseStreamOutput::MessageStop(stop) => Some(StreamEvent::MessageStop(
+            stop_reason_from_sdk(&stop.stop_reason),
+        )),
         sdk::ConverseStreamOutput::Metadata(metadata) => Some(StreamEvent::Metadata {
-            usage: metadata.usage.as_ref().map(usage_from_sdk).unwrap_or_default(),
+            usage: metadata
+                .usage
+                .as_ref()
+                .map(usage_from_sdk)
+                .unwrap_or_default(),
             latency: metadata.metrics.as_ref().map(|m| latency(m.latency_ms)),
         }),
         _ => None,
@@ -156,7 +161,12 @@ mod tests {
     fn settings_and_system_prompt_are_carried() {
         let request = ChatRequest::new("m", vec![Message::user("hi")])
             .with_system(Some("brief".into()))
-            .with_inference(InferenceConfig::new().max_tokens(5).temperature(0.5).stop_sequence("END"));
+            .with_inference(
+                InferenceConfig::new()
+                    .max_tokens(5)
+                    .temperature(0.5)
+                    .stop_sequence("END"),
+            );
         let sdk = to_sdk(&request).unwrap();
         let inference = sdk.inference.unwrap();
         assert_eq!(inference.max_tokens(), Some(5));

@@ -109,10 +109,7 @@ where
             let code = inner.service_code().map(str::to_string);
             let details = ServiceDetails::new(
                 inner.message().unwrap_or_default(),
-                inner
-                    .request_id()
-                    .or(ctx.request_id)
-                    .map(str::to_string),
+                inner.request_id().or(ctx.request_id).map(str::to_string),
             );
             from_code(code, details, ctx, Box::new(err))
         }
@@ -223,21 +220,71 @@ mod tests {
         )
     }
 
+    type Case = (&'static str, fn(&Error) -> bool, bool);
+
     #[test]
     fn each_bedrock_code_maps_to_its_kind() {
-        let cases: &[(&str, fn(&Error) -> bool, bool)] = &[
-            ("ThrottlingException", |e| matches!(e, Error::Throttled { .. }), true),
-            ("ModelNotReadyException", |e| matches!(e, Error::ModelNotReady { .. }), true),
-            ("ServiceUnavailableException", |e| matches!(e, Error::ServiceUnavailable { .. }), true),
-            ("InternalServerException", |e| matches!(e, Error::InternalServer { .. }), true),
-            ("ModelTimeoutException", |e| matches!(e, Error::ModelTimeout { .. }), true),
-            ("ModelStreamErrorException", |e| matches!(e, Error::ModelStreamError { .. }), true),
-            ("ModelErrorException", |e| matches!(e, Error::ModelFailed { .. }), false),
-            ("ValidationException", |e| matches!(e, Error::InvalidRequest { .. }), false),
-            ("AccessDeniedException", |e| matches!(e, Error::AccessDenied { .. }), false),
-            ("ResourceNotFoundException", |e| matches!(e, Error::ModelNotFound { .. }), false),
-            ("ServiceQuotaExceededException", |e| matches!(e, Error::QuotaExceeded { .. }), false),
-            ("SomethingNewException", |e| matches!(e, Error::Service { .. }), false),
+        let cases: &[Case] = &[
+            (
+                "ThrottlingException",
+                |e| matches!(e, Error::Throttled { .. }),
+                true,
+            ),
+            (
+                "ModelNotReadyException",
+                |e| matches!(e, Error::ModelNotReady { .. }),
+                true,
+            ),
+            (
+                "ServiceUnavailableException",
+                |e| matches!(e, Error::ServiceUnavailable { .. }),
+                true,
+            ),
+            (
+                "InternalServerException",
+                |e| matches!(e, Error::InternalServer { .. }),
+                true,
+            ),
+            (
+                "ModelTimeoutException",
+                |e| matches!(e, Error::ModelTimeout { .. }),
+                true,
+            ),
+            (
+                "ModelStreamErrorException",
+                |e| matches!(e, Error::ModelStreamError { .. }),
+                true,
+            ),
+            (
+                "ModelErrorException",
+                |e| matches!(e, Error::ModelFailed { .. }),
+                false,
+            ),
+            (
+                "ValidationException",
+                |e| matches!(e, Error::InvalidRequest { .. }),
+                false,
+            ),
+            (
+                "AccessDeniedException",
+                |e| matches!(e, Error::AccessDenied { .. }),
+                false,
+            ),
+            (
+                "ResourceNotFoundException",
+                |e| matches!(e, Error::ModelNotFound { .. }),
+                false,
+            ),
+            (
+                "ServiceQuotaExceededException",
+                |e| matches!(e, Error::QuotaExceeded { .. }),
+                false,
+            ),
+            (
+                "SomethingNewException",
+                |e| matches!(e, Error::Service { .. }),
+                false,
+            ),
         ];
         for (code, is_kind, retryable) in cases {
             let err = map(code, "msg");
@@ -254,13 +301,19 @@ mod tests {
             "ValidationException",
             "Invocation of model ID anthropic.claude-sonnet-4-6 with on-demand throughput isn't supported. Retry your request with the ID or ARN of an inference profile that contains this model.",
         );
-        assert!(matches!(err, Error::InferenceProfileRequired { .. }), "{err:?}");
+        assert!(
+            matches!(err, Error::InferenceProfileRequired { .. }),
+            "{err:?}"
+        );
         assert!(err.to_string().contains("`global."), "{err}");
     }
 
     #[test]
     fn invalid_model_identifiers_are_model_not_found() {
-        let err = map("ValidationException", "The provided model identifier is invalid.");
+        let err = map(
+            "ValidationException",
+            "The provided model identifier is invalid.",
+        );
         assert!(matches!(err, Error::ModelNotFound { .. }), "{err:?}");
         assert!(err.to_string().contains("us-west-2"), "{err}");
     }

@@ -10,9 +10,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_bedrockruntime::config::StalledStreamProtectionConfig;
 use aws_sdk_bedrockruntime::config::retry::RetryConfig;
 use aws_sdk_bedrockruntime::config::timeout::TimeoutConfig;
-use aws_sdk_bedrockruntime::config::StalledStreamProtectionConfig;
 use aws_sdk_bedrockruntime::operation::RequestId;
 use aws_sdk_bedrockruntime::types::ConverseStreamOutput;
 use futures::stream;
@@ -277,9 +277,8 @@ impl BedrockClientBuilder {
     /// Sets where credentials come from. Default is the chain's (environment, profile, SSO,
     /// container or instance role).
     pub fn credentials_provider(mut self, provider: impl ProvideCredentials + 'static) -> Self {
-        self.credentials = Some(aws_credential_types::provider::SharedCredentialsProvider::new(
-            provider,
-        ));
+        self.credentials =
+            Some(aws_credential_types::provider::SharedCredentialsProvider::new(provider));
         self
     }
 
@@ -336,7 +335,10 @@ impl fmt::Debug for BedrockClientBuilder {
             .field("endpoint_url", &self.endpoint_url)
             .field("connect_timeout", &self.connect_timeout)
             .field("read_timeout", &self.read_timeout)
-            .field("credentials", &self.credentials.as_ref().map(|_| "** redacted **"))
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|_| "** redacted **"),
+            )
             .finish()
     }
 }
@@ -384,7 +386,13 @@ mod tests {
 
     #[test]
     fn region_names_are_checked() {
-        for ok in ["us-east-1", "eu-central-2", "us-gov-west-1", "ap-southeast-4", "il-central-1"] {
+        for ok in [
+            "us-east-1",
+            "eu-central-2",
+            "us-gov-west-1",
+            "ap-southeast-4",
+            "il-central-1",
+        ] {
             assert!(validate_region(ok).is_ok(), "{ok}");
         }
         for bad in ["", "useast1", "US-EAST-1", "us-east", "moon", "us-east-1 "] {
@@ -403,9 +411,14 @@ mod tests {
 
     #[test]
     fn builder_debug_redacts_credentials() {
-        let builder = BedrockClient::builder().credentials_provider(
-            aws_credential_types::Credentials::new("AKIDSENTINEL", "SECRETSENTINEL", None, None, "t"),
-        );
+        let builder =
+            BedrockClient::builder().credentials_provider(aws_credential_types::Credentials::new(
+                "AKIDSENTINEL",
+                "SECRETSENTINEL",
+                None,
+                None,
+                "t",
+            ));
         let debug = format!("{builder:?}");
         assert!(!debug.contains("SENTINEL"), "{debug}");
     }

@@ -114,10 +114,17 @@ impl SavedConversation {
             format: Option<String>,
             version: Option<u32>,
         }
-        let header: Header = serde_json::from_slice(json)
-            .map_err(|e| ("is not a saved conversation (not valid JSON)".to_string(), Some(e.into())))?;
+        let header: Header = serde_json::from_slice(json).map_err(|e| {
+            (
+                "is not a saved conversation (not valid JSON)".to_string(),
+                Some(e.into()),
+            )
+        })?;
         if header.format.as_deref() != Some(FORMAT) {
-            return Err(("is not a bedrock-chat conversation (no format marker)".to_string(), None));
+            return Err((
+                "is not a bedrock-chat conversation (no format marker)".to_string(),
+                None,
+            ));
         }
         match header.version {
             Some(v) if v > CONVERSATION_FORMAT_VERSION => {
@@ -133,9 +140,12 @@ impl SavedConversation {
         }
         let saved: SavedConversation = serde_json::from_slice(json)
             .map_err(|e| ("is damaged and cannot be read".to_string(), Some(e.into())))?;
-        saved
-            .validate()
-            .map_err(|e| (format!("holds a conversation that cannot be continued: {e}"), None))?;
+        saved.validate().map_err(|e| {
+            (
+                format!("holds a conversation that cannot be continued: {e}"),
+                None,
+            )
+        })?;
         Ok(saved)
     }
 
@@ -143,7 +153,9 @@ impl SavedConversation {
     /// blank messages, a model id and settings in range.
     pub fn validate(&self) -> Result<()> {
         if self.model_id.trim().is_empty() {
-            return Err(Error::invalid_input("the saved conversation has no model id"));
+            return Err(Error::invalid_input(
+                "the saved conversation has no model id",
+            ));
         }
         validate_conversation(&self.messages, Ending::Assistant)?;
         self.inference.validate()
@@ -177,8 +189,12 @@ impl SavedConversation {
             _ => Path::new("."),
         };
         // tempfile creates the file with mode 0600 on Unix, before any data is written.
-        let mut file = tempfile::NamedTempFile::new_in(dir)
-            .map_err(|e| fail("cannot be written (cannot create a file in its directory)", e))?;
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
+            fail(
+                "cannot be written (cannot create a file in its directory)",
+                e,
+            )
+        })?;
         file.write_all(self.to_json().as_bytes())
             .and_then(|()| file.write_all(b"\n"))
             .and_then(|()| file.as_file().sync_all())
@@ -206,12 +222,17 @@ mod tests {
     #[test]
     fn round_trips_through_json() {
         let saved = sample();
-        assert_eq!(SavedConversation::from_json(saved.to_json().as_bytes()).unwrap(), saved);
+        assert_eq!(
+            SavedConversation::from_json(saved.to_json().as_bytes()).unwrap(),
+            saved
+        );
     }
 
     #[test]
     fn newer_versions_are_refused_with_a_clear_message() {
-        let json = sample().to_json().replace("\"version\": 1", "\"version\": 9");
+        let json = sample()
+            .to_json()
+            .replace("\"version\": 1", "\"version\": 9");
         let err = SavedConversation::from_json(json.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("newer bedrock-chat"), "{err}");
     }
@@ -238,6 +259,10 @@ mod tests {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(SavedConversation::read(&path).unwrap(), sample());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
     }
 }

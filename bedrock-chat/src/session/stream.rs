@@ -44,7 +44,10 @@ pub(super) async fn open_until_text(
             }
             Some(Err(error)) => return Err(error),
             None => {
-                if !ahead.iter().any(|e| matches!(e, StreamEvent::MessageStop(_))) {
+                if !ahead
+                    .iter()
+                    .any(|e| matches!(e, StreamEvent::MessageStop(_)))
+                {
                     return Err(Error::Transport {
                         source: "the response stream ended before the reply began".into(),
                     });

@@ -82,13 +82,23 @@ impl FakeError {
     pub fn message(&self) -> String {
         match self {
             FakeError::Throttling => "Too many requests, please wait before trying again.".into(),
-            FakeError::ModelNotReady => "Model is not ready for inference. Wait and try your request again.".into(),
+            FakeError::ModelNotReady => {
+                "Model is not ready for inference. Wait and try your request again.".into()
+            }
             FakeError::ServiceUnavailable => "Bedrock is unable to process your request.".into(),
-            FakeError::InternalServer => "The server encountered an internal error while processing the request.".into(),
-            FakeError::ModelTimeout => "Model has timed out in processing the request. Try your request again.".into(),
-            FakeError::ModelError => "The model returned an error while processing the request.".into(),
+            FakeError::InternalServer => {
+                "The server encountered an internal error while processing the request.".into()
+            }
+            FakeError::ModelTimeout => {
+                "Model has timed out in processing the request. Try your request again.".into()
+            }
+            FakeError::ModelError => {
+                "The model returned an error while processing the request.".into()
+            }
             FakeError::Validation(message) => message.clone(),
-            FakeError::AccessDenied => "You don't have access to the model with the specified model ID.".into(),
+            FakeError::AccessDenied => {
+                "You don't have access to the model with the specified model ID.".into()
+            }
             FakeError::ResourceNotFound => "Model not found.".into(),
             FakeError::ServiceQuotaExceeded => "Your account has exceeded a service quota.".into(),
         }
@@ -277,7 +287,9 @@ impl RecordedRequest {
                     .map(|m| {
                         let text = m["content"]
                             .as_array()
-                            .map(|blocks| blocks.iter().filter_map(|b| b["text"].as_str()).collect())
+                            .map(|blocks| {
+                                blocks.iter().filter_map(|b| b["text"].as_str()).collect()
+                            })
                             .unwrap_or_default();
                         (m["role"].as_str().unwrap_or_default().to_string(), text)
                     })
@@ -426,13 +438,17 @@ impl Drop for FakeBedrock {
 
 impl fmt::Debug for FakeBedrock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FakeBedrock").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("FakeBedrock")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
 /// A poisoned lock only means another test thread panicked; the state is still usable.
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 type Body = BoxBody<Bytes, std::io::Error>;
@@ -450,7 +466,11 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
         .map(|collected| collected.to_bytes())
         .unwrap_or_default();
     let Some((model_id, operation)) = parse_path(&path) else {
-        return Ok(plain(StatusCode::NOT_FOUND, "UnknownOperationException", "no such route"));
+        return Ok(plain(
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+            "no such route",
+        ));
     };
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return Ok(plain(
@@ -502,7 +522,9 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
             });
             match operation {
                 Operation::Converse => match fault {
-                    Some((_, StreamFault::Exception(error))) => Ok(error_response(&error, request_id)),
+                    Some((_, StreamFault::Exception(error))) => {
+                        Ok(error_response(&error, request_id))
+                    }
                     Some((_, StreamFault::DropConnection)) => Err(dropped()),
                     Some((_, StreamFault::CorruptFrame | StreamFault::Truncate)) => {
                         let body = wire::converse_body(&chunks.concat(), &stop_reason, usage, 12);
@@ -550,7 +572,10 @@ fn stream_response(
     }
     match fault.filter(|_| broken) {
         Some((_, StreamFault::Exception(error))) => {
-            frames.push(Ok(wire::exception(error.stream_exception_type(), &error.message())));
+            frames.push(Ok(wire::exception(
+                error.stream_exception_type(),
+                &error.message(),
+            )));
         }
         Some((_, StreamFault::CorruptFrame)) => {
             frames.push(Ok(wire::corrupt(wire::text_delta("garbled", 9))));
@@ -612,7 +637,9 @@ fn plain(status: StatusCode, code: &str, message: &str) -> Response<Body> {
 }
 
 fn full(bytes: Bytes) -> Body {
-    Full::new(bytes).map_err(|never: Infallible| match never {}).boxed()
+    Full::new(bytes)
+        .map_err(|never: Infallible| match never {})
+        .boxed()
 }
 
 fn empty() -> Body {
@@ -620,7 +647,10 @@ fn empty() -> Body {
 }
 
 fn dropped() -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "fake Bedrock dropped the connection")
+    std::io::Error::new(
+        std::io::ErrorKind::ConnectionAborted,
+        "fake Bedrock dropped the connection",
+    )
 }
 
 /// `/model/{id}/converse` or `/model/{id}/converse-stream`, with the id percent-decoded.

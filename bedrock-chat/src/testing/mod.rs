@@ -32,5 +32,7 @@ mod fake_bedrock;
 mod scripted;
 mod wire;
 
-pub use fake_bedrock::{FakeBedrock, FakeError, FakeReply, Operation, RecordedRequest, StreamFault};
+pub use fake_bedrock::{
+    FakeBedrock, FakeError, FakeReply, Operation, RecordedRequest, StreamFault,
+};
 pub use scripted::{Scripted, ScriptedClient};

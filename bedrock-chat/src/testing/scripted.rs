@@ -103,7 +103,9 @@ impl ScriptedClient {
     }
 
     fn state(&self) -> MutexGuard<'_, ScriptState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -134,7 +136,11 @@ impl ModelClient for ScriptedClient {
                 StreamEvent::Metadata { usage: u, .. } => usage = u,
             }
         }
-        Ok(ChatResponse::new(Message::assistant(text), stop_reason, usage))
+        Ok(ChatResponse::new(
+            Message::assistant(text),
+            stop_reason,
+            usage,
+        ))
     }
 
     async fn converse_stream(&self, request: &ChatRequest) -> Result<EventStream> {

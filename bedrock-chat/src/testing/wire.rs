@@ -42,7 +42,12 @@ impl WireUsage {
 }
 
 /// The body of a successful Converse response.
-pub(crate) fn converse_body(text: &str, stop_reason: &str, usage: WireUsage, latency_ms: u64) -> Bytes {
+pub(crate) fn converse_body(
+    text: &str,
+    stop_reason: &str,
+    usage: WireUsage,
+    latency_ms: u64,
+) -> Bytes {
     let body = json!({
         "metrics": {"latencyMs": latency_ms},
         "output": {"message": {"content": [{"text": text}], "role": "assistant"}},
@@ -159,7 +164,11 @@ mod tests {
     fn frames_decode_with_valid_crcs_and_real_headers() {
         let bytes = text_delta("OK", 1);
         let message = read_message_from(bytes.clone()).unwrap();
-        let names: Vec<&str> = message.headers().iter().map(|h| h.name().as_str()).collect();
+        let names: Vec<&str> = message
+            .headers()
+            .iter()
+            .map(|h| h.name().as_str())
+            .collect();
         assert_eq!(names, [":event-type", ":content-type", ":message-type"]);
         let payload: Value = serde_json::from_slice(message.payload()).unwrap();
         assert_eq!(payload["delta"]["text"], "OK");
