@@ -1,0 +1,170 @@
+//! Command-line arguments. Each flag falls back to its environment variable (which may come from
+//! `.env`), then to its default.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bedrock_chat::{
+    ChatConfig, DEFAULT_MAX_TOKENS, DEFAULT_MODEL_ID, InferenceConfig, RetryPolicy,
+};
+use clap::Parser;
+
+/// Chat with Claude on Amazon Bedrock.
+///
+/// In a terminal, opens an interactive chat (type /help inside it). With standard input from a
+/// pipe, each non-empty line is one user turn of a single conversation and each reply is written
+/// to standard output. Settings come from flags, then environment variables, then a `.env` file
+/// in the working directory, then defaults. AWS credentials come from the standard AWS chain
+/// (environment, profile, SSO, instance role).
+///
+/// Exit codes: 0 success, 1 a turn failed, 2 bad usage or configuration.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bedrock-chat",
+    version,
+    about,
+    long_about,
+    max_term_width = 100
+)]
+pub struct Args {
+    /// Model or inference profile id
+    #[arg(long, short, env = "BEDROCK_MODEL_ID", default_value = DEFAULT_MODEL_ID)]
+    pub model: String,
+
+    /// AWS region [default: the AWS profile's region]
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
+
+    /// AWS profile for settings and credentials [default: the AWS chain's]
+    #[arg(long, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+
+    /// Bedrock runtime endpoint URL [default: Bedrock's regional endpoint]
+    #[arg(long, env = "AWS_ENDPOINT_URL_BEDROCK_RUNTIME")]
+    pub endpoint_url: Option<String>,
+
+    /// System prompt [default: none]
+    #[arg(long, short, env = "BEDROCK_SYSTEM_PROMPT")]
+    pub system: Option<String>,
+
+    /// Most tokens in a reply
+    #[arg(long, env = "BEDROCK_MAX_TOKENS", default_value_t = DEFAULT_MAX_TOKENS)]
+    pub max_tokens: u32,
+
+    /// Randomness, from 0 to 1 [default: the model's]
+    #[arg(long, env = "BEDROCK_TEMPERATURE")]
+    pub temperature: Option<f32>,
+
+    /// Nucleus sampling, from 0 to 1 [default: the model's]
+    #[arg(long, env = "BEDROCK_TOP_P")]
+    pub top_p: Option<f32>,
+
+    /// A stop sequence; repeat the flag for several [default: none]
+    #[arg(long = "stop", value_name = "TEXT")]
+    pub stop: Vec<String>,
+
+    /// How many times a throttled or failed request is retried
+    #[arg(long, env = "BEDROCK_MAX_RETRIES", default_value_t = 5)]
+    pub max_retries: u32,
+
+    /// Wait before the first retry, doubling each time (e.g. 2s, 250ms)
+    #[arg(long, env = "BEDROCK_RETRY_BASE_DELAY", default_value = "2s", value_parser = parse_duration)]
+    pub retry_base_delay: Duration,
+
+    /// Longest wait between retries
+    #[arg(long, env = "BEDROCK_RETRY_MAX_DELAY", default_value = "60s", value_parser = parse_duration)]
+    pub retry_max_delay: Duration,
+
+    /// Longest time to open a connection
+    #[arg(long, env = "BEDROCK_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+
+    /// Longest wait for a reply, or between two parts of a streamed reply
+    #[arg(long, env = "BEDROCK_READ_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub read_timeout: Duration,
+
+    /// Wait for whole replies (Converse) instead of streaming them (ConverseStream)
+    #[arg(long)]
+    pub no_stream: bool,
+
+    /// Send one message, print the reply and exit
+    #[arg(long, short, value_name = "TEXT")]
+    pub prompt: Option<String>,
+
+    /// File that keeps the REPL's input history [default: bedrock-chat/history in the user's data
+    /// directory]
+    #[arg(long, env = "BEDROCK_CHAT_HISTORY_FILE")]
+    pub history_file: Option<PathBuf>,
+}
+
+impl Args {
+    /// The library configuration these arguments describe, checked.
+    pub fn chat_config(&self) -> bedrock_chat::Result<ChatConfig> {
+        let mut inference = InferenceConfig::new().max_tokens(self.max_tokens);
+        inference.temperature = self.temperature;
+        inference.top_p = self.top_p;
+        inference.stop_sequences = self.stop.clone();
+        let retry = RetryPolicy::default()
+            .max_retries(self.max_retries)
+            .initial_delay(self.retry_base_delay)
+            .max_delay(self.retry_max_delay);
+        let mut config = ChatConfig::new()
+            .model_id(self.model.clone())
+            .inference(inference)
+            .retry_policy(retry);
+        config.region = self.region.clone();
+        config.profile = self.profile.clone();
+        config.endpoint_url = self.endpoint_url.clone();
+        config.system_prompt = self.system.clone().filter(|s| !s.trim().is_empty());
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// A duration such as `2s`, `250ms` or `1m30s`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<f64>() {
+        if seconds.is_finite() && seconds >= 0.0 {
+            return Ok(Duration::from_secs_f64(seconds));
+        }
+        return Err(format!("{text} is not a positive number of seconds"));
+    }
+    humantime::parse_duration(text)
+        .map_err(|_| format!("{text:?} is not a duration; use e.g. 2s, 250ms or 1m30s"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bedrock_chat::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT};
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn timeout_defaults_match_the_library() {
+        let args = Args::try_parse_from(["bedrock-chat"]).unwrap();
+        assert_eq!(args.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+        assert_eq!(args.read_timeout, DEFAULT_READ_TIMEOUT);
+    }
+
+    #[test]
+    fn durations_accept_human_forms() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1").is_err());
+    }
+
+    #[test]
+    fn out_of_range_settings_are_configuration_errors() {
+        let args = Args::try_parse_from(["bedrock-chat", "--temperature", "7"]).unwrap();
+        let error = args.chat_config().unwrap_err();
+        assert!(error.to_string().contains("between 0 and 1"), "{error}");
+    }
+}

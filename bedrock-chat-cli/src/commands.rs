@@ -1,0 +1,120 @@
+//! Slash commands: parsed here, carried out by the REPL.
+
+use std::path::PathBuf;
+
+/// What a line of input asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Send this text to the model.
+    Say(String),
+    /// `/help`
+    Help,
+    /// `/exit` or `/quit`
+    Exit,
+    /// `/clear`: start a new conversation.
+    Clear,
+    /// `/system [TEXT]`: show, or set, the system prompt (`/system -` clears it).
+    System(Option<String>),
+    /// `/model [ID]`: show, or switch, the model.
+    Model(Option<String>),
+    /// `/retry`: resend the last message.
+    Retry,
+    /// `/undo`: drop the last exchange.
+    Undo,
+    /// `/history`: print the conversation.
+    History,
+    /// `/usage`: tokens used, per turn and in total.
+    Usage,
+    /// `/save PATH`
+    Save(PathBuf),
+    /// `/load PATH`
+    Load(PathBuf),
+    /// A command that needs an argument it did not get, or one that does not exist.
+    Invalid(String),
+}
+
+/// The `/help` text.
+pub const HELP: &str = "\
+Type a message and press Enter to send it; the whole conversation is sent as context.
+End a line with \\ to continue on the next line, or paste a block between two lines of \"\"\".
+Start a message with // to send text that begins with a slash.
+Ctrl-C stops a reply (the conversation stays as before it); at the prompt it clears the line.
+Ctrl-D or /exit quits.
+
+  /help            this help
+  /exit            quit
+  /clear           start a new conversation
+  /system [TEXT]   show the system prompt, or set it (/system - removes it)
+  /model [ID]      show the model, or switch to another
+  /retry           send the last message again and replace its reply
+  /undo            remove the last exchange
+  /history         show the conversation
+  /usage           tokens used, per turn and in total
+  /save PATH       save the conversation (JSON, readable only by you)
+  /load PATH       load a saved conversation";
+
+/// Parses one line of input.
+pub fn parse(line: &str) -> Command {
+    let trimmed = line.trim();
+    if let Some(rest) = trimmed.strip_prefix("//") {
+        return Command::Say(format!("/{rest}"));
+    }
+    let Some(body) = trimmed.strip_prefix('/') else {
+        return Command::Say(line.to_string());
+    };
+    let (name, arg) = match body.split_once(char::is_whitespace) {
+        Some((name, arg)) => (name, Some(arg.trim()).filter(|a| !a.is_empty())),
+        None => (body, None),
+    };
+    let path = |arg: Option<&str>, usage: &str| match arg {
+        Some(path) => Ok(PathBuf::from(path)),
+        None => Err(Command::Invalid(format!(
+            "{usage} needs a file path, e.g. {usage} chat.json"
+        ))),
+    };
+    match name {
+        "help" | "?" => Command::Help,
+        "exit" | "quit" => Command::Exit,
+        "clear" | "new" => Command::Clear,
+        "system" => Command::System(arg.map(str::to_string)),
+        "model" => Command::Model(arg.map(str::to_string)),
+        "retry" => Command::Retry,
+        "undo" => Command::Undo,
+        "history" => Command::History,
+        "usage" => Command::Usage,
+        "save" => path(arg, "/save").map_or_else(|e| e, Command::Save),
+        "load" => path(arg, "/load").map_or_else(|e| e, Command::Load),
+        other => Command::Invalid(format!(
+            "unknown command /{other}; type /help for the list (start with // to send text beginning with /)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_and_text_are_told_apart() {
+        assert_eq!(parse("hello"), Command::Say("hello".into()));
+        assert_eq!(parse("/help"), Command::Help);
+        assert_eq!(parse("  /exit "), Command::Exit);
+        assert_eq!(
+            parse("/system Be brief."),
+            Command::System(Some("Be brief.".into()))
+        );
+        assert_eq!(parse("/system"), Command::System(None));
+        assert_eq!(parse("/model eu.x"), Command::Model(Some("eu.x".into())));
+        assert_eq!(parse("/save a b.json"), Command::Save("a b.json".into()));
+        assert_eq!(
+            parse("//etc is a dir"),
+            Command::Say("/etc is a dir".into())
+        );
+    }
+
+    #[test]
+    fn mistakes_get_a_hint_not_a_request() {
+        assert!(matches!(parse("/frobnicate"), Command::Invalid(m) if m.contains("/help")));
+        assert!(matches!(parse("/save"), Command::Invalid(m) if m.contains("file path")));
+    }
+}

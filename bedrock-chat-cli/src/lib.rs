@@ -1,0 +1,11 @@
+//! The `bedrock-chat` REPL, as a library so that its loop can be tested without a terminal.
+//!
+//! The binary (`src/main.rs`) only parses arguments and calls [`app::run`]. All chat logic lives
+//! in the `bedrock-chat` crate; this crate does arguments, terminal input and output.
+#![deny(missing_docs)]
+
+pub mod app;
+pub mod args;
+pub mod commands;
+pub mod input;
+pub mod repl;

@@ -1,0 +1,600 @@
+//! The chat loop, over input and output abstractions so it runs the same on a terminal, in a
+//! pipe, and in tests.
+
+use std::future::Future;
+use std::io::{self, Write};
+use std::pin::Pin;
+
+use bedrock_chat::{ChatResponse, ChatSession, Error, StreamEvent};
+use futures::StreamExt;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::commands::{self, Command};
+use crate::input::{Input, LineReader};
+
+/// How the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The user quit, or the input ended.
+    Done,
+    /// A turn failed in pipe mode (or with `--prompt`), which stops the program.
+    TurnFailed,
+}
+
+/// Where Ctrl-C comes from while a reply is being received.
+pub trait Interrupts: Send {
+    /// Resolves at the next Ctrl-C.
+    fn next(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
+/// Ctrl-C from the operating system.
+pub struct CtrlC;
+
+impl Interrupts for CtrlC {
+    fn next(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                // No signal handling on this platform: never interrupt.
+                std::future::pending::<()>().await;
+            }
+        })
+    }
+}
+
+/// No Ctrl-C handling: in a pipe, Ctrl-C ends the program as usual.
+pub struct NoInterrupts;
+
+impl Interrupts for NoInterrupts {
+    fn next(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+/// How the REPL talks to the user.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// A person at a terminal: prompts, multi-line input, Ctrl-C handling, failures do not end
+    /// the program.
+    pub interactive: bool,
+    /// Stream replies (ConverseStream) rather than wait for whole ones (Converse).
+    pub stream: bool,
+    /// Standard output is a terminal: write streamed text as it arrives. Otherwise each reply is
+    /// written whole, once complete, so a pipe never carries half a reply.
+    pub stdout_is_terminal: bool,
+    /// Standard error is a terminal: show "thinking…" until the first text arrives.
+    pub stderr_is_terminal: bool,
+}
+
+/// The REPL: a session, its options and its two outputs. Replies go to `out`; status, notices
+/// and errors to `err`.
+pub struct Repl<O, E> {
+    session: ChatSession,
+    options: Options,
+    out: O,
+    err: E,
+    notices: UnboundedReceiver<String>,
+    /// The last message that failed, so `/retry` can send it again.
+    failed_input: Option<String>,
+}
+
+/// What a turn sends.
+enum Turn {
+    Say(String),
+    Retry,
+}
+
+/// How a turn ended.
+enum TurnEnd {
+    Replied,
+    Failed(Error),
+    Cancelled,
+}
+
+const PROMPT: &str = "you> ";
+const CONTINUATION: &str = "...> ";
+const THINKING: &str = "thinking…";
+const CLEAR_LINE: &str = "\r\x1b[2K";
+
+impl<O: Write + Send, E: Write + Send> Repl<O, E> {
+    /// A REPL on `session`. `notices` carries the session's retry notices (see
+    /// [`crate::app`], which wires `on_retry` to it).
+    pub fn new(
+        session: ChatSession,
+        options: Options,
+        out: O,
+        err: E,
+        notices: UnboundedReceiver<String>,
+    ) -> Self {
+        Repl {
+            session,
+            options,
+            out,
+            err,
+            notices,
+            failed_input: None,
+        }
+    }
+
+    /// The session, for inspection after the loop.
+    pub fn session(&self) -> &ChatSession {
+        &self.session
+    }
+
+    /// Gives back the outputs.
+    pub fn into_outputs(self) -> (O, E) {
+        (self.out, self.err)
+    }
+
+    /// Runs until the input ends, the user quits, or (when not interactive) a turn fails.
+    pub async fn run(
+        &mut self,
+        input: &mut dyn LineReader,
+        interrupts: &mut dyn Interrupts,
+    ) -> io::Result<Outcome> {
+        if self.options.interactive {
+            writeln!(
+                self.err,
+                "Chatting with {} (type /help for commands, Ctrl-D to quit)",
+                self.session.model_id()
+            )?;
+        }
+        loop {
+            let entry = match self.read_entry(input)? {
+                Input::Line(entry) => entry,
+                Input::Interrupted => continue,
+                Input::Eof => return Ok(Outcome::Done),
+                Input::Invalid(message) => {
+                    writeln!(self.err, "error: {message}")?;
+                    if self.options.interactive {
+                        continue;
+                    }
+                    return Ok(Outcome::TurnFailed);
+                }
+            };
+            if entry.trim().is_empty() {
+                continue;
+            }
+            input.remember(&entry)?;
+            match self.execute(commands::parse(&entry), interrupts).await? {
+                Some(outcome) => return Ok(outcome),
+                None => continue,
+            }
+        }
+    }
+
+    /// Sends one message and prints the reply (`--prompt`).
+    pub async fn one_shot(
+        &mut self,
+        text: String,
+        interrupts: &mut dyn Interrupts,
+    ) -> io::Result<Outcome> {
+        match self.turn(Turn::Say(text), interrupts).await? {
+            TurnEnd::Replied => Ok(Outcome::Done),
+            TurnEnd::Failed(_) | TurnEnd::Cancelled => Ok(Outcome::TurnFailed),
+        }
+    }
+
+    /// Reads one entry: a line, or in interactive mode a line continued with `\` or a `"""`
+    /// block.
+    fn read_entry(&mut self, input: &mut dyn LineReader) -> io::Result<Input> {
+        let first = match input.read_line(PROMPT)? {
+            Input::Line(line) => line,
+            other => return Ok(other),
+        };
+        if !self.options.interactive {
+            return Ok(Input::Line(first));
+        }
+        if first.trim() == "\"\"\"" {
+            let mut lines = Vec::new();
+            loop {
+                match input.read_line(CONTINUATION)? {
+                    Input::Line(line) if line.trim() == "\"\"\"" => break,
+                    Input::Line(line) => lines.push(line),
+                    Input::Eof => break,
+                    other => return Ok(other),
+                }
+            }
+            return Ok(Input::Line(lines.join("\n")));
+        }
+        let mut entry = first;
+        while entry.ends_with('\\') {
+            entry.pop();
+            entry.push('\n');
+            match input.read_line(CONTINUATION)? {
+                Input::Line(line) => entry.push_str(&line),
+                Input::Eof => break,
+                other => return Ok(other),
+            }
+        }
+        Ok(Input::Line(entry))
+    }
+
+    /// Carries out a command; `Some` ends the loop.
+    async fn execute(
+        &mut self,
+        command: Command,
+        interrupts: &mut dyn Interrupts,
+    ) -> io::Result<Option<Outcome>> {
+        match command {
+            Command::Say(text) => return self.say(Turn::Say(text), interrupts).await,
+            Command::Retry => {
+                let turn = match self.failed_input.clone() {
+                    Some(text) => Turn::Say(text),
+                    None => Turn::Retry,
+                };
+                return self.say(turn, interrupts).await;
+            }
+            Command::Exit => return Ok(Some(Outcome::Done)),
+            Command::Help => self.info(commands::HELP)?,
+            Command::Clear => {
+                self.session.reset();
+                self.failed_input = None;
+                self.info("Started a new conversation.")?;
+            }
+            Command::System(None) => {
+                let text = match self.session.system_prompt() {
+                    Some(prompt) => format!("System prompt: {prompt}"),
+                    None => "No system prompt.".to_string(),
+                };
+                self.info(&text)?;
+            }
+            Command::System(Some(prompt)) => {
+                if prompt == "-" {
+                    self.session.set_system_prompt(None);
+                    self.info("System prompt removed.")?;
+                } else {
+                    self.session.set_system_prompt(Some(prompt));
+                    self.info("System prompt set.")?;
+                }
+            }
+            Command::Model(None) => {
+                let text = format!("Model: {}", self.session.model_id());
+                self.info(&text)?;
+            }
+            Command::Model(Some(model)) => match self.session.set_model_id(model) {
+                Ok(()) => {
+                    let text = format!("Model switched to {}.", self.session.model_id());
+                    self.info(&text)?;
+                }
+                Err(error) => self.report(&error)?,
+            },
+            Command::Undo => match self.session.undo() {
+                Some(_) => self.info("Removed the last exchange.")?,
+                None => self.info("Nothing to undo.")?,
+            },
+            Command::History => {
+                let text = self.history_text();
+                self.info(&text)?;
+            }
+            Command::Usage => {
+                let text = self.usage_text();
+                self.info(&text)?;
+            }
+            Command::Save(path) => match self.session.save(&path) {
+                Ok(()) => self.info(&format!("Saved to {}.", path.display()))?,
+                Err(error) => return self.command_failed(&error),
+            },
+            Command::Load(path) => match self.session.load(&path) {
+                Ok(()) => {
+                    self.failed_input = None;
+                    let text = format!(
+                        "Loaded {} messages from {}.",
+                        self.session.history().len(),
+                        path.display()
+                    );
+                    self.info(&text)?;
+                }
+                Err(error) => return self.command_failed(&error),
+            },
+            Command::Invalid(message) => {
+                writeln!(self.err, "{message}")?;
+            }
+        }
+        Ok(None)
+    }
+
+    /// A command failed: reported; in pipe mode the program stops.
+    fn command_failed(&mut self, error: &Error) -> io::Result<Option<Outcome>> {
+        self.report(error)?;
+        Ok((!self.options.interactive).then_some(Outcome::TurnFailed))
+    }
+
+    async fn say(
+        &mut self,
+        turn: Turn,
+        interrupts: &mut dyn Interrupts,
+    ) -> io::Result<Option<Outcome>> {
+        let text = match &turn {
+            Turn::Say(text) => Some(text.clone()),
+            Turn::Retry => None,
+        };
+        match self.turn(turn, interrupts).await? {
+            TurnEnd::Replied => {
+                self.failed_input = None;
+                Ok(None)
+            }
+            TurnEnd::Cancelled => Ok(None),
+            TurnEnd::Failed(error) => {
+                if let Some(text) = text
+                    && !matches!(error, Error::InvalidInput { .. })
+                {
+                    self.failed_input = Some(text);
+                }
+                if self.options.interactive {
+                    Ok(None)
+                } else {
+                    Ok(Some(Outcome::TurnFailed))
+                }
+            }
+        }
+    }
+
+    /// One turn: send, show the reply as it arrives, report what went wrong.
+    async fn turn(&mut self, turn: Turn, interrupts: &mut dyn Interrupts) -> io::Result<TurnEnd> {
+        let Repl {
+            session,
+            options,
+            out,
+            err,
+            notices,
+            ..
+        } = self;
+        let mut ui = Ui {
+            options: *options,
+            out,
+            err,
+            notices,
+            spinner: false,
+        };
+        let end = if options.stream {
+            ui.streamed_turn(session, turn, interrupts).await?
+        } else {
+            ui.whole_turn(session, turn, interrupts).await?
+        };
+        ui.drain_notices()?;
+        ui.hide_spinner()?;
+        match &end {
+            TurnEnd::Failed(error) => ui.report(error)?,
+            TurnEnd::Cancelled => writeln!(
+                ui.err,
+                "Stopped. The conversation is as it was before that message."
+            )?,
+            TurnEnd::Replied => {}
+        }
+        Ok(end)
+    }
+
+    /// Information for the user: on stdout at a terminal, on stderr in a pipe (where stdout
+    /// carries only replies).
+    fn info(&mut self, text: &str) -> io::Result<()> {
+        if self.options.interactive {
+            writeln!(self.out, "{text}")?;
+            self.out.flush()
+        } else {
+            writeln!(self.err, "{text}")
+        }
+    }
+
+    fn report(&mut self, error: &Error) -> io::Result<()> {
+        write_error(&mut self.err, error)
+    }
+
+    fn history_text(&self) -> String {
+        let history = self.session.history();
+        if history.is_empty() {
+            return "The conversation is empty.".to_string();
+        }
+        let mut text = String::new();
+        for message in history {
+            let who = match message.role() {
+                bedrock_chat::Role::User => "you",
+                bedrock_chat::Role::Assistant => "claude",
+            };
+            text.push_str(&format!("{who}: {}\n", message.text()));
+        }
+        text.pop();
+        text
+    }
+
+    fn usage_text(&self) -> String {
+        let usage = self.session.usage();
+        if usage.turns().is_empty() {
+            return "No tokens used yet.".to_string();
+        }
+        let mut text = String::new();
+        for (index, turn) in usage.turns().iter().enumerate() {
+            text.push_str(&format!(
+                "turn {:>3}: {}\n",
+                index + 1,
+                describe_usage(turn)
+            ));
+        }
+        text.push_str(&format!("    total: {}", describe_usage(&usage.total())));
+        text
+    }
+}
+
+fn describe_usage(usage: &bedrock_chat::TokenUsage) -> String {
+    let mut text = format!(
+        "{} input + {} output tokens",
+        usage.input_tokens, usage.output_tokens
+    );
+    if usage.cache_read_input_tokens.is_some() || usage.cache_write_input_tokens.is_some() {
+        text.push_str(&format!(
+            " (cache: {} read, {} written)",
+            usage.cache_read_input_tokens.unwrap_or(0),
+            usage.cache_write_input_tokens.unwrap_or(0)
+        ));
+    }
+    text
+}
+
+/// Writes an error as one line a person can act on.
+pub fn write_error(err: &mut dyn Write, error: &Error) -> io::Result<()> {
+    match error.request_id() {
+        Some(id) => writeln!(err, "error: {error} (request id {id})"),
+        None => writeln!(err, "error: {error}"),
+    }
+}
+
+/// The outputs of one turn, borrowed apart from the session.
+struct Ui<'a, O, E> {
+    options: Options,
+    out: &'a mut O,
+    err: &'a mut E,
+    notices: &'a mut UnboundedReceiver<String>,
+    spinner: bool,
+}
+
+impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
+    async fn whole_turn(
+        &mut self,
+        session: &mut ChatSession,
+        turn: Turn,
+        interrupts: &mut dyn Interrupts,
+    ) -> io::Result<TurnEnd> {
+        self.show_spinner()?;
+        let reply = {
+            let future: Pin<
+                Box<dyn Future<Output = bedrock_chat::Result<ChatResponse>> + Send + '_>,
+            > = match turn {
+                Turn::Say(text) => Box::pin(session.send(text)),
+                Turn::Retry => Box::pin(session.retry()),
+            };
+            match self.wait(future, interrupts).await? {
+                Some(reply) => reply,
+                None => return Ok(TurnEnd::Cancelled),
+            }
+        };
+        self.hide_spinner()?;
+        match reply {
+            Ok(reply) => {
+                writeln!(self.out, "{}", reply.text())?;
+                self.out.flush()?;
+                Ok(TurnEnd::Replied)
+            }
+            Err(error) => Ok(TurnEnd::Failed(error)),
+        }
+    }
+
+    async fn streamed_turn(
+        &mut self,
+        session: &mut ChatSession,
+        turn: Turn,
+        interrupts: &mut dyn Interrupts,
+    ) -> io::Result<TurnEnd> {
+        self.show_spinner()?;
+        let opened = {
+            let future = async {
+                match turn {
+                    Turn::Say(text) => session.send_streaming(text).await,
+                    Turn::Retry => session.retry_streaming().await,
+                }
+            };
+            match self.wait(Box::pin(future), interrupts).await? {
+                Some(opened) => opened,
+                None => return Ok(TurnEnd::Cancelled),
+            }
+        };
+        let mut stream = match opened {
+            Ok(stream) => stream,
+            Err(error) => return Ok(TurnEnd::Failed(error)),
+        };
+        self.hide_spinner()?;
+        let live = self.options.stdout_is_terminal;
+        let mut wrote_text = false;
+        loop {
+            let next = tokio::select! {
+                next = stream.next() => next,
+                () = interrupts.next() => {
+                    // Dropping the stream abandons the turn; the history is untouched.
+                    if wrote_text && live {
+                        writeln!(self.out)?;
+                        self.out.flush()?;
+                    }
+                    return Ok(TurnEnd::Cancelled);
+                }
+            };
+            match next {
+                Some(Ok(StreamEvent::TextDelta(text))) => {
+                    if live {
+                        write!(self.out, "{text}")?;
+                        self.out.flush()?;
+                        wrote_text = true;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => {
+                    if wrote_text {
+                        writeln!(self.out)?;
+                        self.out.flush()?;
+                    }
+                    return Ok(TurnEnd::Failed(error));
+                }
+                None => break,
+            }
+        }
+        if live {
+            writeln!(self.out)?;
+        } else {
+            // Only a complete reply reaches a pipe.
+            writeln!(self.out, "{}", stream.text())?;
+        }
+        self.out.flush()?;
+        Ok(TurnEnd::Replied)
+    }
+
+    /// Waits for `future` while showing retry notices; `None` if Ctrl-C came first.
+    async fn wait<T>(
+        &mut self,
+        mut future: Pin<Box<dyn Future<Output = T> + Send + '_>>,
+        interrupts: &mut dyn Interrupts,
+    ) -> io::Result<Option<T>> {
+        loop {
+            tokio::select! {
+                value = &mut future => return Ok(Some(value)),
+                Some(notice) = self.notices.recv() => self.notice(&notice)?,
+                () = interrupts.next() => return Ok(None),
+            }
+        }
+    }
+
+    fn notice(&mut self, notice: &str) -> io::Result<()> {
+        let spinning = self.spinner;
+        self.hide_spinner()?;
+        writeln!(self.err, "{notice}")?;
+        if spinning {
+            self.show_spinner()?;
+        }
+        Ok(())
+    }
+
+    fn drain_notices(&mut self) -> io::Result<()> {
+        while let Ok(notice) = self.notices.try_recv() {
+            self.notice(&notice)?;
+        }
+        Ok(())
+    }
+
+    fn show_spinner(&mut self) -> io::Result<()> {
+        if self.options.interactive && self.options.stderr_is_terminal && !self.spinner {
+            write!(self.err, "{THINKING}")?;
+            self.err.flush()?;
+            self.spinner = true;
+        }
+        Ok(())
+    }
+
+    fn hide_spinner(&mut self) -> io::Result<()> {
+        if self.spinner {
+            write!(self.err, "{CLEAR_LINE}")?;
+            self.err.flush()?;
+            self.spinner = false;
+        }
+        Ok(())
+    }
+
+    fn report(&mut self, error: &Error) -> io::Result<()> {
+        write_error(self.err, error)
+    }
+}

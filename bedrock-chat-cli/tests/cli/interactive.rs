@@ -1,0 +1,182 @@
+//! The interactive loop, driven through its input and interrupt abstractions.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bedrock_chat::ChatSession;
+use bedrock_chat::testing::{FakeBedrock, FakeError, FakeReply};
+use bedrock_chat_cli::input::{Input, LineReader};
+use bedrock_chat_cli::repl::{Interrupts, NoInterrupts, Options, Outcome, Repl};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Lines typed by a pretend user; records what went into the input history.
+struct Typed {
+    lines: VecDeque<Input>,
+    remembered: Vec<String>,
+}
+
+impl Typed {
+    fn new(lines: &[&str]) -> Self {
+        Typed {
+            lines: lines.iter().map(|l| Input::Line(l.to_string())).collect(),
+            remembered: Vec::new(),
+        }
+    }
+}
+
+impl LineReader for Typed {
+    fn read_line(&mut self, _prompt: &str) -> io::Result<Input> {
+        Ok(self.lines.pop_front().unwrap_or(Input::Eof))
+    }
+
+    fn remember(&mut self, entry: &str) -> io::Result<()> {
+        self.remembered.push(entry.to_string());
+        Ok(())
+    }
+}
+
+/// One Ctrl-C at a fixed (paused-clock) instant.
+struct CtrlCAt {
+    at: Option<Instant>,
+}
+
+impl Interrupts for CtrlCAt {
+    fn next(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            match self.at {
+                Some(at) => {
+                    tokio::time::sleep_until(at).await;
+                    self.at = None;
+                }
+                None => std::future::pending().await,
+            }
+        })
+    }
+}
+
+fn terminal() -> Options {
+    Options {
+        interactive: true,
+        stream: true,
+        stdout_is_terminal: true,
+        stderr_is_terminal: true,
+    }
+}
+
+async fn repl(fake: &FakeBedrock, options: Options) -> Repl<Vec<u8>, Vec<u8>> {
+    let (notices, notices_rx) = mpsc::unbounded_channel();
+    let session = ChatSession::builder(fake.client().await.unwrap())
+        .on_retry(move |n| {
+            let _ = notices.send(n.to_string());
+        })
+        .build()
+        .unwrap();
+    Repl::new(session, options, Vec::new(), Vec::new(), notices_rx)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(start_paused = true)]
+async fn replies_stream_to_stdout_with_thinking_and_retry_notices_on_stderr() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::error(FakeError::Throttling))
+        .push(FakeReply::chunks(["Hel", "lo", "!"]));
+    let mut repl = repl(&fake, terminal()).await;
+    let mut input = Typed::new(&["hi"]);
+
+    let outcome = repl.run(&mut input, &mut NoInterrupts).await.unwrap();
+
+    assert_eq!(outcome, Outcome::Done);
+    let (out, err) = repl.into_outputs();
+    assert_eq!(text(&out), "Hello!\n");
+    let err = text(&err);
+    assert!(err.contains("thinking…"), "{err}");
+    assert!(
+        err.contains("throttled; retrying in 2 s, attempt 1 of 5"),
+        "{err}"
+    );
+    assert!(err.contains("\r\x1b[2K"), "the spinner is cleared: {err:?}");
+    assert_eq!(input.remembered, ["hi"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ctrl_c_during_a_reply_stops_it_and_keeps_the_conversation() {
+    let fake = FakeBedrock::start().await.unwrap();
+    // Frames every 10 s: messageStart at 10 s, "one " at 20 s, "two " at 30 s...
+    fake.push(FakeReply::text("one two three four").chunk_delay(Duration::from_secs(10)))
+        .push(FakeReply::text("Fresh answer."));
+    let mut repl = repl(&fake, terminal()).await;
+    let mut input = Typed::new(&["long answer please", "/history", "again"]);
+    let mut interrupts = CtrlCAt {
+        at: Some(Instant::now() + Duration::from_secs(25)),
+    };
+
+    let outcome = repl.run(&mut input, &mut interrupts).await.unwrap();
+
+    assert_eq!(outcome, Outcome::Done);
+    assert_eq!(
+        repl.session().history().len(),
+        2,
+        "only the turn after Ctrl-C is kept"
+    );
+    assert_eq!(repl.session().history()[0].text(), "again");
+    let requests = fake.requests();
+    assert_eq!(
+        requests[1].messages().len(),
+        1,
+        "the stopped turn is not context"
+    );
+    let (out, err) = repl.into_outputs();
+    let out = text(&out);
+    assert!(out.starts_with("one \n"), "{out:?}");
+    assert!(out.contains("The conversation is empty."), "{out:?}");
+    assert!(out.ends_with("Fresh answer.\n"), "{out:?}");
+    assert!(text(&err).contains("Stopped."), "{}", text(&err));
+}
+
+#[tokio::test]
+async fn multi_line_entries_use_a_trailing_backslash_or_a_quoted_block() {
+    let fake = FakeBedrock::start().await.unwrap();
+    let mut repl = repl(&fake, terminal()).await;
+    let mut input = Typed::new(&["first\\", "second", "\"\"\"", "a", "", "b", "\"\"\""]);
+    repl.run(&mut input, &mut NoInterrupts).await.unwrap();
+    let requests = fake.requests();
+    assert_eq!(requests[0].messages()[0].1, "first\nsecond");
+    assert_eq!(requests[1].messages()[2].1, "a\n\nb");
+    assert_eq!(input.remembered, ["first\nsecond", "a\n\nb"]);
+}
+
+#[tokio::test]
+async fn a_failed_turn_keeps_the_repl_running_and_retry_resends_it() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::error(FakeError::AccessDenied))
+        .push(FakeReply::text("Now it works."));
+    let mut repl = repl(&fake, terminal()).await;
+    let mut input = Typed::new(&["hello", "/retry", "/exit", "never sent"]);
+    let outcome = repl.run(&mut input, &mut NoInterrupts).await.unwrap();
+    assert_eq!(outcome, Outcome::Done);
+    assert_eq!(fake.request_count(), 2);
+    assert_eq!(fake.requests()[1].messages()[0].1, "hello");
+    let (out, err) = repl.into_outputs();
+    assert_eq!(text(&out), "Now it works.\n");
+    assert_eq!(text(&err).matches("error: access denied").count(), 1);
+}
+
+#[tokio::test]
+async fn ctrl_c_and_ctrl_d_at_the_prompt() {
+    let fake = FakeBedrock::start().await.unwrap();
+    let mut repl = repl(&fake, terminal()).await;
+    let mut input = Typed {
+        lines: VecDeque::from([Input::Interrupted, Input::Line("hi".into()), Input::Eof]),
+        remembered: Vec::new(),
+    };
+    let outcome = repl.run(&mut input, &mut NoInterrupts).await.unwrap();
+    assert_eq!(outcome, Outcome::Done);
+    assert_eq!(fake.request_count(), 1);
+}

@@ -1,0 +1,7 @@
+//! Tests of the `bedrock-chat` binary and its REPL loop against the library's fake Bedrock.
+//!
+//! Run with `cargo test -p bedrock-chat-cli`.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod interactive;
+mod pipe;

@@ -1,0 +1,394 @@
+//! The binary end to end, in pipe mode, as a script would drive it.
+
+use std::path::Path;
+use std::process::Output;
+
+use bedrock_chat::testing::{FakeBedrock, FakeError, FakeReply, Operation, StreamFault};
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+/// The binary with an isolated environment: the fake's endpoint, test credentials, a region, a
+/// throwaway home and working directory, and 1 ms retry delays.
+fn bedrock_chat(fake: Option<&FakeBedrock>, dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bedrock-chat"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.join("no-aws-credentials"),
+        )
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDCLITEST")
+        .env("AWS_SECRET_ACCESS_KEY", "cli-test-secret")
+        .env("BEDROCK_RETRY_BASE_DELAY", "1ms")
+        .env("BEDROCK_RETRY_MAX_DELAY", "2ms")
+        .current_dir(dir)
+        .kill_on_drop(true);
+    if let Some(fake) = fake {
+        command.env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", fake.endpoint_url());
+    }
+    command
+}
+
+async fn run_with_stdin(mut command: Command, stdin: &[u8]) -> Output {
+    command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("the binary starts");
+    let mut input = child.stdin.take().unwrap();
+    // A program that exits early (bad usage) may close its stdin first; that is not a failure.
+    let _ = input.write_all(stdin).await;
+    drop(input);
+    child.wait_with_output().await.unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_line_is_a_turn_of_one_conversation() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::text("Paris."))
+        .push(FakeReply::text("Madrid."));
+    let dir = tempfile::tempdir().unwrap();
+
+    let output = run_with_stdin(
+        bedrock_chat(Some(&fake), dir.path()),
+        b"Capital of France?\n\nAnd of Spain?\n",
+    )
+    .await;
+
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "Paris.\nMadrid.\n");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2, "the empty line is not a turn");
+    assert_eq!(requests[1].operation, Operation::ConverseStream);
+    assert_eq!(
+        requests[1].messages(),
+        [
+            ("user".to_string(), "Capital of France?".to_string()),
+            ("assistant".into(), "Paris.".into()),
+            ("user".into(), "And of Spain?".into()),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_is_retried_with_a_notice_on_stderr() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push_times(2, FakeReply::error(FakeError::Throttling))
+        .push(FakeReply::text("Done."));
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_with_stdin(bedrock_chat(Some(&fake), dir.path()), b"hi\n").await;
+    assert!(output.status.success());
+    assert_eq!(text(&output.stdout), "Done.\n");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("throttled; retrying in 1 ms, attempt 1 of 5"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("attempt 2 of 5"), "{stderr}");
+    assert_eq!(fake.request_count(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_stream_uses_converse() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::text("Whole."));
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = bedrock_chat(Some(&fake), dir.path());
+    command.arg("--no-stream");
+    let output = run_with_stdin(command, b"hi\n").await;
+    assert!(output.status.success());
+    assert_eq!(text(&output.stdout), "Whole.\n");
+    assert_eq!(fake.requests()[0].operation, Operation::Converse);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompt_flag_sends_one_turn_with_the_flags_settings() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::text("Bonjour."));
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = bedrock_chat(Some(&fake), dir.path());
+    command.args([
+        "-p",
+        "Say hello in French",
+        "--model",
+        "eu.anthropic.claude-sonnet-4-6",
+        "--system",
+        "Be brief.",
+        "--max-tokens",
+        "50",
+        "--temperature",
+        "0.5",
+        "--top-p",
+        "0.9",
+        "--stop",
+        "END",
+        "--stop",
+        "STOP",
+    ]);
+    let output = run_with_stdin(command, b"").await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "Bonjour.\n");
+    let request = &fake.requests()[0];
+    assert_eq!(request.model_id, "eu.anthropic.claude-sonnet-4-6");
+    assert_eq!(request.system().as_deref(), Some("Be brief."));
+    assert_eq!(request.body["inferenceConfig"]["maxTokens"], 50);
+    assert_eq!(
+        request.body["inferenceConfig"]["stopSequences"],
+        serde_json::json!(["END", "STOP"])
+    );
+}
+
+/// Runs one failing turn followed by a line that must never be sent.
+async fn failing_turn(reply: FakeReply, extra_args: &[&str]) -> (Output, usize) {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.set_fallback(reply);
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = bedrock_chat(Some(&fake), dir.path());
+    command.args(extra_args);
+    let output = run_with_stdin(command, b"first\nsecond\n").await;
+    (output, fake.request_count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_failure_is_one_actionable_line_and_exit_status_1() {
+    let cases: Vec<(FakeReply, &str, usize)> = vec![
+        (FakeReply::error(FakeError::AccessDenied), "Model access", 1),
+        (FakeReply::error(FakeError::ResourceNotFound), "was not found in region us-east-1", 1),
+        (
+            FakeReply::error(FakeError::Validation(
+                "Invocation of model ID anthropic.claude-sonnet-4-6 with on-demand throughput isn't supported.".into(),
+            )),
+            "use its inference profile id",
+            1,
+        ),
+        (
+            FakeReply::error(FakeError::Validation("messages.0: too long".into())),
+            "Bedrock rejected the request: messages.0: too long",
+            1,
+        ),
+        (FakeReply::error(FakeError::Throttling), "throttling", 6),
+        (FakeReply::text("a b c").fault_after(1, StreamFault::DropConnection), "cut off", 1),
+    ];
+    for (reply, expected, requests) in cases {
+        let what = format!("{reply:?}");
+        let (output, count) = failing_turn(reply, &[]).await;
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{what}: {stderr}");
+        let error_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(error_lines.len(), 1, "{what}: {stderr}");
+        assert!(error_lines[0].contains(expected), "{what}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+        assert!(
+            text(&output.stdout).is_empty(),
+            "{what}: a failed reply reached stdout"
+        );
+        assert_eq!(count, requests, "{what}: the second line must not be sent");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_failure_is_reported_after_the_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = bedrock_chat(None, dir.path());
+    command
+        .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9")
+        .args(["--max-retries", "1"]);
+    let output = run_with_stdin(command, b"hi\n").await;
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("could not reach Bedrock"), "{stderr}");
+    assert!(stderr.contains("connection failed; retrying"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_credentials_say_how_to_provide_them_without_retrying() {
+    let fake = FakeBedrock::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = bedrock_chat(Some(&fake), dir.path());
+    command
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    let output = run_with_stdin(command, b"hi\n").await;
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("no AWS credentials found"), "{stderr}");
+    assert!(!stderr.contains("retrying"), "{stderr}");
+    assert_eq!(fake.request_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_configuration_exits_with_status_2_before_any_request() {
+    let fake = FakeBedrock::start().await.unwrap();
+    let cases: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
+        (vec!["--temperature", "7"], None, "between 0 and 1"),
+        (vec!["--max-tokens", "0"], None, "at least 1"),
+        (
+            vec!["--max-tokens=-5"],
+            None,
+            "invalid value '-5' for '--max-tokens",
+        ),
+        (vec!["--endpoint-url", "not a url"], None, "not a URL"),
+        (vec!["--region", "Mars"], None, "not an AWS region"),
+        (vec![], Some("AWS_REGION"), "no AWS region"),
+        (vec!["--retry-base-delay", "soon"], None, "not a duration"),
+        (vec!["--no-such-flag"], None, "unexpected argument"),
+    ];
+    for (args, remove, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = bedrock_chat(Some(&fake), dir.path());
+        command.args(&args);
+        if let Some(name) = remove {
+            command.env_remove(name);
+        }
+        let output = run_with_stdin(command, b"hi\n").await;
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    assert_eq!(fake.request_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn save_then_load_in_a_new_process_continues_the_conversation() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::text("Paris."))
+        .push(FakeReply::text("Madrid."));
+    let dir = tempfile::tempdir().unwrap();
+
+    let output = run_with_stdin(
+        bedrock_chat(Some(&fake), dir.path()),
+        b"Capital of France?\n/save chat.json\n",
+    )
+    .await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        "Paris.\n",
+        "command output stays off stdout"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("chat.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let output = run_with_stdin(
+        bedrock_chat(Some(&fake), dir.path()),
+        b"/load chat.json\nAnd Spain?\n",
+    )
+    .await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "Madrid.\n");
+    assert_eq!(fake.requests()[1].messages().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slash_commands_work_in_a_pipe_and_unknown_ones_get_a_hint() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::text("One.").usage(7, 3))
+        .push(FakeReply::text("Two."));
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_with_stdin(
+        bedrock_chat(Some(&fake), dir.path()),
+        b"/frobnicate\n/system Be brief.\nfirst\n/usage\n/undo\n/history\nsecond\n/model\n",
+    )
+    .await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "One.\nTwo.\n");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("unknown command /frobnicate; type /help"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("7 input + 3 output tokens"), "{stderr}");
+    assert!(stderr.contains("The conversation is empty."), "{stderr}");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        requests[1].messages().len(),
+        1,
+        "/undo removed the first exchange"
+    );
+    assert_eq!(requests[1].system().as_deref(), Some("Be brief."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_utf8_input_is_refused_without_a_request() {
+    let fake = FakeBedrock::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_with_stdin(bedrock_chat(Some(&fake), dir.path()), b"\xff\xfe oops\n").await;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("not valid UTF-8"));
+    assert_eq!(fake.request_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_documents_every_flag_with_its_variable_and_version_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = bedrock_chat(None, dir.path());
+    command.arg("--help");
+    let output = run_with_stdin(command, b"").await;
+    assert!(output.status.success());
+    let help = text(&output.stdout);
+    for needle in [
+        "--model",
+        "BEDROCK_MODEL_ID",
+        "--region",
+        "AWS_REGION",
+        "--profile",
+        "--endpoint-url",
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+        "--system",
+        "--max-tokens",
+        "--temperature",
+        "--top-p",
+        "--stop",
+        "--max-retries",
+        "--retry-base-delay",
+        "--retry-max-delay",
+        "--no-stream",
+        "--prompt",
+        "Exit codes",
+        "global.anthropic.claude-sonnet-4-6",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+    let mut command = bedrock_chat(None, dir.path());
+    command.arg("--version");
+    let output = run_with_stdin(command, b"").await;
+    assert!(text(&output.stdout).starts_with("bedrock-chat 0."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dotenv_settings_apply_under_the_environment() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::text("ok"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "BEDROCK_MODEL_ID=from-dotenv-model\nBEDROCK_SYSTEM_PROMPT=\"from dotenv\"\nAWS_REGION=eu-west-1\n",
+    )
+    .unwrap();
+    let mut command = bedrock_chat(Some(&fake), dir.path());
+    command
+        .env_remove("AWS_REGION")
+        .env("BEDROCK_SYSTEM_PROMPT", "from env");
+    let output = run_with_stdin(command, b"hi\n").await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let request = &fake.requests()[0];
+    assert_eq!(request.model_id, "from-dotenv-model");
+    assert_eq!(request.system().as_deref(), Some("from env"));
+}
