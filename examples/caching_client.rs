@@ -89,7 +89,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for user in 1..=3 {
         let mut session = ChatSession::builder(client.clone())
             .config(&config)
-            .system_prompt("You answer questions about our opening hours: 9 to 5, Monday to Friday.")
+            .system_prompt(
+                "You answer questions about our opening hours: 9 to 5, Monday to Friday.",
+            )
             .build()?;
         let reply = session.send("When are you open?").await?;
         println!("user {user}: {}", reply.text());

@@ -13,7 +13,10 @@ use bedrock_chat::{BedrockClient, ChatConfig, ChatSession};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let sessions: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(8);
+    let sessions: usize = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(8);
     let config = ChatConfig::from_env()?;
     let client = BedrockClient::from_config(&config).await?;
 
@@ -42,7 +45,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    println!("{} sessions finished, {failures} failed", sessions - failures);
+    println!(
+        "{} sessions finished, {failures} failed",
+        sessions - failures
+    );
     if failures > 0 {
         std::process::exit(1);
     }

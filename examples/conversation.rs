@@ -21,14 +21,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     for question in [
         "What is the longest river in France?",
-        "Which sea does it flow into?",  // "it" only makes sense with the first exchange as context
+        "Which sea does it flow into?", // "it" only makes sense with the first exchange as context
         "And how long is it, in kilometres?",
     ] {
         let reply = session.send(question).await?;
         println!("you:    {question}\nclaude: {}\n", reply.text());
     }
 
-    let turns = session.history().iter().filter(|m| m.role() == Role::User).count();
+    let turns = session
+        .history()
+        .iter()
+        .filter(|m| m.role() == Role::User)
+        .count();
     let total = session.usage().total();
     println!(
         "{turns} turns, {} input + {} output tokens in total",

@@ -34,8 +34,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fake = FakeBedrock::start().await?;
     fake.push_times(throttle, FakeReply::error(FakeError::Throttling));
     fake.set_fallback(
-        FakeReply::text("This is the fake Bedrock. Every answer is this sentence, streamed word by word.")
-            .chunk_delay(Duration::from_millis(chunk_delay)),
+        FakeReply::text(
+            "This is the fake Bedrock. Every answer is this sentence, streamed word by word.",
+        )
+        .chunk_delay(Duration::from_millis(chunk_delay)),
     );
     println!("{}", fake.endpoint_url());
     eprintln!("fake Bedrock listening; Ctrl-C to stop");

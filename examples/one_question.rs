@@ -18,7 +18,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let client = BedrockClient::from_env().await?;
     let mut session = ChatSession::builder(client)
-        .model_id(std::env::var("BEDROCK_MODEL_ID").unwrap_or(bedrock_chat::DEFAULT_MODEL_ID.into()))
+        .model_id(
+            std::env::var("BEDROCK_MODEL_ID").unwrap_or(bedrock_chat::DEFAULT_MODEL_ID.into()),
+        )
         .build()?;
 
     let reply = session.send(question).await?;

@@ -25,13 +25,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut session = ChatSession::builder(client).config(&config).build()?;
     if path.exists() {
         session.load(&path)?;
-        println!("(resumed {} messages from {})", session.history().len(), path.display());
+        println!(
+            "(resumed {} messages from {})",
+            session.history().len(),
+            path.display()
+        );
     }
 
     let reply = session.send(message).await?;
     println!("{}", reply.text());
 
     session.save(&path)?;
-    println!("(saved {} messages to {})", session.history().len(), path.display());
+    println!(
+        "(saved {} messages to {})",
+        session.history().len(),
+        path.display()
+    );
     Ok(())
 }

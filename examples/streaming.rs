@@ -43,6 +43,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     drop(stream);
     println!();
-    assert_eq!(session.history().len(), 2, "the finished turn is in the history");
+    assert_eq!(
+        session.history().len(),
+        2,
+        "the finished turn is in the history"
+    );
     Ok(())
 }

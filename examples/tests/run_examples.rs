@@ -1,0 +1,170 @@
+//! Runs every example, unchanged, against the fake Bedrock through the standard AWS environment
+//! variables, so an example that stops working fails CI.
+//!
+//! Run with `cargo test -p bedrock-chat-examples` (which also builds the examples).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+
+use bedrock_chat::testing::{FakeBedrock, FakeError, FakeReply};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+/// `target/<profile>/examples/<name>`: this test runs from `target/<profile>/deps`.
+fn example_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo test -p bedrock-chat-examples`",
+        path.display()
+    );
+    path
+}
+
+fn example(name: &str, endpoint: &str, dir: &Path) -> Command {
+    let mut command = Command::new(example_path(name));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.join("no-aws-credentials"),
+        )
+        .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLETEST")
+        .env("AWS_SECRET_ACCESS_KEY", "example-test-secret")
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+async fn run(mut command: Command) -> Output {
+    let output = command.output().await.unwrap();
+    assert!(
+        output.status.success(),
+        "example failed: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_question() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::text("Paris."));
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = example("one_question", &fake.endpoint_url(), dir.path());
+    command.arg("Capital of France?");
+    let output = run(command).await;
+    assert_eq!(stdout(&output), "Paris.\n");
+    assert_eq!(fake.requests()[0].messages()[0].1, "Capital of France?");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversation_carries_context() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::text("The Loire."))
+        .push(FakeReply::text("The Atlantic."))
+        .push(FakeReply::text("About 1,006 km."));
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(example("conversation", &fake.endpoint_url(), dir.path())).await;
+    assert!(stdout(&output).contains("claude: About 1,006 km."));
+    let last = fake.requests().pop().unwrap();
+    assert_eq!(last.messages().len(), 5);
+    assert!(last.system().unwrap().contains("geography tutor"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::chunks([
+        "Rivers ", "run ", "to ", "the ", "sea.",
+    ]));
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(example("streaming", &fake.endpoint_url(), dir.path())).await;
+    assert_eq!(stdout(&output), "Rivers run to the sea.\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_policy_prints_each_retry() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::error(FakeError::Throttling))
+        .push(FakeReply::text("Hello."));
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(example("retry_policy", &fake.endpoint_url(), dir.path())).await;
+    assert!(stdout(&output).contains("Hello."));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("throttled; retrying in"), "{stderr}");
+    assert_eq!(fake.request_count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caching_client_answers_repeats_from_the_cache() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::text("9 to 5, Monday to Friday."));
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(example("caching_client", &fake.endpoint_url(), dir.path())).await;
+    assert!(
+        stdout(&output).contains("answered 2 of 3 from the cache"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(fake.request_count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sessions_share_one_client() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.set_fallback(FakeReply::text("42"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = example("concurrent_sessions", &fake.endpoint_url(), dir.path());
+    command.arg("12");
+    let output = run(command).await;
+    assert!(stdout(&output).contains("12 sessions finished, 0 failed"));
+    assert_eq!(fake.request_count(), 24);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn save_and_resume_remembers_across_runs() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::text("Hello Ada."))
+        .push(FakeReply::text("Your name is Ada."));
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = example("save_and_resume", &fake.endpoint_url(), dir.path());
+    first.args(["chat.json", "My name is Ada."]);
+    run(first).await;
+    let mut second = example("save_and_resume", &fake.endpoint_url(), dir.path());
+    second.args(["chat.json", "What is my name?"]);
+    let output = run(second).await;
+    assert!(stdout(&output).contains("resumed 2 messages"));
+    assert_eq!(fake.requests()[1].messages().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_bedrock_serves_another_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Command::new(example_path("fake_bedrock"));
+    server
+        .args(["--chunk-delay", "0"])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true);
+    let mut server = server.spawn().unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let url = lines.next_line().await.unwrap().unwrap();
+    let output = run(example("one_question", &url, dir.path())).await;
+    assert!(stdout(&output).contains("This is the fake Bedrock."));
+    server.kill().await.unwrap();
+}
