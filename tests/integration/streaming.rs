@@ -169,3 +169,30 @@ async fn a_stream_read_to_the_end_after_an_interruption_yields_nothing_more() {
     assert!(stream.next().await.is_none());
     assert!(stream.response().is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn each_delta_reaches_the_caller_as_soon_as_its_frame_is_sent() {
+    // The fake sends a frame every 10 s of (paused) time: messageStart at 10 s, then the deltas
+    // at 20, 30, 40 s. If anything between the socket and the caller buffered, a delta would
+    // arrive only with a later frame, at a later virtual instant.
+    let h = Harness::start().await;
+    h.fake
+        .push(FakeReply::chunks(["a", "b", "c"]).chunk_delay(std::time::Duration::from_secs(10)));
+    let mut session = h.session().await;
+    let start = tokio::time::Instant::now();
+    let mut stream = session.send_streaming("pace yourself").await.unwrap();
+    let mut arrivals = Vec::new();
+    while let Some(event) = stream.next().await {
+        if let StreamEvent::TextDelta(text) = event.unwrap() {
+            arrivals.push((text, start.elapsed().as_secs()));
+        }
+    }
+    assert_eq!(
+        arrivals,
+        [
+            ("a".to_string(), 20),
+            ("b".to_string(), 30),
+            ("c".to_string(), 40)
+        ]
+    );
+}

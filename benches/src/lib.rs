@@ -1,0 +1,119 @@
+//! Shared set-up for the benchmarks: a fake Bedrock, the library's client on it, and a bare AWS
+//! SDK client configured the same way, so each benchmark can compare the two in one run.
+//!
+//! Run the benchmarks with `cargo bench -p bedrock-chat-benches`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use aws_sdk_bedrockruntime::config::retry::RetryConfig;
+use aws_sdk_bedrockruntime::config::timeout::TimeoutConfig;
+use aws_sdk_bedrockruntime::config::{BehaviorVersion, Region};
+use aws_sdk_bedrockruntime::types::{
+    ContentBlock, ConversationRole, InferenceConfiguration, Message as SdkMessage,
+};
+use bedrock_chat::testing::FakeBedrock;
+use bedrock_chat::{BedrockClient, Message};
+
+/// The model id every benchmark sends.
+pub const MODEL: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+
+/// A reply of realistic length (about 70 tokens, 18 chunks when streamed).
+pub const REPLY: &str = "The capital of France is Paris. It is the country's largest city, its political \
+and cultural centre, and home to about two million people within the city limits.";
+
+/// The library's client and a bare SDK client, both on the fake.
+pub struct Clients {
+    /// The fake server; keep it alive while benchmarking.
+    pub fake: FakeBedrock,
+    /// `bedrock_chat::BedrockClient` on the fake.
+    pub library: BedrockClient,
+    /// `aws_sdk_bedrockruntime::Client` on the fake, configured like the library's: same
+    /// credentials, region, endpoint and timeouts, SDK retries off.
+    pub sdk: aws_sdk_bedrockruntime::Client,
+}
+
+/// Starts a fake on the current runtime and builds both clients.
+pub async fn clients() -> Clients {
+    let fake = FakeBedrock::start().await.expect("fake starts");
+    fake.set_fallback(bedrock_chat::testing::FakeReply::text(REPLY).usage(21, 69));
+    let library = fake.client().await.expect("client builds");
+    let conf = aws_sdk_bedrockruntime::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(fake.endpoint_url())
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "AKIDFAKEBEDROCK",
+            "fake-bedrock-secret",
+            None,
+            None,
+            "bench",
+        ))
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(bedrock_chat::DEFAULT_CONNECT_TIMEOUT)
+                .read_timeout(bedrock_chat::DEFAULT_READ_TIMEOUT)
+                .build(),
+        )
+        .build();
+    let sdk = aws_sdk_bedrockruntime::Client::from_conf(conf);
+    Clients { fake, library, sdk }
+}
+
+/// A conversation of `messages` messages (whole exchanges) with realistic sizes: questions of
+/// about 200 bytes and answers of about 800.
+pub fn history(messages: usize) -> Vec<Message> {
+    (0..messages)
+        .map(|i| {
+            if i % 2 == 0 {
+                Message::user(format!(
+                    "Question {i}: {}",
+                    "tell me more about rivers and seas. ".repeat(5)
+                ))
+            } else {
+                Message::assistant(format!(
+                    "Answer {i}: {}",
+                    "Rivers flow to the sea through valleys and plains. ".repeat(16)
+                ))
+            }
+        })
+        .collect()
+}
+
+/// The same conversation in the SDK's types, as an application on the bare SDK would keep it.
+pub fn sdk_history(history: &[Message]) -> Vec<SdkMessage> {
+    history
+        .iter()
+        .map(|m| {
+            let role = match m.role() {
+                bedrock_chat::Role::User => ConversationRole::User,
+                _ => ConversationRole::Assistant,
+            };
+            SdkMessage::builder()
+                .role(role)
+                .content(ContentBlock::Text(m.text()))
+                .build()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// One user message in the SDK's types.
+pub fn sdk_user(text: &str) -> SdkMessage {
+    SdkMessage::builder()
+        .role(ConversationRole::User)
+        .content(ContentBlock::Text(text.to_string()))
+        .build()
+        .unwrap()
+}
+
+/// The inference settings the library sends by default, for the bare SDK calls.
+pub fn sdk_inference() -> InferenceConfiguration {
+    InferenceConfiguration::builder()
+        .max_tokens(bedrock_chat::DEFAULT_MAX_TOKENS as i32)
+        .build()
+}
+
+/// The bytes of text in a conversation.
+pub fn text_bytes(history: &[Message]) -> usize {
+    history.iter().map(Message::text_len).sum()
+}
