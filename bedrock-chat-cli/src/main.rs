@@ -14,8 +14,16 @@ fn main() -> ExitCode {
         return ExitCode::from(app::EXIT_USAGE);
     }
     let args = Args::parse();
+    // Logs go to stderr, off unless BEDROCK_CHAT_LOG asks (e.g. `debug`). The SDK's signing
+    // internals are always excluded: at trace level they would print the session token.
+    let requested = std::env::var("BEDROCK_CHAT_LOG").unwrap_or_else(|_| "off".to_string());
+    let filter = tracing_subscriber::EnvFilter::try_new(format!(
+        "{requested},{}",
+        bedrock_chat::LOG_FILTER_SECRET_SAFE
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(bedrock_chat::LOG_FILTER_SECRET_SAFE));
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("BEDROCK_CHAT_LOG"))
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

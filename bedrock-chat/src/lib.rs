@@ -95,6 +95,15 @@ pub use session::{
 };
 pub use stream::{EventStream, StreamEvent};
 
+/// `tracing` filter directives that keep the AWS SDK's request-signing internals out of logs.
+///
+/// At `trace` level the SDK's SigV4 signer logs the canonical request, which includes the
+/// session token of temporary credentials. This crate never logs credentials, but if you turn on
+/// trace logging for everything, add these directives to your filter (the REPL always does):
+/// `EnvFilter::new(format!("trace,{}", bedrock_chat::LOG_FILTER_SECRET_SAFE))`.
+pub const LOG_FILTER_SECRET_SAFE: &str =
+    "aws_sigv4=off,aws_smithy_runtime=debug,aws_smithy_runtime_api=debug";
+
 // Compile-time checks that the types users share between tasks are thread-safe.
 const _: () = {
     const fn assert_send<T: Send>() {}

@@ -3,6 +3,7 @@
 //! what the library adds.
 //!
 //! Run: `cargo bench -p bedrock-chat-benches --bench chat`
+#![allow(missing_docs, clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
 

@@ -4,6 +4,7 @@
 //! messages of realistic size; the target is at most 2x the text.
 //!
 //! Run: `cargo bench -p bedrock-chat-benches --bench memory`
+#![allow(clippy::unwrap_used)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};

@@ -217,3 +217,18 @@ async fn a_history_given_to_the_builder_must_be_whole_exchanges() {
     let saved = SavedConversation::from_json(b"{}");
     assert!(saved.is_err());
 }
+
+#[tokio::test]
+async fn control_characters_and_oversized_messages_are_refused_before_any_request() {
+    let h = Harness::start().await;
+    let mut session = h.session().await;
+    let error = session.send("hello \u{1b}[31mred").await.unwrap_err();
+    assert!(error.to_string().contains("U+001B"), "{error}");
+    let error = session.send("\0").await.unwrap_err();
+    assert!(error.to_string().contains("U+0000"), "{error}");
+    let big = "x".repeat(bedrock_chat::MAX_MESSAGE_BYTES + 1);
+    let error = session.send(big).await.unwrap_err();
+    assert!(error.to_string().contains("shorten it"), "{error}");
+    assert!(session.send("tabs\tand\nlines are fine").await.is_ok());
+    assert_eq!(h.fake.request_count(), 1);
+}

@@ -5,8 +5,11 @@
 
 mod support;
 
+mod cancellation;
+mod concurrency;
 mod converse;
 mod errors;
+mod faults;
 mod history;
 mod mock;
 mod retries;

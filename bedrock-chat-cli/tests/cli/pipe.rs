@@ -392,3 +392,29 @@ async fn dotenv_settings_apply_under_the_environment() {
     assert_eq!(request.model_id, "from-dotenv-model");
     assert_eq!(request.system().as_deref(), Some("from env"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_credentials_never_reach_stdout_or_stderr_even_at_trace_level() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::text("fine"))
+        .push(FakeReply::error(FakeError::Throttling))
+        .push(FakeReply::error(FakeError::AccessDenied));
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = bedrock_chat(Some(&fake), dir.path());
+    command
+        .env("AWS_SECRET_ACCESS_KEY", "SECRETSENTINEL+abc")
+        .env("AWS_SESSION_TOKEN", "TOKENSENTINEL//xyz==")
+        .env("BEDROCK_CHAT_LOG", "trace");
+    let output = run_with_stdin(command, b"one\ntwo\n").await;
+    assert_eq!(output.status.code(), Some(1));
+    let everything = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(everything.contains("TRACE"), "trace logging is on");
+    assert!(
+        !everything.contains("SECRETSENTINEL"),
+        "the secret key leaked"
+    );
+    assert!(
+        !everything.contains("TOKENSENTINEL"),
+        "the session token leaked"
+    );
+}

@@ -29,6 +29,16 @@ use crate::retry::{RetryNotice, RetryObserver, RetryPolicy};
 /// request is always a valid conversation. Turns take `&mut self`, so one session cannot run two
 /// turns at once; share a session between tasks behind a `tokio::sync::Mutex`.
 ///
+/// Two turns of one session can never run at once; this does not compile:
+///
+/// ```compile_fail,E0499
+/// # async fn run(mut session: bedrock_chat::ChatSession) {
+/// let first = session.send("one");
+/// let second = session.send("two"); // error: `session` is already borrowed mutably
+/// futures::join!(first, second);
+/// # }
+/// ```
+///
 /// ```no_run
 /// use bedrock_chat::{BedrockClient, ChatSession};
 ///
@@ -284,11 +294,32 @@ impl fmt::Debug for ChatSession {
 }
 
 /// Checks the user's text and makes it a message.
+///
+/// Control characters other than tab and line breaks are refused: they are almost always pasted
+/// terminal escapes or binary data, and the model cannot do anything useful with them.
 fn user_message(text: String) -> Result<Message> {
     if text.trim().is_empty() {
         return Err(Error::invalid_input(
             "the message is empty; type something to send",
         ));
+    }
+    if let Some((position, c)) = text
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(Error::invalid_input(format!(
+            "the message contains a control character (U+{:04X} at character {}); remove it and send again",
+            u32::from(c),
+            position + 1
+        )));
+    }
+    if text.len() > crate::MAX_MESSAGE_BYTES {
+        return Err(Error::invalid_input(format!(
+            "the message is {} bytes long, more than the {} a request may carry; shorten it or split it",
+            text.len(),
+            crate::MAX_MESSAGE_BYTES
+        )));
     }
     Ok(Message::user(text))
 }

@@ -248,6 +248,46 @@ mod tests {
         assert!(SavedConversation::from_json(&[0xff, 0xfe]).is_err());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+        /// Any bytes at all: a conversation or an error, never a panic.
+        #[test]
+        fn the_loader_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = SavedConversation::from_json(&bytes);
+        }
+
+        /// A valid file cut or damaged anywhere is refused or still valid, never a panic, and a
+        /// loaded result always passes validation.
+        #[test]
+        fn damaged_files_are_refused_cleanly(cut in 0usize..400, flip in 0usize..400, byte in proptest::prelude::any::<u8>()) {
+            let mut json = sample().to_json().into_bytes();
+            if flip < json.len() {
+                json[flip] = byte;
+            }
+            json.truncate(cut.max(1).min(json.len()));
+            if let Ok(saved) = SavedConversation::from_json(&json) {
+                proptest::prop_assert!(saved.validate().is_ok());
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.json");
+        sample().write(&path).unwrap();
+        // A directory where the file's directory should be: the write cannot happen.
+        let blocked = dir.path().join("chat.json").join("inner.json");
+        assert!(sample().write(&blocked).is_err());
+        assert_eq!(SavedConversation::read(&path).unwrap(), sample());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+    }
+
     #[cfg(unix)]
     #[test]
     fn written_files_are_owner_only_and_replace_the_old_one() {

@@ -305,8 +305,12 @@ impl RecordedRequest {
     }
 }
 
+/// Chooses a reply from the request itself; see [`FakeBedrock::respond_with`].
+type Responder = Arc<dyn Fn(&RecordedRequest) -> Option<FakeReply> + Send + Sync>;
+
 #[derive(Default)]
 struct State {
+    responder: Option<Responder>,
     script: VecDeque<FakeReply>,
     fallback: Option<FakeReply>,
     requests: Vec<RecordedRequest>,
@@ -384,6 +388,17 @@ impl FakeBedrock {
     /// Sets the reply used when the script is empty. Default is a short text reply.
     pub fn set_fallback(&self, reply: FakeReply) -> &Self {
         self.state().fallback = Some(reply);
+        self
+    }
+
+    /// Chooses replies from the requests themselves, before the script is consulted: `None`
+    /// falls through to the script. For concurrent tests, where the order in which requests
+    /// arrive is not known, a reply can depend on what the request says.
+    pub fn respond_with(
+        &self,
+        responder: impl Fn(&RecordedRequest) -> Option<FakeReply> + Send + Sync + 'static,
+    ) -> &Self {
+        self.state().responder = Some(Arc::new(responder));
         self
     }
 
@@ -482,16 +497,20 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
     let input_tokens = estimate_input_tokens(&body);
     let (reply, request_number) = {
         let mut state = lock(&state);
-        state.requests.push(RecordedRequest {
+        let recorded = RecordedRequest {
             operation,
             model_id,
             body,
             signed,
-        });
+        };
+        let chosen = state
+            .responder
+            .clone()
+            .and_then(|respond| respond(&recorded));
+        state.requests.push(recorded);
         state.served += 1;
-        let reply = state
-            .script
-            .pop_front()
+        let reply = chosen
+            .or_else(|| state.script.pop_front())
             .or_else(|| state.fallback.clone())
             .unwrap_or_else(|| FakeReply::text("Hello from the fake Bedrock."));
         (reply, state.served)
