@@ -14,18 +14,22 @@ fn main() -> ExitCode {
         return ExitCode::from(app::EXIT_USAGE);
     }
     let args = Args::parse();
-    // Logs go to stderr, off unless BEDROCK_CHAT_LOG asks (e.g. `debug`). The SDK's signing
+    // Logs go to stderr, only when BEDROCK_CHAT_LOG asks (e.g. `debug`). The SDK's signing
     // internals are always excluded: at trace level they would print the session token.
-    let requested = std::env::var("BEDROCK_CHAT_LOG").unwrap_or_else(|_| "off".to_string());
-    let filter = tracing_subscriber::EnvFilter::try_new(format!(
-        "{requested},{}",
-        bedrock_chat::LOG_FILTER_SECRET_SAFE
-    ))
-    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(bedrock_chat::LOG_FILTER_SECRET_SAFE));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    if let Ok(requested) = std::env::var("BEDROCK_CHAT_LOG") {
+        use tracing_subscriber::filter::{EnvFilter, FilterExt, filter_fn};
+        use tracing_subscriber::prelude::*;
+        let filter = EnvFilter::try_new(&requested)
+            .unwrap_or_else(|_| EnvFilter::new("warn"))
+            .and(filter_fn(bedrock_chat::secret_safe_log_filter));
+        tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter),
+            )
+            .init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

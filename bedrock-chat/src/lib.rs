@@ -95,14 +95,29 @@ pub use session::{
 };
 pub use stream::{EventStream, StreamEvent};
 
-/// `tracing` filter directives that keep the AWS SDK's request-signing internals out of logs.
+/// A `tracing` filter that keeps the AWS SDK's request-signing internals out of logs: `false` for
+/// events that may carry credentials.
 ///
-/// At `trace` level the SDK's SigV4 signer logs the canonical request, which includes the
-/// session token of temporary credentials. This crate never logs credentials, but if you turn on
-/// trace logging for everything, add these directives to your filter (the REPL always does):
-/// `EnvFilter::new(format!("trace,{}", bedrock_chat::LOG_FILTER_SECRET_SAFE))`.
-pub const LOG_FILTER_SECRET_SAFE: &str =
-    "aws_sigv4=off,aws_smithy_runtime=debug,aws_smithy_runtime_api=debug";
+/// At `trace` level the SDK's SigV4 signer logs the canonical request, and its orchestrator logs
+/// each request with its headers; both include the session token of temporary credentials. This
+/// crate never logs credentials itself, but if you turn on trace logging for everything, add this
+/// filter (the REPL always does):
+///
+/// ```
+/// use tracing_subscriber::{EnvFilter, filter::{FilterExt, filter_fn}, prelude::*};
+///
+/// let filter = EnvFilter::new("trace").and(filter_fn(bedrock_chat::secret_safe_log_filter));
+/// let subscriber = tracing_subscriber::registry()
+///     .with(tracing_subscriber::fmt::layer().with_filter(filter));
+/// # drop(subscriber);
+/// ```
+pub fn secret_safe_log_filter(metadata: &tracing::Metadata<'_>) -> bool {
+    let target = metadata.target();
+    if target.starts_with("aws_sigv4") {
+        return false;
+    }
+    !(*metadata.level() == tracing::Level::TRACE && target.starts_with("aws_smithy_runtime"))
+}
 
 // Compile-time checks that the types users share between tasks are thread-safe.
 const _: () = {

@@ -38,18 +38,19 @@ fn assert_clean(what: &str, text: &str) {
 
 /// Everything a session does, at every log level the library's own code uses, with every kind of
 /// outcome; the SDK's signing internals are excluded the way the REPL excludes them (see
-/// `bedrock_chat::LOG_FILTER_SECRET_SAFE`).
+/// `bedrock_chat::secret_safe_log_filter`).
 #[test]
 fn sentinel_credentials_never_leak() {
     let captured = Captured::default();
     let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
-            "trace,{}",
-            bedrock_chat::LOG_FILTER_SECRET_SAFE
-        )))
-        .with_writer(move || writer.clone())
-        .finish();
+    use tracing_subscriber::filter::{EnvFilter, FilterExt, filter_fn};
+    use tracing_subscriber::prelude::*;
+    let filter = EnvFilter::new("trace").and(filter_fn(bedrock_chat::secret_safe_log_filter));
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .with_writer(move || writer.clone())
+            .with_filter(filter),
+    );
     let mut texts = Vec::new();
     tracing::subscriber::with_default(subscriber, || {
         let runtime = tokio::runtime::Builder::new_current_thread()
