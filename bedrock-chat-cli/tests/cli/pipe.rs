@@ -418,3 +418,21 @@ async fn sentinel_credentials_never_reach_stdout_or_stderr_even_at_trace_level()
         "the session token leaked"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_reaches_the_network_before_the_first_message() {
+    // A stand-in for the EC2 instance metadata service that records any connection.
+    let imds = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let imds_url = format!("http://{}", imds.local_addr().unwrap());
+    let fake = FakeBedrock::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = bedrock_chat(Some(&fake), dir.path());
+    command
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds_url);
+    let output = run_with_stdin(command, b"").await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(fake.request_count(), 0);
+    let connected = tokio::time::timeout(std::time::Duration::ZERO, imds.accept()).await;
+    assert!(connected.is_err(), "the instance metadata service was contacted");
+}
