@@ -35,6 +35,7 @@ pub struct Clients {
 pub async fn clients() -> Clients {
     let fake = FakeBedrock::start().await.expect("fake starts");
     fake.set_fallback(bedrock_chat::testing::FakeReply::text(REPLY).usage(21, 69));
+    fake.set_recording(false);
     let library = fake.client().await.expect("client builds");
     let conf = aws_sdk_bedrockruntime::Config::builder()
         .behavior_version(BehaviorVersion::latest())

@@ -434,5 +434,8 @@ async fn nothing_reaches_the_network_before_the_first_message() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(fake.request_count(), 0);
     let connected = tokio::time::timeout(std::time::Duration::ZERO, imds.accept()).await;
-    assert!(connected.is_err(), "the instance metadata service was contacted");
+    assert!(
+        connected.is_err(),
+        "the instance metadata service was contacted"
+    );
 }

@@ -315,6 +315,8 @@ struct State {
     fallback: Option<FakeReply>,
     requests: Vec<RecordedRequest>,
     served: u64,
+    connections: u64,
+    not_recording: bool,
 }
 
 /// A fake Bedrock runtime on 127.0.0.1, for tests that drive the real AWS SDK.
@@ -347,6 +349,7 @@ impl FakeBedrock {
                     continue;
                 };
                 let _ = socket.set_nodelay(true);
+                lock(&shared).connections += 1;
                 let state = shared.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request| handle(state.clone(), request));
@@ -405,6 +408,18 @@ impl FakeBedrock {
     /// The requests received so far, in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.state().requests.clone()
+    }
+
+    /// Stops or resumes recording requests. Default is recording. Benchmarks that send
+    /// millions of requests turn it off so the record does not grow without bound.
+    pub fn set_recording(&self, recording: bool) -> &Self {
+        self.state().not_recording = !recording;
+        self
+    }
+
+    /// How many connections clients have opened, to check that they are reused.
+    pub fn connection_count(&self) -> u64 {
+        self.state().connections
     }
 
     /// How many requests were received.
