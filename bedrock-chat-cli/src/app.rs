@@ -26,10 +26,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Err(error) => return Ok(usage_error(&error)),
     };
     let (notices, notices_rx) = mpsc::unbounded_channel();
+    let other_notices = notices.clone();
     let session = match ChatSession::builder(client)
         .config(&config)
         .on_retry(move |notice| {
             let _ = notices.send(notice.to_string());
+        })
+        .on_notice(move |notice| {
+            let _ = other_notices.send(notice.to_string());
         })
         .build()
     {

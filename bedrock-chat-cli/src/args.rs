@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bedrock_chat::{
-    ChatConfig, DEFAULT_MAX_TOKENS, DEFAULT_MODEL_ID, InferenceConfig, RetryPolicy,
+    Budget, ChatConfig, ContextPolicy, DEFAULT_MAX_TOKENS, DEFAULT_MODEL_ID, InferenceConfig,
+    PriceTable, RetryPolicy,
 };
 use clap::Parser;
 
@@ -83,6 +84,30 @@ pub struct Args {
     #[arg(long, env = "BEDROCK_READ_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
     pub read_timeout: Duration,
 
+    /// How much of a long conversation each turn sends: all (everything, until it no longer
+    /// fits), last:N (the last N exchanges) or tokens:N (the newest exchanges within N input
+    /// tokens). Older messages stay in the history either way
+    #[arg(long, env = "BEDROCK_CONTEXT_POLICY", default_value = "tokens:150000", value_parser = parse_policy)]
+    pub context_policy: ContextPolicy,
+
+    /// Shorthand for --context-policy tokens:N
+    #[arg(long, value_name = "N", conflicts_with = "context_policy")]
+    pub max_context_tokens: Option<u64>,
+
+    /// Spending limit for the session in US dollars [default: none]
+    #[arg(long, env = "BEDROCK_BUDGET_USD", value_name = "USD")]
+    pub budget: Option<f64>,
+
+    /// What happens when a turn could go over the budget: warn, or refuse to send it
+    #[arg(long, env = "BEDROCK_BUDGET_MODE", default_value = "warn", value_parser = ["warn", "refuse"])]
+    pub budget_mode: String,
+
+    /// JSON file of model prices that override the built-in ones, e.g.
+    /// {"claude-sonnet-4": {"input": 3.0, "output": 15.0, "cacheRead": 0.3, "cacheWrite": 3.75}}
+    /// (US dollars per million tokens) [default: built-in prices]
+    #[arg(long, env = "BEDROCK_PRICE_TABLE", value_name = "FILE")]
+    pub price_table: Option<PathBuf>,
+
     /// Wait for whole replies (Converse) instead of streaming them (ConverseStream)
     #[arg(long)]
     pub no_stream: bool,
@@ -116,9 +141,33 @@ impl Args {
         config.profile = self.profile.clone();
         config.endpoint_url = self.endpoint_url.clone();
         config.system_prompt = self.system.clone().filter(|s| !s.trim().is_empty());
+        config.context_policy = match self.max_context_tokens {
+            Some(0) => {
+                return Err(bedrock_chat::Error::Config {
+                    message: "--max-context-tokens must be at least 1".to_string(),
+                    source: None,
+                });
+            }
+            Some(tokens) => ContextPolicy::TokenBudget(tokens),
+            None => self.context_policy,
+        };
+        if let Some(path) = &self.price_table {
+            config.prices = PriceTable::load(path)?;
+        }
+        config.budget = self.budget.map(|limit| {
+            if self.budget_mode == "refuse" {
+                Budget::refuse(limit)
+            } else {
+                Budget::warn(limit)
+            }
+        });
         config.validate()?;
         Ok(config)
     }
+}
+
+fn parse_policy(text: &str) -> Result<ContextPolicy, String> {
+    text.parse().map_err(|e: bedrock_chat::Error| e.to_string())
 }
 
 /// A duration such as `2s`, `250ms` or `1m30s`, or a bare number of seconds.

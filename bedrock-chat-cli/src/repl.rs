@@ -5,7 +5,7 @@ use std::future::Future;
 use std::io::{self, Write};
 use std::pin::Pin;
 
-use bedrock_chat::{ChatResponse, ChatSession, Error, StreamEvent};
+use bedrock_chat::{ChatResponse, ChatSession, Error, PRICES_AS_OF, StreamEvent, Usd};
 use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -96,8 +96,9 @@ const THINKING: &str = "thinking…";
 const CLEAR_LINE: &str = "\r\x1b[2K";
 
 impl<O: Write + Send, E: Write + Send> Repl<O, E> {
-    /// A REPL on `session`. `notices` carries the session's retry notices (see
-    /// [`crate::app`], which wires `on_retry` to it).
+    /// A REPL on `session`. `notices` carries the session's retry notices and other notices
+    /// (see [`crate::app`], which wires `on_retry` and `on_notice` to it); they are shown on
+    /// stderr.
     pub fn new(
         session: ChatSession,
         options: Options,
@@ -401,16 +402,42 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
         if usage.turns().is_empty() {
             return "No tokens used yet.".to_string();
         }
+        let cost = self.session.cost();
         let mut text = String::new();
-        for (index, turn) in usage.turns().iter().enumerate() {
+        for (index, (turn, turn_cost)) in usage.turns().iter().zip(&cost.per_turn).enumerate() {
             text.push_str(&format!(
-                "turn {:>3}: {}\n",
+                "turn {:>3}: {}, {}\n",
                 index + 1,
-                describe_usage(turn)
+                describe_usage(&turn.usage),
+                describe_cost(*turn_cost)
             ));
         }
-        text.push_str(&format!("    total: {}", describe_usage(&usage.total())));
+        text.push_str(&format!(
+            "    total: {}, {}",
+            describe_usage(&usage.total()),
+            Usd(cost.total_usd)
+        ));
+        if cost.unpriced_turns > 0 {
+            text.push_str(&format!(
+                " (plus {} turns of a model with no known price; see --price-table)",
+                cost.unpriced_turns
+            ));
+        }
+        if let Some(budget) = self.session.budget() {
+            text.push_str(&format!(" of a {} budget", Usd(budget.limit_usd)));
+        }
+        text.push_str(&format!(
+            "\n(estimated from prices as of {PRICES_AS_OF}; context policy: {})",
+            self.session.context_policy()
+        ));
         text
+    }
+}
+
+fn describe_cost(cost: Option<f64>) -> String {
+    match cost {
+        Some(usd) => Usd(usd).to_string(),
+        None => "no price".to_string(),
     }
 }
 

@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use aws_credential_types::Credentials;
 
+use crate::context::ContextPolicy;
 use crate::error::{Error, Result};
+use crate::pricing::PriceTable;
 use crate::request::InferenceConfig;
 use crate::retry::RetryPolicy;
+use crate::session::Budget;
 
 /// The model a session uses unless told otherwise: Claude Sonnet 4.6 through its global
 /// cross-region inference profile, which can be called from every commercial region where
@@ -37,6 +40,10 @@ pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 /// | retries | `BEDROCK_MAX_RETRIES` | 5 |
 /// | first retry delay | `BEDROCK_RETRY_BASE_DELAY` (`2s`, `250ms`) | 2 s |
 /// | longest retry delay | `BEDROCK_RETRY_MAX_DELAY` | 60 s |
+/// | context policy | `BEDROCK_CONTEXT_POLICY` (`all`, `last:N`, `tokens:N`) | `tokens:150000` |
+/// | price file | `BEDROCK_PRICE_TABLE` (JSON, see [`PriceTable::load`]) | built-in prices |
+/// | budget in US dollars | `BEDROCK_BUDGET_USD` | none |
+/// | budget mode | `BEDROCK_BUDGET_MODE` (`warn`, `refuse`) | `warn` |
 ///
 /// AWS credentials come from the standard AWS chain (environment, profile, SSO, instance role).
 /// Like the original app, which loaded `.env` into its environment, a `.env` file may also hold
@@ -74,6 +81,12 @@ pub struct ChatConfig {
     pub inference: InferenceConfig,
     /// The retry policy.
     pub retry_policy: RetryPolicy,
+    /// How much of a long conversation each turn sends.
+    pub context_policy: ContextPolicy,
+    /// The prices cost is computed with.
+    pub prices: PriceTable,
+    /// A spending limit, if any.
+    pub budget: Option<Budget>,
     dotenv_credentials: Option<Credentials>,
 }
 
@@ -87,6 +100,9 @@ impl Default for ChatConfig {
             system_prompt: None,
             inference: InferenceConfig::new().max_tokens(DEFAULT_MAX_TOKENS),
             retry_policy: RetryPolicy::default(),
+            context_policy: ContextPolicy::default(),
+            prices: PriceTable::builtin(),
+            budget: None,
             dotenv_credentials: None,
         }
     }
@@ -157,6 +173,27 @@ impl ChatConfig {
                 .retry_policy
                 .max_delay(parse_duration("BEDROCK_RETRY_MAX_DELAY", &v)?);
         }
+        if let Some(v) = get("BEDROCK_CONTEXT_POLICY") {
+            config.context_policy = v.parse().map_err(|e: Error| Error::Config {
+                message: format!("BEDROCK_CONTEXT_POLICY: {e}"),
+                source: None,
+            })?;
+        }
+        if let Some(path) = get("BEDROCK_PRICE_TABLE") {
+            config.prices = PriceTable::load(Path::new(&path))?;
+        }
+        if let Some(v) = get("BEDROCK_BUDGET_USD") {
+            let limit: f64 = parse_number("BEDROCK_BUDGET_USD", &v)?;
+            config.budget = Some(match get("BEDROCK_BUDGET_MODE").as_deref().map(str::trim) {
+                None | Some("warn") => Budget::warn(limit),
+                Some("refuse") => Budget::refuse(limit),
+                Some(other) => {
+                    return Err(Error::config(format!(
+                        "BEDROCK_BUDGET_MODE={other:?} is not warn or refuse"
+                    )));
+                }
+            });
+        }
         // The environment's own credentials or profile always win over a .env file's keys.
         let env_has_credentials =
             from_env("AWS_ACCESS_KEY_ID").is_some() || from_env("AWS_PROFILE").is_some();
@@ -189,6 +226,13 @@ impl ChatConfig {
         }
         if let Some(url) = &self.endpoint_url {
             crate::bedrock::validate_endpoint_url(url)?;
+        }
+        if let Some(budget) = self.budget
+            && !(budget.limit_usd.is_finite() && budget.limit_usd >= 0.0)
+        {
+            return Err(Error::config(
+                "the budget must be a number of dollars of at least 0",
+            ));
         }
         self.inference.validate()?;
         self.retry_policy.validate()
@@ -236,6 +280,24 @@ impl ChatConfig {
         self
     }
 
+    /// Sets the context-window policy. Default is [`ContextPolicy::default`].
+    pub fn context_policy(mut self, policy: ContextPolicy) -> Self {
+        self.context_policy = policy;
+        self
+    }
+
+    /// Sets the prices. Default is [`PriceTable::builtin`].
+    pub fn prices(mut self, prices: PriceTable) -> Self {
+        self.prices = prices;
+        self
+    }
+
+    /// Sets a spending limit. Default is none.
+    pub fn budget(mut self, budget: Budget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
     /// Credentials found in the `.env` file, used when the environment has none.
     pub(crate) fn dotenv_credentials(&self) -> Option<&Credentials> {
         self.dotenv_credentials.as_ref()
@@ -252,6 +314,8 @@ impl fmt::Debug for ChatConfig {
             .field("system_prompt", &self.system_prompt)
             .field("inference", &self.inference)
             .field("retry_policy", &self.retry_policy)
+            .field("context_policy", &self.context_policy)
+            .field("budget", &self.budget)
             .field(
                 "dotenv_credentials",
                 &self.dotenv_credentials.as_ref().map(|_| "** redacted **"),
@@ -356,6 +420,24 @@ mod tests {
             vec![Duration::from_millis(250), Duration::from_millis(500)]
         );
         assert_eq!(config.retry_policy.max_delay, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn context_policy_and_budget_come_from_the_environment() {
+        let config = ChatConfig::from_lookup(env(&[
+            ("BEDROCK_CONTEXT_POLICY", "last:4"),
+            ("BEDROCK_BUDGET_USD", "2.5"),
+            ("BEDROCK_BUDGET_MODE", "refuse"),
+        ]))
+        .unwrap();
+        assert_eq!(config.context_policy, ContextPolicy::LastExchanges(4));
+        assert_eq!(config.budget, Some(Budget::refuse(2.5)));
+        let err = ChatConfig::from_lookup(env(&[("BEDROCK_CONTEXT_POLICY", "most")])).unwrap_err();
+        assert!(err.to_string().contains("last:N"), "{err}");
+        let err =
+            ChatConfig::from_lookup(env(&[("BEDROCK_PRICE_TABLE", "/nonexistent/prices.json")]))
+                .unwrap_err();
+        assert!(err.to_string().contains("price file"), "{err}");
     }
 
     #[test]

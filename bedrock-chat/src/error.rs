@@ -201,6 +201,37 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// The conversation no longer fits the model's context window: Bedrock refused it as too
+    /// long, or the model stopped with `model_context_window_exceeded`, and trimming under the
+    /// session's [`ContextPolicy`](crate::ContextPolicy) could not make it fit.
+    #[error(
+        "the conversation no longer fits the model's context window ({details}); start a new \
+         conversation (/clear in the REPL), or use a context policy that trims old messages \
+         (tokens:N or last:N; the REPL's --context-policy)"
+    )]
+    ContextWindowExceeded {
+        /// Bedrock's message and request id.
+        details: ServiceDetails,
+        /// The SDK error, when Bedrock refused the request.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The next turn could cost more than the session's budget allows.
+    #[error(
+        "the next turn could cost up to {}, and {} of the {} budget is spent; raise the budget or \
+         start a new session",
+        crate::pricing::Usd(*next_turn_usd),
+        crate::pricing::Usd(*spent_usd),
+        crate::pricing::Usd(*limit_usd)
+    )]
+    BudgetExceeded {
+        /// Spent so far in this session, in US dollars.
+        spent_usd: f64,
+        /// The most the next turn could cost.
+        next_turn_usd: f64,
+        /// The budget.
+        limit_usd: f64,
+    },
     /// The model failed to process the request (`ModelErrorException`, HTTP 424).
     #[error("the model failed to process the request ({details})")]
     ModelFailed {
@@ -340,6 +371,15 @@ impl Error {
         }
     }
 
+    /// True when the conversation did not fit the model's context window.
+    pub fn is_context_overflow(&self) -> bool {
+        match self {
+            Error::ContextWindowExceeded { .. } => true,
+            Error::StreamInterrupted { source, .. } => source.is_context_overflow(),
+            _ => false,
+        }
+    }
+
     /// The text a broken stream had delivered before it failed.
     pub fn partial_text(&self) -> Option<&str> {
         match self {
@@ -368,6 +408,7 @@ impl Error {
             | Error::ModelNotFound { details, .. }
             | Error::QuotaExceeded { details, .. }
             | Error::ModelFailed { details, .. }
+            | Error::ContextWindowExceeded { details, .. }
             | Error::Service { details, .. } => Some(details),
             _ => None,
         }

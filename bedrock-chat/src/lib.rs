@@ -69,8 +69,10 @@
 mod bedrock;
 mod client;
 mod config;
+mod context;
 mod error;
 mod message;
+mod pricing;
 mod request;
 mod response;
 mod retry;
@@ -84,14 +86,16 @@ pub use bedrock::{
 };
 pub use client::ModelClient;
 pub use config::{ChatConfig, DEFAULT_MAX_TOKENS, DEFAULT_MODEL_ID};
+pub use context::{ContextPolicy, DEFAULT_CONTEXT_TOKENS};
 pub use error::{BoxError, Error, Result, ServiceDetails};
 pub use message::{ContentBlock, Message, Role};
+pub use pricing::{ModelPrice, PRICES_AS_OF, PriceTable, Usd};
 pub use request::{ChatRequest, InferenceConfig, MAX_MESSAGE_BYTES};
 pub use response::{ChatResponse, StopReason, TokenUsage};
 pub use retry::{RetryNotice, RetryObserver, RetryPolicy};
 pub use session::{
-    CONVERSATION_FORMAT_VERSION, ChatSession, ChatSessionBuilder, ChatStream, SavedConversation,
-    SessionUsage,
+    Budget, CONVERSATION_FORMAT_VERSION, ChatSession, ChatSessionBuilder, ChatStream, Notice,
+    NoticeObserver, SavedConversation, SessionCost, SessionUsage, TurnUsage,
 };
 pub use stream::{EventStream, StreamEvent};
 

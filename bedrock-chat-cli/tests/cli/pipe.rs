@@ -171,8 +171,8 @@ async fn each_failure_is_one_actionable_line_and_exit_status_1() {
             1,
         ),
         (
-            FakeReply::error(FakeError::Validation("messages.0: too long".into())),
-            "Bedrock rejected the request: messages.0: too long",
+            FakeReply::error(FakeError::Validation("messages.0: invalid content".into())),
+            "Bedrock rejected the request: messages.0: invalid content",
             1,
         ),
         (FakeReply::error(FakeError::Throttling), "throttling", 6),

@@ -163,7 +163,14 @@ pub(crate) fn from_code(
         "ServiceQuotaExceededException" => Error::QuotaExceeded { details, source },
         "ValidationException" => {
             let message = details.message.to_ascii_lowercase();
-            if message.contains("on-demand throughput") || message.contains("inference profile") {
+            if is_context_overflow_message(&message) {
+                Error::ContextWindowExceeded {
+                    details,
+                    source: Some(source),
+                }
+            } else if message.contains("on-demand throughput")
+                || message.contains("inference profile")
+            {
                 Error::InferenceProfileRequired {
                     model_id,
                     details,
@@ -187,6 +194,21 @@ pub(crate) fn from_code(
             source,
         },
     }
+}
+
+/// Bedrock's ways of saying the input is too long for the model (lower-cased).
+fn is_context_overflow_message(message: &str) -> bool {
+    [
+        "too long",
+        "context window",
+        "context length",
+        "context limit",
+        "exceed context",
+        "too many tokens",
+        "too many input tokens",
+    ]
+    .iter()
+    .any(|pattern| message.contains(pattern))
 }
 
 /// True when an error of type `T` is anywhere in the source chain of `err`.
@@ -306,6 +328,20 @@ mod tests {
             "{err:?}"
         );
         assert!(err.to_string().contains("`global."), "{err}");
+    }
+
+    #[test]
+    fn too_long_inputs_are_context_overflows() {
+        for message in [
+            "Input is too long for requested model.",
+            "prompt is too long: 210432 tokens > 200000 maximum",
+            "The model returned the following errors: input length and `max_tokens` exceed context limit: 197000 + 8192 > 200000",
+        ] {
+            let err = map("ValidationException", message);
+            assert!(err.is_context_overflow(), "{message}: {err:?}");
+            assert!(err.to_string().contains("/clear"), "{err}");
+        }
+        assert!(!map("ValidationException", "messages.1 is empty").is_context_overflow());
     }
 
     #[test]

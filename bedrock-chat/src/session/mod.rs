@@ -1,5 +1,6 @@
 //! `ChatSession`: a conversation with a model, one turn at a time.
 
+mod notice;
 mod saved;
 mod stream;
 mod usage;
@@ -8,15 +9,20 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use notice::{Budget, Notice, NoticeObserver};
 pub use saved::{CONVERSATION_FORMAT_VERSION, SavedConversation};
 pub use stream::ChatStream;
-pub use usage::SessionUsage;
+pub use usage::{SessionCost, SessionUsage, TurnUsage};
 
 use crate::client::ModelClient;
 use crate::config::{ChatConfig, DEFAULT_MODEL_ID};
+use crate::context::{ContextPolicy, TokenEstimator, first_sent, shrink};
+use crate::error::ServiceDetails;
 use crate::error::{Error, Result};
 use crate::message::Message;
+use crate::pricing::PriceTable;
 use crate::request::{ChatRequest, InferenceConfig};
+use crate::response::StopReason;
 use crate::response::{ChatResponse, TokenUsage};
 use crate::retry::{RetryNotice, RetryObserver, RetryPolicy};
 
@@ -61,8 +67,20 @@ pub struct ChatSession {
     inference: InferenceConfig,
     retry_policy: RetryPolicy,
     on_retry: Option<RetryObserver>,
+    on_notice: Option<NoticeObserver>,
+    context_policy: ContextPolicy,
+    estimator: TokenEstimator,
+    prices: PriceTable,
+    budget: Option<Budget>,
     history: Vec<Message>,
     usage: SessionUsage,
+}
+
+/// A request ready to send: what it holds and where its history begins.
+struct Prepared {
+    request: ChatRequest,
+    /// The index in the history of the first message sent.
+    start: usize,
 }
 
 impl ChatSession {
@@ -113,43 +131,173 @@ impl ChatSession {
     }
 
     async fn run_turn(&mut self, keep: usize, user: Message) -> Result<ChatResponse> {
-        let request = self.request_for(keep, &user)?;
-        let client = &self.client;
-        let response = self
-            .retry_policy
-            .run(self.on_retry.as_ref(), || client.converse(&request))
-            .await?;
-        if response.message().has_blank_content() {
-            return Err(Error::EmptyReply {
-                stop_reason: response.stop_reason().clone(),
-            });
+        let mut prepared = self.prepare(keep, &user, None)?;
+        let mut recovered = false;
+        loop {
+            let client = &self.client;
+            let request = &prepared.request;
+            let result = self
+                .retry_policy
+                .run(self.on_retry.as_ref(), || client.converse(request))
+                .await;
+            let overflow = match &result {
+                Err(error) => error.is_context_overflow(),
+                Ok(response) => *response.stop_reason() == StopReason::ModelContextWindowExceeded,
+            };
+            if overflow {
+                let error = match result {
+                    Err(error) => error,
+                    Ok(response) => stopped_for_context(response.request_id()),
+                };
+                if recovered {
+                    return Err(error);
+                }
+                prepared = self.recover_from_overflow(keep, &user, prepared.start, error)?;
+                recovered = true;
+                continue;
+            }
+            let response = result?;
+            if response.message().has_blank_content() {
+                return Err(Error::EmptyReply {
+                    stop_reason: response.stop_reason().clone(),
+                });
+            }
+            self.commit(
+                keep,
+                user,
+                response.message().clone(),
+                response.usage(),
+                &prepared.request,
+            );
+            return Ok(response);
         }
-        self.commit(keep, user, response.message().clone(), response.usage());
-        Ok(response)
     }
 
     async fn start_stream(&mut self, keep: usize, user: Message) -> Result<ChatStream<'_>> {
-        let request = self.request_for(keep, &user)?;
-        let client = &self.client;
-        let opened = self
-            .retry_policy
-            .run(self.on_retry.as_ref(), || {
-                stream::open_until_text(client.as_ref(), &request)
-            })
-            .await?;
-        Ok(ChatStream::new(self, keep, user, opened))
+        let mut prepared = self.prepare(keep, &user, None)?;
+        let mut recovered = false;
+        loop {
+            let client = &self.client;
+            let request = &prepared.request;
+            let opened = self
+                .retry_policy
+                .run(self.on_retry.as_ref(), || {
+                    stream::open_until_text(client.as_ref(), request)
+                })
+                .await;
+            match opened {
+                Err(error) if error.is_context_overflow() && !recovered => {
+                    prepared = self.recover_from_overflow(keep, &user, prepared.start, error)?;
+                    recovered = true;
+                }
+                Err(error) => return Err(error),
+                Ok(opened) => {
+                    return Ok(ChatStream::new(self, keep, user, prepared.request, opened));
+                }
+            }
+        }
     }
 
-    /// The request for a turn that keeps the first `keep` messages of the history and adds `user`.
-    fn request_for(&self, keep: usize, user: &Message) -> Result<ChatRequest> {
-        let mut messages = Vec::with_capacity(keep + 1);
-        messages.extend_from_slice(&self.history[..keep]);
+    /// Builds the request for a turn that keeps the first `keep` messages of the history and
+    /// adds `user`, sending what the context policy allows (or from `start`, after an overflow),
+    /// and checks it and the budget.
+    fn prepare(&self, keep: usize, user: &Message, start: Option<usize>) -> Result<Prepared> {
+        let kept = &self.history[..keep];
+        let start = match start {
+            Some(start) => start,
+            None => first_sent(
+                self.context_policy,
+                kept,
+                self.system_prompt.as_deref(),
+                user,
+                &self.estimator,
+            )?,
+        };
+        let mut messages = Vec::with_capacity(keep - start + 1);
+        messages.extend_from_slice(&kept[start..]);
         messages.push(user.clone());
         let request = ChatRequest::new(self.model_id.clone(), messages)
             .with_system(self.system_prompt.clone())
             .with_inference(self.inference.clone());
         request.validate()?;
-        Ok(request)
+        self.check_budget(&request)?;
+        if start > 0 {
+            self.notify(&Notice::ContextTrimmed {
+                dropped_messages: start,
+                sent_messages: keep - start,
+                after_overflow: false,
+            });
+        }
+        Ok(Prepared { request, start })
+    }
+
+    /// Bedrock refused the conversation as too long: send less, once, or say how to continue.
+    fn recover_from_overflow(
+        &mut self,
+        keep: usize,
+        user: &Message,
+        start: usize,
+        error: Error,
+    ) -> Result<Prepared> {
+        if self.context_policy == ContextPolicy::SendAll {
+            return Err(error);
+        }
+        self.estimator.raise();
+        let Some(start) = shrink(start, keep) else {
+            return Err(error);
+        };
+        tracing::info!(dropped = start, "context window exceeded; sending less");
+        let prepared = self.prepare(keep, user, Some(start))?;
+        self.notify(&Notice::ContextTrimmed {
+            dropped_messages: start,
+            sent_messages: keep - start,
+            after_overflow: true,
+        });
+        Ok(prepared)
+    }
+
+    /// Refuses, or warns about, a request that could take the session over its budget.
+    fn check_budget(&self, request: &ChatRequest) -> Result<()> {
+        let Some(budget) = self.budget else {
+            return Ok(());
+        };
+        let Some(price) = self.prices.price_for(request.model_id()) else {
+            return Ok(());
+        };
+        let input = self
+            .estimator
+            .tokens(request_text_bytes(request), request.messages().len());
+        let output = u64::from(
+            request
+                .inference()
+                .max_tokens
+                .unwrap_or(crate::config::DEFAULT_MAX_TOKENS),
+        );
+        let next_turn_usd = price.cost(&crate::TokenUsage::new(input, output));
+        let spent_usd = self.usage.cost(&self.prices).total_usd;
+        if spent_usd + next_turn_usd <= budget.limit_usd {
+            return Ok(());
+        }
+        if budget.refuse {
+            return Err(Error::BudgetExceeded {
+                spent_usd,
+                next_turn_usd,
+                limit_usd: budget.limit_usd,
+            });
+        }
+        self.notify(&Notice::BudgetWarning {
+            spent_usd,
+            next_turn_usd,
+            limit_usd: budget.limit_usd,
+        });
+        Ok(())
+    }
+
+    fn notify(&self, notice: &Notice) {
+        tracing::info!(%notice, "session notice");
+        if let Some(observer) = &self.on_notice {
+            observer(notice);
+        }
     }
 
     fn last_exchange_for_retry(&self) -> Result<(usize, Message)> {
@@ -163,11 +311,32 @@ impl ChatSession {
     }
 
     /// Records a successful turn: the only place the history grows.
-    fn commit(&mut self, keep: usize, user: Message, reply: Message, usage: TokenUsage) {
+    fn commit(
+        &mut self,
+        keep: usize,
+        user: Message,
+        reply: Message,
+        usage: TokenUsage,
+        request: &ChatRequest,
+    ) {
+        let billed_input = usage.input_tokens
+            + usage.cache_read_input_tokens.unwrap_or(0)
+            + usage.cache_write_input_tokens.unwrap_or(0);
+        self.estimator.calibrate(
+            request_text_bytes(request),
+            request.messages().len(),
+            billed_input,
+        );
         self.history.truncate(keep);
         self.history.push(user);
         self.history.push(reply);
-        self.usage.record(usage);
+        self.usage.record(usage, request.model_id());
+    }
+
+    /// A streamed reply stopped because the context window was full: estimate more carefully
+    /// next time.
+    fn stream_overflowed(&mut self) {
+        self.estimator.raise();
     }
 
     // --- the conversation ----------------------------------------------------------------------
@@ -196,6 +365,31 @@ impl ChatSession {
     /// Tokens used by every successful turn of this session, per turn and in total.
     pub fn usage(&self) -> &SessionUsage {
         &self.usage
+    }
+
+    /// What the session's turns cost at its prices.
+    pub fn cost(&self) -> SessionCost {
+        self.usage.cost(&self.prices)
+    }
+
+    /// The prices the session computes cost with.
+    pub fn prices(&self) -> &PriceTable {
+        &self.prices
+    }
+
+    /// The context-window policy.
+    pub fn context_policy(&self) -> ContextPolicy {
+        self.context_policy
+    }
+
+    /// Changes the context-window policy for the following turns.
+    pub fn set_context_policy(&mut self, policy: ContextPolicy) {
+        self.context_policy = policy;
+    }
+
+    /// The budget, if any.
+    pub fn budget(&self) -> Option<Budget> {
+        self.budget
     }
 
     // --- settings ------------------------------------------------------------------------------
@@ -287,9 +481,32 @@ impl fmt::Debug for ChatSession {
             .field("system_prompt", &self.system_prompt)
             .field("inference", &self.inference)
             .field("retry_policy", &self.retry_policy)
+            .field("context_policy", &self.context_policy)
+            .field("budget", &self.budget)
             .field("messages", &self.history.len())
             .field("usage", &self.usage.total())
             .finish_non_exhaustive()
+    }
+}
+
+/// Bytes of text a request carries: system prompt and messages.
+fn request_text_bytes(request: &ChatRequest) -> usize {
+    request.system().map_or(0, str::len)
+        + request
+            .messages()
+            .iter()
+            .map(Message::text_len)
+            .sum::<usize>()
+}
+
+/// The error for a reply that stopped because the context window was full.
+fn stopped_for_context(request_id: Option<&str>) -> Error {
+    Error::ContextWindowExceeded {
+        details: ServiceDetails::new(
+            "the model stopped with model_context_window_exceeded",
+            request_id.map(str::to_string),
+        ),
+        source: None,
     }
 }
 
@@ -333,6 +550,10 @@ pub struct ChatSessionBuilder {
     inference: InferenceConfig,
     retry_policy: RetryPolicy,
     on_retry: Option<RetryObserver>,
+    on_notice: Option<NoticeObserver>,
+    context_policy: ContextPolicy,
+    prices: PriceTable,
+    budget: Option<Budget>,
     history: Vec<Message>,
 }
 
@@ -345,16 +566,23 @@ impl ChatSessionBuilder {
             inference: InferenceConfig::new().max_tokens(crate::config::DEFAULT_MAX_TOKENS),
             retry_policy: RetryPolicy::default(),
             on_retry: None,
+            on_notice: None,
+            context_policy: ContextPolicy::default(),
+            prices: PriceTable::builtin(),
+            budget: None,
             history: Vec::new(),
         }
     }
 
     /// Takes the model id, system prompt, inference settings and retry policy from `config`.
     pub fn config(self, config: &ChatConfig) -> Self {
-        let builder = self
+        let mut builder = self
             .model_id(config.model_id.clone())
             .inference(config.inference.clone())
-            .retry_policy(config.retry_policy.clone());
+            .retry_policy(config.retry_policy.clone())
+            .context_policy(config.context_policy)
+            .prices(config.prices.clone());
+        builder.budget = config.budget;
         match config.system_prompt.as_deref() {
             Some(prompt) => builder.system_prompt(prompt),
             None => builder,
@@ -394,6 +622,32 @@ impl ChatSessionBuilder {
         self
     }
 
+    /// Calls `observer` with each [`Notice`]: context trimmed, budget warnings. Default is none
+    /// (notices are still logged with `tracing` at info level).
+    pub fn on_notice(mut self, observer: impl Fn(&Notice) + Send + Sync + 'static) -> Self {
+        self.on_notice = Some(Arc::new(observer));
+        self
+    }
+
+    /// Sets how much of a long conversation each turn sends. Default is
+    /// [`ContextPolicy::default`]: a budget of 150,000 input tokens.
+    pub fn context_policy(mut self, policy: ContextPolicy) -> Self {
+        self.context_policy = policy;
+        self
+    }
+
+    /// Sets the prices cost is computed with. Default is [`PriceTable::builtin`].
+    pub fn prices(mut self, prices: PriceTable) -> Self {
+        self.prices = prices;
+        self
+    }
+
+    /// Sets a spending limit. Default is none.
+    pub fn budget(mut self, budget: Budget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
     /// Starts from an existing conversation of whole exchanges. Default is empty.
     pub fn history(mut self, history: Vec<Message>) -> Self {
         self.history = history;
@@ -405,6 +659,13 @@ impl ChatSessionBuilder {
         if self.model_id.trim().is_empty() {
             return Err(Error::invalid_input("the model id is empty"));
         }
+        if let Some(budget) = self.budget
+            && !(budget.limit_usd.is_finite() && budget.limit_usd >= 0.0)
+        {
+            return Err(Error::invalid_input(
+                "the budget must be a number of dollars of at least 0",
+            ));
+        }
         self.inference.validate()?;
         self.retry_policy.validate()?;
         crate::request::validate_conversation(&self.history, crate::request::Ending::Assistant)?;
@@ -415,6 +676,11 @@ impl ChatSessionBuilder {
             inference: self.inference,
             retry_policy: self.retry_policy,
             on_retry: self.on_retry,
+            on_notice: self.on_notice,
+            context_policy: self.context_policy,
+            estimator: TokenEstimator::default(),
+            prices: self.prices,
+            budget: self.budget,
             history: self.history,
             usage: SessionUsage::default(),
         })

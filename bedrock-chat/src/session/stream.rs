@@ -72,6 +72,7 @@ pub struct ChatStream<'a> {
     session: &'a mut ChatSession,
     keep: usize,
     user: Option<Message>,
+    request: ChatRequest,
     ahead: VecDeque<StreamEvent>,
     events: EventStream,
     text: String,
@@ -92,12 +93,14 @@ impl<'a> ChatStream<'a> {
         session: &'a mut ChatSession,
         keep: usize,
         user: Message,
+        request: ChatRequest,
         opened: Opened,
     ) -> Self {
         ChatStream {
             session,
             keep,
             user: Some(user),
+            request,
             ahead: opened.ahead,
             events: opened.events,
             text: String::new(),
@@ -161,6 +164,13 @@ impl<'a> ChatStream<'a> {
                 source: "the response stream ended before the reply was complete".into(),
             }));
         };
+        if stop_reason == StopReason::ModelContextWindowExceeded {
+            // Text was already shown, so the turn cannot be sent again quietly; the next one
+            // will be estimated more carefully.
+            self.session.stream_overflowed();
+            let source = super::stopped_for_context(self.events.request_id());
+            return Err(self.interrupted(source));
+        }
         if self.text.trim().is_empty() {
             return Err(Error::EmptyReply { stop_reason });
         }
@@ -171,7 +181,8 @@ impl<'a> ChatStream<'a> {
         let user = self.user.take().ok_or_else(|| Error::Transport {
             source: "the stream was completed twice".into(),
         })?;
-        self.session.commit(self.keep, user, reply, self.usage);
+        self.session
+            .commit(self.keep, user, reply, self.usage, &self.request);
         self.state = State::Done(Box::new(response));
         Ok(())
     }

@@ -1,19 +1,42 @@
-//! Token usage of a session, per turn and in total.
+//! Token usage and cost of a session, per turn and in total.
 
+use crate::pricing::PriceTable;
 use crate::response::TokenUsage;
+
+/// The tokens one successful turn used, and the model that answered it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TurnUsage {
+    /// The tokens, as Bedrock reported them.
+    pub usage: TokenUsage,
+    /// The model (or inference profile) id the turn was sent to.
+    pub model_id: String,
+}
 
 /// The tokens each successful turn of a session used, and their sum.
 ///
-/// Failed turns are not counted: Bedrock does not report usage for them.
+/// Failed turns are not counted: Bedrock reports no usage for them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SessionUsage {
-    turns: Vec<TokenUsage>,
+    turns: Vec<TurnUsage>,
     total: TokenUsage,
+}
+
+/// What a session cost, from a [`PriceTable`].
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct SessionCost {
+    /// The cost of each turn in US dollars, `None` for a model the table has no price for.
+    pub per_turn: Vec<Option<f64>>,
+    /// The sum of the priced turns.
+    pub total_usd: f64,
+    /// How many turns had no price.
+    pub unpriced_turns: usize,
 }
 
 impl SessionUsage {
     /// Usage of each successful turn, oldest first.
-    pub fn turns(&self) -> &[TokenUsage] {
+    pub fn turns(&self) -> &[TurnUsage] {
         &self.turns
     }
 
@@ -24,11 +47,32 @@ impl SessionUsage {
 
     /// Usage of the most recent turn.
     pub fn last(&self) -> Option<TokenUsage> {
-        self.turns.last().copied()
+        self.turns.last().map(|t| t.usage)
     }
 
-    pub(crate) fn record(&mut self, usage: TokenUsage) {
-        self.turns.push(usage);
+    /// The cost of every turn at the given prices.
+    pub fn cost(&self, prices: &PriceTable) -> SessionCost {
+        let per_turn: Vec<Option<f64>> = self
+            .turns
+            .iter()
+            .map(|turn| {
+                prices
+                    .price_for(&turn.model_id)
+                    .map(|p| p.cost(&turn.usage))
+            })
+            .collect();
+        SessionCost {
+            total_usd: per_turn.iter().flatten().sum(),
+            unpriced_turns: per_turn.iter().filter(|c| c.is_none()).count(),
+            per_turn,
+        }
+    }
+
+    pub(crate) fn record(&mut self, usage: TokenUsage, model_id: &str) {
+        self.turns.push(TurnUsage {
+            usage,
+            model_id: model_id.to_string(),
+        });
         self.total += usage;
     }
 }

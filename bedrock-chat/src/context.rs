@@ -1,0 +1,288 @@
+//! How much of a long conversation is sent: the context-window policy and its token estimates.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::message::Message;
+
+/// The input-token budget of [`ContextPolicy::default`]. Claude's context window is 200,000
+/// tokens, shared by the input and the reply; the budget leaves room for a long reply and for
+/// the error in estimating tokens from text.
+pub const DEFAULT_CONTEXT_TOKENS: u64 = 150_000;
+
+/// How much of the conversation a turn sends to the model.
+///
+/// Whatever the policy, the session keeps the full history for display and saving; only what is
+/// sent changes. Trimming drops whole exchanges (a user message and its reply) from the oldest
+/// end and never the system prompt, so what is sent is always a valid conversation.
+///
+/// The default is [`ContextPolicy::TokenBudget`] of [`DEFAULT_CONTEXT_TOKENS`]: a conversation
+/// can go on for hours without failing, and nothing is dropped until it would no longer fit.
+/// [`ContextPolicy::SendAll`] is the original chatbot's behaviour: everything, until Bedrock
+/// refuses the conversation as too long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ContextPolicy {
+    /// Send the whole conversation every turn.
+    SendAll,
+    /// Send only the last `n` exchanges.
+    LastExchanges(usize),
+    /// Send the most recent exchanges that fit in this many input tokens (system prompt and new
+    /// message included), estimated from the usage Bedrock reported for earlier turns and from
+    /// the size of the text.
+    TokenBudget(u64),
+}
+
+impl Default for ContextPolicy {
+    fn default() -> Self {
+        ContextPolicy::TokenBudget(DEFAULT_CONTEXT_TOKENS)
+    }
+}
+
+impl fmt::Display for ContextPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ContextPolicy::SendAll => f.write_str("all"),
+            ContextPolicy::LastExchanges(n) => write!(f, "last:{n}"),
+            ContextPolicy::TokenBudget(n) => write!(f, "tokens:{n}"),
+        }
+    }
+}
+
+impl FromStr for ContextPolicy {
+    type Err = Error;
+
+    /// `all`, `last:N` (exchanges) or `tokens:N`.
+    fn from_str(text: &str) -> Result<Self> {
+        let bad = || {
+            Error::invalid_input(format!(
+                "{text:?} is not a context policy; use all, last:N (the last N exchanges) or tokens:N (a token budget)"
+            ))
+        };
+        let text = text.trim();
+        if text == "all" {
+            return Ok(ContextPolicy::SendAll);
+        }
+        let (kind, number) = text.split_once(':').ok_or_else(bad)?;
+        let number: u64 = number.trim().parse().map_err(|_| bad())?;
+        match kind.trim() {
+            "last" => Ok(ContextPolicy::LastExchanges(number as usize)),
+            "tokens" if number > 0 => Ok(ContextPolicy::TokenBudget(number)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// Tokens Bedrock counts for each message beyond its text (role and framing).
+const PER_MESSAGE_TOKENS: f64 = 5.0;
+
+/// Estimates tokens from bytes of text, calibrated by what Bedrock reports.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct TokenEstimator {
+    tokens_per_byte: f64,
+}
+
+impl Default for TokenEstimator {
+    fn default() -> Self {
+        // English runs at about 4 bytes per token for Claude; 3 errs on the side of sending less.
+        TokenEstimator {
+            tokens_per_byte: 1.0 / 3.0,
+        }
+    }
+}
+
+impl TokenEstimator {
+    pub(crate) fn tokens(&self, text_bytes: usize, messages: usize) -> u64 {
+        (text_bytes as f64 * self.tokens_per_byte + messages as f64 * PER_MESSAGE_TOKENS).ceil()
+            as u64
+    }
+
+    /// Learns from a turn that sent `text_bytes` of text in `messages` messages and was billed
+    /// `input_tokens`. Small turns say little about the ratio and are ignored.
+    pub(crate) fn calibrate(&mut self, text_bytes: usize, messages: usize, input_tokens: u64) {
+        if text_bytes < 512 || input_tokens == 0 {
+            return;
+        }
+        let text_tokens = input_tokens as f64 - messages as f64 * PER_MESSAGE_TOKENS;
+        let ratio = text_tokens / text_bytes as f64;
+        if ratio.is_finite() {
+            // Lean high: under-estimating is what makes a request overflow.
+            self.tokens_per_byte = (ratio * 1.1).clamp(0.1, 2.0);
+        }
+    }
+
+    /// After Bedrock refused a conversation the estimate called small enough, estimate higher.
+    pub(crate) fn raise(&mut self) {
+        self.tokens_per_byte = (self.tokens_per_byte * 1.5).min(2.0);
+    }
+}
+
+/// What a turn sends: the index in the history where the sent part begins.
+///
+/// `kept` is the history the turn builds on (whole exchanges); `user` is the new message.
+pub(crate) fn first_sent(
+    policy: ContextPolicy,
+    kept: &[Message],
+    system: Option<&str>,
+    user: &Message,
+    estimator: &TokenEstimator,
+) -> Result<usize> {
+    let exchanges = kept.len() / 2;
+    match policy {
+        ContextPolicy::SendAll => Ok(0),
+        ContextPolicy::LastExchanges(n) => Ok(2 * exchanges.saturating_sub(n)),
+        ContextPolicy::TokenBudget(budget) => {
+            let fixed = estimator.tokens(system.map_or(0, str::len) + user.text_len(), 1);
+            if fixed > budget {
+                return Err(Error::invalid_input(format!(
+                    "the message (with the system prompt) is about {fixed} tokens, more than the \
+                     context budget of {budget}; shorten it or raise the budget"
+                )));
+            }
+            // Newest exchanges first, while they fit: linear in the history.
+            let mut total = fixed;
+            let mut start = kept.len();
+            while start >= 2 {
+                let pair = &kept[start - 2..start];
+                let cost = estimator.tokens(pair[0].text_len() + pair[1].text_len(), 2);
+                if total + cost > budget {
+                    break;
+                }
+                total += cost;
+                start -= 2;
+            }
+            Ok(start)
+        }
+    }
+}
+
+/// After an overflow: where to start instead, dropping at least one more exchange and about
+/// half of what was sent. `None` when nothing is left to drop.
+pub(crate) fn shrink(start: usize, kept_len: usize) -> Option<usize> {
+    let sent_exchanges = (kept_len - start) / 2;
+    if sent_exchanges == 0 {
+        return None;
+    }
+    let drop = sent_exchanges.div_ceil(2);
+    Some(start + 2 * drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conversation(exchanges: usize, bytes: usize) -> Vec<Message> {
+        (0..exchanges)
+            .flat_map(|i| {
+                [
+                    Message::user(format!("{i:>4}{}", "q".repeat(bytes - 4))),
+                    Message::assistant("a".repeat(bytes)),
+                ]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn policies_parse_from_text() {
+        assert_eq!(
+            "all".parse::<ContextPolicy>().unwrap(),
+            ContextPolicy::SendAll
+        );
+        assert_eq!(
+            "last:5".parse::<ContextPolicy>().unwrap(),
+            ContextPolicy::LastExchanges(5)
+        );
+        assert_eq!(
+            "tokens:1000".parse::<ContextPolicy>().unwrap(),
+            ContextPolicy::TokenBudget(1000)
+        );
+        for bad in ["", "some", "last:x", "tokens:0", "tokens", "first:3"] {
+            assert!(bad.parse::<ContextPolicy>().is_err(), "{bad}");
+        }
+        assert_eq!(ContextPolicy::LastExchanges(3).to_string(), "last:3");
+    }
+
+    #[test]
+    fn last_exchanges_keeps_whole_pairs() {
+        let kept = conversation(10, 10);
+        let user = Message::user("new");
+        let est = TokenEstimator::default();
+        assert_eq!(
+            first_sent(ContextPolicy::LastExchanges(3), &kept, None, &user, &est).unwrap(),
+            14
+        );
+        assert_eq!(
+            first_sent(ContextPolicy::LastExchanges(0), &kept, None, &user, &est).unwrap(),
+            20
+        );
+        assert_eq!(
+            first_sent(ContextPolicy::LastExchanges(50), &kept, None, &user, &est).unwrap(),
+            0
+        );
+        assert_eq!(
+            first_sent(ContextPolicy::SendAll, &kept, None, &user, &est).unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn a_token_budget_sends_the_newest_exchanges_that_fit() {
+        let est = TokenEstimator::default();
+        // Each exchange: 600 bytes, about 200 + 10 tokens.
+        let kept = conversation(20, 300);
+        let user = Message::user("x".repeat(30));
+        let start = first_sent(
+            ContextPolicy::TokenBudget(1000),
+            &kept,
+            Some("sys"),
+            &user,
+            &est,
+        )
+        .unwrap();
+        assert_eq!(start % 2, 0);
+        let sent = &kept[start..];
+        let sent_tokens = est.tokens(
+            sent.iter().map(Message::text_len).sum::<usize>(),
+            sent.len(),
+        ) + est.tokens(33, 1);
+        assert!(sent_tokens <= 1000, "{sent_tokens}");
+        assert_eq!(
+            sent.len(),
+            8,
+            "four exchanges of about 210 tokens fit in 1000"
+        );
+        let too_big = Message::user("x".repeat(10_000));
+        assert!(
+            first_sent(
+                ContextPolicy::TokenBudget(1000),
+                &kept,
+                None,
+                &too_big,
+                &est
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn calibration_follows_reported_usage_and_leans_high() {
+        let mut est = TokenEstimator::default();
+        est.calibrate(4000, 3, 1015);
+        // (1015 - 15) / 4000 = 0.25 tokens per byte, plus 10%.
+        assert!((1100..=1101).contains(&est.tokens(4000, 0)));
+        est.calibrate(10, 1, 1000); // too small to learn from
+        assert!((1100..=1101).contains(&est.tokens(4000, 0)));
+        est.raise();
+        // 1.5 times as many, give or take the rounding up of a float.
+        assert!((1650..=1651).contains(&est.tokens(4000, 0)));
+    }
+
+    #[test]
+    fn shrinking_drops_about_half_and_at_least_one_exchange() {
+        assert_eq!(shrink(0, 20), Some(10));
+        assert_eq!(shrink(0, 2), Some(2));
+        assert_eq!(shrink(4, 10), Some(8));
+        assert_eq!(shrink(10, 10), None);
+    }
+}
