@@ -49,7 +49,7 @@ Ctrl-D or /exit quits.
   /retry           send the last message again and replace its reply
   /undo            remove the last exchange
   /history         show the conversation
-  /usage           tokens used, per turn and in total
+  /usage           tokens and estimated cost, per turn and in total
   /save PATH       save the conversation (JSON, readable only by you)
   /load PATH       load a saved conversation";
 

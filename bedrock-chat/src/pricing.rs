@@ -219,13 +219,14 @@ fn strip_profile(model_id: &str) -> &str {
     }
 }
 
-/// An amount in US dollars, shown the way a person reads it: `$0.0123`, `$4.56`.
+/// An amount in US dollars, shown the way a person reads it: cents and fractions of a cent
+/// below a dollar (`$0.0123`), cents above (`$4.56`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
 pub struct Usd(pub f64);
 
 impl fmt::Display for Usd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 != 0.0 && self.0.abs() < 0.01 {
+        if self.0 != 0.0 && self.0.abs() < 1.0 {
             write!(f, "${:.4}", self.0)
         } else {
             write!(f, "${:.2}", self.0)
@@ -298,6 +299,7 @@ mod tests {
     fn dollars_read_naturally() {
         assert_eq!(Usd(0.00123).to_string(), "$0.0012");
         assert_eq!(Usd(4.5).to_string(), "$4.50");
+        assert_eq!(Usd(0.0135).to_string(), "$0.0135");
         assert_eq!(Usd(0.0).to_string(), "$0.00");
     }
 }

@@ -11,6 +11,7 @@ mod converse;
 mod errors;
 mod faults;
 mod history;
+mod long_conversations;
 mod mock;
 mod retries;
 mod streaming;

@@ -28,6 +28,17 @@ impl Harness {
             .on_retry(move |notice| log.lock().unwrap().push((notice.retry, notice.delay)))
     }
 
+    /// A builder with fast retries starting from an existing conversation.
+    pub async fn session_builder_with(
+        &self,
+        history: Vec<bedrock_chat::Message>,
+    ) -> ChatSessionBuilder {
+        self.builder()
+            .await
+            .retry_policy(fast_retries())
+            .history(history)
+    }
+
     /// A session that retries at once (1 ms waits), for tests that are not about timing.
     pub async fn session(&self) -> ChatSession {
         self.builder()

@@ -439,3 +439,65 @@ async fn nothing_reaches_the_network_before_the_first_message() {
         "the instance metadata service was contacted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn context_policy_trims_with_a_warning_and_usage_shows_cost() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::text("A1").usage(1_000, 100))
+        .push(FakeReply::text("A2").usage(1_000, 100))
+        .push(FakeReply::text("A3").usage(1_000, 100));
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = bedrock_chat(Some(&fake), dir.path());
+    command.args([
+        "--context-policy",
+        "last:1",
+        "--model",
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    ]);
+    let output = run_with_stdin(command, b"Q1\nQ2\nQ3\n/usage\n/history\n").await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("context: the 2 oldest messages were not sent"),
+        "{stderr}"
+    );
+    // 3 turns of 1,000 input and 100 output tokens at $3 and $15 per million: $0.0135.
+    assert!(
+        stderr.contains("total: 3000 input + 300 output tokens, $0.0135"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("context policy: last:1"), "{stderr}");
+    assert!(
+        stderr.contains("you: Q1"),
+        "the full history is kept: {stderr}"
+    );
+    let requests = fake.requests();
+    assert_eq!(requests[2].messages().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusing_budget_ends_the_pipe_with_status_1() {
+    let fake = FakeBedrock::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = bedrock_chat(Some(&fake), dir.path());
+    command.args(["--budget", "0", "--budget-mode", "refuse"]);
+    let output = run_with_stdin(command, b"hi\n").await;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("budget"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(fake.request_count(), 0);
+    for bad in [["--context-policy", "most"], ["--max-context-tokens", "0"]] {
+        let mut command = bedrock_chat(Some(&fake), dir.path());
+        command.args(bad);
+        let output = run_with_stdin(command, b"hi\n").await;
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{bad:?}: {}",
+            text(&output.stderr)
+        );
+    }
+}

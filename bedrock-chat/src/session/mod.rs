@@ -203,6 +203,8 @@ impl ChatSession {
     /// and checks it and the budget.
     fn prepare(&self, keep: usize, user: &Message, start: Option<usize>) -> Result<Prepared> {
         let kept = &self.history[..keep];
+        // After an overflow the caller reports the trimming itself.
+        let report_trimming = start.is_none();
         let start = match start {
             Some(start) => start,
             None => first_sent(
@@ -221,7 +223,7 @@ impl ChatSession {
             .with_inference(self.inference.clone());
         request.validate()?;
         self.check_budget(&request)?;
-        if start > 0 {
+        if start > 0 && report_trimming {
             self.notify(&Notice::ContextTrimmed {
                 dropped_messages: start,
                 sent_messages: keep - start,
