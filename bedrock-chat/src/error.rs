@@ -26,6 +26,8 @@ pub struct ServiceDetails {
     pub message: String,
     /// The `x-amzn-requestid` of the failed request, when Bedrock sent one.
     pub request_id: Option<String>,
+    /// How long Bedrock asked the client to wait (a `Retry-After` header), when it did.
+    pub retry_after: Option<Duration>,
 }
 
 impl ServiceDetails {
@@ -34,7 +36,15 @@ impl ServiceDetails {
         ServiceDetails {
             message: message.into(),
             request_id,
+            retry_after: None,
         }
+    }
+
+    /// Sets the wait Bedrock asked for. Default is none.
+    #[must_use]
+    pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
     }
 }
 
@@ -388,10 +398,13 @@ impl Error {
         }
     }
 
-    /// A server-suggested wait before retrying. Bedrock does not send `Retry-After` today; the
-    /// hook exists so the retry loop honours it if it ever does.
-    pub(crate) fn retry_after(&self) -> Option<Duration> {
-        None
+    /// The wait Bedrock asked for before retrying (a `Retry-After` header), if it sent one. The
+    /// retry loop waits at least this long.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::StreamInterrupted { source, .. } => source.retry_after(),
+            _ => self.service_details()?.retry_after,
+        }
     }
 
     fn service_details(&self) -> Option<&ServiceDetails> {

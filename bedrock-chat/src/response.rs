@@ -154,13 +154,45 @@ impl AddAssign for TokenUsage {
 }
 
 /// A whole reply from the model.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ChatResponse {
     message: Message,
     stop_reason: StopReason,
+    #[serde(default)]
     usage: TokenUsage,
+    #[serde(
+        default,
+        rename = "latencyMs",
+        with = "millis",
+        skip_serializing_if = "Option::is_none"
+    )]
     latency: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     request_id: Option<String>,
+}
+
+/// `Option<Duration>` as whole milliseconds, the way Bedrock reports latency.
+pub(crate) mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(d) => s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
+    }
 }
 
 impl ChatResponse {
@@ -233,6 +265,24 @@ mod tests {
             "\"brand_new_reason\""
         );
         assert_eq!(StopReason::from("end_turn"), StopReason::EndTurn);
+    }
+
+    #[test]
+    fn responses_round_trip_through_json() {
+        let response = ChatResponse::new(
+            Message::assistant("Hi"),
+            StopReason::EndTurn,
+            TokenUsage::new(1, 2),
+        )
+        .with_latency(Some(Duration::from_millis(802)))
+        .with_request_id(Some("rid".into()));
+        let json = serde_json::to_value(&response).unwrap();
+        assert_eq!(json["latencyMs"], 802);
+        assert_eq!(json["stopReason"], "end_turn");
+        assert_eq!(
+            serde_json::from_value::<ChatResponse>(json).unwrap(),
+            response
+        );
     }
 
     #[test]

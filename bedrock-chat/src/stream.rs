@@ -10,8 +10,10 @@ use futures::Stream;
 use crate::error::Result;
 use crate::response::{StopReason, TokenUsage};
 
-/// One event of a streamed reply.
-#[derive(Clone, Debug, PartialEq)]
+/// One event of a streamed reply. It serialises as `{"textDelta": "..."}`,
+/// `{"messageStop": "end_turn"}` or `{"metadata": {"usage": {...}, "latencyMs": 802}}`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum StreamEvent {
     /// The next piece of the reply's text.
@@ -23,6 +25,7 @@ pub enum StreamEvent {
         /// The tokens the reply used.
         usage: TokenUsage,
         /// The model's latency as Bedrock measured it.
+        #[serde(default, rename = "latencyMs", with = "crate::response::millis")]
         latency: Option<Duration>,
     },
 }

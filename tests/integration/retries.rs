@@ -160,3 +160,17 @@ async fn a_stream_that_fails_before_text_follows_the_same_schedule() {
     let delays: Vec<Duration> = h.retries().into_iter().map(|(_, d)| d).collect();
     assert_eq!(delays, secs(&[2, 4, 8]));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_header_longer_than_the_backoff_is_honoured() {
+    let h = Harness::start().await;
+    h.fake
+        .push(FakeReply::error(FakeError::Throttling).retry_after(30))
+        .push(FakeReply::error(FakeError::Throttling).retry_after(1))
+        .push(FakeReply::text("ok"));
+    let mut session = h.builder().await.build().unwrap();
+    session.send("hi").await.unwrap();
+    let delays: Vec<Duration> = h.retries().into_iter().map(|(_, d)| d).collect();
+    // 30 s asked for beats the 2 s backoff; 1 s asked for loses to the 4 s backoff.
+    assert_eq!(delays, secs(&[30, 4]));
+}

@@ -4,6 +4,7 @@
 
 use std::error::Error as StdError;
 use std::fmt::Debug;
+use std::time::Duration;
 
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
@@ -11,6 +12,8 @@ use aws_sdk_bedrockruntime::operation::RequestId;
 use aws_sdk_bedrockruntime::operation::converse::ConverseError;
 use aws_sdk_bedrockruntime::operation::converse_stream::ConverseStreamError;
 use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::event_stream::RawMessage;
 
 use crate::error::{Error, ServiceDetails};
 
@@ -81,11 +84,33 @@ impl ServiceCode for ConverseStreamOutputError {
     }
 }
 
+/// The raw response of a failed call, as far as error mapping needs it.
+pub(crate) trait RawResponse {
+    /// The `Retry-After` header, in seconds, if there is one.
+    fn retry_after(&self) -> Option<Duration>;
+}
+
+impl RawResponse for HttpResponse {
+    fn retry_after(&self) -> Option<Duration> {
+        let value = self.headers().get("retry-after")?;
+        let seconds: f64 = value.trim().parse().ok()?;
+        (seconds.is_finite() && seconds >= 0.0)
+            .then(|| Duration::from_secs_f64(seconds.min(3600.0)))
+    }
+}
+
+/// Errors inside an event stream arrive as frames, which carry no `Retry-After`.
+impl RawResponse for RawMessage {
+    fn retry_after(&self) -> Option<Duration> {
+        None
+    }
+}
+
 /// Maps any SDK error of the Converse family to an [`Error`].
 pub(crate) fn from_sdk_error<E, R>(err: SdkError<E, R>, ctx: CallContext<'_>) -> Error
 where
     E: ServiceCode + RequestId + StdError + Send + Sync + 'static,
-    R: Debug + Send + Sync + 'static,
+    R: RawResponse + Debug + Send + Sync + 'static,
 {
     // Missing credentials surface as a dispatch failure, which would otherwise be classified as
     // a transient connection problem and retried for a minute before the user learns the cause.
@@ -110,7 +135,8 @@ where
             let details = ServiceDetails::new(
                 inner.message().unwrap_or_default(),
                 inner.request_id().or(ctx.request_id).map(str::to_string),
-            );
+            )
+            .with_retry_after(service.raw().retry_after());
             from_code(code, details, ctx, Box::new(err))
         }
         SdkError::TimeoutError(_) => Error::Timeout {
@@ -122,6 +148,16 @@ where
         SdkError::ConstructionFailure(_) => Error::Config {
             message: "the request could not be built; check the region and the endpoint URL"
                 .to_string(),
+            source: Some(Box::new(err)),
+        },
+        // A host name that does not resolve is almost always a region that does not exist (or
+        // a mistyped endpoint): retrying for a minute would only delay saying so.
+        SdkError::DispatchFailure(_) if is_name_resolution_failure(&err) => Error::Config {
+            message: format!(
+                "cannot find the Bedrock endpoint for region {}: check the region name (such as \
+                 us-east-1), the endpoint URL, and your network's DNS",
+                ctx.region
+            ),
             source: Some(Box::new(err)),
         },
         // Connection failures, dropped connections and garbled or truncated responses.
@@ -209,6 +245,19 @@ fn is_context_overflow_message(message: &str) -> bool {
     ]
     .iter()
     .any(|pattern| message.contains(pattern))
+}
+
+/// True when the error chain says a host name could not be resolved.
+fn is_name_resolution_failure(err: &(dyn StdError + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string().to_ascii_lowercase();
+        if text.contains("dns error") || text.contains("failed to lookup address") {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// True when an error of type `T` is anywhere in the source chain of `err`.
@@ -352,6 +401,20 @@ mod tests {
         );
         assert!(matches!(err, Error::ModelNotFound { .. }), "{err:?}");
         assert!(err.to_string().contains("us-west-2"), "{err}");
+    }
+
+    #[test]
+    fn unresolvable_hosts_are_recognised_in_the_chain() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("io error")]
+        struct Outer(#[source] std::io::Error);
+        let dns = Outer(std::io::Error::other(
+            "dns error: failed to lookup address information: Name or service not known",
+        ));
+        assert!(is_name_resolution_failure(&dns));
+        assert!(!is_name_resolution_failure(&Outer(std::io::Error::other(
+            "connection refused"
+        ))));
     }
 
     #[test]

@@ -141,6 +141,7 @@ pub struct FakeReply {
     kind: ReplyKind,
     delay: Duration,
     chunk_delay: Duration,
+    retry_after: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -176,6 +177,7 @@ impl FakeReply {
             },
             delay: Duration::ZERO,
             chunk_delay: Duration::ZERO,
+            retry_after: None,
         }
     }
 
@@ -185,6 +187,7 @@ impl FakeReply {
             kind: ReplyKind::Error(error),
             delay: Duration::ZERO,
             chunk_delay: Duration::ZERO,
+            retry_after: None,
         }
     }
 
@@ -194,6 +197,7 @@ impl FakeReply {
             kind: ReplyKind::DropConnection,
             delay: Duration::ZERO,
             chunk_delay: Duration::ZERO,
+            retry_after: None,
         }
     }
 
@@ -243,6 +247,13 @@ impl FakeReply {
     /// Waits this long before sending the response head. Default is no wait.
     pub fn delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
+        self
+    }
+
+    /// Sends a `Retry-After` header of this many seconds with an error response. Default is
+    /// none (as Bedrock does today).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
         self
     }
 
@@ -541,7 +552,15 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
     let chunk_delay = reply.chunk_delay;
     match reply.kind {
         ReplyKind::DropConnection => Err(dropped()),
-        ReplyKind::Error(error) => Ok(error_response(&error, request_id)),
+        ReplyKind::Error(error) => {
+            let mut response = error_response(&error, request_id);
+            if let Some(seconds) = reply.retry_after
+                && let Ok(value) = seconds.to_string().parse()
+            {
+                response.headers_mut().insert("retry-after", value);
+            }
+            Ok(response)
+        }
         ReplyKind::Text {
             chunks,
             stop_reason,
