@@ -160,7 +160,7 @@ pub enum Error {
     )]
     InferenceProfileRequired {
         /// The bare model id that was used.
-        model_id: String,
+        model_id: Box<str>,
         /// Bedrock's message and request id.
         details: ServiceDetails,
         /// The SDK error.
@@ -175,9 +175,9 @@ pub enum Error {
     )]
     AccessDenied {
         /// The model id that was used.
-        model_id: String,
+        model_id: Box<str>,
         /// The region the request went to.
-        region: String,
+        region: Box<str>,
         /// Bedrock's message and request id.
         details: ServiceDetails,
         /// The SDK error.
@@ -191,9 +191,9 @@ pub enum Error {
     )]
     ModelNotFound {
         /// The model id that was used.
-        model_id: String,
+        model_id: Box<str>,
         /// The region the request went to.
-        region: String,
+        region: Box<str>,
         /// Bedrock's message and request id.
         details: ServiceDetails,
         /// The SDK error.

@@ -174,8 +174,8 @@ pub(crate) fn from_code(
     ctx: CallContext<'_>,
     source: crate::error::BoxError,
 ) -> Error {
-    let model_id = ctx.model_id.to_string();
-    let region = ctx.region.to_string();
+    let model_id: Box<str> = ctx.model_id.into();
+    let region: Box<str> = ctx.region.into();
     match code.as_deref().unwrap_or_default() {
         "ThrottlingException" => Error::Throttled { details, source },
         "ModelNotReadyException" => Error::ModelNotReady { details, source },
