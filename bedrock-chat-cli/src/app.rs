@@ -71,19 +71,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn client(args: &Args, config: &ChatConfig) -> bedrock_chat::Result<BedrockClient> {
-    let mut builder = BedrockClient::builder()
+    BedrockClient::builder()
+        .config(config)
         .connect_timeout(args.connect_timeout)
-        .read_timeout(args.read_timeout);
-    if let Some(region) = &config.region {
-        builder = builder.region(region.clone());
-    }
-    if let Some(profile) = &config.profile {
-        builder = builder.profile(profile.clone());
-    }
-    if let Some(url) = &config.endpoint_url {
-        builder = builder.endpoint_url(url.clone());
-    }
-    builder.build().await
+        .read_timeout(args.read_timeout)
+        .build()
+        .await
 }
 
 fn usage_error(error: &bedrock_chat::Error) -> ExitCode {

@@ -1,20 +1,19 @@
-//! Time per turn: the library against the bare AWS SDK doing the same work, in the same run, on a
-//! fake Bedrock over loopback. Compare the `library` and `sdk` lines of each group: their ratio is
-//! what the library adds.
+//! Time per turn under criterion: the library against the bare AWS SDK doing the same work, on a
+//! fake Bedrock over loopback. Compare the `library` and `sdk` lines of each group. (The README's
+//! table comes from `ratios.rs`, which alternates the two sides to cancel out machine noise.)
 //!
 //! Run: `cargo bench -p bedrock-chat-benches --bench chat`
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::time::Duration;
 
-use aws_sdk_bedrockruntime::types::{ContentBlockDelta, ConverseStreamOutput};
-use bedrock_chat::{BedrockClient, ChatSession, RetryPolicy, StreamEvent};
-use bedrock_chat_benches::{MODEL, clients, history, sdk_history, sdk_inference, sdk_user};
+use bedrock_chat_benches::{
+    clients, history, library_batch, library_stream, library_turn, sdk_batch, sdk_history,
+    sdk_stream, sdk_turn, session,
+};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use futures::StreamExt;
 use tokio::runtime::Runtime;
-
-const QUESTION: &str = "What is the capital of France?";
 
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -24,128 +23,67 @@ fn runtime() -> Runtime {
         .unwrap()
 }
 
-fn session(client: &BedrockClient, history: Vec<bedrock_chat::Message>) -> ChatSession {
-    ChatSession::builder(client.clone())
-        .model_id(MODEL)
-        .retry_policy(RetryPolicy::none())
-        .history(history)
-        .build()
-        .unwrap()
+/// Sums the durations `operation` reports over criterion's iterations.
+fn timed<F: Future<Output = Duration>>(
+    rt: &Runtime,
+    iters: u64,
+    mut operation: impl FnMut() -> F,
+) -> Duration {
+    rt.block_on(async {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            total += operation().await;
+        }
+        total
+    })
 }
 
-/// One non-streaming turn: `ChatSession::send` against a bare `converse` call.
 fn turn(c: &mut Criterion) {
     let rt = runtime();
     let clients = rt.block_on(clients());
     let mut group = c.benchmark_group("turn");
+    let mut s = session(&clients.library, Vec::new());
     group.bench_function("library", |b| {
-        let mut session = session(&clients.library, Vec::new());
         b.iter_custom(|iters| {
             rt.block_on(async {
-                let start = Instant::now();
+                let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let reply = session.send(QUESTION).await.unwrap();
-                    std::hint::black_box(reply.text());
-                    session.undo();
+                    total += library_turn(&mut s).await;
                 }
-                start.elapsed()
+                total
             })
         })
     });
     group.bench_function("sdk", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let output = clients
-                        .sdk
-                        .converse()
-                        .model_id(MODEL)
-                        .messages(sdk_user(QUESTION))
-                        .inference_config(sdk_inference())
-                        .send()
-                        .await
-                        .unwrap();
-                    std::hint::black_box(output.output());
-                }
-                start.elapsed()
-            })
-        })
+        b.iter_custom(|iters| timed(&rt, iters, || sdk_turn(&clients.sdk, &[])))
     });
     group.finish();
 }
 
-/// Streaming: time to the first text, and to the end of the stream.
 fn stream(c: &mut Criterion) {
     let rt = runtime();
     let clients = rt.block_on(clients());
     for (name, to_end) in [("stream_first_text", false), ("stream_whole", true)] {
         let mut group = c.benchmark_group(name);
+        let mut s = session(&clients.library, Vec::new());
         group.bench_function("library", |b| {
-            let mut session = session(&clients.library, Vec::new());
             b.iter_custom(|iters| {
                 rt.block_on(async {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        let start = Instant::now();
-                        let mut stream = session.send_streaming(QUESTION).await.unwrap();
-                        while let Some(event) = stream.next().await {
-                            if matches!(event.unwrap(), StreamEvent::TextDelta(_)) && !to_end {
-                                break;
-                            }
-                        }
-                        total += start.elapsed();
-                        // Read the rest untimed so both sides leave the connection reusable.
-                        while stream.next().await.is_some() {}
-                        drop(stream);
-                        session.undo();
+                        total += library_stream(&mut s, to_end).await;
                     }
                     total
                 })
             })
         });
         group.bench_function("sdk", |b| {
-            b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let start = Instant::now();
-                        let mut output = clients
-                            .sdk
-                            .converse_stream()
-                            .model_id(MODEL)
-                            .messages(sdk_user(QUESTION))
-                            .inference_config(sdk_inference())
-                            .send()
-                            .await
-                            .unwrap();
-                        let mut text = String::new();
-                        let mut timed = false;
-                        while let Some(event) = output.stream.recv().await.unwrap() {
-                            if let ConverseStreamOutput::ContentBlockDelta(delta) = event
-                                && let Some(ContentBlockDelta::Text(t)) = delta.delta
-                            {
-                                text.push_str(&t);
-                                if !to_end && !timed {
-                                    total += start.elapsed();
-                                    timed = true;
-                                }
-                            }
-                        }
-                        if to_end {
-                            total += start.elapsed();
-                        }
-                        std::hint::black_box(text);
-                    }
-                    total
-                })
-            })
+            b.iter_custom(|iters| timed(&rt, iters, || sdk_stream(&clients.sdk, to_end)))
         });
         group.finish();
     }
 }
 
-/// One turn with 10, 100 and 1,000 messages of history.
 fn history_length(c: &mut Criterion) {
     let rt = runtime();
     let clients = rt.block_on(clients());
@@ -153,54 +91,29 @@ fn history_length(c: &mut Criterion) {
     group.sample_size(20);
     for messages in [10, 100, 1000] {
         let past = history(messages);
-        let bytes: usize = bedrock_chat_benches::text_bytes(&past);
-        group.throughput(Throughput::Bytes(bytes as u64));
-        group.bench_with_input(BenchmarkId::new("library", messages), &past, |b, past| {
-            let mut session = session(&clients.library, past.clone());
+        group.throughput(Throughput::Bytes(
+            bedrock_chat_benches::text_bytes(&past) as u64
+        ));
+        let mut s = session(&clients.library, past.clone());
+        group.bench_function(BenchmarkId::new("library", messages), |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {
-                    let start = Instant::now();
+                    let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        std::hint::black_box(session.send(QUESTION).await.unwrap());
-                        session.undo();
+                        total += library_turn(&mut s).await;
                     }
-                    start.elapsed()
+                    total
                 })
             })
         });
         let sdk_past = sdk_history(&past);
-        group.bench_with_input(
-            BenchmarkId::new("sdk", messages),
-            &sdk_past,
-            |b, sdk_past| {
-                b.iter_custom(|iters| {
-                    rt.block_on(async {
-                        let start = Instant::now();
-                        for _ in 0..iters {
-                            // An application on the bare SDK keeps its history and sends a copy.
-                            let mut messages = sdk_past.clone();
-                            messages.push(sdk_user(QUESTION));
-                            let output = clients
-                                .sdk
-                                .converse()
-                                .model_id(MODEL)
-                                .set_messages(Some(messages))
-                                .inference_config(sdk_inference())
-                                .send()
-                                .await
-                                .unwrap();
-                            std::hint::black_box(output.output());
-                        }
-                        start.elapsed()
-                    })
-                })
-            },
-        );
+        group.bench_function(BenchmarkId::new("sdk", messages), |b| {
+            b.iter_custom(|iters| timed(&rt, iters, || sdk_turn(&clients.sdk, &sdk_past)))
+        });
     }
     group.finish();
 }
 
-/// 1,000 sessions at once on one shared client.
 fn concurrency(c: &mut Criterion) {
     const SESSIONS: usize = 1000;
     let rt = runtime();
@@ -209,58 +122,10 @@ fn concurrency(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(SESSIONS as u64));
     group.bench_function("library", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let start = Instant::now();
-                    let mut tasks = tokio::task::JoinSet::new();
-                    for _ in 0..SESSIONS {
-                        let mut session = session(&clients.library, Vec::new());
-                        tasks.spawn(async move { session.send(QUESTION).await.map(|r| r.text()) });
-                    }
-                    let mut completed = 0;
-                    while let Some(done) = tasks.join_next().await {
-                        done.unwrap().unwrap();
-                        completed += 1;
-                    }
-                    assert_eq!(completed, SESSIONS, "every turn completes");
-                    total += start.elapsed();
-                }
-                total
-            })
-        })
+        b.iter_custom(|iters| timed(&rt, iters, || library_batch(&clients.library, SESSIONS)))
     });
     group.bench_function("sdk", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let start = Instant::now();
-                    let mut tasks = tokio::task::JoinSet::new();
-                    for _ in 0..SESSIONS {
-                        let sdk = clients.sdk.clone();
-                        tasks.spawn(async move {
-                            sdk.converse()
-                                .model_id(MODEL)
-                                .messages(sdk_user(QUESTION))
-                                .inference_config(sdk_inference())
-                                .send()
-                                .await
-                                .map(|o| o.stop_reason().clone())
-                        });
-                    }
-                    let mut completed = 0;
-                    while let Some(done) = tasks.join_next().await {
-                        done.unwrap().unwrap();
-                        completed += 1;
-                    }
-                    assert_eq!(completed, SESSIONS, "every turn completes");
-                    total += start.elapsed();
-                }
-                total
-            })
-        })
+        b.iter_custom(|iters| timed(&rt, iters, || sdk_batch(&clients.sdk, SESSIONS)))
     });
     group.finish();
 }

@@ -4,14 +4,18 @@
 //! Run the benchmarks with `cargo bench -p bedrock-chat-benches`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::time::{Duration, Instant};
+
 use aws_sdk_bedrockruntime::config::retry::RetryConfig;
 use aws_sdk_bedrockruntime::config::timeout::TimeoutConfig;
 use aws_sdk_bedrockruntime::config::{BehaviorVersion, Region};
 use aws_sdk_bedrockruntime::types::{
     ContentBlock, ConversationRole, InferenceConfiguration, Message as SdkMessage,
 };
+use aws_sdk_bedrockruntime::types::{ContentBlockDelta, ConverseStreamOutput};
 use bedrock_chat::testing::FakeBedrock;
-use bedrock_chat::{BedrockClient, Message};
+use bedrock_chat::{BedrockClient, ChatSession, Message, RetryPolicy, StreamEvent};
+use futures::StreamExt;
 
 /// The model id every benchmark sends.
 pub const MODEL: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
@@ -117,4 +121,135 @@ pub fn sdk_inference() -> InferenceConfiguration {
 /// The bytes of text in a conversation.
 pub fn text_bytes(history: &[Message]) -> usize {
     history.iter().map(Message::text_len).sum()
+}
+
+// --- the measured operations, shared by the criterion and the ratio benchmarks ---------------
+
+/// The question every turn asks.
+pub const QUESTION: &str = "What is the capital of France?";
+
+/// A session on `client` for benchmarking: no retries, starting from `history`.
+pub fn session(client: &BedrockClient, history: Vec<Message>) -> ChatSession {
+    ChatSession::builder(client.clone())
+        .model_id(MODEL)
+        .retry_policy(RetryPolicy::none())
+        .history(history)
+        .build()
+        .unwrap()
+}
+
+/// One whole-reply turn through the session; the exchange is then undone so the session's
+/// history stays the same size. Returns the time of the turn alone.
+pub async fn library_turn(session: &mut ChatSession) -> Duration {
+    let start = Instant::now();
+    std::hint::black_box(session.send(QUESTION).await.unwrap());
+    let took = start.elapsed();
+    session.undo();
+    took
+}
+
+/// One `converse` call on the bare SDK, sending `past` (cloned, as an application keeping its
+/// own history would) and the question.
+pub async fn sdk_turn(sdk: &aws_sdk_bedrockruntime::Client, past: &[SdkMessage]) -> Duration {
+    let start = Instant::now();
+    let mut messages = past.to_vec();
+    messages.push(sdk_user(QUESTION));
+    let output = sdk
+        .converse()
+        .model_id(MODEL)
+        .set_messages(Some(messages))
+        .inference_config(sdk_inference())
+        .send()
+        .await
+        .unwrap();
+    std::hint::black_box(output.output());
+    start.elapsed()
+}
+
+/// One streamed turn through the session: the time to the first text, or to the end.
+pub async fn library_stream(session: &mut ChatSession, to_end: bool) -> Duration {
+    let start = Instant::now();
+    let mut first_text = None;
+    let mut stream = session.send_streaming(QUESTION).await.unwrap();
+    while let Some(event) = stream.next().await {
+        if matches!(event.unwrap(), StreamEvent::TextDelta(_)) && first_text.is_none() {
+            first_text = Some(start.elapsed());
+        }
+    }
+    let took = start.elapsed();
+    drop(stream);
+    session.undo();
+    if to_end {
+        took
+    } else {
+        first_text.unwrap_or(took)
+    }
+}
+
+/// One `converse_stream` call on the bare SDK: the time to the first text, or to the end.
+pub async fn sdk_stream(sdk: &aws_sdk_bedrockruntime::Client, to_end: bool) -> Duration {
+    let start = Instant::now();
+    let mut first_text = None;
+    let mut output = sdk
+        .converse_stream()
+        .model_id(MODEL)
+        .messages(sdk_user(QUESTION))
+        .inference_config(sdk_inference())
+        .send()
+        .await
+        .unwrap();
+    let mut text = String::new();
+    while let Some(event) = output.stream.recv().await.unwrap() {
+        if let ConverseStreamOutput::ContentBlockDelta(delta) = event
+            && let Some(ContentBlockDelta::Text(t)) = delta.delta
+        {
+            text.push_str(&t);
+            if first_text.is_none() {
+                first_text = Some(start.elapsed());
+            }
+        }
+    }
+    let took = start.elapsed();
+    std::hint::black_box(text);
+    if to_end {
+        took
+    } else {
+        first_text.unwrap_or(took)
+    }
+}
+
+/// `sessions` new sessions on one shared client, one turn each, all at once; asserts that every
+/// turn completes.
+pub async fn library_batch(client: &BedrockClient, sessions: usize) -> Duration {
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..sessions {
+        let mut s = session(client, Vec::new());
+        tasks.spawn(async move { s.send(QUESTION).await.map(|r| r.text()) });
+    }
+    let mut completed = 0;
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap().unwrap();
+        completed += 1;
+    }
+    assert_eq!(completed, sessions, "every turn completes");
+    start.elapsed()
+}
+
+/// `sessions` concurrent `converse` calls on one bare SDK client; asserts that every call
+/// completes.
+pub async fn sdk_batch(sdk: &aws_sdk_bedrockruntime::Client, sessions: usize) -> Duration {
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..sessions {
+        let sdk = sdk.clone();
+        tasks.spawn(async move { sdk_turn(&sdk, &[]).await });
+    }
+    let mut completed = 0;
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+        completed += 1;
+    }
+    assert_eq!(completed, sessions, "every turn completes");
+    start.elapsed()
 }

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
-use bedrock_chat::testing::{FakeBedrock, FakeError, FakeReply};
+use bedrock_chat::testing::{FakeBedrock, FakeError, FakeReply, isolated_aws_env};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
@@ -29,17 +29,8 @@ fn example(name: &str, endpoint: &str, dir: &Path) -> Command {
     command
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            dir.join("no-aws-credentials"),
-        )
+        .envs(isolated_aws_env(dir))
         .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLETEST")
-        .env("AWS_SECRET_ACCESS_KEY", "example-test-secret")
         .current_dir(dir)
         .stdin(Stdio::null())
         .kill_on_drop(true);

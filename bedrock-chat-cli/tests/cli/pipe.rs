@@ -3,34 +3,28 @@
 use std::path::Path;
 use std::process::Output;
 
-use bedrock_chat::testing::{FakeBedrock, FakeError, FakeReply, Operation, StreamFault};
+use bedrock_chat::testing::{
+    FakeBedrock, FakeError, FakeReply, Operation, StreamFault, isolated_aws_env,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-/// The binary with an isolated environment: the fake's endpoint, test credentials, a region, a
-/// throwaway home and working directory, and 1 ms retry delays.
+/// The binary with an isolated environment (the fake's endpoint, test credentials, a region, a
+/// throwaway home and working directory) and 1 ms retry delays.
 fn bedrock_chat(fake: Option<&FakeBedrock>, dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bedrock-chat"));
+    let env = match fake {
+        Some(fake) => fake.child_env(dir),
+        None => isolated_aws_env(dir),
+    };
     command
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            dir.join("no-aws-credentials"),
-        )
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIDCLITEST")
-        .env("AWS_SECRET_ACCESS_KEY", "cli-test-secret")
+        .envs(env)
         .env("BEDROCK_RETRY_BASE_DELAY", "1ms")
         .env("BEDROCK_RETRY_MAX_DELAY", "2ms")
         .current_dir(dir)
         .kill_on_drop(true);
-    if let Some(fake) = fake {
-        command.env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", fake.endpoint_url());
-    }
     command
 }
 

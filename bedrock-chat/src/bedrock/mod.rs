@@ -62,20 +62,7 @@ impl BedrockClient {
     /// A client with the region, profile, endpoint and `.env` credentials of `config`, and the AWS
     /// configuration chain for everything else.
     pub async fn from_config(config: &ChatConfig) -> Result<Self> {
-        let mut builder = Self::builder();
-        if let Some(region) = &config.region {
-            builder = builder.region(region.clone());
-        }
-        if let Some(profile) = &config.profile {
-            builder = builder.profile(profile.clone());
-        }
-        if let Some(url) = &config.endpoint_url {
-            builder = builder.endpoint_url(url.clone());
-        }
-        if let Some(credentials) = config.dotenv_credentials() {
-            builder = builder.credentials_provider(credentials.clone());
-        }
-        builder.build().await
+        Self::builder().config(config).build().await
     }
 
     /// A client from an `SdkConfig` the caller loaded. Its retries are switched off; its timeouts
@@ -239,6 +226,24 @@ impl Default for BedrockClientBuilder {
 }
 
 impl BedrockClientBuilder {
+    /// Takes the region, profile, endpoint URL and `.env` credentials that `config` sets; what it
+    /// leaves unset stays with the AWS configuration chain.
+    pub fn config(mut self, config: &ChatConfig) -> Self {
+        if let Some(region) = &config.region {
+            self = self.region(region.clone());
+        }
+        if let Some(profile) = &config.profile {
+            self = self.profile(profile.clone());
+        }
+        if let Some(url) = &config.endpoint_url {
+            self = self.endpoint_url(url.clone());
+        }
+        if let Some(credentials) = config.dotenv_credentials() {
+            self = self.credentials_provider(credentials.clone());
+        }
+        self
+    }
+
     /// Sets the AWS region, such as `us-east-1`. Default is the chain's (`AWS_REGION`, then the
     /// profile).
     pub fn region(mut self, region: impl Into<String>) -> Self {

@@ -2,8 +2,10 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::ffi::OsString;
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -445,6 +447,18 @@ impl FakeBedrock {
         state.script.clear();
     }
 
+    /// Environment variables that point a child process using the standard AWS configuration
+    /// chain (your program under test) at this server: [`isolated_aws_env`] plus
+    /// `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`.
+    pub fn child_env(&self, home: &Path) -> Vec<(&'static str, OsString)> {
+        let mut env = isolated_aws_env(home);
+        env.push((
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+            self.endpoint_url().into(),
+        ));
+        env
+    }
+
     /// A client for this server through the real SDK, with test credentials and region
     /// `us-east-1`.
     pub async fn client(&self) -> crate::Result<crate::BedrockClient> {
@@ -469,6 +483,25 @@ impl FakeBedrock {
     fn state(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
     }
+}
+
+/// Environment variables for a child process under test that keep the machine's own AWS set-up
+/// out of it: test credentials and region `us-east-1`, `home` as its home directory, AWS config
+/// and credentials files that do not exist, and the EC2 instance metadata service off (so
+/// nothing waits on its timeouts).
+pub fn isolated_aws_env(home: &Path) -> Vec<(&'static str, OsString)> {
+    vec![
+        ("HOME", home.into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_CONFIG_FILE", home.join("no-aws-config").into()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.join("no-aws-credentials").into(),
+        ),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "AKIDFAKEBEDROCK".into()),
+        ("AWS_SECRET_ACCESS_KEY", "fake-bedrock-secret".into()),
+    ]
 }
 
 impl Drop for FakeBedrock {

@@ -33,6 +33,6 @@ mod scripted;
 mod wire;
 
 pub use fake_bedrock::{
-    FakeBedrock, FakeError, FakeReply, Operation, RecordedRequest, StreamFault,
+    FakeBedrock, FakeError, FakeReply, Operation, RecordedRequest, StreamFault, isolated_aws_env,
 };
 pub use scripted::{Scripted, ScriptedClient};
