@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -90,8 +91,31 @@ impl ModelPrice {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct PriceTable {
-    entries: Vec<(String, ModelPrice)>,
+    // Shared: every session holds a table, and most hold the built-in one unchanged.
+    entries: Arc<Vec<(String, ModelPrice)>>,
 }
+
+static BUILTIN: LazyLock<PriceTable> = LazyLock::new(|| {
+    let entries = [
+        ("claude-opus-4-5", ModelPrice::new(5.0, 25.0).with_cache(0.50, 6.25)),
+        ("claude-opus-4", ModelPrice::new(15.0, 75.0).with_cache(1.50, 18.75)),
+        ("claude-sonnet-4", ModelPrice::new(3.0, 15.0).with_cache(0.30, 3.75)),
+        ("claude-haiku-4-5", ModelPrice::new(1.0, 5.0).with_cache(0.10, 1.25)),
+        ("claude-3-7-sonnet", ModelPrice::new(3.0, 15.0).with_cache(0.30, 3.75)),
+        ("claude-3-5-sonnet", ModelPrice::new(3.0, 15.0).with_cache(0.30, 3.75)),
+        ("claude-3-5-haiku", ModelPrice::new(0.80, 4.0).with_cache(0.08, 1.0)),
+        ("claude-3-opus", ModelPrice::new(15.0, 75.0).with_cache(1.50, 18.75)),
+        ("claude-3-haiku", ModelPrice::new(0.25, 1.25).with_cache(0.03, 0.30)),
+    ];
+    PriceTable {
+        entries: Arc::new(
+            entries
+                .into_iter()
+                .map(|(pattern, price)| (pattern.to_string(), price))
+                .collect(),
+        ),
+    }
+});
 
 impl Default for PriceTable {
     fn default() -> Self {
@@ -102,63 +126,20 @@ impl Default for PriceTable {
 impl PriceTable {
     /// The built-in prices for Claude models on Bedrock, as of [`PRICES_AS_OF`].
     pub fn builtin() -> Self {
-        let entries = [
-            (
-                "claude-opus-4-5",
-                ModelPrice::new(5.0, 25.0).with_cache(0.50, 6.25),
-            ),
-            (
-                "claude-opus-4",
-                ModelPrice::new(15.0, 75.0).with_cache(1.50, 18.75),
-            ),
-            (
-                "claude-sonnet-4",
-                ModelPrice::new(3.0, 15.0).with_cache(0.30, 3.75),
-            ),
-            (
-                "claude-haiku-4-5",
-                ModelPrice::new(1.0, 5.0).with_cache(0.10, 1.25),
-            ),
-            (
-                "claude-3-7-sonnet",
-                ModelPrice::new(3.0, 15.0).with_cache(0.30, 3.75),
-            ),
-            (
-                "claude-3-5-sonnet",
-                ModelPrice::new(3.0, 15.0).with_cache(0.30, 3.75),
-            ),
-            (
-                "claude-3-5-haiku",
-                ModelPrice::new(0.80, 4.0).with_cache(0.08, 1.0),
-            ),
-            (
-                "claude-3-opus",
-                ModelPrice::new(15.0, 75.0).with_cache(1.50, 18.75),
-            ),
-            (
-                "claude-3-haiku",
-                ModelPrice::new(0.25, 1.25).with_cache(0.03, 0.30),
-            ),
-        ];
-        PriceTable {
-            entries: entries
-                .into_iter()
-                .map(|(pattern, price)| (pattern.to_string(), price))
-                .collect(),
-        }
+        BUILTIN.clone()
     }
 
     /// A table with no prices.
     pub fn empty() -> Self {
         PriceTable {
-            entries: Vec::new(),
+            entries: Arc::default(),
         }
     }
 
     /// Adds a price that takes precedence over every entry already in the table.
     #[must_use]
     pub fn with_price(mut self, model: impl Into<String>, price: ModelPrice) -> Self {
-        self.entries.insert(0, (model.into(), price));
+        Arc::make_mut(&mut self.entries).insert(0, (model.into(), price));
         self
     }
 
