@@ -97,15 +97,42 @@ pub struct PriceTable {
 
 static BUILTIN: LazyLock<PriceTable> = LazyLock::new(|| {
     let entries = [
-        ("claude-opus-4-5", ModelPrice::new(5.0, 25.0).with_cache(0.50, 6.25)),
-        ("claude-opus-4", ModelPrice::new(15.0, 75.0).with_cache(1.50, 18.75)),
-        ("claude-sonnet-4", ModelPrice::new(3.0, 15.0).with_cache(0.30, 3.75)),
-        ("claude-haiku-4-5", ModelPrice::new(1.0, 5.0).with_cache(0.10, 1.25)),
-        ("claude-3-7-sonnet", ModelPrice::new(3.0, 15.0).with_cache(0.30, 3.75)),
-        ("claude-3-5-sonnet", ModelPrice::new(3.0, 15.0).with_cache(0.30, 3.75)),
-        ("claude-3-5-haiku", ModelPrice::new(0.80, 4.0).with_cache(0.08, 1.0)),
-        ("claude-3-opus", ModelPrice::new(15.0, 75.0).with_cache(1.50, 18.75)),
-        ("claude-3-haiku", ModelPrice::new(0.25, 1.25).with_cache(0.03, 0.30)),
+        (
+            "claude-opus-4-5",
+            ModelPrice::new(5.0, 25.0).with_cache(0.50, 6.25),
+        ),
+        (
+            "claude-opus-4",
+            ModelPrice::new(15.0, 75.0).with_cache(1.50, 18.75),
+        ),
+        (
+            "claude-sonnet-4",
+            ModelPrice::new(3.0, 15.0).with_cache(0.30, 3.75),
+        ),
+        (
+            "claude-haiku-4-5",
+            ModelPrice::new(1.0, 5.0).with_cache(0.10, 1.25),
+        ),
+        (
+            "claude-3-7-sonnet",
+            ModelPrice::new(3.0, 15.0).with_cache(0.30, 3.75),
+        ),
+        (
+            "claude-3-5-sonnet",
+            ModelPrice::new(3.0, 15.0).with_cache(0.30, 3.75),
+        ),
+        (
+            "claude-3-5-haiku",
+            ModelPrice::new(0.80, 4.0).with_cache(0.08, 1.0),
+        ),
+        (
+            "claude-3-opus",
+            ModelPrice::new(15.0, 75.0).with_cache(1.50, 18.75),
+        ),
+        (
+            "claude-3-haiku",
+            ModelPrice::new(0.25, 1.25).with_cache(0.03, 0.30),
+        ),
     ];
     PriceTable {
         entries: Arc::new(

@@ -24,9 +24,12 @@
 //! # }
 //! ```
 //!
-//! The fake was first planned on `wiremock`, but a wiremock response is one finished body: it
-//! cannot pause between event-stream frames, break a body half-way or drop a connection, which
-//! are the faults these tests exist for. The fake is therefore a small hyper server.
+//! The fake is a small hyper server rather than a `wiremock` one: a wiremock response is one
+//! finished body, so it cannot pause between event-stream frames, break a body half-way or drop a
+//! connection, which are the faults these tests exist for. The crate's own tests still use
+//! wiremock, to replay responses recorded from real Bedrock from a server this crate did not
+//! write (`tests/integration/recorded.rs`), so the client and the fake are both checked against
+//! the real wire format and not only against each other.
 
 mod fake_bedrock;
 mod scripted;
