@@ -58,6 +58,14 @@
 //! first text reaches you, never after (you would see text twice). The AWS SDK's own retries are
 //! switched off so the two layers never multiply. See the [`RetryPolicy`] docs.
 //!
+//! # Long conversations
+//!
+//! A [`ContextPolicy`] decides how much of a long conversation each turn sends (by default the
+//! newest exchanges within 150,000 input tokens; the full history is always kept). When Bedrock
+//! says the input is too long, the session sends less once and tells you with a [`Notice`].
+//! [`ChatSession::usage`] and [`ChatSession::cost`] give tokens and US dollars per turn and in
+//! total, from a [`PriceTable`]; a [`Budget`] warns or refuses before a turn could go over it.
+//!
 //! # Testing
 //!
 //! With the `testing` feature, [`testing::FakeBedrock`] is a fake Bedrock on 127.0.0.1 that

@@ -452,7 +452,8 @@ impl ChatSession {
     }
 
     /// Replaces the conversation, model, system prompt and settings with a saved one. On error
-    /// the session is unchanged.
+    /// the session is unchanged. The usage totals are not replaced: they count the turns this
+    /// session sent (the saved file keeps its own, [`SavedConversation::usage`]).
     pub fn restore(&mut self, saved: SavedConversation) -> Result<()> {
         saved.validate()?;
         let parts = saved.into_parts();
@@ -470,6 +471,7 @@ impl ChatSession {
     }
 
     /// Loads a conversation saved by [`save`](Self::save). On error the session is unchanged.
+    /// See [`restore`](Self::restore).
     pub fn load(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let saved = SavedConversation::read(path.as_ref())?;
         self.restore(saved)
