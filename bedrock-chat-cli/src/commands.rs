@@ -35,7 +35,8 @@ pub enum Command {
 
 /// The `/help` text.
 pub const HELP: &str = "\
-Type a message and press Enter to send it; the whole conversation is sent as context.
+Type a message and press Enter to send it; the conversation so far is sent as context
+(all of it, or the newest part, as --context-policy says).
 End a line with \\ to continue on the next line, or paste a block between two lines of \"\"\".
 Start a message with // to send text that begins with a slash.
 Ctrl-C stops a reply (the conversation stays as before it); at the prompt it clears the line.

@@ -234,10 +234,12 @@ pub struct Usd(pub f64);
 
 impl fmt::Display for Usd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 != 0.0 && self.0.abs() < 1.0 {
-            write!(f, "${:.4}", self.0)
+        // An empty sum of f64 is -0.0; nobody wants to read "$-0.00".
+        let usd = if self.0 == 0.0 { 0.0 } else { self.0 };
+        if usd != 0.0 && usd.abs() < 1.0 {
+            write!(f, "${usd:.4}")
         } else {
-            write!(f, "${:.2}", self.0)
+            write!(f, "${usd:.2}")
         }
     }
 }
@@ -309,5 +311,7 @@ mod tests {
         assert_eq!(Usd(4.5).to_string(), "$4.50");
         assert_eq!(Usd(0.0135).to_string(), "$0.0135");
         assert_eq!(Usd(0.0).to_string(), "$0.00");
+        assert_eq!(Usd(-0.0).to_string(), "$0.00");
+        assert_eq!(Usd([].iter().sum()).to_string(), "$0.00");
     }
 }
