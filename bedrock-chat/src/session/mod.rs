@@ -74,6 +74,8 @@ pub struct ChatSession {
     budget: Option<Budget>,
     history: Vec<Message>,
     usage: SessionUsage,
+    /// What the priced turns cost so far, in US dollars.
+    spent_usd: f64,
 }
 
 /// A request ready to send: what it holds and where its history begins.
@@ -96,8 +98,8 @@ impl ChatSession {
 
     // --- turns ---------------------------------------------------------------------------------
 
-    /// Sends a user message with the whole conversation as context, waits for the whole reply,
-    /// and appends both to the history.
+    /// Sends a user message with the conversation so far as context (all of it, or what the
+    /// [`ContextPolicy`] allows), waits for the whole reply, and appends both to the history.
     ///
     /// Empty or whitespace-only text is rejected before any request. Retryable failures are
     /// retried under the session's [`RetryPolicy`]. On any error the history is unchanged.
@@ -276,7 +278,7 @@ impl ChatSession {
                 .unwrap_or(crate::config::DEFAULT_MAX_TOKENS),
         );
         let next_turn_usd = price.cost(&crate::TokenUsage::new(input, output));
-        let spent_usd = self.usage.cost(&self.prices).total_usd;
+        let spent_usd = self.spent_usd;
         if spent_usd + next_turn_usd <= budget.limit_usd {
             return Ok(());
         }
@@ -333,6 +335,10 @@ impl ChatSession {
         self.history.push(user);
         self.history.push(reply);
         self.usage.record(usage, request.model_id());
+        // Kept as a running sum so that checking the budget does not grow with the session.
+        if let Some(price) = self.prices.price_for(request.model_id()) {
+            self.spent_usd += price.cost(&usage);
+        }
     }
 
     /// A streamed reply stopped because the context window was full: estimate more carefully
@@ -687,6 +693,7 @@ impl ChatSessionBuilder {
             budget: self.budget,
             history: self.history,
             usage: SessionUsage::default(),
+            spent_usd: 0.0,
         })
     }
 }
