@@ -131,6 +131,11 @@ pub fn secret_safe_log_filter(metadata: &tracing::Metadata<'_>) -> bool {
     !(*metadata.level() == tracing::Level::TRACE && target.starts_with("aws_smithy_runtime"))
 }
 
+// The README's Rust examples compile (run by `cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 // Compile-time checks that the types users share between tasks are thread-safe.
 const _: () = {
     const fn assert_send<T: Send>() {}
