@@ -96,6 +96,8 @@ impl ModelClient for Replies {
     }
 
     async fn converse_stream(&self, _request: &ChatRequest) -> bedrock_chat::Result<EventStream> {
-        unimplemented!("the memory benchmark sends whole turns")
+        Err(bedrock_chat::Error::InvalidInput {
+            reason: "the memory benchmark sends whole turns only".to_string(),
+        })
     }
 }
