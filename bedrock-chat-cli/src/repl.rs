@@ -5,7 +5,7 @@ use std::future::Future;
 use std::io::{self, Write};
 use std::pin::Pin;
 
-use bedrock_chat::{ChatResponse, ChatSession, Error, PRICES_AS_OF, StreamEvent, Usd};
+use bedrock_chat::{ChatSession, Error, PRICES_AS_OF, StreamEvent, Usd};
 use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -482,13 +482,13 @@ impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
     ) -> io::Result<TurnEnd> {
         self.show_spinner()?;
         let reply = {
-            let future: Pin<
-                Box<dyn Future<Output = bedrock_chat::Result<ChatResponse>> + Send + '_>,
-            > = match turn {
-                Turn::Say(text) => Box::pin(session.send(text)),
-                Turn::Retry => Box::pin(session.retry()),
+            let future = async {
+                match turn {
+                    Turn::Say(text) => session.send(text).await,
+                    Turn::Retry => session.retry().await,
+                }
             };
-            match self.wait(future, interrupts).await? {
+            match self.wait(Box::pin(future), interrupts).await? {
                 Some(reply) => reply,
                 None => return Ok(TurnEnd::Cancelled),
             }
