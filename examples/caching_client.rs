@@ -80,7 +80,7 @@ impl<C: ModelClient> ModelClient for CachingClient<C> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> anyhow::Result<()> {
     let config = ChatConfig::from_env()?;
     let bedrock = BedrockClient::from_config(&config).await?;
     let client = Arc::new(CachingClient::new(bedrock));

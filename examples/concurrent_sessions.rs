@@ -12,7 +12,7 @@
 use bedrock_chat::{BedrockClient, ChatConfig, ChatSession};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> anyhow::Result<()> {
     let sessions: usize = std::env::args()
         .nth(1)
         .and_then(|n| n.parse().ok())

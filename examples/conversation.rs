@@ -11,7 +11,7 @@
 use bedrock_chat::{BedrockClient, ChatConfig, ChatSession, Role};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> anyhow::Result<()> {
     let config = ChatConfig::from_env()?;
     let client = BedrockClient::from_config(&config).await?;
     let mut session = ChatSession::builder(client)

@@ -19,7 +19,7 @@ use std::time::Duration;
 use bedrock_chat::testing::{FakeBedrock, FakeError, FakeReply};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> anyhow::Result<()> {
     let mut throttle = 0;
     let mut chunk_delay = 30;
     let mut args = std::env::args().skip(1);
@@ -28,7 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         match (flag.as_str(), value) {
             ("--throttle", Some(n)) => throttle = n as usize,
             ("--chunk-delay", Some(ms)) => chunk_delay = ms,
-            _ => return Err(format!("unknown or incomplete flag {flag}").into()),
+            _ => anyhow::bail!("unknown or incomplete flag {flag}"),
         }
     }
     let fake = FakeBedrock::start().await?;

@@ -11,7 +11,7 @@
 use bedrock_chat::{BedrockClient, ChatSession};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> anyhow::Result<()> {
     let question = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "What is the capital of France?".to_string());

@@ -15,7 +15,7 @@ use std::time::Duration;
 use bedrock_chat::{BedrockClient, ChatConfig, ChatSession, RetryPolicy};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> anyhow::Result<()> {
     let config = ChatConfig::from_env()?;
     let client = BedrockClient::from_config(&config).await?;
 

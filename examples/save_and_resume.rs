@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use bedrock_chat::{BedrockClient, ChatConfig, ChatSession};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let path = PathBuf::from(args.next().unwrap_or_else(|| "conversation.json".into()));
     let message = args.next().unwrap_or_else(|| "Hello!".into());

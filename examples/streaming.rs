@@ -13,7 +13,7 @@ use bedrock_chat::{BedrockClient, ChatConfig, ChatSession, StreamEvent};
 use futures::StreamExt;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> anyhow::Result<()> {
     let prompt = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "Write a haiku about rivers.".to_string());
