@@ -227,12 +227,8 @@ impl ChatConfig {
         if let Some(url) = &self.endpoint_url {
             crate::bedrock::validate_endpoint_url(url)?;
         }
-        if let Some(budget) = self.budget
-            && !(budget.limit_usd.is_finite() && budget.limit_usd >= 0.0)
-        {
-            return Err(Error::config(
-                "the budget must be a number of dollars of at least 0",
-            ));
+        if let Some(budget) = &self.budget {
+            budget.validate()?;
         }
         self.inference.validate()?;
         self.retry_policy.validate()

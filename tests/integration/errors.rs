@@ -44,12 +44,7 @@ async fn every_error_response_maps_to_its_kind_for_both_calls() {
         for (fake_error, is_kind, retryable) in cases() {
             let h = Harness::start().await;
             h.fake.push(FakeReply::error(fake_error.clone()));
-            let mut session = h
-                .builder()
-                .await
-                .retry_policy(RetryPolicy::none())
-                .build()
-                .unwrap();
+            let mut session = h.session_without_retries().await;
             let error = if streaming {
                 session.send_streaming("hi").await.err().unwrap()
             } else {
@@ -77,12 +72,7 @@ async fn every_error_response_maps_to_its_kind_for_both_calls() {
 async fn access_denied_names_the_model_and_region_and_says_to_enable_access() {
     let h = Harness::start().await;
     h.fake.push(FakeReply::error(FakeError::AccessDenied));
-    let mut session = h
-        .builder()
-        .await
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let mut session = h.session_without_retries().await;
     let text = session.send("hi").await.unwrap_err().to_string();
     assert!(
         text.contains("us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
@@ -96,12 +86,7 @@ async fn access_denied_names_the_model_and_region_and_says_to_enable_access() {
 async fn a_dropped_connection_is_a_retryable_transport_error() {
     let h = Harness::start().await;
     h.fake.push(FakeReply::drop_connection());
-    let mut session = h
-        .builder()
-        .await
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let mut session = h.session_without_retries().await;
     let error = session.send("hi").await.unwrap_err();
     assert!(matches!(error, Error::Transport { .. }), "{error:?}");
     assert!(error.is_retryable());
@@ -113,12 +98,7 @@ async fn a_garbled_response_body_is_a_transport_error() {
     h.fake.push(
         FakeReply::text("whole").fault_after(0, bedrock_chat::testing::StreamFault::CorruptFrame),
     );
-    let mut session = h
-        .builder()
-        .await
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let mut session = h.session_without_retries().await;
     let error = session.send("hi").await.unwrap_err();
     assert!(matches!(error, Error::Transport { .. }), "{error:?}");
 }

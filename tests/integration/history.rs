@@ -1,7 +1,7 @@
 //! The conversation stays valid and intact through failures, undo, retry, reset, save and load.
 
 use bedrock_chat::testing::{FakeError, FakeReply, StreamFault};
-use bedrock_chat::{ChatSession, Error, Message, RetryPolicy, SavedConversation};
+use bedrock_chat::{ChatSession, Error, Message, SavedConversation};
 
 use crate::support::{Harness, assert_valid_conversation, pairs};
 
@@ -35,12 +35,7 @@ async fn after_every_kind_of_failure_the_next_request_is_a_valid_conversation() 
                 .push(FakeReply::text("first answer"))
                 .push(failure.clone())
                 .push(FakeReply::text("third answer"));
-            let mut session = h
-                .builder()
-                .await
-                .retry_policy(RetryPolicy::none())
-                .build()
-                .unwrap();
+            let mut session = h.session_without_retries().await;
             session.send("first").await.unwrap();
             let failed = if streaming {
                 match session.send_streaming("second").await {
@@ -90,12 +85,7 @@ async fn undo_retry_and_reset_keep_whole_exchanges() {
         .push(FakeReply::text("A2"))
         .push(FakeReply::text("A2 again"))
         .push(FakeReply::error(FakeError::AccessDenied));
-    let mut session = h
-        .builder()
-        .await
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let mut session = h.session_without_retries().await;
     session.send("Q1").await.unwrap();
     session.send("Q2").await.unwrap();
 

@@ -129,12 +129,7 @@ async fn a_custom_policy_sets_attempts_delays_and_budget() {
 async fn with_retries_off_the_first_failure_is_returned() {
     let h = Harness::start().await;
     h.fake.set_fallback(FakeReply::error(FakeError::Throttling));
-    let mut session = h
-        .builder()
-        .await
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let mut session = h.session_without_retries().await;
     session.send("hi").await.unwrap_err();
     assert_eq!(h.fake.request_count(), 1);
 }

@@ -39,6 +39,15 @@ impl Harness {
             .history(history)
     }
 
+    /// A session that never retries: the first failure is returned.
+    pub async fn session_without_retries(&self) -> ChatSession {
+        self.builder()
+            .await
+            .retry_policy(RetryPolicy::none())
+            .build()
+            .expect("session builds")
+    }
+
     /// A session that retries at once (1 ms waits), for tests that are not about timing.
     pub async fn session(&self) -> ChatSession {
         self.builder()

@@ -669,12 +669,8 @@ impl ChatSessionBuilder {
         if self.model_id.trim().is_empty() {
             return Err(Error::invalid_input("the model id is empty"));
         }
-        if let Some(budget) = self.budget
-            && !(budget.limit_usd.is_finite() && budget.limit_usd >= 0.0)
-        {
-            return Err(Error::invalid_input(
-                "the budget must be a number of dollars of at least 0",
-            ));
+        if let Some(budget) = &self.budget {
+            budget.validate()?;
         }
         self.inference.validate()?;
         self.retry_policy.validate()?;

@@ -100,4 +100,15 @@ impl Budget {
             refuse: true,
         }
     }
+
+    /// Checks that the limit is a number of dollars of at least 0.
+    pub fn validate(&self) -> crate::Result<()> {
+        if self.limit_usd.is_finite() && self.limit_usd >= 0.0 {
+            Ok(())
+        } else {
+            Err(crate::Error::InvalidInput {
+                reason: "the budget must be a number of dollars of at least 0".to_string(),
+            })
+        }
+    }
 }
