@@ -1,13 +1,14 @@
 //! Streamed replies: the events a model client yields as a reply is generated.
 
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures::Stream;
+use futures::stream::{Fuse, Stream, StreamExt};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::response::{StopReason, TokenUsage};
 
 /// One event of a streamed reply. It serialises as `{"textDelta": "..."}`,
@@ -37,18 +38,42 @@ type BoxedEvents = Pin<Box<dyn Stream<Item = Result<StreamEvent>> + Send + 'stat
 ///
 /// Events arrive as soon as the model produces them. An error ends the stream. Dropping the
 /// stream closes the connection and abandons the reply.
+///
+/// Once the wrapped stream has ended, an `EventStream` keeps answering `None`: many streams
+/// (`futures::stream::unfold`, which the Bedrock client uses, among them) panic when polled after
+/// their end, and a reply with no text is read to its end before the caller sees it.
 pub struct EventStream {
     request_id: Option<String>,
-    events: BoxedEvents,
+    events: Fuse<BoxedEvents>,
+    idle: Option<Idle>,
+}
+
+/// The longest pause allowed between two events, and the timer for the current pause.
+struct Idle {
+    limit: Duration,
+    /// Started when the caller begins to wait, so time the caller spends between polls is not
+    /// counted as a pause of the server's.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl EventStream {
     /// Wraps a stream of events.
     pub fn new(events: impl Stream<Item = Result<StreamEvent>> + Send + 'static) -> Self {
+        let events: BoxedEvents = Box::pin(events);
         EventStream {
             request_id: None,
-            events: Box::pin(events),
+            events: events.fuse(),
+            idle: None,
         }
+    }
+
+    /// Ends the stream with [`Error::Timeout`] when no event arrives for `limit`: before the
+    /// first event, and between any two. A long reply that keeps arriving is never cut off.
+    /// Default is no limit.
+    #[must_use]
+    pub fn with_idle_timeout(mut self, limit: Duration) -> Self {
+        self.idle = Some(Idle { limit, timer: None });
+        self
     }
 
     /// Sets the request id of the call. Default is none.
@@ -67,8 +92,43 @@ impl EventStream {
 impl Stream for EventStream {
     type Item = Result<StreamEvent>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.events.as_mut().poll_next(cx)
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        match this.events.poll_next_unpin(cx) {
+            Poll::Ready(item) => {
+                if let Some(idle) = &mut this.idle {
+                    match &item {
+                        // The stream is over: no more pauses to time.
+                        None | Some(Err(_)) => this.idle = None,
+                        Some(Ok(_)) => idle.timer = None,
+                    }
+                }
+                Poll::Ready(item)
+            }
+            Poll::Pending => {
+                let Some(idle) = &mut this.idle else {
+                    return Poll::Pending;
+                };
+                let limit = idle.limit;
+                let timer = idle
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                if timer.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                this.idle = None;
+                // Whatever the inner stream would say next is no longer wanted.
+                let ended: BoxedEvents = Box::pin(futures::stream::empty());
+                this.events = ended.fuse();
+                Poll::Ready(Some(Err(Error::Timeout {
+                    source: format!(
+                        "no part of the reply arrived for {} (the read timeout)",
+                        humantime::format_duration(limit)
+                    )
+                    .into(),
+                })))
+            }
+        }
     }
 }
 
@@ -76,6 +136,7 @@ impl fmt::Debug for EventStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EventStream")
             .field("request_id", &self.request_id)
+            .field("idle_timeout", &self.idle.as_ref().map(|idle| idle.limit))
             .finish_non_exhaustive()
     }
 }

@@ -11,6 +11,7 @@ mod converse;
 mod errors;
 mod faults;
 mod history;
+mod hostile;
 mod live;
 mod long_conversations;
 mod mock;

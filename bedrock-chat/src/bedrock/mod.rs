@@ -44,6 +44,9 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(300);
 pub struct BedrockClient {
     sdk: aws_sdk_bedrockruntime::Client,
     region: Arc<str>,
+    /// The SDK's read timeout, which it applies only to the response head; a stream's events
+    /// get the same limit on every pause (see [`EventStream::with_idle_timeout`]).
+    read_timeout: Option<Duration>,
 }
 
 impl BedrockClient {
@@ -93,9 +96,11 @@ impl BedrockClient {
             )
         })?;
         validate_region(&region)?;
+        let read_timeout = conf.timeout_config().and_then(|t| t.read_timeout());
         Ok(BedrockClient {
             sdk: aws_sdk_bedrockruntime::Client::from_conf(conf),
             region: region.into(),
+            read_timeout,
         })
     }
 
@@ -174,7 +179,11 @@ impl ModelClient for BedrockClient {
                 }
             }
         });
-        Ok(EventStream::new(events).with_request_id(request_id))
+        let events = EventStream::new(events).with_request_id(request_id);
+        Ok(match self.read_timeout {
+            Some(limit) => events.with_idle_timeout(limit),
+            None => events,
+        })
     }
 }
 
@@ -196,6 +205,7 @@ impl fmt::Debug for BedrockClient {
         // are never part of it, but keeping it out makes that easy to see.
         f.debug_struct("BedrockClient")
             .field("region", &self.region)
+            .field("read_timeout", &self.read_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -320,8 +330,10 @@ impl BedrockClientBuilder {
                     .read_timeout(self.read_timeout)
                     .build(),
             )
-            // The SDK's read timeout covers the wait for the response head; inside a streamed
-            // body, stalled-stream protection with the same grace period is the per-read limit.
+            // The SDK's read timeout covers the wait for the response head only. Stalled-stream
+            // protection measures throughput, so a stream that sends a small frame now and then
+            // passes it however long its pauses are; the per-pause limit is
+            // `EventStream::with_idle_timeout`, set from the same read timeout.
             .stalled_stream_protection(
                 StalledStreamProtectionConfig::enabled()
                     .grace_period(self.read_timeout)

@@ -143,6 +143,7 @@ pub struct FakeReply {
     kind: ReplyKind,
     delay: Duration,
     chunk_delay: Duration,
+    pause: Option<(usize, Duration)>,
     retry_after: Option<u64>,
 }
 
@@ -179,6 +180,7 @@ impl FakeReply {
             },
             delay: Duration::ZERO,
             chunk_delay: Duration::ZERO,
+            pause: None,
             retry_after: None,
         }
     }
@@ -189,6 +191,7 @@ impl FakeReply {
             kind: ReplyKind::Error(error),
             delay: Duration::ZERO,
             chunk_delay: Duration::ZERO,
+            pause: None,
             retry_after: None,
         }
     }
@@ -199,6 +202,7 @@ impl FakeReply {
             kind: ReplyKind::DropConnection,
             delay: Duration::ZERO,
             chunk_delay: Duration::ZERO,
+            pause: None,
             retry_after: None,
         }
     }
@@ -262,6 +266,13 @@ impl FakeReply {
     /// Waits this long before each frame of a streamed reply. Default is no wait.
     pub fn chunk_delay(mut self, delay: Duration) -> Self {
         self.chunk_delay = delay;
+        self
+    }
+
+    /// Pauses a streamed reply once, for `pause`, after its first `chunks` text chunks have been
+    /// sent: a stream that stalls part-way. Default is no pause.
+    pub fn pause_after(mut self, chunks: usize, pause: Duration) -> Self {
+        self.pause = Some((chunks, pause));
         self
     }
 }
@@ -583,6 +594,7 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
 
 fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id: &str) -> Handled {
     let chunk_delay = reply.chunk_delay;
+    let pause = reply.pause;
     match reply.kind {
         ReplyKind::DropConnection => Err(dropped()),
         ReplyKind::Error(error) => {
@@ -627,7 +639,7 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
                     &stop_reason,
                     usage,
                     fault,
-                    chunk_delay,
+                    (chunk_delay, pause),
                     request_id,
                 )),
             }
@@ -640,7 +652,7 @@ fn stream_response(
     stop_reason: &str,
     usage: WireUsage,
     fault: Option<(usize, StreamFault)>,
-    chunk_delay: Duration,
+    (chunk_delay, pause): (Duration, Option<(usize, Duration)>),
     request_id: &str,
 ) -> Response<Body> {
     let mut frames: Vec<Result<Bytes, std::io::Error>> = vec![Ok(wire::message_start())];
@@ -674,18 +686,27 @@ fn stream_response(
             frames.push(Ok(wire::metadata(usage, 12)));
         }
     }
-    let body = futures::stream::iter(frames).then(move |frame| async move {
-        if !chunk_delay.is_zero() {
-            tokio::time::sleep(chunk_delay).await;
-        }
-        if frame.is_err() {
-            // hyper flushes its write buffer when the body is not ready; without this pause the
-            // frames before a dropped connection would be discarded unsent, which is not what a
-            // connection dropped mid-reply looks like.
-            tokio::task::yield_now().await;
-        }
-        frame.map(Frame::data)
-    });
+    // Frame 0 is `messageStart`, so a pause after `n` chunks comes before frame `n + 1`.
+    let paused_frame = pause.map(|(chunks, pause)| (chunks + 1, pause));
+    let body = futures::stream::iter(frames.into_iter().enumerate()).then(
+        move |(index, frame)| async move {
+            if !chunk_delay.is_zero() {
+                tokio::time::sleep(chunk_delay).await;
+            }
+            if let Some((at, pause)) = paused_frame
+                && at == index
+            {
+                tokio::time::sleep(pause).await;
+            }
+            if frame.is_err() {
+                // hyper flushes its write buffer when the body is not ready; without this pause the
+                // frames before a dropped connection would be discarded unsent, which is not what a
+                // connection dropped mid-reply looks like.
+                tokio::task::yield_now().await;
+            }
+            frame.map(Frame::data)
+        },
+    );
     Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "application/vnd.amazon.eventstream")

@@ -1,0 +1,256 @@
+//! Defects found by hostile testing (issue 15): replies with no text, streams that stall, and
+//! arbitrary event sequences. Each of these once panicked or hung.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bedrock_chat::testing::FakeReply;
+use bedrock_chat::{
+    ChatRequest, ChatResponse, ChatSession, Error, EventStream, Message, ModelClient, RetryPolicy,
+    StopReason, StreamEvent, TokenUsage,
+};
+use futures::{Stream, StreamExt};
+use proptest::prelude::*;
+
+use crate::support::Harness;
+
+/// A streamed reply that ends without text is `EmptyReply`, as a whole one is; never a panic.
+#[tokio::test]
+async fn streamed_replies_without_text_are_empty_reply_errors_not_panics() {
+    let h = Harness::start().await;
+    let cases = [
+        FakeReply::chunks(Vec::<String>::new()),
+        FakeReply::chunks([""]).stop_reason("stop_sequence"),
+        FakeReply::chunks(["  "]).stop_reason("content_filtered"),
+    ];
+    for reply in cases {
+        h.fake.push(reply);
+        let mut session = h.session_without_retries().await;
+        let result = match session.send_streaming("hi").await {
+            Ok(stream) => stream.finish().await.map(|_| ()),
+            Err(error) => Err(error),
+        };
+        let error = result.unwrap_err();
+        assert!(matches!(error, Error::EmptyReply { .. }), "{error:?}");
+        assert!(session.history().is_empty());
+    }
+}
+
+/// Reading the stream item by item past its end keeps answering `None`.
+#[tokio::test]
+async fn an_empty_streamed_reply_can_be_polled_past_its_end() {
+    let h = Harness::start().await;
+    h.fake.push(FakeReply::chunks(Vec::<String>::new()));
+    let mut session = h.session_without_retries().await;
+    let mut stream = session.send_streaming("hi").await.unwrap();
+    let mut items = Vec::new();
+    while let Some(item) = stream.next().await {
+        items.push(item);
+    }
+    assert!(stream.next().await.is_none());
+    assert!(matches!(items.last(), Some(Err(Error::EmptyReply { .. }))));
+}
+
+/// The read timeout limits every pause inside a stream, not only the wait for its first byte.
+#[tokio::test]
+async fn the_read_timeout_applies_between_two_parts_of_a_streamed_reply() {
+    let h = Harness::start().await;
+    // The first part arrives at once; the second would come a minute later.
+    h.fake
+        .push(FakeReply::chunks(["one ", "two"]).pause_after(1, Duration::from_secs(60)));
+    let client = h
+        .fake
+        .client_builder()
+        .read_timeout(Duration::from_millis(300))
+        .build()
+        .await
+        .unwrap();
+    let mut session = ChatSession::builder(client)
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let error = session
+        .send_streaming("count")
+        .await
+        .unwrap()
+        .finish()
+        .await
+        .unwrap_err();
+    match &error {
+        Error::StreamInterrupted {
+            partial_text,
+            source,
+        } => {
+            assert_eq!(partial_text, "one ");
+            assert!(matches!(**source, Error::Timeout { .. }), "{source:?}");
+        }
+        other => panic!("expected an interrupted stream, got {other:?}"),
+    }
+    // Well under the minute the server would have made us wait.
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(session.history().is_empty());
+}
+
+/// On paused time: the idle limit fires after exactly its length of silence, and a stream that
+/// keeps sending is never cut off however long it lasts in total.
+#[tokio::test(start_paused = true)]
+async fn the_idle_timeout_measures_pauses_not_the_whole_stream() {
+    let steady = futures::stream::unfold(0u32, |n| async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        (n < 10).then(|| (Ok(StreamEvent::TextDelta(format!("{n} "))), n + 1))
+    });
+    let mut events = EventStream::new(steady).with_idle_timeout(Duration::from_secs(2));
+    let mut count = 0;
+    while let Some(event) = events.next().await {
+        event.unwrap();
+        count += 1;
+    }
+    assert_eq!(
+        count, 10,
+        "ten seconds of steady events pass a two-second limit"
+    );
+
+    let stalled = futures::stream::iter([Ok(StreamEvent::TextDelta("a".into()))])
+        .chain(futures::stream::pending());
+    let mut events = EventStream::new(stalled).with_idle_timeout(Duration::from_secs(2));
+    assert!(events.next().await.unwrap().is_ok());
+    let before = tokio::time::Instant::now();
+    let error = events.next().await.unwrap().unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    assert_eq!(before.elapsed(), Duration::from_secs(2));
+    assert!(
+        events.next().await.is_none(),
+        "the stream ends after its timeout"
+    );
+}
+
+/// A stream that panics when polled after its end, as `futures::stream::unfold` (under the
+/// Bedrock client) does.
+struct Strict {
+    items: std::vec::IntoIter<bedrock_chat::Result<StreamEvent>>,
+    ended: bool,
+}
+
+impl Stream for Strict {
+    type Item = bedrock_chat::Result<StreamEvent>;
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        assert!(!self.ended, "polled after the end");
+        let next = self.items.next();
+        self.ended = next.is_none();
+        Poll::Ready(next)
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    Text(String),
+    Stop(StopReason),
+    Metadata(u64),
+    Fail,
+}
+
+/// A client whose streams replay one sequence of steps.
+struct Replay {
+    steps: Vec<Step>,
+    called: Arc<AtomicBool>,
+}
+
+fn events(steps: &[Step]) -> Vec<bedrock_chat::Result<StreamEvent>> {
+    steps
+        .iter()
+        .map(|step| match step {
+            Step::Text(text) => Ok(StreamEvent::TextDelta(text.clone())),
+            Step::Stop(reason) => Ok(StreamEvent::MessageStop(reason.clone())),
+            Step::Metadata(tokens) => Ok(StreamEvent::Metadata {
+                usage: TokenUsage::new(*tokens, *tokens),
+                latency: None,
+            }),
+            Step::Fail => Err(Error::Transport {
+                source: "connection reset".into(),
+            }),
+        })
+        .collect()
+}
+
+#[async_trait]
+impl ModelClient for Replay {
+    async fn converse(&self, _: &ChatRequest) -> bedrock_chat::Result<ChatResponse> {
+        Err(Error::Transport {
+            source: "not used".into(),
+        })
+    }
+
+    async fn converse_stream(&self, _: &ChatRequest) -> bedrock_chat::Result<EventStream> {
+        self.called.store(true, Ordering::SeqCst);
+        Ok(EventStream::new(Strict {
+            items: events(&self.steps).into_iter(),
+            ended: false,
+        }))
+    }
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        prop_oneof![Just(String::new()), Just(" ".to_string()), "[a-z ]{1,6}"].prop_map(Step::Text),
+        prop_oneof![
+            Just(StopReason::EndTurn),
+            Just(StopReason::MaxTokens),
+            Just(StopReason::StopSequence),
+            Just(StopReason::ContentFiltered),
+            Just(StopReason::ModelContextWindowExceeded),
+        ]
+        .prop_map(Step::Stop),
+        (0u64..50).prop_map(Step::Metadata),
+        Just(Step::Fail),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Any events in any order, ending anywhere: the caller gets events and at most one error,
+    /// never a panic, and the history is either as before or one complete, valid exchange.
+    #[test]
+    fn any_event_sequence_leaves_a_valid_history(steps in proptest::collection::vec(step(), 0..8), read_all in any::<bool>()) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let client = Replay { steps: steps.clone(), called: Arc::default() };
+            let prior = vec![Message::user("earlier"), Message::assistant("reply")];
+            let mut session = ChatSession::builder(client)
+                .retry_policy(RetryPolicy::none())
+                .history(prior.clone())
+                .build()
+                .unwrap();
+            let mut errors = 0;
+            if let Ok(mut stream) = session.send_streaming("now").await {
+                if read_all {
+                    while let Some(item) = stream.next().await {
+                        if item.is_err() {
+                            errors += 1;
+                        }
+                    }
+                    // Polling once more past the end is harmless too.
+                    prop_assert!(stream.next().await.is_none());
+                } else {
+                    let _ = stream.next().await;
+                }
+            }
+            prop_assert!(errors <= 1, "more than one error from one stream");
+            let history = session.history();
+            if history.len() == prior.len() {
+                prop_assert_eq!(history, &prior[..]);
+            } else {
+                prop_assert!(read_all, "a turn was committed although the stream was dropped early");
+                prop_assert_eq!(history.len(), prior.len() + 2);
+                prop_assert_eq!(history[2].text(), "now");
+                prop_assert!(!history[3].text().trim().is_empty());
+            }
+            Ok(())
+        })?;
+    }
+}
