@@ -142,6 +142,18 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// An answer came, but not one of Bedrock's: an HTML error page from a proxy or load
+    /// balancer, or a body that is not Bedrock's JSON. The HTTP status says who failed.
+    #[error("{}", describe_unexpected(*status, content_type.as_deref()))]
+    UnexpectedResponse {
+        /// The HTTP status code.
+        status: u16,
+        /// The response's `Content-Type`, if it had one.
+        content_type: Option<String>,
+        /// The SDK's parse error.
+        #[source]
+        source: BoxError,
+    },
 
     // --- the request must change: not worth retrying ------------------------------------------
     /// Bedrock rejected the request as invalid (`ValidationException`, HTTP 400).
@@ -324,6 +336,18 @@ pub enum Error {
     },
 }
 
+fn describe_unexpected(status: u16, content_type: Option<&str>) -> String {
+    let content_type = content_type.map(|t| format!(" ({t})")).unwrap_or_default();
+    let advice = match status {
+        200..=299 => {
+            "its body could not be read as Bedrock's; try again, and check the endpoint URL if it persists"
+        }
+        500..=599 => "not Bedrock's error; a proxy or gateway in between may be failing; try again",
+        _ => "not Bedrock's error; check the endpoint URL and any proxy in between",
+    };
+    format!("the endpoint answered HTTP {status}{content_type}, {advice}")
+}
+
 impl Error {
     /// True when the same request may succeed if sent again later: throttling, a model that is
     /// not ready, an unavailable or failing service, model and client timeouts, and connection
@@ -342,6 +366,8 @@ impl Error {
             | Error::ModelStreamError { .. }
             | Error::Timeout { .. }
             | Error::Transport { .. } => true,
+            // A gateway's 5xx, or a 200 whose body broke on the way, may pass; a 4xx page will not.
+            Error::UnexpectedResponse { status, .. } => !(400..500).contains(status),
             Error::StreamInterrupted { source, .. } => source.is_retryable(),
             _ => false,
         }

@@ -129,3 +129,26 @@ mod tests {
         assert!(!Message::user("x").has_blank_content());
     }
 }
+
+/// Refuses text with control characters other than tab and line breaks, naming `what` holds it.
+///
+/// Such characters are almost always pasted terminal escapes or binary data: the model can do
+/// nothing useful with them, and echoed back to a terminal they could rewrite what the user sees.
+/// Checked where text enters a conversation (a new message, a system prompt, a loaded file), not
+/// on every request, so a long conversation is not scanned again each turn.
+pub(crate) fn check_control_characters(what: &str, text: &str) -> crate::Result<()> {
+    match text
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        None => Ok(()),
+        Some((position, c)) => Err(crate::Error::InvalidInput {
+            reason: format!(
+                "{what} contains a control character (U+{:04X} at character {}); remove it and try again",
+                u32::from(c),
+                position + 1
+            ),
+        }),
+    }
+}

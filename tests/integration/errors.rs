@@ -93,14 +93,18 @@ async fn a_dropped_connection_is_a_retryable_transport_error() {
 }
 
 #[tokio::test]
-async fn a_garbled_response_body_is_a_transport_error() {
+async fn a_garbled_response_body_is_reported_with_its_status_and_retried() {
     let h = Harness::start().await;
     h.fake.push(
         FakeReply::text("whole").fault_after(0, bedrock_chat::testing::StreamFault::CorruptFrame),
     );
     let mut session = h.session_without_retries().await;
     let error = session.send("hi").await.unwrap_err();
-    assert!(matches!(error, Error::Transport { .. }), "{error:?}");
+    assert!(
+        matches!(error, Error::UnexpectedResponse { status: 200, .. }),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
 }
 
 #[tokio::test]

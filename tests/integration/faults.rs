@@ -57,6 +57,8 @@ fn kind_of(error: &Error) -> Option<Kind> {
         Error::InvalidRequest { .. } => Kind::Invalid,
         Error::AccessDenied { .. } => Kind::Denied,
         Error::Transport { .. } => Kind::Transport,
+        // A whole reply whose body broke on the way is reported with its status (200).
+        Error::UnexpectedResponse { status: 200, .. } => Kind::Transport,
         Error::Timeout { .. } => Kind::Timeout,
         _ => return None,
     })

@@ -254,3 +254,49 @@ proptest! {
         })?;
     }
 }
+
+/// A proxy's HTML error page, or a 200 whose body is not Bedrock's JSON, is reported with its
+/// HTTP status rather than as "could not reach Bedrock".
+#[tokio::test]
+async fn a_response_that_is_not_bedrocks_is_reported_with_its_status() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let cases = [
+        (
+            502,
+            "text/html",
+            "<html><body>502 Bad Gateway</body></html>",
+            true,
+        ),
+        (200, "application/json", "{\"output\": not json", true),
+        (403, "text/html", "<html>Forbidden by proxy</html>", false),
+    ];
+    for (status, content_type, body, retryable) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status).set_body_raw(body, content_type))
+            .mount(&server)
+            .await;
+        let client = bedrock_chat::BedrockClient::builder()
+            .region("eu-west-1")
+            .endpoint_url(server.uri())
+            .credentials_provider(aws_credential_types::Credentials::for_tests())
+            .build()
+            .await
+            .unwrap();
+        let mut session = ChatSession::builder(client)
+            .retry_policy(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let error = session.send("hi").await.unwrap_err();
+        let text = error.to_string();
+        assert!(
+            matches!(error, Error::UnexpectedResponse { status: s, .. } if s == status),
+            "{status}: {error:?}"
+        );
+        assert!(text.contains(&format!("HTTP {status}")), "{text}");
+        assert_eq!(error.is_retryable(), retryable, "{text}");
+        assert!(session.history().is_empty());
+    }
+}

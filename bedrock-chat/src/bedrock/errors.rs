@@ -88,9 +88,19 @@ impl ServiceCode for ConverseStreamOutputError {
 pub(crate) trait RawResponse {
     /// The `Retry-After` header, in seconds, if there is one.
     fn retry_after(&self) -> Option<Duration>;
+    /// The HTTP status and content type, when the failure came over HTTP.
+    fn status_and_type(&self) -> Option<(u16, Option<String>)>;
 }
 
 impl RawResponse for HttpResponse {
+    fn status_and_type(&self) -> Option<(u16, Option<String>)> {
+        let content_type = self
+            .headers()
+            .get("content-type")
+            .map(|t| t.split(';').next().unwrap_or(t).trim().to_string());
+        Some((self.status().as_u16(), content_type))
+    }
+
     fn retry_after(&self) -> Option<Duration> {
         let value = self.headers().get("retry-after")?;
         let seconds: f64 = value.trim().parse().ok()?;
@@ -102,6 +112,10 @@ impl RawResponse for HttpResponse {
 /// Errors inside an event stream arrive as frames, which carry no `Retry-After`.
 impl RawResponse for RawMessage {
     fn retry_after(&self) -> Option<Duration> {
+        None
+    }
+
+    fn status_and_type(&self) -> Option<(u16, Option<String>)> {
         None
     }
 }
@@ -125,9 +139,10 @@ where
         SdkError::ServiceError(service)
             if service.err().service_code().is_none() && service.err().message().is_none() =>
         {
-            Error::Transport {
-                source: Box::new(err),
-            }
+            unexpected_response(service.raw().status_and_type(), err)
+        }
+        SdkError::ResponseError(response) => {
+            unexpected_response(response.raw().status_and_type(), err)
         }
         SdkError::ServiceError(service) => {
             let inner = service.err();
@@ -162,6 +177,24 @@ where
         },
         // Connection failures, dropped connections and garbled or truncated responses.
         _ => Error::Transport {
+            source: Box::new(err),
+        },
+    }
+}
+
+/// A response that was not Bedrock's: named by its status when it came over HTTP, else (a frame
+/// inside a stream) a transport problem.
+fn unexpected_response(
+    status: Option<(u16, Option<String>)>,
+    err: impl StdError + Send + Sync + 'static,
+) -> Error {
+    match status {
+        Some((status, content_type)) => Error::UnexpectedResponse {
+            status,
+            content_type,
+            source: Box::new(err),
+        },
+        None => Error::Transport {
             source: Box::new(err),
         },
     }

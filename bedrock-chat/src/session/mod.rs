@@ -76,6 +76,15 @@ pub struct ChatSession {
     usage: SessionUsage,
     /// What the priced turns cost so far, in US dollars.
     spent_usd: f64,
+    /// Where this conversation's turns begin in `usage`, and the tokens it had used before
+    /// (in the file it was loaded from), so a snapshot carries the conversation's whole usage.
+    conversation_start: ConversationStart,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct ConversationStart {
+    turn: usize,
+    earlier: TokenUsage,
 }
 
 /// A request ready to send: what it holds and where its history begins.
@@ -357,6 +366,27 @@ impl ChatSession {
     /// Starts a new conversation. The settings and the usage totals are kept.
     pub fn reset(&mut self) {
         self.history.clear();
+        self.conversation_start = ConversationStart {
+            turn: self.usage.turns().len(),
+            earlier: TokenUsage::default(),
+        };
+    }
+
+    /// The tokens the current conversation has used: its turns in this session, plus what it
+    /// had used before when it was loaded from a file (see [`restore`](Self::restore)). This is
+    /// the usage a [`snapshot`](Self::snapshot) records. Turns removed with
+    /// [`undo`](Self::undo) still count: Bedrock billed them.
+    pub fn conversation_usage(&self) -> TokenUsage {
+        let mut total = self.conversation_start.earlier;
+        for turn in &self.usage.turns()[self.conversation_start.turn..] {
+            total += turn.usage;
+        }
+        total
+    }
+
+    /// The tokens the current conversation had used before it was loaded, if it was.
+    pub fn usage_before_loading(&self) -> TokenUsage {
+        self.conversation_start.earlier
     }
 
     /// Removes the last exchange and returns it (the user's message, then the reply), or `None`
@@ -423,8 +453,18 @@ impl ChatSession {
     }
 
     /// Sets or clears the system prompt for the following turns. A blank prompt clears it.
-    pub fn set_system_prompt(&mut self, prompt: Option<String>) {
-        self.system_prompt = prompt.filter(|p| !p.trim().is_empty());
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when the prompt holds control characters other than tabs and
+    /// line breaks; the prompt is then unchanged.
+    pub fn set_system_prompt(&mut self, prompt: Option<String>) -> Result<()> {
+        let prompt = prompt.filter(|p| !p.trim().is_empty());
+        if let Some(prompt) = &prompt {
+            crate::message::check_control_characters("the system prompt", prompt)?;
+        }
+        self.system_prompt = prompt;
+        Ok(())
     }
 
     /// The inference settings.
@@ -453,20 +493,31 @@ impl ChatSession {
             self.system_prompt.clone(),
             self.inference.clone(),
             self.history.clone(),
-            self.usage.total(),
+            self.conversation_usage(),
         )
     }
 
     /// Replaces the conversation, model, system prompt and settings with a saved one. On error
-    /// the session is unchanged. The usage totals are not replaced: they count the turns this
-    /// session sent (the saved file keeps its own, [`SavedConversation::usage`]).
+    /// the session is unchanged. The session's usage totals are not replaced: they count the
+    /// turns this session sent. The saved file's own usage, [`SavedConversation::usage`], is kept
+    /// as [`usage_before_loading`](Self::usage_before_loading) and written again by the next
+    /// save, added to the turns sent since.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when the conversation cannot be continued (see
+    /// [`SavedConversation::validate`]).
     pub fn restore(&mut self, saved: SavedConversation) -> Result<()> {
         saved.validate()?;
         let parts = saved.into_parts();
         self.model_id = parts.model_id;
-        self.system_prompt = parts.system_prompt;
+        self.system_prompt = parts.system_prompt.filter(|p| !p.trim().is_empty());
         self.inference = parts.inference;
         self.history = parts.messages;
+        self.conversation_start = ConversationStart {
+            turn: self.usage.turns().len(),
+            earlier: parts.usage,
+        };
         Ok(())
     }
 
@@ -530,17 +581,7 @@ fn user_message(text: String) -> Result<Message> {
             "the message is empty; type something to send",
         ));
     }
-    if let Some((position, c)) = text
-        .chars()
-        .enumerate()
-        .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-    {
-        return Err(Error::invalid_input(format!(
-            "the message contains a control character (U+{:04X} at character {}); remove it and send again",
-            u32::from(c),
-            position + 1
-        )));
-    }
+    crate::message::check_control_characters("the message", &text)?;
     if text.len() > crate::MAX_MESSAGE_BYTES {
         return Err(Error::invalid_input(format!(
             "the message is {} bytes long, more than the {} a request may carry; shorten it or split it",
@@ -674,7 +715,16 @@ impl ChatSessionBuilder {
         }
         self.inference.validate()?;
         self.retry_policy.validate()?;
+        if let Some(prompt) = &self.system_prompt {
+            crate::message::check_control_characters("the system prompt", prompt)?;
+        }
         crate::request::validate_conversation(&self.history, crate::request::Ending::Assistant)?;
+        for (index, message) in self.history.iter().enumerate() {
+            crate::message::check_control_characters(
+                &format!("message {index} ({})", message.role()),
+                &message.text(),
+            )?;
+        }
         Ok(ChatSession {
             client: self.client,
             model_id: self.model_id,
@@ -690,6 +740,7 @@ impl ChatSessionBuilder {
             history: self.history,
             usage: SessionUsage::default(),
             spent_usd: 0.0,
+            conversation_start: ConversationStart::default(),
         })
     }
 }
