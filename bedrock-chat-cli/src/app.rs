@@ -1,22 +1,65 @@
 //! Wiring: arguments to a client, a session and a REPL on the real terminal.
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bedrock_chat::{BedrockClient, ChatConfig, ChatSession};
 use tokio::sync::mpsc;
 
 use crate::args::Args;
+use crate::dotenv::Environment;
 use crate::input::{EditorReader, PipeReader, default_history_path};
 use crate::repl::{CtrlC, NoInterrupts, Options, Outcome, Repl};
+use crate::terminal::visible;
 
 /// Exit status: a turn failed.
 pub const EXIT_TURN_FAILED: u8 = 1;
 /// Exit status: bad usage or configuration.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit status: standard output's reader went away (`| head`), as for a process ended by SIGPIPE.
+pub const EXIT_BROKEN_PIPE: u8 = 128 + 13;
 
-/// Runs the program with parsed arguments and returns its exit status.
-pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+/// Runs the program with parsed arguments and returns its exit status. `environment` is what
+/// the process environment said before `.env` was loaded; `endpoint_flag` whether the endpoint
+/// URL was given on the command line.
+pub async fn run(args: Args, environment: Environment, endpoint_flag: bool) -> ExitCode {
+    match run_checked(args, environment, endpoint_flag).await {
+        Ok(code) => code,
+        // Whoever read our output has gone: stop quietly, as `yes | head -1` does.
+        Err(error) if is_broken_pipe(&error) => ExitCode::from(EXIT_BROKEN_PIPE),
+        Err(error) => {
+            print_error(&format!("{error:#}"));
+            ExitCode::from(EXIT_TURN_FAILED)
+        }
+    }
+}
+
+/// Writes `message` to stderr as one `bedrock-chat: ...` line. A closed stderr is ignored: there
+/// is nowhere else to say it, and `eprintln!` would panic.
+pub fn print_error(message: &str) {
+    let _ = writeln!(io::stderr(), "bedrock-chat: {}", visible(message));
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<io::Error>())
+        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
+async fn run_checked(
+    args: Args,
+    environment: Environment,
+    endpoint_flag: bool,
+) -> anyhow::Result<ExitCode> {
+    if crate::output::stdout_is_closed() {
+        print_error("standard output is closed, so replies would be lost; nothing was sent");
+        return Ok(ExitCode::from(EXIT_TURN_FAILED));
+    }
+    for notice in environment.notices(endpoint_flag) {
+        writeln!(io::stderr(), "{}", visible(&notice))?;
+    }
     let config = match args.chat_config() {
         Ok(config) => config,
         Err(error) => return Ok(usage_error(&error)),
@@ -43,11 +86,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let stdin_is_terminal = io::stdin().is_terminal();
     let interactive = stdin_is_terminal && args.prompt.is_none();
+    crate::signals::exit_on_termination(crate::signals::TerminalState::capture());
     let options = Options {
         interactive,
         stream: !args.no_stream,
         stdout_is_terminal: io::stdout().is_terminal(),
         stderr_is_terminal: io::stderr().is_terminal(),
+        output_closed: crate::output::stdout_is_unread,
     };
     let mut repl = Repl::new(session, options, io::stdout(), io::stderr(), notices_rx);
 
@@ -55,7 +100,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut interrupts = NoInterrupts;
         repl.one_shot(prompt, &mut interrupts).await?
     } else if interactive {
-        let history = args.history_file.clone().or_else(default_history_path);
+        let history = args
+            .history_file
+            .clone()
+            .or_else(|| environment.history_file().map(PathBuf::from))
+            .or_else(default_history_path);
         let mut input = EditorReader::new(history)?;
         let mut interrupts = CtrlC;
         repl.run(&mut input, &mut interrupts).await?
@@ -80,6 +129,6 @@ async fn client(args: &Args, config: &ChatConfig) -> bedrock_chat::Result<Bedroc
 }
 
 fn usage_error(error: &bedrock_chat::Error) -> ExitCode {
-    eprintln!("bedrock-chat: {error}");
+    print_error(&error.to_string());
     ExitCode::from(EXIT_USAGE)
 }

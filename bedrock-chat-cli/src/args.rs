@@ -116,9 +116,10 @@ pub struct Args {
     #[arg(long, short, value_name = "TEXT")]
     pub prompt: Option<String>,
 
-    /// File that keeps the REPL's input history [default: bedrock-chat/history in the user's data
-    /// directory]
-    #[arg(long, env = "BEDROCK_CHAT_HISTORY_FILE")]
+    /// File that keeps the REPL's input history; it must be a bedrock-chat history file or not
+    /// exist yet (anything else is left alone) [env: BEDROCK_CHAT_HISTORY_FILE, not taken from
+    /// .env] [default: bedrock-chat/history in the user's data directory]
+    #[arg(long)]
     pub history_file: Option<PathBuf>,
 }
 

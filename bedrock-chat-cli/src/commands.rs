@@ -25,8 +25,13 @@ pub enum Command {
     History,
     /// `/usage`: tokens used, per turn and in total.
     Usage,
-    /// `/save PATH`
-    Save(PathBuf),
+    /// `/save [--force] PATH`: `--force` replaces an existing conversation without asking.
+    Save {
+        /// Where to save.
+        path: PathBuf,
+        /// Replace an existing saved conversation without asking.
+        force: bool,
+    },
     /// `/load PATH`
     Load(PathBuf),
     /// A command that needs an argument it did not get, or one that does not exist.
@@ -51,7 +56,9 @@ Ctrl-D or /exit quits.
   /undo            remove the last exchange
   /history         show the conversation
   /usage           tokens and estimated cost, per turn and in total
-  /save PATH       save the conversation (JSON, readable only by you)
+  /save PATH       save the conversation (JSON, readable only by you); asks before
+                   replacing a saved conversation, never replaces any other file
+  /save --force PATH   replace an existing saved conversation without asking
   /load PATH       load a saved conversation";
 
 /// Parses one line of input.
@@ -68,10 +75,25 @@ pub fn parse(line: &str) -> Command {
         None => (body, None),
     };
     let path = |arg: Option<&str>, usage: &str| match arg {
-        Some(path) => Ok(PathBuf::from(path)),
+        Some(path) => Ok(expand_home(path)),
         None => Err(Command::Invalid(format!(
             "{usage} needs a file path, e.g. {usage} chat.json"
         ))),
+    };
+    let save = |arg: Option<&str>| {
+        let (force, rest) = match arg {
+            Some(rest) => match rest
+                .strip_prefix("--force")
+                .or_else(|| rest.strip_prefix("-f"))
+            {
+                Some(after) if after.is_empty() || after.starts_with(char::is_whitespace) => {
+                    (true, Some(after.trim()).filter(|a| !a.is_empty()))
+                }
+                _ => (false, Some(rest)),
+            },
+            None => (false, None),
+        };
+        path(rest, "/save").map_or_else(|e| e, |path| Command::Save { path, force })
     };
     match name {
         "help" | "?" => Command::Help,
@@ -83,11 +105,20 @@ pub fn parse(line: &str) -> Command {
         "undo" => Command::Undo,
         "history" => Command::History,
         "usage" => Command::Usage,
-        "save" => path(arg, "/save").map_or_else(|e| e, Command::Save),
+        "save" => save(arg),
         "load" => path(arg, "/load").map_or_else(|e| e, Command::Load),
         other => Command::Invalid(format!(
             "unknown command /{other}; type /help for the list (start with // to send text beginning with /)"
         )),
+    }
+}
+
+/// `~` and `~/...` mean the home folder, as in a shell.
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix('~'), dirs::home_dir()) {
+        (Some(""), Some(home)) => home,
+        (Some(rest), Some(home)) if rest.starts_with('/') => home.join(&rest[1..]),
+        _ => PathBuf::from(path),
     }
 }
 
@@ -106,7 +137,33 @@ mod tests {
         );
         assert_eq!(parse("/system"), Command::System(None));
         assert_eq!(parse("/model eu.x"), Command::Model(Some("eu.x".into())));
-        assert_eq!(parse("/save a b.json"), Command::Save("a b.json".into()));
+        assert_eq!(
+            parse("/save a b.json"),
+            Command::Save {
+                path: "a b.json".into(),
+                force: false
+            }
+        );
+        assert_eq!(
+            parse("/save --force chat.json"),
+            Command::Save {
+                path: "chat.json".into(),
+                force: true
+            }
+        );
+        assert_eq!(
+            parse("/save -force.json"),
+            Command::Save {
+                path: "-force.json".into(),
+                force: false
+            }
+        );
+        if let Some(home) = dirs::home_dir() {
+            assert_eq!(
+                parse("/load ~/chat.json"),
+                Command::Load(home.join("chat.json"))
+            );
+        }
         assert_eq!(
             parse("//etc is a dir"),
             Command::Say("/etc is a dir".into())

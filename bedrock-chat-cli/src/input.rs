@@ -3,8 +3,9 @@
 use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
 
-use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::{Behavior, Config, Editor};
 
 /// One read from the user.
 #[derive(Debug, PartialEq, Eq)]
@@ -24,24 +25,76 @@ pub trait LineReader: Send {
     /// Shows `prompt` (when there is a terminal) and reads one line.
     fn read_line(&mut self, prompt: &str) -> io::Result<Input>;
 
-    /// Records a complete entry (possibly several lines) in the input history. Default: nothing.
-    fn remember(&mut self, _entry: &str) -> io::Result<()> {
-        Ok(())
+    /// Records a complete entry (possibly several lines) in the input history. A history that
+    /// cannot be written is a warning (see [`take_warnings`](Self::take_warnings)), never the
+    /// end of the session. Default: nothing.
+    fn remember(&mut self, _entry: &str) {}
+
+    /// Warnings for the user since the last call, such as a history file that cannot be used.
+    /// Default: none.
+    fn take_warnings(&mut self) -> Vec<String> {
+        Vec::new()
     }
 }
+
+/// The longest line read from a pipe: one message's worth of text plus room for its line
+/// ending. A longer line is skipped while it is read, never held in memory whole.
+pub const MAX_LINE_BYTES: usize = bedrock_chat::MAX_MESSAGE_BYTES + 2;
 
 /// Lines from a pipe or file: no prompt, no editing, no history.
 pub struct PipeReader<R> {
     reader: R,
     line_number: usize,
+    max_line: usize,
 }
 
 impl<R: BufRead + Send> PipeReader<R> {
-    /// Reads lines from `reader`.
+    /// Reads lines from `reader`, each at most [`MAX_LINE_BYTES`].
     pub fn new(reader: R) -> Self {
+        Self::with_max_line(reader, MAX_LINE_BYTES)
+    }
+
+    /// Reads lines of at most `max_line` bytes; longer ones are skipped and reported.
+    pub fn with_max_line(reader: R, max_line: usize) -> Self {
         PipeReader {
             reader,
             line_number: 0,
+            max_line,
+        }
+    }
+
+    /// Reads up to the next line feed into `bytes`, keeping at most `max_line` bytes. Returns
+    /// whether anything was read, and whether the line was longer than the limit.
+    fn read_bounded(&mut self, bytes: &mut Vec<u8>) -> io::Result<(bool, bool)> {
+        let mut read_any = false;
+        let mut too_long = false;
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(available) => available,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                return Ok((read_any, too_long));
+            }
+            read_any = true;
+            let (chunk, found_end) = match available.iter().position(|&b| b == b'\n') {
+                Some(end) => (&available[..=end], true),
+                None => (available, false),
+            };
+            let used = chunk.len();
+            if !too_long {
+                if bytes.len() + used > self.max_line {
+                    too_long = true;
+                    bytes.clear();
+                } else {
+                    bytes.extend_from_slice(chunk);
+                }
+            }
+            self.reader.consume(used);
+            if found_end {
+                return Ok((true, too_long));
+            }
         }
     }
 }
@@ -49,10 +102,18 @@ impl<R: BufRead + Send> PipeReader<R> {
 impl<R: BufRead + Send> LineReader for PipeReader<R> {
     fn read_line(&mut self, _prompt: &str) -> io::Result<Input> {
         let mut bytes = Vec::new();
-        if self.reader.read_until(b'\n', &mut bytes)? == 0 {
+        let (read_any, too_long) = self.read_bounded(&mut bytes)?;
+        if !read_any {
             return Ok(Input::Eof);
         }
         self.line_number += 1;
+        if too_long {
+            return Ok(Input::Invalid(format!(
+                "line {} of standard input is longer than {} bytes, more than a message may carry; it was skipped and nothing was sent",
+                self.line_number,
+                bedrock_chat::MAX_MESSAGE_BYTES
+            )));
+        }
         while matches!(bytes.last(), Some(b'\n' | b'\r')) {
             bytes.pop();
         }
@@ -66,23 +127,120 @@ impl<R: BufRead + Send> LineReader for PipeReader<R> {
     }
 }
 
-/// Lines from a terminal through rustyline, with an input history saved as each entry is made.
+/// Lines from a terminal through rustyline, with an input history kept in a file.
 pub struct EditorReader {
-    editor: DefaultEditor,
-    history: Option<HistoryFile>,
+    editor: Editor<(), FileHistory>,
+    history: Option<PathBuf>,
+    warnings: Vec<String>,
 }
 
+/// The most entries kept in the history file.
+const MAX_HISTORY: usize = 1000;
+
 impl EditorReader {
-    /// A line editor whose history is kept in `history_path`, if given.
+    /// A line editor whose history is kept in `history_path`, if given and if it is a history
+    /// file (or does not exist yet). A path that holds anything else is never written: the
+    /// editor then runs without a history file and says so in [`LineReader::take_warnings`].
     pub fn new(history_path: Option<PathBuf>) -> anyhow::Result<Self> {
-        let mut editor = DefaultEditor::new()?;
-        let history = history_path.map(HistoryFile::load);
-        if let Some(history) = &history {
-            for entry in history.entries() {
-                let _ = editor.add_history_entry(entry.as_str());
-            }
+        let config = Config::builder()
+            .max_history_size(MAX_HISTORY)?
+            .history_ignore_dups(true)?
+            .auto_add_history(false)
+            // Prompts and editing go to the terminal itself, so `bedrock-chat > log` records
+            // replies only, not escape codes.
+            .behavior(Behavior::PreferTerm)
+            .build();
+        let editor = Editor::with_history(config, FileHistory::with_config(&Config::default()))?;
+        let mut reader = EditorReader {
+            editor,
+            history: None,
+            warnings: Vec::new(),
+        };
+        if let Some(path) = history_path {
+            reader.open_history(path);
         }
-        Ok(EditorReader { editor, history })
+        Ok(reader)
+    }
+
+    fn open_history(&mut self, path: PathBuf) {
+        match history_file_kind(&path) {
+            Ok(HistoryKind::Missing) => self.history = Some(path),
+            Ok(HistoryKind::Ours) => match self.editor.load_history(&path) {
+                Ok(()) => self.history = Some(path),
+                Err(error) => self.refuse_history(&path, &format!("cannot be read ({error})")),
+            },
+            Ok(HistoryKind::Legacy(entries)) => {
+                for entry in &entries {
+                    let _ = self.editor.add_history_entry(entry.as_str());
+                }
+                // The file is one this program wrote in its earlier format: rewrite it in the
+                // current one, which can be appended to.
+                match self.editor.save_history(&path) {
+                    Ok(()) => self.history = Some(path),
+                    Err(error) => {
+                        self.refuse_history(&path, &format!("cannot be written ({error})"));
+                    }
+                }
+            }
+            Err(reason) => self.refuse_history(&path, &reason),
+        }
+    }
+
+    fn refuse_history(&mut self, path: &Path, reason: &str) {
+        self.history = None;
+        self.warnings.push(format!(
+            "input history is off for this session: {} {reason}; nothing was written to it (choose another file with --history-file)",
+            path.display()
+        ));
+    }
+}
+
+/// What a history path holds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HistoryKind {
+    /// Nothing yet.
+    Missing,
+    /// A history file in rustyline's format (it starts with `#V2`), or an empty file.
+    Ours,
+    /// A history file in this program's earlier format (one JSON string per line).
+    Legacy(Vec<String>),
+}
+
+/// Looks at `path` without changing it: a history file that may be appended to, or the reason
+/// it must be left alone. Only a regular file that is empty or a history file qualifies, so a
+/// mistaken setting (`~/.bashrc`, `/dev/sda`) can never be truncated, rewritten or appended to.
+pub fn history_file_kind(path: &Path) -> Result<HistoryKind, String> {
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(HistoryKind::Missing),
+        Err(e) => return Err(format!("cannot be read ({e})")),
+    };
+    if !metadata.is_file() {
+        return Err("is not a regular file".to_string());
+    }
+    if metadata.len() == 0 {
+        return Ok(HistoryKind::Ours);
+    }
+    // A history of 1000 entries of 1 MiB would be larger, but nobody types that; a file this
+    // size is something else.
+    const LARGEST: u64 = 64 * 1024 * 1024;
+    if metadata.len() > LARGEST {
+        return Err("is too large to be an input history".to_string());
+    }
+    let text = std::fs::read(path).map_err(|e| format!("cannot be read ({e})"))?;
+    if text.starts_with(b"#V2\n") || text == b"#V2" {
+        return Ok(HistoryKind::Ours);
+    }
+    let not_ours = || "is not a bedrock-chat input history".to_string();
+    let text = String::from_utf8(text).map_err(|_| not_ours())?;
+    let entries: Option<Vec<String>> = text
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_str::<String>(line).ok())
+        .collect();
+    match entries {
+        Some(entries) if !entries.is_empty() => Ok(HistoryKind::Legacy(entries)),
+        _ => Err(not_ours()),
     }
 }
 
@@ -100,81 +258,40 @@ impl LineReader for EditorReader {
         }
     }
 
-    fn remember(&mut self, entry: &str) -> io::Result<()> {
+    fn remember(&mut self, entry: &str) {
         let _ = self.editor.add_history_entry(entry);
-        match &mut self.history {
-            Some(history) => history.push(entry),
-            None => Ok(()),
-        }
-    }
-}
-
-/// The REPL's input history on disk: one JSON string per line (so entries may span lines),
-/// rewritten atomically after every entry so that a crash loses nothing and never leaves a
-/// half-written file.
-pub struct HistoryFile {
-    path: PathBuf,
-    entries: Vec<String>,
-}
-
-/// The most entries kept.
-const MAX_HISTORY: usize = 1000;
-
-impl HistoryFile {
-    /// Reads the history at `path`; a missing or unreadable file starts an empty history, and
-    /// lines that are not entries are skipped.
-    pub fn load(path: PathBuf) -> Self {
-        let entries = std::fs::read_to_string(&path)
-            .map(|text| {
-                text.lines()
-                    .filter_map(|line| serde_json::from_str::<String>(line).ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        HistoryFile { path, entries }
-    }
-
-    /// The entries, oldest first.
-    pub fn entries(&self) -> &[String] {
-        &self.entries
-    }
-
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Adds an entry and writes the file.
-    pub fn push(&mut self, entry: &str) -> io::Result<()> {
-        if self.entries.last().map(String::as_str) == Some(entry) {
-            return Ok(());
-        }
-        self.entries.push(entry.to_string());
-        if self.entries.len() > MAX_HISTORY {
-            let excess = self.entries.len() - MAX_HISTORY;
-            self.entries.drain(..excess);
-        }
-        self.write()
-    }
-
-    fn write(&self) -> io::Result<()> {
-        use std::io::Write;
-        let dir = match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
+        let Some(path) = self.history.clone() else {
+            return;
         };
-        std::fs::create_dir_all(dir)?;
-        let mut text = String::new();
-        for entry in &self.entries {
-            text.push_str(&serde_json::to_string(entry).map_err(io::Error::other)?);
-            text.push('\n');
+        // Looked at again before every write: the file may have been replaced meanwhile.
+        let result = match history_file_kind(&path) {
+            Ok(HistoryKind::Missing) => match path.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot be created ({e})"))
+                    .and_then(|()| self.append(&path)),
+                _ => self.append(&path),
+            },
+            Ok(HistoryKind::Ours) => self.append(&path),
+            Ok(HistoryKind::Legacy(_)) => Err("changed format while in use".to_string()),
+            Err(reason) => Err(reason),
+        };
+        if let Err(reason) = result {
+            self.refuse_history(&path, &reason);
         }
-        // Created with mode 0600; renamed over the old file only once fully written.
-        let mut file = tempfile::NamedTempFile::new_in(dir)?;
-        file.write_all(text.as_bytes())?;
-        file.as_file().sync_all()?;
-        file.persist(&self.path).map_err(|e| e.error)?;
-        Ok(())
+    }
+
+    fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+}
+
+impl EditorReader {
+    /// Appends the new entry: rustyline locks the file and adds only what is new, so two REPLs
+    /// sharing one history keep each other's entries.
+    fn append(&mut self, path: &Path) -> Result<(), String> {
+        self.editor
+            .append_history(path)
+            .map_err(|e| format!("cannot be written ({e})"))
     }
 }
 
@@ -198,20 +315,55 @@ mod tests {
     }
 
     #[test]
-    fn history_survives_a_restart_with_multi_line_entries() {
+    fn long_pipe_lines_are_skipped_without_being_held() {
+        let mut input = b"short\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 5000));
+        input.extend_from_slice(b"\nafter\n");
+        // A tiny buffer, so the long line arrives in many pieces.
+        let mut reader =
+            PipeReader::with_max_line(io::BufReader::with_capacity(16, &input[..]), 100);
+        assert_eq!(reader.read_line("").unwrap(), Input::Line("short".into()));
+        assert!(
+            matches!(reader.read_line("").unwrap(), Input::Invalid(m) if m.contains("line 2") && m.contains("skipped"))
+        );
+        assert_eq!(reader.read_line("").unwrap(), Input::Line("after".into()));
+        assert_eq!(reader.read_line("").unwrap(), Input::Eof);
+    }
+
+    #[test]
+    fn only_history_files_qualify_as_history() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("nested").join("history");
-        let mut history = HistoryFile::load(path.clone());
-        history.push("first").unwrap();
-        history.push("two\nlines").unwrap();
-        history.push("two\nlines").unwrap();
-        let reloaded = HistoryFile::load(path.clone());
-        assert_eq!(reloaded.entries(), ["first", "two\nlines"]);
+        let missing = dir.path().join("history");
+        assert_eq!(history_file_kind(&missing), Ok(HistoryKind::Missing));
+        let bashrc = dir.path().join(".bashrc");
+        std::fs::write(&bashrc, "export PATH=$HOME/bin:$PATH\nalias ll='ls -l'\n").unwrap();
+        assert!(
+            history_file_kind(&bashrc)
+                .unwrap_err()
+                .contains("not a bedrock-chat")
+        );
+        assert!(
+            history_file_kind(dir.path())
+                .unwrap_err()
+                .contains("not a regular file")
+        );
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600);
-        }
+        assert!(
+            history_file_kind(Path::new("/dev/null"))
+                .unwrap_err()
+                .contains("not a regular file")
+        );
+        let ours = dir.path().join("ours");
+        std::fs::write(&ours, "#V2\nhello\n").unwrap();
+        assert_eq!(history_file_kind(&ours), Ok(HistoryKind::Ours));
+        let legacy = dir.path().join("legacy");
+        std::fs::write(&legacy, "\"first\"\n\"two\\nlines\"\n").unwrap();
+        assert_eq!(
+            history_file_kind(&legacy),
+            Ok(HistoryKind::Legacy(vec![
+                "first".into(),
+                "two\nlines".into()
+            ]))
+        );
     }
 }

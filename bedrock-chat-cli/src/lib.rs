@@ -7,5 +7,9 @@
 pub mod app;
 pub mod args;
 pub mod commands;
+pub mod dotenv;
 pub mod input;
+pub mod output;
 pub mod repl;
+pub mod signals;
+pub mod terminal;

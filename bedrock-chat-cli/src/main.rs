@@ -1,19 +1,28 @@
 //! `bedrock-chat`: chat with Claude on Amazon Bedrock in the terminal or in a pipe.
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use bedrock_chat_cli::{app, args::Args};
-use clap::Parser;
+use bedrock_chat_cli::{app, args::Args, dotenv};
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    // `.env` in the working directory sits under the real environment: variables already set win.
+    // What the real environment says, before `.env` adds to it: `.env` may not choose where
+    // files are written, and an endpoint it sets is announced.
+    let before = dotenv::Environment::capture();
     if let Err(error) = dotenvy::from_path(".env")
         && !error.not_found()
     {
-        eprintln!("bedrock-chat: cannot read .env: {error}");
+        app::print_error(&format!("cannot read .env: {error}"));
         return ExitCode::from(app::EXIT_USAGE);
     }
-    let args = Args::parse();
+    let matches = Args::command().get_matches();
+    let args = match Args::from_arg_matches(&matches) {
+        Ok(args) => args,
+        Err(error) => error.exit(),
+    };
+    let endpoint_flag =
+        matches.value_source("endpoint_url") == Some(clap::parser::ValueSource::CommandLine);
     // Logs go to stderr, only when BEDROCK_CHAT_LOG asks (e.g. `debug`). The SDK's signing
     // internals are always excluded: at trace level they would print the session token.
     if let Ok(requested) = std::env::var("BEDROCK_CHAT_LOG") {
@@ -36,15 +45,14 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("bedrock-chat: cannot start: {error}");
+            app::print_error(&format!("cannot start: {error}"));
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(app::run(args)) {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("bedrock-chat: {error:#}");
-            ExitCode::FAILURE
-        }
+    let code = runtime.block_on(app::run(args, before, endpoint_flag));
+    // A reply may still sit in stdout's buffer; a failure to write it is a failure of the run.
+    if std::io::stdout().flush().is_err() && code == ExitCode::SUCCESS {
+        return ExitCode::from(app::EXIT_TURN_FAILED);
     }
+    code
 }

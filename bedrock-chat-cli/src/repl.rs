@@ -11,6 +11,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::commands::{self, Command};
 use crate::input::{Input, LineReader};
+use crate::terminal::visible;
 
 /// How the loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +64,22 @@ pub struct Options {
     pub stdout_is_terminal: bool,
     /// Standard error is a terminal: show "thinking…" until the first text arrives.
     pub stderr_is_terminal: bool,
+    /// Whether standard output is known to be closed (a pipe whose reader has gone): checked
+    /// before each turn, so no paid request is sent for a reply nobody can read.
+    pub output_closed: fn() -> bool,
+}
+
+impl Options {
+    /// Options for a person at a terminal, with output checks off; tests start here.
+    pub fn interactive() -> Self {
+        Options {
+            interactive: true,
+            stream: true,
+            stdout_is_terminal: true,
+            stderr_is_terminal: true,
+            output_closed: || false,
+        }
+    }
 }
 
 /// The REPL: a session, its options and its two outputs. Replies go to `out`; status, notices
@@ -140,12 +157,13 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
             )?;
         }
         loop {
+            self.show_warnings(input)?;
             let entry = match self.read_entry(input)? {
                 Input::Line(entry) => entry,
                 Input::Interrupted => continue,
                 Input::Eof => return Ok(Outcome::Done),
                 Input::Invalid(message) => {
-                    writeln!(self.err, "error: {message}")?;
+                    self.error_line(&message)?;
                     if self.options.interactive {
                         continue;
                     }
@@ -155,8 +173,12 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
             if entry.trim().is_empty() {
                 continue;
             }
-            input.remember(&entry)?;
-            match self.execute(commands::parse(&entry), interrupts).await? {
+            input.remember(&entry);
+            self.show_warnings(input)?;
+            match self
+                .execute(commands::parse(&entry), input, interrupts)
+                .await?
+            {
                 Some(outcome) => return Ok(outcome),
                 None => continue,
             }
@@ -210,10 +232,18 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
         Ok(Input::Line(entry))
     }
 
+    fn show_warnings(&mut self, input: &mut dyn LineReader) -> io::Result<()> {
+        for warning in input.take_warnings() {
+            writeln!(self.err, "warning: {}", visible(&warning))?;
+        }
+        Ok(())
+    }
+
     /// Carries out a command; `Some` ends the loop.
     async fn execute(
         &mut self,
         command: Command,
+        input: &mut dyn LineReader,
         interrupts: &mut dyn Interrupts,
     ) -> io::Result<Option<Outcome>> {
         match command {
@@ -240,12 +270,12 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
                 self.info(&text)?;
             }
             Command::System(Some(prompt)) => {
-                if prompt == "-" {
-                    self.session.set_system_prompt(None);
-                    self.info("System prompt removed.")?;
-                } else {
-                    self.session.set_system_prompt(Some(prompt));
-                    self.info("System prompt set.")?;
+                let prompt = (prompt != "-").then_some(prompt);
+                let removed = prompt.is_none();
+                match self.session.set_system_prompt(prompt) {
+                    Ok(()) if removed => self.info("System prompt removed.")?,
+                    Ok(()) => self.info("System prompt set.")?,
+                    Err(error) => return self.command_failed(&error),
                 }
             }
             Command::Model(None) => {
@@ -271,27 +301,97 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
                 let text = self.usage_text();
                 self.info(&text)?;
             }
-            Command::Save(path) => match self.session.save(&path) {
-                Ok(()) => self.info(&format!("Saved to {}.", path.display()))?,
-                Err(error) => return self.command_failed(&error),
-            },
-            Command::Load(path) => match self.session.load(&path) {
-                Ok(()) => {
-                    self.failed_input = None;
-                    let text = format!(
-                        "Loaded {} messages from {}.",
-                        self.session.history().len(),
-                        path.display()
-                    );
-                    self.info(&text)?;
-                }
-                Err(error) => return self.command_failed(&error),
-            },
+            Command::Save { path, force } => return self.save(&path, force, input),
+            Command::Load(path) => return self.load(path, interrupts).await,
             Command::Invalid(message) => {
-                writeln!(self.err, "{message}")?;
+                writeln!(self.err, "{}", visible(&message))?;
             }
         }
         Ok(None)
+    }
+
+    /// `/save`: never over something that is not a conversation (the library refuses), and
+    /// over an existing conversation only when the user says so.
+    fn save(
+        &mut self,
+        path: &std::path::Path,
+        force: bool,
+        input: &mut dyn LineReader,
+    ) -> io::Result<Option<Outcome>> {
+        // Anything but a saved conversation is refused by the library, with its reason.
+        if !force && path.exists() && bedrock_chat::SavedConversation::read(path).is_ok() {
+            if !self.options.interactive {
+                let error = Error::ConversationFile {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "already exists; nothing was saved (use /save --force {} to replace it)",
+                        path.display()
+                    ),
+                    source: None,
+                };
+                return self.command_failed(&error);
+            }
+            let question = format!("{} already exists. Replace it? [y/N] ", path.display());
+            let answer = match input.read_line(&visible(&question))? {
+                Input::Line(answer) => answer,
+                _ => String::new(),
+            };
+            if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
+                self.info("Not saved.")?;
+                return Ok(None);
+            }
+        }
+        // Held while the file is written, so a SIGTERM waits for the save rather than leaving a
+        // temporary file behind.
+        let saved = crate::signals::critical(|| self.session.save(path));
+        match saved {
+            Ok(()) => self.info(&format!("Saved to {}.", path.display()))?,
+            Err(error) => return self.command_failed(&error),
+        }
+        Ok(None)
+    }
+
+    /// `/load`, read on a blocking thread so that Ctrl-C can abandon a slow read.
+    async fn load(
+        &mut self,
+        path: std::path::PathBuf,
+        interrupts: &mut dyn Interrupts,
+    ) -> io::Result<Option<Outcome>> {
+        let read_path = path.clone();
+        let reading =
+            tokio::task::spawn_blocking(move || bedrock_chat::SavedConversation::read(&read_path));
+        let read = tokio::select! {
+            read = reading => read,
+            () = interrupts.next() => {
+                self.info("Stopped. The conversation is as it was.")?;
+                return Ok(None);
+            }
+        };
+        let result = match read {
+            Ok(result) => result.and_then(|saved| self.session.restore(saved)),
+            Err(join_error) => Err(Error::ConversationFile {
+                path: path.clone(),
+                reason: format!("could not be read ({join_error})"),
+                source: None,
+            }),
+        };
+        match result {
+            Ok(()) => {
+                self.failed_input = None;
+                let text = format!(
+                    "Loaded {} messages from {}.",
+                    self.session.history().len(),
+                    path.display()
+                );
+                self.info(&text)?;
+                Ok(None)
+            }
+            Err(error) => self.command_failed(&error),
+        }
+    }
+
+    fn error_line(&mut self, message: &str) -> io::Result<()> {
+        writeln!(self.err, "error: {}", visible(message))
     }
 
     /// A command failed: reported; in pipe mode the program stops.
@@ -332,6 +432,10 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
 
     /// One turn: send, show the reply as it arrives, report what went wrong.
     async fn turn(&mut self, turn: Turn, interrupts: &mut dyn Interrupts) -> io::Result<TurnEnd> {
+        if (self.options.output_closed)() {
+            // Nobody can read the reply: do not pay for it.
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
         let Repl {
             session,
             options,
@@ -368,6 +472,7 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
     /// Information for the user: on stdout at a terminal, on stderr in a pipe (where stdout
     /// carries only replies).
     fn info(&mut self, text: &str) -> io::Result<()> {
+        let text = visible(text);
         if self.options.interactive {
             writeln!(self.out, "{text}")?;
             self.out.flush()
@@ -456,12 +561,14 @@ fn describe_usage(usage: &bedrock_chat::TokenUsage) -> String {
     text
 }
 
-/// Writes an error as one line a person can act on.
+/// Writes an error as one line a person can act on. Its text may quote a server or a file, so
+/// control characters in it are shown, not sent to the terminal.
 pub fn write_error(err: &mut dyn Write, error: &Error) -> io::Result<()> {
-    match error.request_id() {
-        Some(id) => writeln!(err, "error: {error} (request id {id})"),
-        None => writeln!(err, "error: {error}"),
-    }
+    let text = match error.request_id() {
+        Some(id) => format!("error: {error} (request id {id})"),
+        None => format!("error: {error}"),
+    };
+    writeln!(err, "{}", visible(&text))
 }
 
 /// The outputs of one turn, borrowed apart from the session.
@@ -496,7 +603,8 @@ impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
         self.hide_spinner()?;
         match reply {
             Ok(reply) => {
-                writeln!(self.out, "{}", reply.text())?;
+                self.write_reply(&reply.text())?;
+                writeln!(self.out)?;
                 self.out.flush()?;
                 Ok(TurnEnd::Replied)
             }
@@ -545,7 +653,7 @@ impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
             match next {
                 Some(Ok(StreamEvent::TextDelta(text))) => {
                     if live {
-                        write!(self.out, "{text}")?;
+                        self.write_reply(&text)?;
                         self.out.flush()?;
                         wrote_text = true;
                     }
@@ -565,7 +673,8 @@ impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
             writeln!(self.out)?;
         } else {
             // Only a complete reply reaches a pipe.
-            writeln!(self.out, "{}", stream.text())?;
+            self.write_reply(stream.text())?;
+            writeln!(self.out)?;
         }
         self.out.flush()?;
         Ok(TurnEnd::Replied)
@@ -586,10 +695,19 @@ impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
         }
     }
 
+    /// Reply text: neutralised on a terminal; verbatim in a pipe, where it is data.
+    fn write_reply(&mut self, text: &str) -> io::Result<()> {
+        if self.options.stdout_is_terminal {
+            write!(self.out, "{}", visible(text))
+        } else {
+            write!(self.out, "{text}")
+        }
+    }
+
     fn notice(&mut self, notice: &str) -> io::Result<()> {
         let spinning = self.spinner;
         self.hide_spinner()?;
-        writeln!(self.err, "{notice}")?;
+        writeln!(self.err, "{}", visible(notice))?;
         if spinning {
             self.show_spinner()?;
         }

@@ -109,27 +109,6 @@ impl Message {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn serialises_like_the_converse_api() {
-        let json = serde_json::to_value(Message::user("Hi")).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"role": "user", "content": [{"text": "Hi"}]})
-        );
-    }
-
-    #[test]
-    fn blank_content_is_detected() {
-        assert!(Message::user("  \n").has_blank_content());
-        assert!(Message::new(Role::User, vec![]).has_blank_content());
-        assert!(!Message::user("x").has_blank_content());
-    }
-}
-
 /// Refuses text with control characters other than tab and line breaks, naming `what` holds it.
 ///
 /// Such characters are almost always pasted terminal escapes or binary data: the model can do
@@ -150,5 +129,26 @@ pub(crate) fn check_control_characters(what: &str, text: &str) -> crate::Result<
                 position + 1
             ),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialises_like_the_converse_api() {
+        let json = serde_json::to_value(Message::user("Hi")).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"role": "user", "content": [{"text": "Hi"}]})
+        );
+    }
+
+    #[test]
+    fn blank_content_is_detected() {
+        assert!(Message::user("  \n").has_blank_content());
+        assert!(Message::new(Role::User, vec![]).has_blank_content());
+        assert!(!Message::user("x").has_blank_content());
     }
 }

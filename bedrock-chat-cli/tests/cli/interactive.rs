@@ -33,9 +33,8 @@ impl LineReader for Typed {
         Ok(self.lines.pop_front().unwrap_or(Input::Eof))
     }
 
-    fn remember(&mut self, entry: &str) -> io::Result<()> {
+    fn remember(&mut self, entry: &str) {
         self.remembered.push(entry.to_string());
-        Ok(())
     }
 }
 
@@ -59,12 +58,7 @@ impl Interrupts for CtrlCAt {
 }
 
 fn terminal() -> Options {
-    Options {
-        interactive: true,
-        stream: true,
-        stdout_is_terminal: true,
-        stderr_is_terminal: true,
-    }
+    Options::interactive()
 }
 
 async fn repl(fake: &FakeBedrock, options: Options) -> Repl<Vec<u8>, Vec<u8>> {
@@ -179,4 +173,111 @@ async fn ctrl_c_and_ctrl_d_at_the_prompt() {
     let outcome = repl.run(&mut input, &mut NoInterrupts).await.unwrap();
     assert_eq!(outcome, Outcome::Done);
     assert_eq!(fake.request_count(), 1);
+}
+
+#[tokio::test]
+async fn a_hostile_reply_reaches_the_terminal_as_visible_text() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::chunks([
+        "safe \x1b]0;pw",
+        "ned\x07\x1b[2J",
+        " \u{9b}2J end",
+    ]));
+    let mut repl = repl(&fake, terminal()).await;
+    let mut input = Typed::new(&["hi", "/history"]);
+    repl.run(&mut input, &mut NoInterrupts).await.unwrap();
+    let (out, _) = repl.into_outputs();
+    let out = text(&out);
+    assert!(
+        !out.contains('\x1b') && !out.contains('\u{9b}') && !out.contains('\x07'),
+        "{out:?}"
+    );
+    assert!(
+        out.contains("safe \u{241b}]0;pwned\u{2407}\u{241b}[2J <U+009B>2J end"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn save_asks_before_replacing_a_conversation() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.set_fallback(FakeReply::text("ok"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chat.json");
+    let save = format!("/save {}", path.display());
+    let mut repl = repl(&fake, terminal()).await;
+    let mut input = Typed::new(&["hello", &save, "/clear", &save, "n", &save, "y"]);
+    repl.run(&mut input, &mut NoInterrupts).await.unwrap();
+    let (out, _) = repl.into_outputs();
+    let out = text(&out);
+    assert!(out.contains("Not saved."), "{out}");
+    // The last answer was yes: the empty conversation replaced the first.
+    let saved = bedrock_chat::SavedConversation::read(&path).unwrap();
+    assert!(saved.messages().is_empty());
+}
+
+mod history_file {
+    use bedrock_chat_cli::input::{EditorReader, LineReader};
+
+    #[test]
+    fn a_file_that_is_not_a_history_is_never_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let bashrc = dir.path().join(".bashrc");
+        std::fs::write(&bashrc, "alias ll='ls -l'\n").unwrap();
+        let mut reader = EditorReader::new(Some(bashrc.clone())).unwrap();
+        let warnings = reader.take_warnings();
+        assert!(
+            warnings[0].contains("not a bedrock-chat input history"),
+            "{warnings:?}"
+        );
+        reader.remember("hello");
+        assert_eq!(
+            std::fs::read_to_string(&bashrc).unwrap(),
+            "alias ll='ls -l'\n"
+        );
+    }
+
+    #[test]
+    fn two_repls_sharing_a_history_keep_both_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data").join("history");
+        let mut first = EditorReader::new(Some(path.clone())).unwrap();
+        let mut second = EditorReader::new(Some(path.clone())).unwrap();
+        first.remember("from the first");
+        second.remember("from the second");
+        first.remember("two\nlines");
+        let text = std::fs::read_to_string(&path).unwrap();
+        for entry in ["from the first", "from the second", "two\\nlines"] {
+            assert!(text.contains(entry), "{text}");
+        }
+        assert!(first.take_warnings().is_empty());
+    }
+
+    #[test]
+    fn a_history_that_cannot_be_written_is_a_warning_not_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        // Its folder is a file: the history cannot be created.
+        let mut reader = EditorReader::new(Some(file.join("history"))).unwrap();
+        reader.remember("hello");
+        let warnings = reader.take_warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("input history is off"), "{warnings:?}");
+        reader.remember("again");
+        assert!(reader.take_warnings().is_empty(), "said once");
+    }
+
+    #[test]
+    fn a_history_in_the_earlier_format_is_converted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history");
+        std::fs::write(&path, "\"first\"\n\"two\\nlines\"\n").unwrap();
+        let mut reader = EditorReader::new(Some(path.clone())).unwrap();
+        assert!(reader.take_warnings().is_empty());
+        reader.remember("third");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("#V2\n"), "{text}");
+        assert!(text.contains("first\ntwo\\nlines\nthird\n"), "{text}");
+    }
 }

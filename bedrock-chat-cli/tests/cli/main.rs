@@ -3,5 +3,6 @@
 //! Run with `cargo test -p bedrock-chat-cli`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod hostile;
 mod interactive;
 mod pipe;

@@ -11,7 +11,7 @@ use tokio::process::Command;
 
 /// The binary with an isolated environment (the fake's endpoint, test credentials, a region, a
 /// throwaway home and working directory) and 1 ms retry delays.
-fn bedrock_chat(fake: Option<&FakeBedrock>, dir: &Path) -> Command {
+pub fn bedrock_chat(fake: Option<&FakeBedrock>, dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bedrock-chat"));
     let env = match fake {
         Some(fake) => fake.child_env(dir),
@@ -28,7 +28,7 @@ fn bedrock_chat(fake: Option<&FakeBedrock>, dir: &Path) -> Command {
     command
 }
 
-async fn run_with_stdin(mut command: Command, stdin: &[u8]) -> Output {
+pub async fn run_with_stdin(mut command: Command, stdin: &[u8]) -> Output {
     command
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -41,7 +41,7 @@ async fn run_with_stdin(mut command: Command, stdin: &[u8]) -> Output {
     child.wait_with_output().await.unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
+pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
