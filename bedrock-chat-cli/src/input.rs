@@ -46,6 +46,8 @@ pub struct PipeReader<R> {
     reader: R,
     line_number: usize,
     max_line: usize,
+    /// The rest of an over-long line is still to be skipped.
+    skipping: bool,
 }
 
 impl<R: BufRead + Send> PipeReader<R> {
@@ -60,14 +62,15 @@ impl<R: BufRead + Send> PipeReader<R> {
             reader,
             line_number: 0,
             max_line,
+            skipping: false,
         }
     }
 
-    /// Reads up to the next line feed into `bytes`, keeping at most `max_line` bytes. Returns
-    /// whether anything was read, and whether the line was longer than the limit.
+    /// Reads up to the next line feed into `bytes`, stopping as soon as the line is longer than
+    /// `max_line` (the rest is skipped by the next call). Returns whether anything was read, and
+    /// whether the line was too long.
     fn read_bounded(&mut self, bytes: &mut Vec<u8>) -> io::Result<(bool, bool)> {
         let mut read_any = false;
-        let mut too_long = false;
         loop {
             let available = match self.reader.fill_buf() {
                 Ok(available) => available,
@@ -75,25 +78,31 @@ impl<R: BufRead + Send> PipeReader<R> {
                 Err(e) => return Err(e),
             };
             if available.is_empty() {
-                return Ok((read_any, too_long));
+                self.skipping = false;
+                return Ok((read_any, false));
             }
-            read_any = true;
             let (chunk, found_end) = match available.iter().position(|&b| b == b'\n') {
                 Some(end) => (&available[..=end], true),
                 None => (available, false),
             };
             let used = chunk.len();
-            if !too_long {
-                if bytes.len() + used > self.max_line {
-                    too_long = true;
-                    bytes.clear();
-                } else {
-                    bytes.extend_from_slice(chunk);
-                }
+            if self.skipping {
+                self.reader.consume(used);
+                self.skipping = !found_end;
+                continue;
             }
+            read_any = true;
+            if bytes.len() + used > self.max_line {
+                // Said at once, not after the line's end, which may never come.
+                bytes.clear();
+                self.reader.consume(used);
+                self.skipping = !found_end;
+                return Ok((true, true));
+            }
+            bytes.extend_from_slice(chunk);
             self.reader.consume(used);
             if found_end {
-                return Ok((true, too_long));
+                return Ok((true, false));
             }
         }
     }
