@@ -13,10 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use bedrock_chat::{
-    BedrockClient, ChatConfig, ChatRequest, ChatResponse, ChatSession, EventStream, ModelClient,
-    StreamEvent,
-};
+use bedrock_chat::{ChatConfig, ChatRequest, ChatResponse, EventStream, ModelClient, StreamEvent};
 
 /// Answers a request it has seen before from memory.
 struct CachingClient<C> {
@@ -82,13 +79,13 @@ impl<C: ModelClient> ModelClient for CachingClient<C> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = ChatConfig::from_env()?;
-    let bedrock = BedrockClient::from_config(&config).await?;
+    let bedrock = config.client().await?;
     let client = Arc::new(CachingClient::new(bedrock));
 
     // Three users ask the same frequently asked question, each in a new conversation.
     for user in 1..=3 {
-        let mut session = ChatSession::builder(client.clone())
-            .config(&config)
+        let mut session = config
+            .session_builder(client.clone())
             .system_prompt(
                 "You answer questions about our opening hours: 9 to 5, Monday to Friday.",
             )

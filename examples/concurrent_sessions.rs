@@ -9,7 +9,7 @@
 //!
 //! Run: `cargo run -p bedrock-chat-examples --example concurrent_sessions -- 8`
 
-use bedrock_chat::{BedrockClient, ChatConfig, ChatSession};
+use bedrock_chat::ChatConfig;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -18,15 +18,15 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|n| n.parse().ok())
         .unwrap_or(8);
     let config = ChatConfig::from_env()?;
-    let client = BedrockClient::from_config(&config).await?;
+    let client = config.client().await?;
 
     let mut tasks = tokio::task::JoinSet::new();
     for user in 0..sessions {
         let client = client.clone(); // shares the connection pool
         let config = config.clone();
         tasks.spawn(async move {
-            let mut session = ChatSession::builder(client)
-                .config(&config)
+            let mut session = config
+                .session_builder(client)
                 .system_prompt("Answer with a single number.")
                 .build()?;
             let first = session.send(format!("What is {user} + {user}?")).await?;

@@ -8,14 +8,14 @@
 //!
 //! Run: `cargo run -p bedrock-chat-examples --example conversation`
 
-use bedrock_chat::{BedrockClient, ChatConfig, ChatSession, Role};
+use bedrock_chat::{ChatConfig, Role};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = ChatConfig::from_env()?;
-    let client = BedrockClient::from_config(&config).await?;
-    let mut session = ChatSession::builder(client)
-        .config(&config)
+    let client = config.client().await?;
+    let mut session = config
+        .session_builder(client)
         .system_prompt("You are a geography tutor. Answer in one short sentence.")
         .build()?;
 

@@ -12,12 +12,12 @@
 
 use std::time::Duration;
 
-use bedrock_chat::{BedrockClient, ChatConfig, ChatSession, RetryPolicy};
+use bedrock_chat::{ChatConfig, RetryPolicy};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = ChatConfig::from_env()?;
-    let client = BedrockClient::from_config(&config).await?;
+    let client = config.client().await?;
 
     let policy = RetryPolicy::default()
         .max_retries(4)
@@ -27,8 +27,8 @@ async fn main() -> anyhow::Result<()> {
         .total_budget(Some(Duration::from_secs(20)));
     println!("retry schedule without jitter: {:?}", policy.schedule());
 
-    let mut session = ChatSession::builder(client)
-        .config(&config)
+    let mut session = config
+        .session_builder(client)
         .retry_policy(policy)
         .on_retry(|notice| {
             // e.g. "throttled; retrying in 0.5 s, attempt 1 of 4"

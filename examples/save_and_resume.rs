@@ -12,7 +12,7 @@
 
 use std::path::PathBuf;
 
-use bedrock_chat::{BedrockClient, ChatConfig, ChatSession};
+use bedrock_chat::ChatConfig;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -21,8 +21,8 @@ async fn main() -> anyhow::Result<()> {
     let message = args.next().unwrap_or_else(|| "Hello!".into());
 
     let config = ChatConfig::from_env()?;
-    let client = BedrockClient::from_config(&config).await?;
-    let mut session = ChatSession::builder(client).config(&config).build()?;
+    let client = config.client().await?;
+    let mut session = config.session_builder(client).build()?;
     if path.exists() {
         session.load(&path)?;
         println!(

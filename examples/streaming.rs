@@ -9,7 +9,7 @@
 
 use std::io::Write;
 
-use bedrock_chat::{BedrockClient, ChatConfig, ChatSession, StreamEvent};
+use bedrock_chat::{ChatConfig, StreamEvent};
 use futures::StreamExt;
 
 #[tokio::main]
@@ -18,8 +18,8 @@ async fn main() -> anyhow::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "Write a haiku about rivers.".to_string());
     let config = ChatConfig::from_env()?;
-    let client = BedrockClient::from_config(&config).await?;
-    let mut session = ChatSession::builder(client).config(&config).build()?;
+    let client = config.client().await?;
+    let mut session = config.session_builder(client).build()?;
 
     // Returns once the first text has arrived; failures before that are retried.
     let mut stream = session.send_streaming(prompt).await?;

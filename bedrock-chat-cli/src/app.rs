@@ -4,11 +4,10 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use bedrock_chat::{BedrockClient, ChatConfig, ChatSession};
+use bedrock_chat::ChatConfig;
 use tokio::sync::mpsc;
 
 use crate::args::Args;
-use crate::dotenv::Environment;
 use crate::input::{EditorReader, PipeReader, default_history_path};
 use crate::repl::{CtrlC, NoInterrupts, Options, Outcome, Repl};
 use crate::terminal::visible;
@@ -20,11 +19,9 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit status: standard output's reader went away (`| head`), as for a process ended by SIGPIPE.
 pub const EXIT_BROKEN_PIPE: u8 = 128 + 13;
 
-/// Runs the program with parsed arguments and returns its exit status. `environment` is what
-/// the process environment said before `.env` was loaded; `endpoint_flag` whether the endpoint
-/// URL was given on the command line.
-pub async fn run(args: Args, environment: Environment, endpoint_flag: bool) -> ExitCode {
-    match run_checked(args, environment, endpoint_flag).await {
+/// Runs the program with parsed arguments and returns its exit status.
+pub async fn run(args: Args) -> ExitCode {
+    match run_checked(args).await {
         Ok(code) => code,
         // Whoever read our output has gone: stop quietly, as `yes | head -1` does.
         Err(error) if is_broken_pipe(&error) => ExitCode::from(EXIT_BROKEN_PIPE),
@@ -48,30 +45,27 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
         .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
-async fn run_checked(
-    args: Args,
-    environment: Environment,
-    endpoint_flag: bool,
-) -> anyhow::Result<ExitCode> {
+async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
     if crate::output::stdout_is_closed() {
         print_error("standard output is closed, so replies would be lost; nothing was sent");
         return Ok(ExitCode::from(EXIT_TURN_FAILED));
     }
-    for notice in environment.notices(endpoint_flag) {
-        writeln!(io::stderr(), "{}", visible(&notice))?;
-    }
-    let config = match args.chat_config() {
+    let dotenv = std::path::Path::new(".env");
+    let config = match ChatConfig::from_env_file(dotenv).and_then(|base| args.chat_config(base)) {
         Ok(config) => config,
         Err(error) => return Ok(usage_error(&error)),
     };
-    let client = match client(&args, &config).await {
+    for notice in crate::dotenv::notices(dotenv, &config, args.has("endpoint-url")) {
+        writeln!(io::stderr(), "{}", visible(&notice))?;
+    }
+    let client = match config.client().await {
         Ok(client) => client,
         Err(error) => return Ok(usage_error(&error)),
     };
     let (notices, notices_rx) = mpsc::unbounded_channel();
     let other_notices = notices.clone();
-    let session = match ChatSession::builder(client)
-        .config(&config)
+    let session = match config
+        .session_builder(client)
         .on_retry(move |notice| {
             let _ = notices.send(notice.to_string());
         })
@@ -103,7 +97,11 @@ async fn run_checked(
         let history = args
             .history_file
             .clone()
-            .or_else(|| environment.history_file().map(PathBuf::from))
+            .or_else(|| {
+                std::env::var_os(crate::dotenv::HISTORY_FILE_VARIABLE)
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
             .or_else(default_history_path);
         let mut input = EditorReader::new(history)?;
         let mut interrupts = CtrlC;
@@ -117,15 +115,6 @@ async fn run_checked(
         Outcome::Done => ExitCode::SUCCESS,
         Outcome::TurnFailed => ExitCode::from(EXIT_TURN_FAILED),
     })
-}
-
-async fn client(args: &Args, config: &ChatConfig) -> bedrock_chat::Result<BedrockClient> {
-    BedrockClient::builder()
-        .config(config)
-        .connect_timeout(args.connect_timeout)
-        .read_timeout(args.read_timeout)
-        .build()
-        .await
 }
 
 fn usage_error(error: &bedrock_chat::Error) -> ExitCode {

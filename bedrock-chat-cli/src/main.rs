@@ -3,26 +3,15 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use bedrock_chat_cli::{app, args::Args, dotenv};
-use clap::{CommandFactory, FromArgMatches};
+use bedrock_chat_cli::{app, args};
 
 fn main() -> ExitCode {
-    // What the real environment says, before `.env` adds to it: `.env` may not choose where
-    // files are written, and an endpoint it sets is announced.
-    let before = dotenv::Environment::capture();
-    if let Err(error) = dotenvy::from_path(".env")
-        && !error.not_found()
-    {
-        app::print_error(&format!("cannot read .env: {error}"));
-        return ExitCode::from(app::EXIT_USAGE);
-    }
-    let matches = Args::command().get_matches();
-    let args = match Args::from_arg_matches(&matches) {
+    // `.env` is read by the library, under the environment; it is never loaded into it.
+    let matches = args::command().get_matches();
+    let args = match args::Args::from_matches(&matches) {
         Ok(args) => args,
         Err(error) => error.exit(),
     };
-    let endpoint_flag =
-        matches.value_source("endpoint_url") == Some(clap::parser::ValueSource::CommandLine);
     // Logs go to stderr, only when BEDROCK_CHAT_LOG asks (e.g. `debug`). The SDK's signing
     // internals are always excluded: at trace level they would print the session token.
     if let Ok(requested) = std::env::var("BEDROCK_CHAT_LOG") {
@@ -49,7 +38,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(app::run(args, before, endpoint_flag));
+    let code = runtime.block_on(app::run(args));
     // A reply may still sit in stdout's buffer; a failure to write it is a failure of the run.
     if std::io::stdout().flush().is_err() && code == ExitCode::SUCCESS {
         return ExitCode::from(app::EXIT_TURN_FAILED);

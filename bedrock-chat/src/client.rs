@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 
 use crate::error::Result;
+use crate::event_stream::EventStream;
 use crate::request::ChatRequest;
 use crate::response::ChatResponse;
-use crate::stream::EventStream;
 
 /// A backend that answers a conversation: [`BedrockClient`](crate::BedrockClient) in production,
-/// [`testing::ScriptedClient`](crate::testing) in tests, or a wrapper of your own (a cache, a
+/// `testing::ScriptedClient` (the `testing` feature) in tests, or a wrapper of your own (a cache, a
 /// router, a rate limiter).
 ///
 /// The trait is object safe: a [`ChatSession`](crate::ChatSession) holds an

@@ -242,9 +242,9 @@ pub enum Error {
     #[error(
         "the next turn could cost up to {}, and {} of the {} budget is spent; raise the budget or \
          start a new session",
-        crate::pricing::Usd(*next_turn_usd),
-        crate::pricing::Usd(*spent_usd),
-        crate::pricing::Usd(*limit_usd)
+        crate::usd::Usd(*next_turn_usd),
+        crate::usd::Usd(*spent_usd),
+        crate::usd::Usd(*limit_usd)
     )]
     BudgetExceeded {
         /// Spent so far in this session, in US dollars.

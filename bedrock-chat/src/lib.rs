@@ -9,7 +9,7 @@
 //! comes back at once as an [`Error`] whose message tells a person what to do.
 //!
 //! ```no_run
-//! use bedrock_chat::{BedrockClient, ChatConfig, ChatSession, StreamEvent};
+//! use bedrock_chat::{ChatConfig, StreamEvent};
 //! use futures::StreamExt;
 //! use std::io::Write;
 //!
@@ -17,9 +17,9 @@
 //! async fn main() -> Result<(), bedrock_chat::Error> {
 //!     // Settings from the environment and `.env`; credentials from the AWS chain.
 //!     let config = ChatConfig::from_env()?;
-//!     let client = BedrockClient::from_config(&config).await?;
-//!     let mut session = ChatSession::builder(client)
-//!         .config(&config)
+//!     let client = config.client().await?;
+//!     let mut session = config
+//!         .session_builder(client)
 //!         .system_prompt("You are a concise assistant.")
 //!         .on_retry(|notice| eprintln!("{notice}"))
 //!         .build()?;
@@ -68,44 +68,69 @@
 //!
 //! # Testing
 //!
-//! With the `testing` feature, [`testing::FakeBedrock`] is a fake Bedrock on 127.0.0.1 that
+//! With the `testing` feature, `testing::FakeBedrock` is a fake Bedrock on 127.0.0.1 that
 //! speaks the real wire format and injects throttling, errors and broken streams, and
-//! [`testing::ScriptedClient`] is a scripted [`ModelClient`].
+//! `testing::ScriptedClient` is a scripted [`ModelClient`].
+//!
+//! # Layout
+//!
+//! Modules are private and everything public is re-exported here. They import downward only:
+//!
+//! - the bottom, plain data: `message` (who said what), `request` ([`ChatRequest`],
+//!   [`InferenceConfig`] and the checks Bedrock would make), `response`, `event_stream`
+//!   ([`EventStream`], [`StreamEvent`]), `usd` ([`Usd`]), `error` ([`Error`]);
+//! - policies: `retry` ([`RetryPolicy`]), `context` ([`ContextPolicy`] and the token
+//!   estimate), `pricing` ([`PriceTable`]), `budget` ([`Budget`]);
+//! - `settings`: [`SessionSettings`] and [`ConnectionSettings`], each setting's default and check;
+//! - `client` ([`ModelClient`]) and `bedrock` ([`BedrockClient`], and in `bedrock/errors.rs` the
+//!   one mapping of AWS SDK errors);
+//! - `session` ([`ChatSession`]: the turn engine, streamed turns, the builder, saved
+//!   conversations, usage);
+//! - `config` on top: [`ChatConfig`] reads every setting from flags, the environment and `.env`
+//!   (the [`SETTINGS`] table) and produces both builders.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bedrock;
+mod budget;
 mod client;
 mod config;
 mod context;
 mod error;
+mod event_stream;
 mod message;
 mod pricing;
 mod request;
 mod response;
 mod retry;
 mod session;
-mod stream;
+mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod usd;
 
-pub use bedrock::{
-    BedrockClient, BedrockClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT,
-};
+pub use bedrock::{BedrockClient, BedrockClientBuilder};
+pub use budget::{Budget, BudgetMode};
 pub use client::ModelClient;
-pub use config::{ChatConfig, DEFAULT_MAX_TOKENS, DEFAULT_MODEL_ID};
+pub use config::{ChatConfig, SETTINGS, Setting};
 pub use context::{ContextPolicy, DEFAULT_CONTEXT_TOKENS};
 pub use error::{BoxError, Error, Result, ServiceDetails};
+pub use event_stream::{EventStream, StreamEvent};
 pub use message::{ContentBlock, Message, Role};
-pub use pricing::{ModelPrice, PRICES_AS_OF, PriceTable, Usd};
+pub use pricing::{ModelPrice, PRICES_AS_OF, PriceTable};
 pub use request::{ChatRequest, InferenceConfig, MAX_MESSAGE_BYTES};
 pub use response::{ChatResponse, StopReason, TokenUsage};
 pub use retry::{RetryNotice, RetryObserver, RetryPolicy};
 pub use session::{
-    Budget, CONVERSATION_FORMAT_VERSION, ChatSession, ChatSessionBuilder, ChatStream, Notice,
-    NoticeObserver, SavedConversation, SessionCost, SessionUsage, TurnUsage,
+    CONVERSATION_FORMAT_VERSION, ChatSession, ChatSessionBuilder, ChatStream,
+    MAX_CONVERSATION_FILE_BYTES, Notice, NoticeObserver, SavedConversation, SessionCost,
+    SessionUsage, TurnUsage,
 };
-pub use stream::{EventStream, StreamEvent};
+pub use settings::{
+    ConnectionSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_TOKENS, DEFAULT_MODEL_ID,
+    DEFAULT_READ_TIMEOUT, SessionSettings, parse_duration,
+};
+pub use usd::Usd;
 
 /// A `tracing` filter that keeps the AWS SDK's request-signing internals out of logs: `false` for
 /// events that may carry credentials.

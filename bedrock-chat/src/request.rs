@@ -155,11 +155,7 @@ impl ChatRequest {
     /// that starts and ends with the user and alternates roles, no blank content, and settings in
     /// range.
     pub fn validate(&self) -> Result<()> {
-        if self.model_id.trim().is_empty() {
-            return Err(Error::invalid_input(
-                "no model id; set BEDROCK_MODEL_ID or choose a model",
-            ));
-        }
+        check_model_id(&self.model_id)?;
         validate_conversation(&self.messages, Ending::User)?;
         if self.system.as_deref().is_some_and(|s| s.trim().is_empty()) {
             return Err(Error::invalid_input(
@@ -168,6 +164,17 @@ impl ChatRequest {
         }
         self.inference.validate()
     }
+}
+
+/// The one check of a model id, wherever one is given.
+pub(crate) fn check_model_id(model_id: &str) -> Result<()> {
+    if model_id.trim().is_empty() {
+        return Err(Error::config(
+            "the model id is empty; give a model or inference profile id such as \
+             global.anthropic.claude-sonnet-4-6 (--model, BEDROCK_MODEL_ID)",
+        ));
+    }
+    Ok(())
 }
 
 /// Which role a conversation must end with.

@@ -2,7 +2,7 @@
 //! live -- --ignored`. Uses the standard AWS configuration chain and `BEDROCK_MODEL_ID` (default:
 //! the crate's default model); costs a few hundred tokens.
 
-use bedrock_chat::{BedrockClient, ChatConfig, ChatSession, StreamEvent};
+use bedrock_chat::{ChatConfig, StreamEvent};
 use futures::StreamExt;
 
 fn wanted() -> bool {
@@ -17,11 +17,8 @@ async fn live_whole_and_streamed_turns() {
         return;
     }
     let config = ChatConfig::from_env().unwrap();
-    let client = BedrockClient::from_config(&config).await.unwrap();
-    let mut session = ChatSession::builder(client)
-        .config(&config)
-        .build()
-        .unwrap();
+    let client = config.client().await.unwrap();
+    let mut session = config.session_builder(client).build().unwrap();
 
     let reply = session.send("Reply with exactly OK.").await.unwrap();
     assert!(reply.text().contains("OK"), "{}", reply.text());

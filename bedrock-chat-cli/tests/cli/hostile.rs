@@ -350,3 +350,54 @@ async fn loaded_files_are_checked_and_keep_their_usage() {
         text(&output.stderr)
     );
 }
+
+/// `.env` keys are used only when the environment has neither keys nor a profile (the library's
+/// rule, applied by the REPL too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dotenv_keys_never_override_environment_credentials_or_a_profile() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.set_fallback(FakeReply::text("ok"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "AWS_ACCESS_KEY_ID=AKIDFROMDOTENV\nAWS_SECRET_ACCESS_KEY=dotenv-secret\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("aws-credentials"),
+        "[work]\naws_access_key_id = AKIDFROMPROFILE\naws_secret_access_key = profile-secret\n",
+    )
+    .unwrap();
+    let key_used = |command: tokio::process::Command| {
+        let fake = &fake;
+        async move {
+            let before = fake.request_count();
+            let output = run_with_stdin(command, b"hi\n").await;
+            assert!(output.status.success(), "{}", text(&output.stderr));
+            fake.requests()[before].access_key_id.clone()
+        }
+    };
+
+    // The environment's keys win.
+    let command = bedrock_chat(Some(&fake), dir.path());
+    assert_eq!(key_used(command).await.as_deref(), Some("AKIDFAKEBEDROCK"));
+
+    // A profile wins.
+    let mut command = bedrock_chat(Some(&fake), dir.path());
+    command
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.path().join("aws-credentials"),
+        )
+        .env("AWS_PROFILE", "work");
+    assert_eq!(key_used(command).await.as_deref(), Some("AKIDFROMPROFILE"));
+
+    // With neither, the .env keys are used.
+    let mut command = bedrock_chat(Some(&fake), dir.path());
+    command
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    assert_eq!(key_used(command).await.as_deref(), Some("AKIDFROMDOTENV"));
+}

@@ -228,7 +228,7 @@ async fn bad_configuration_exits_with_status_2_before_any_request() {
         (
             vec!["--max-tokens=-5"],
             None,
-            "invalid value '-5' for '--max-tokens",
+            "--max-tokens: \"-5\" is not a valid number",
         ),
         (vec!["--endpoint-url", "not a url"], None, "not a URL"),
         (vec!["--region", "Mars"], None, "not an AWS region"),

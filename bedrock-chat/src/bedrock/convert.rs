@@ -6,10 +6,10 @@ use aws_sdk_bedrockruntime::operation::converse::ConverseOutput;
 use aws_sdk_bedrockruntime::types as sdk;
 
 use crate::error::{Error, Result};
+use crate::event_stream::StreamEvent;
 use crate::message::{ContentBlock, Message, Role};
 use crate::request::{ChatRequest, InferenceConfig};
 use crate::response::{ChatResponse, StopReason, TokenUsage};
-use crate::stream::StreamEvent;
 
 /// The request's messages, system prompt and inference settings in the SDK's types.
 pub(super) struct SdkRequest {

@@ -18,20 +18,12 @@ use aws_sdk_bedrockruntime::types::ConverseStreamOutput;
 use futures::stream;
 
 use crate::client::ModelClient;
-use crate::config::ChatConfig;
 use crate::error::{Error, Result};
+use crate::event_stream::EventStream;
 use crate::request::ChatRequest;
 use crate::response::ChatResponse;
-use crate::stream::EventStream;
+use crate::settings::{ConnectionSettings, validate_region};
 use errors::{CallContext, from_sdk_error};
-
-/// How long a connection may take to open, unless set otherwise.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long to wait for each read of a response, unless set otherwise: the time until a whole
-/// (non-streamed) reply arrives, and the longest pause inside a streamed one. Long answers take
-/// minutes, so this is generous; it is not a limit on a whole streamed reply.
-pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A [`ModelClient`] that talks to Amazon Bedrock through the AWS SDK.
 ///
@@ -60,12 +52,6 @@ impl BedrockClient {
     /// config and credentials files, SSO, and container or instance roles.
     pub async fn from_env() -> Result<Self> {
         Self::builder().build().await
-    }
-
-    /// A client with the region, profile, endpoint and `.env` credentials of `config`, and the AWS
-    /// configuration chain for everything else.
-    pub async fn from_config(config: &ChatConfig) -> Result<Self> {
-        Self::builder().config(config).build().await
     }
 
     /// A client from an `SdkConfig` the caller loaded. Its retries are switched off; its timeouts
@@ -211,81 +197,58 @@ impl fmt::Debug for BedrockClient {
 }
 
 /// Builds a [`BedrockClient`] on the standard AWS configuration chain. Made by
-/// [`BedrockClient::builder`].
+/// [`BedrockClient::builder`], or by [`ChatConfig::client_builder`](crate::ChatConfig::client_builder)
+/// with settings from the environment.
+///
+/// Every setter writes into one [`ConnectionSettings`]; values are checked in
+/// [`build`](Self::build).
 #[must_use]
+#[derive(Default)]
 pub struct BedrockClientBuilder {
-    region: Option<String>,
-    profile: Option<String>,
-    endpoint_url: Option<String>,
-    connect_timeout: Duration,
-    read_timeout: Duration,
+    settings: ConnectionSettings,
     credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
 }
 
-impl Default for BedrockClientBuilder {
-    fn default() -> Self {
-        BedrockClientBuilder {
-            region: None,
-            profile: None,
-            endpoint_url: None,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            read_timeout: DEFAULT_READ_TIMEOUT,
-            credentials: None,
-        }
-    }
-}
-
 impl BedrockClientBuilder {
-    /// Takes the region, profile, endpoint URL and `.env` credentials that `config` sets; what it
-    /// leaves unset stays with the AWS configuration chain.
-    pub fn config(mut self, config: &ChatConfig) -> Self {
-        if let Some(region) = &config.region {
-            self = self.region(region.clone());
-        }
-        if let Some(profile) = &config.profile {
-            self = self.profile(profile.clone());
-        }
-        if let Some(url) = &config.endpoint_url {
-            self = self.endpoint_url(url.clone());
-        }
-        if let Some(credentials) = config.dotenv_credentials() {
-            self = self.credentials_provider(credentials.clone());
-        }
+    /// Replaces every connection setting. Default is [`ConnectionSettings::default`].
+    pub fn settings(mut self, settings: ConnectionSettings) -> Self {
+        self.settings = settings;
         self
     }
 
     /// Sets the AWS region, such as `us-east-1`. Default is the chain's (`AWS_REGION`, then the
     /// profile).
     pub fn region(mut self, region: impl Into<String>) -> Self {
-        self.region = Some(region.into());
+        self.settings.region = Some(region.into());
         self
     }
 
     /// Sets the AWS profile to take settings and credentials from. Default is the chain's
     /// (`AWS_PROFILE`, then `default`).
     pub fn profile(mut self, profile: impl Into<String>) -> Self {
-        self.profile = Some(profile.into());
+        self.settings.profile = Some(profile.into());
         self
     }
 
     /// Sets the Bedrock runtime endpoint, such as a VPC endpoint or a local test server. Default
     /// is `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` if set, else Bedrock's regional endpoint.
     pub fn endpoint_url(mut self, url: impl Into<String>) -> Self {
-        self.endpoint_url = Some(url.into());
+        self.settings.endpoint_url = Some(url.into());
         self
     }
 
-    /// Sets how long opening a connection may take. Default is 10 seconds.
+    /// Sets how long opening a connection may take. Default is 10 seconds
+    /// ([`DEFAULT_CONNECT_TIMEOUT`](crate::DEFAULT_CONNECT_TIMEOUT)).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.settings.connect_timeout = timeout;
         self
     }
 
     /// Sets how long each read may wait: until a whole reply arrives, and between two parts of a
-    /// streamed reply. It never limits the length of a whole streamed reply. Default is
-    /// [`DEFAULT_READ_TIMEOUT`] (300 seconds).
+    /// streamed reply. It never limits the length of a whole streamed reply. Default is 300
+    /// seconds ([`DEFAULT_READ_TIMEOUT`](crate::DEFAULT_READ_TIMEOUT)).
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timeout = timeout;
+        self.settings.read_timeout = timeout;
         self
     }
 
@@ -301,21 +264,22 @@ impl BedrockClientBuilder {
     ///
     /// Credentials are resolved at the first request, not here; a missing region or a malformed
     /// endpoint URL fails here.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a setting out of range (see [`ConnectionSettings::validate`]) or no
+    /// region anywhere in the chain.
     pub async fn build(self) -> Result<BedrockClient> {
-        if let Some(region) = &self.region {
-            validate_region(region)?;
-        }
-        if let Some(url) = &self.endpoint_url {
-            validate_endpoint_url(url)?;
-        }
+        self.settings.validate()?;
+        let settings = self.settings;
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if let Some(region) = self.region {
+        if let Some(region) = settings.region {
             loader = loader.region(Region::new(region));
         }
-        if let Some(profile) = self.profile {
+        if let Some(profile) = settings.profile {
             loader = loader.profile_name(profile);
         }
-        if let Some(url) = self.endpoint_url {
+        if let Some(url) = settings.endpoint_url {
             loader = loader.endpoint_url(url);
         }
         if let Some(credentials) = self.credentials {
@@ -326,8 +290,8 @@ impl BedrockClientBuilder {
             .retry_config(RetryConfig::disabled())
             .timeout_config(
                 TimeoutConfig::builder()
-                    .connect_timeout(self.connect_timeout)
-                    .read_timeout(self.read_timeout)
+                    .connect_timeout(settings.connect_timeout)
+                    .read_timeout(settings.read_timeout)
                     .build(),
             )
             // The SDK's read timeout covers the wait for the response head only. Stalled-stream
@@ -336,7 +300,7 @@ impl BedrockClientBuilder {
             // `EventStream::with_idle_timeout`, set from the same read timeout.
             .stalled_stream_protection(
                 StalledStreamProtectionConfig::enabled()
-                    .grace_period(self.read_timeout)
+                    .grace_period(settings.read_timeout)
                     .build(),
             )
             .build();
@@ -347,11 +311,7 @@ impl BedrockClientBuilder {
 impl fmt::Debug for BedrockClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BedrockClientBuilder")
-            .field("region", &self.region)
-            .field("profile", &self.profile)
-            .field("endpoint_url", &self.endpoint_url)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("read_timeout", &self.read_timeout)
+            .field("settings", &self.settings)
             .field(
                 "credentials",
                 &self.credentials.as_ref().map(|_| "** redacted **"),
@@ -360,71 +320,9 @@ impl fmt::Debug for BedrockClientBuilder {
     }
 }
 
-/// Checks that `region` looks like an AWS region name (`us-east-1`, `us-gov-west-1`), so a typo
-/// fails at once instead of as a connection error to a host that does not exist.
-pub(crate) fn validate_region(region: &str) -> Result<()> {
-    let parts: Vec<&str> = region.split('-').collect();
-    let well_formed = parts.len() >= 3
-        && parts[0].len() == 2
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
-        && !parts[parts.len() - 1].is_empty();
-    if well_formed {
-        Ok(())
-    } else {
-        Err(Error::config(format!(
-            "{region:?} is not an AWS region; use a region name such as us-east-1 or eu-west-1"
-        )))
-    }
-}
-
-/// Checks that `url` is an absolute http(s) URL with a host.
-pub(crate) fn validate_endpoint_url(url: &str) -> Result<()> {
-    let bad = |why: &str| {
-        Error::config(format!(
-            "the endpoint URL {url:?} {why}; use a URL such as https://bedrock-runtime.us-east-1.amazonaws.com"
-        ))
-    };
-    let parsed = url::Url::parse(url).map_err(|_| bad("is not a URL"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(bad("does not start with http:// or https://"));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(bad("has no host"));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn region_names_are_checked() {
-        for ok in [
-            "us-east-1",
-            "eu-central-2",
-            "us-gov-west-1",
-            "ap-southeast-4",
-            "il-central-1",
-        ] {
-            assert!(validate_region(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "useast1", "US-EAST-1", "us-east", "moon", "us-east-1 "] {
-            assert!(validate_region(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn endpoint_urls_are_checked() {
-        assert!(validate_endpoint_url("http://127.0.0.1:9000").is_ok());
-        assert!(validate_endpoint_url("https://bedrock-runtime.us-east-1.amazonaws.com").is_ok());
-        let err = validate_endpoint_url("not a url").unwrap_err();
-        assert!(err.to_string().contains("is not a URL"), "{err}");
-        assert!(validate_endpoint_url("ftp://host").is_err());
-    }
 
     #[test]
     fn builder_debug_redacts_credentials() {

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::pricing::Usd;
+use crate::usd::Usd;
 
 /// Something the user should know about a turn, though it did not fail.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,45 +70,3 @@ impl fmt::Display for Notice {
 
 /// A callback told about each [`Notice`].
 pub type NoticeObserver = Arc<dyn Fn(&Notice) + Send + Sync>;
-
-/// A spending limit for a session, in US dollars, checked before each turn against what the
-/// session has spent plus the most the turn could cost (its estimated input and `max_tokens` of
-/// output, at the model's price).
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct Budget {
-    /// The limit in US dollars.
-    pub limit_usd: f64,
-    /// Refuse the turn (with [`Error::BudgetExceeded`](crate::Error::BudgetExceeded)) rather
-    /// than warn.
-    pub refuse: bool,
-}
-
-impl Budget {
-    /// Warn (with a [`Notice::BudgetWarning`]) when a turn could go over `limit_usd`.
-    pub fn warn(limit_usd: f64) -> Self {
-        Budget {
-            limit_usd,
-            refuse: false,
-        }
-    }
-
-    /// Refuse a turn that could go over `limit_usd`.
-    pub fn refuse(limit_usd: f64) -> Self {
-        Budget {
-            limit_usd,
-            refuse: true,
-        }
-    }
-
-    /// Checks that the limit is a number of dollars of at least 0.
-    pub fn validate(&self) -> crate::Result<()> {
-        if self.limit_usd.is_finite() && self.limit_usd >= 0.0 {
-            Ok(())
-        } else {
-            Err(crate::Error::InvalidInput {
-                reason: "the budget must be a number of dollars of at least 0".to_string(),
-            })
-        }
-    }
-}

@@ -298,6 +298,9 @@ pub struct RecordedRequest {
     pub body: Value,
     /// Whether the request carried a SigV4 `authorization` header.
     pub signed: bool,
+    /// The access key id the request was signed with (from the `Credential=` part of the
+    /// `authorization` header), to tell which credentials a program used. Never a secret.
+    pub access_key_id: Option<String>,
 }
 
 impl RecordedRequest {
@@ -544,6 +547,13 @@ type Handled = Result<Response<Body>, std::io::Error>;
 async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled {
     let path = request.uri().path().to_string();
     let signed = request.headers().contains_key("authorization");
+    let access_key_id = request
+        .headers()
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split("Credential=").nth(1))
+        .and_then(|credential| credential.split('/').next())
+        .map(str::to_string);
     let body = request
         .into_body()
         .collect()
@@ -572,6 +582,7 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
             model_id,
             body,
             signed,
+            access_key_id,
         };
         let chosen = state
             .responder

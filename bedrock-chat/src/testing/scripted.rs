@@ -8,10 +8,10 @@ use async_trait::async_trait;
 
 use crate::client::ModelClient;
 use crate::error::{Error, Result};
+use crate::event_stream::{EventStream, StreamEvent};
 use crate::message::Message;
 use crate::request::ChatRequest;
 use crate::response::{ChatResponse, StopReason, TokenUsage};
-use crate::stream::{EventStream, StreamEvent};
 
 /// One scripted answer.
 #[derive(Debug)]

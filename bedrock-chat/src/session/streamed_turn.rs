@@ -11,10 +11,10 @@ use futures::{Stream, StreamExt};
 use super::ChatSession;
 use crate::client::ModelClient;
 use crate::error::{Error, Result};
+use crate::event_stream::{EventStream, StreamEvent};
 use crate::message::Message;
 use crate::request::ChatRequest;
 use crate::response::{ChatResponse, StopReason, TokenUsage};
-use crate::stream::{EventStream, StreamEvent};
 
 /// A stream opened far enough to know it carries text, with the events read so far.
 pub(super) struct Opened {
@@ -168,7 +168,7 @@ impl<'a> ChatStream<'a> {
             // Text was already shown, so the turn cannot be sent again quietly; the next one
             // will be estimated more carefully.
             self.session.stream_overflowed();
-            let source = super::stopped_for_context(self.events.request_id());
+            let source = super::turn::stopped_for_context(self.events.request_id());
             return Err(self.interrupted(source));
         }
         if self.text.trim().is_empty() {

@@ -1,0 +1,155 @@
+//! `ChatSessionBuilder`: a session's settings, observers and starting history.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::{ChatSession, ConversationStart};
+use crate::budget::Budget;
+use crate::client::ModelClient;
+use crate::context::{ContextPolicy, TokenEstimator};
+use crate::error::Result;
+use crate::message::{Message, check_control_characters};
+use crate::pricing::PriceTable;
+use crate::request::{Ending, InferenceConfig, validate_conversation};
+use crate::retry::{RetryNotice, RetryPolicy};
+use crate::session::notice::Notice;
+use crate::session::usage::SessionUsage;
+use crate::settings::SessionSettings;
+
+/// Builds a [`ChatSession`]. Made by [`ChatSession::builder`].
+///
+/// Every setter writes into one [`SessionSettings`]; [`settings`](Self::settings) replaces them
+/// all at once (as [`ChatConfig::session_builder`](crate::ChatConfig::session_builder) does).
+/// Values are checked once, in [`build`](Self::build).
+#[must_use]
+pub struct ChatSessionBuilder {
+    client: Arc<dyn ModelClient>,
+    settings: SessionSettings,
+    on_retry: Option<crate::retry::RetryObserver>,
+    on_notice: Option<super::NoticeObserver>,
+    history: Vec<Message>,
+}
+
+impl ChatSessionBuilder {
+    pub(super) fn new(client: Arc<dyn ModelClient>) -> Self {
+        ChatSessionBuilder {
+            client,
+            settings: SessionSettings::default(),
+            on_retry: None,
+            on_notice: None,
+            history: Vec::new(),
+        }
+    }
+
+    /// Replaces every setting. Default is [`SessionSettings::default`].
+    pub fn settings(mut self, settings: SessionSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Sets the model or inference profile id. Default is
+    /// [`DEFAULT_MODEL_ID`](crate::DEFAULT_MODEL_ID).
+    pub fn model_id(mut self, model_id: impl Into<String>) -> Self {
+        self.settings.model_id = model_id.into();
+        self
+    }
+
+    /// Sets the system prompt; a blank one means none. Default is none.
+    pub fn system_prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.settings.system_prompt = Some(prompt.into());
+        self
+    }
+
+    /// Sets the inference settings. Default is a max-tokens of
+    /// [`DEFAULT_MAX_TOKENS`](crate::DEFAULT_MAX_TOKENS) and the model's defaults otherwise.
+    pub fn inference(mut self, inference: InferenceConfig) -> Self {
+        self.settings.inference = inference;
+        self
+    }
+
+    /// Sets the retry policy. Default is [`RetryPolicy::default`]: 5 retries after 2, 4, 8, 16
+    /// and 32 seconds.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.settings.retry_policy = policy;
+        self
+    }
+
+    /// Calls `observer` before each retry, so a frontend can tell the user. Default is none
+    /// (retries are still logged with `tracing` at warn level).
+    pub fn on_retry(mut self, observer: impl Fn(&RetryNotice<'_>) + Send + Sync + 'static) -> Self {
+        self.on_retry = Some(Arc::new(observer));
+        self
+    }
+
+    /// Calls `observer` with each [`Notice`]: context trimmed, budget warnings. Default is none
+    /// (notices are still logged with `tracing` at info level).
+    pub fn on_notice(mut self, observer: impl Fn(&Notice) + Send + Sync + 'static) -> Self {
+        self.on_notice = Some(Arc::new(observer));
+        self
+    }
+
+    /// Sets how much of a long conversation each turn sends. Default is
+    /// [`ContextPolicy::default`]: a budget of 150,000 input tokens.
+    pub fn context_policy(mut self, policy: ContextPolicy) -> Self {
+        self.settings.context_policy = policy;
+        self
+    }
+
+    /// Sets the prices cost is computed with. Default is [`PriceTable::builtin`].
+    pub fn prices(mut self, prices: PriceTable) -> Self {
+        self.settings.prices = prices;
+        self
+    }
+
+    /// Sets a spending limit. Default is none.
+    pub fn budget(mut self, budget: Budget) -> Self {
+        self.settings.budget = Some(budget);
+        self
+    }
+
+    /// Starts from an existing conversation of whole exchanges. Default is empty.
+    pub fn history(mut self, history: Vec<Message>) -> Self {
+        self.history = history;
+        self
+    }
+
+    /// Checks the settings and the history, and builds the session.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`](crate::Error::Config) or
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a setting out of range (see
+    /// [`SessionSettings::validate`]) or a history that is not whole, alternating exchanges of
+    /// plain text.
+    pub fn build(mut self) -> Result<ChatSession> {
+        self.settings.normalise();
+        self.settings.validate()?;
+        validate_conversation(&self.history, Ending::Assistant)?;
+        for (index, message) in self.history.iter().enumerate() {
+            check_control_characters(
+                &format!("message {index} ({})", message.role()),
+                &message.text(),
+            )?;
+        }
+        Ok(ChatSession {
+            client: self.client,
+            settings: self.settings,
+            on_retry: self.on_retry,
+            on_notice: self.on_notice,
+            estimator: TokenEstimator::default(),
+            history: self.history,
+            usage: SessionUsage::default(),
+            spent_usd: 0.0,
+            conversation_start: ConversationStart::default(),
+        })
+    }
+}
+
+impl fmt::Debug for ChatSessionBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChatSessionBuilder")
+            .field("settings", &self.settings)
+            .field("history", &self.history.len())
+            .finish_non_exhaustive()
+    }
+}

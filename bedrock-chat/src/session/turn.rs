@@ -1,0 +1,277 @@
+//! The turn engine: build a request within the context policy and the budget, send it under the
+//! retry policy, recover once from a context overflow, and commit the exchange on success.
+
+use std::future::Future;
+
+use super::ChatSession;
+use super::notice::Notice;
+use super::streamed_turn::{self, ChatStream, Opened};
+use crate::context::{ContextPolicy, first_sent, shrink};
+use crate::error::{Error, Result, ServiceDetails};
+use crate::message::Message;
+use crate::request::ChatRequest;
+use crate::response::{ChatResponse, StopReason, TokenUsage};
+use crate::settings::DEFAULT_MAX_TOKENS;
+
+/// A request ready to send: what it holds and where its history begins.
+pub(super) struct Prepared {
+    pub(super) request: ChatRequest,
+    /// The index in the history of the first message sent.
+    start: usize,
+}
+
+/// How a turn asks the model: a whole reply, or a stream opened up to its first text.
+trait Ask {
+    type Answer;
+
+    /// One request with its retries.
+    fn ask<'a>(
+        session: &'a ChatSession,
+        request: &'a ChatRequest,
+    ) -> impl Future<Output = Result<Self::Answer>> + Send + 'a;
+}
+
+struct Whole;
+
+impl Ask for Whole {
+    type Answer = ChatResponse;
+
+    /// A whole reply that stopped because the context window was full is an overflow error, as
+    /// Bedrock's own refusal is.
+    async fn ask(session: &ChatSession, request: &ChatRequest) -> Result<ChatResponse> {
+        let client = &session.client;
+        let response = session
+            .settings
+            .retry_policy
+            .run(session.on_retry.as_ref(), || client.converse(request))
+            .await?;
+        if *response.stop_reason() == StopReason::ModelContextWindowExceeded {
+            return Err(stopped_for_context(response.request_id()));
+        }
+        Ok(response)
+    }
+}
+
+struct Streamed;
+
+impl Ask for Streamed {
+    type Answer = Opened;
+
+    /// A stream is retried only until its first text; see `open_until_text`.
+    async fn ask(session: &ChatSession, request: &ChatRequest) -> Result<Opened> {
+        let client = &session.client;
+        session
+            .settings
+            .retry_policy
+            .run(session.on_retry.as_ref(), || {
+                streamed_turn::open_until_text(client.as_ref(), request)
+            })
+            .await
+    }
+}
+
+impl ChatSession {
+    /// A whole turn that keeps the first `keep` messages of the history and adds `user`.
+    pub(super) async fn run_turn(&mut self, keep: usize, user: Message) -> Result<ChatResponse> {
+        let (response, prepared) = self.send_within_context::<Whole>(keep, &user).await?;
+        if response.message().has_blank_content() {
+            return Err(Error::EmptyReply {
+                stop_reason: response.stop_reason().clone(),
+            });
+        }
+        self.commit(
+            keep,
+            user,
+            response.message().clone(),
+            response.usage(),
+            &prepared.request,
+        );
+        Ok(response)
+    }
+
+    /// A streamed turn, returned once its first text has arrived.
+    pub(super) async fn start_stream(
+        &mut self,
+        keep: usize,
+        user: Message,
+    ) -> Result<ChatStream<'_>> {
+        let (opened, prepared) = self.send_within_context::<Streamed>(keep, &user).await?;
+        Ok(ChatStream::new(self, keep, user, prepared.request, opened))
+    }
+
+    /// Sends the turn under the retry policy. When Bedrock says the conversation is too long,
+    /// sends less, once, and says so; a second overflow is the caller's error. This is the one
+    /// recovery loop for whole and streamed turns.
+    async fn send_within_context<A: Ask>(
+        &mut self,
+        keep: usize,
+        user: &Message,
+    ) -> Result<(A::Answer, Prepared)> {
+        let mut prepared = self.prepare(keep, user, None)?;
+        let mut recovered = false;
+        loop {
+            match A::ask(self, &prepared.request).await {
+                Err(error) if error.is_context_overflow() && !recovered => {
+                    prepared = self.recover_from_overflow(keep, user, prepared.start, error)?;
+                    recovered = true;
+                }
+                Err(error) => return Err(error),
+                Ok(answer) => return Ok((answer, prepared)),
+            }
+        }
+    }
+
+    /// Builds the request for a turn that keeps the first `keep` messages of the history and
+    /// adds `user`, sending what the context policy allows (or from `start`, after an overflow),
+    /// and checks it and the budget.
+    fn prepare(&self, keep: usize, user: &Message, start: Option<usize>) -> Result<Prepared> {
+        let kept = &self.history[..keep];
+        // After an overflow the caller reports the trimming itself.
+        let report_trimming = start.is_none();
+        let settings = &self.settings;
+        let start = match start {
+            Some(start) => start,
+            None => first_sent(
+                settings.context_policy,
+                kept,
+                settings.system_prompt.as_deref(),
+                user,
+                &self.estimator,
+            )?,
+        };
+        let mut messages = Vec::with_capacity(keep - start + 1);
+        messages.extend_from_slice(&kept[start..]);
+        messages.push(user.clone());
+        let request = ChatRequest::new(settings.model_id.clone(), messages)
+            .with_system(settings.system_prompt.clone())
+            .with_inference(settings.inference.clone());
+        request.validate()?;
+        self.check_budget(&request)?;
+        if start > 0 && report_trimming {
+            self.notify(&Notice::ContextTrimmed {
+                dropped_messages: start,
+                sent_messages: keep - start,
+                after_overflow: false,
+            });
+        }
+        Ok(Prepared { request, start })
+    }
+
+    /// Bedrock refused the conversation as too long: send less, once, or say how to continue.
+    fn recover_from_overflow(
+        &mut self,
+        keep: usize,
+        user: &Message,
+        start: usize,
+        error: Error,
+    ) -> Result<Prepared> {
+        if self.settings.context_policy == ContextPolicy::SendAll {
+            return Err(error);
+        }
+        self.estimator.raise();
+        let Some(start) = shrink(start, keep) else {
+            return Err(error);
+        };
+        tracing::info!(dropped = start, "context window exceeded; sending less");
+        let prepared = self.prepare(keep, user, Some(start))?;
+        self.notify(&Notice::ContextTrimmed {
+            dropped_messages: start,
+            sent_messages: keep - start,
+            after_overflow: true,
+        });
+        Ok(prepared)
+    }
+
+    /// Refuses, or warns about, a request that could take the session over its budget.
+    fn check_budget(&self, request: &ChatRequest) -> Result<()> {
+        let Some(budget) = self.settings.budget else {
+            return Ok(());
+        };
+        let Some(price) = self.settings.prices.price_for(request.model_id()) else {
+            return Ok(());
+        };
+        let input = self
+            .estimator
+            .tokens(request_text_bytes(request), request.messages().len());
+        let output = u64::from(request.inference().max_tokens.unwrap_or(DEFAULT_MAX_TOKENS));
+        let next_turn_usd = price.cost(&TokenUsage::new(input, output));
+        let spent_usd = self.spent_usd;
+        if spent_usd + next_turn_usd <= budget.limit_usd {
+            return Ok(());
+        }
+        if budget.refuse {
+            return Err(Error::BudgetExceeded {
+                spent_usd,
+                next_turn_usd,
+                limit_usd: budget.limit_usd,
+            });
+        }
+        self.notify(&Notice::BudgetWarning {
+            spent_usd,
+            next_turn_usd,
+            limit_usd: budget.limit_usd,
+        });
+        Ok(())
+    }
+
+    pub(super) fn notify(&self, notice: &Notice) {
+        tracing::info!(%notice, "session notice");
+        if let Some(observer) = &self.on_notice {
+            observer(notice);
+        }
+    }
+
+    /// Records a successful turn: the only place the history grows.
+    pub(super) fn commit(
+        &mut self,
+        keep: usize,
+        user: Message,
+        reply: Message,
+        usage: TokenUsage,
+        request: &ChatRequest,
+    ) {
+        let billed_input = usage.input_tokens
+            + usage.cache_read_input_tokens.unwrap_or(0)
+            + usage.cache_write_input_tokens.unwrap_or(0);
+        self.estimator.calibrate(
+            request_text_bytes(request),
+            request.messages().len(),
+            billed_input,
+        );
+        self.history.truncate(keep);
+        self.history.push(user);
+        self.history.push(reply);
+        self.usage.record(usage, request.model_id());
+        // Kept as a running sum so that checking the budget does not grow with the session.
+        if let Some(price) = self.settings.prices.price_for(request.model_id()) {
+            self.spent_usd += price.cost(&usage);
+        }
+    }
+
+    /// A streamed reply stopped because the context window was full: estimate more carefully
+    /// next time.
+    pub(super) fn stream_overflowed(&mut self) {
+        self.estimator.raise();
+    }
+}
+
+/// Bytes of text a request carries: system prompt and messages.
+fn request_text_bytes(request: &ChatRequest) -> usize {
+    request.system().map_or(0, str::len)
+        + request
+            .messages()
+            .iter()
+            .map(Message::text_len)
+            .sum::<usize>()
+}
+
+/// The error for a reply that stopped because the context window was full.
+pub(super) fn stopped_for_context(request_id: Option<&str>) -> Error {
+    Error::ContextWindowExceeded {
+        details: ServiceDetails::new(
+            "the model stopped with model_context_window_exceeded",
+            request_id.map(str::to_string),
+        ),
+        source: None,
+    }
+}
