@@ -132,6 +132,17 @@ pub(crate) fn check_control_characters(what: &str, text: &str) -> crate::Result<
     }
 }
 
+/// [`check_control_characters`] on every message of a conversation, naming the message.
+pub(crate) fn check_conversation_text(messages: &[Message]) -> crate::Result<()> {
+    for (index, message) in messages.iter().enumerate() {
+        check_control_characters(
+            &format!("message {index} ({})", message.role()),
+            &message.text(),
+        )?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

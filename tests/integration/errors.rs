@@ -112,17 +112,9 @@ async fn a_reply_slower_than_the_read_timeout_is_a_timeout() {
     let h = Harness::start().await;
     h.fake
         .push(FakeReply::text("late").delay(Duration::from_secs(5)));
-    let client = h
-        .fake
-        .client_builder()
-        .read_timeout(Duration::from_millis(200))
-        .build()
-        .await
-        .unwrap();
-    let mut session = ChatSession::builder(client)
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let mut session = h
+        .session_with_read_timeout(Duration::from_millis(200))
+        .await;
     let error = session.send("hi").await.unwrap_err();
     assert!(error.is_timeout(), "{error:?}");
     assert!(error.is_retryable());

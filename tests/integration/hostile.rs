@@ -62,17 +62,9 @@ async fn the_read_timeout_applies_between_two_parts_of_a_streamed_reply() {
     // The first part arrives at once; the second would come a minute later.
     h.fake
         .push(FakeReply::chunks(["one ", "two"]).pause_after(1, Duration::from_secs(60)));
-    let client = h
-        .fake
-        .client_builder()
-        .read_timeout(Duration::from_millis(300))
-        .build()
-        .await
-        .unwrap();
-    let mut session = ChatSession::builder(client)
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let mut session = h
+        .session_with_read_timeout(Duration::from_millis(300))
+        .await;
     let started = std::time::Instant::now();
     let error = session
         .send_streaming("count")
@@ -278,17 +270,7 @@ async fn a_response_that_is_not_bedrocks_is_reported_with_its_status() {
             .respond_with(ResponseTemplate::new(status).set_body_raw(body, content_type))
             .mount(&server)
             .await;
-        let client = bedrock_chat::BedrockClient::builder()
-            .region("eu-west-1")
-            .endpoint_url(server.uri())
-            .credentials_provider(aws_credential_types::Credentials::for_tests())
-            .build()
-            .await
-            .unwrap();
-        let mut session = ChatSession::builder(client)
-            .retry_policy(RetryPolicy::none())
-            .build()
-            .unwrap();
+        let mut session = crate::support::session_on_mock(&server).await;
         let error = session.send("hi").await.unwrap_err();
         let text = error.to_string();
         assert!(

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use aws_smithy_eventstream::frame::write_message_to;
 use aws_smithy_types::event_stream::{Header, HeaderValue, Message as Frame};
-use bedrock_chat::{BedrockClient, ChatSession, Error, RetryPolicy, StopReason, StreamEvent};
+use bedrock_chat::{Error, StopReason, StreamEvent};
+
+use crate::support::session_on_mock as session;
 use futures::StreamExt;
 use wiremock::matchers::{body_partial_json, header_exists, method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -58,21 +60,6 @@ fn stream_body() -> Vec<u8> {
         write_message_to(&frame, &mut body).unwrap();
     }
     body
-}
-
-async fn session(server: &MockServer) -> ChatSession {
-    let client = BedrockClient::builder()
-        .region("eu-west-1")
-        .endpoint_url(server.uri())
-        .credentials_provider(aws_credential_types::Credentials::for_tests())
-        .build()
-        .await
-        .unwrap();
-    ChatSession::builder(client)
-        .model_id("eu.anthropic.claude-sonnet-4-6")
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap()
 }
 
 #[tokio::test]
@@ -168,7 +155,11 @@ async fn a_recorded_validation_error_keeps_bedrocks_message() {
         .mount(&server)
         .await;
 
-    let error = session(&server).await.send("hi").await.unwrap_err();
+    let error = crate::support::session_on_mock(&server)
+        .await
+        .send("hi")
+        .await
+        .unwrap_err();
 
     assert!(matches!(error, Error::InvalidRequest { .. }), "{error:?}");
     assert_eq!(error.service_message(), Some(message));

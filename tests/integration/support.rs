@@ -57,6 +57,21 @@ impl Harness {
             .expect("session builds")
     }
 
+    /// A session without retries whose client waits at most `read_timeout` for each read.
+    pub async fn session_with_read_timeout(&self, read_timeout: Duration) -> ChatSession {
+        let client = self
+            .fake
+            .client_builder()
+            .read_timeout(read_timeout)
+            .build()
+            .await
+            .expect("client builds");
+        ChatSession::builder(client)
+            .retry_policy(RetryPolicy::none())
+            .build()
+            .expect("session builds")
+    }
+
     pub fn retries(&self) -> Vec<(u32, Duration)> {
         self.retries.lock().unwrap().clone()
     }
@@ -93,4 +108,20 @@ pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
         .iter()
         .map(|(r, t)| (r.to_string(), t.to_string()))
         .collect()
+}
+
+/// A session without retries on a server this project did not write (a `wiremock` mock).
+pub async fn session_on_mock(server: &wiremock::MockServer) -> ChatSession {
+    let client = bedrock_chat::BedrockClient::builder()
+        .region("eu-west-1")
+        .endpoint_url(server.uri())
+        .credentials_provider(aws_credential_types::Credentials::for_tests())
+        .build()
+        .await
+        .expect("client builds");
+    ChatSession::builder(client)
+        .model_id("eu.anthropic.claude-sonnet-4-6")
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .expect("session builds")
 }

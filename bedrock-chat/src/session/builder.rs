@@ -8,7 +8,7 @@ use crate::budget::Budget;
 use crate::client::ModelClient;
 use crate::context::{ContextPolicy, TokenEstimator};
 use crate::error::Result;
-use crate::message::{Message, check_control_characters};
+use crate::message::{Message, check_conversation_text};
 use crate::pricing::PriceTable;
 use crate::request::{Ending, InferenceConfig, validate_conversation};
 use crate::retry::{RetryNotice, RetryPolicy};
@@ -125,12 +125,7 @@ impl ChatSessionBuilder {
         self.settings.normalise();
         self.settings.validate()?;
         validate_conversation(&self.history, Ending::Assistant)?;
-        for (index, message) in self.history.iter().enumerate() {
-            check_control_characters(
-                &format!("message {index} ({})", message.role()),
-                &message.text(),
-            )?;
-        }
+        check_conversation_text(&self.history)?;
         Ok(ChatSession {
             client: self.client,
             settings: self.settings,

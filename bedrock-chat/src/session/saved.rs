@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::message::{Message, check_control_characters};
+use crate::message::{Message, check_control_characters, check_conversation_text};
 use crate::request::{Ending, InferenceConfig, validate_conversation};
 use crate::response::TokenUsage;
 
@@ -186,12 +186,7 @@ impl SavedConversation {
             ));
         }
         validate_conversation(&self.messages, Ending::Assistant)?;
-        for (index, message) in self.messages.iter().enumerate() {
-            check_control_characters(
-                &format!("message {index} ({})", message.role()),
-                &message.text(),
-            )?;
-        }
+        check_conversation_text(&self.messages)?;
         if let Some(prompt) = &self.system_prompt {
             check_control_characters("the system prompt", prompt)?;
         }
