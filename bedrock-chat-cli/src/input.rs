@@ -20,6 +20,46 @@ pub enum Input {
     Invalid(String),
 }
 
+/// The prompt for a new entry.
+pub const PROMPT: &str = "you> ";
+/// The prompt for the next line of an entry.
+pub const CONTINUATION: &str = "...> ";
+
+/// Reads one entry at the prompt: a line or, with `multi_line` (a person at a terminal), a line
+/// continued with `\` or a block between two `"""` lines.
+pub fn read_entry(input: &mut dyn LineReader, multi_line: bool) -> io::Result<Input> {
+    let first = match input.read_line(PROMPT)? {
+        Input::Line(line) => line,
+        other => return Ok(other),
+    };
+    if !multi_line {
+        return Ok(Input::Line(first));
+    }
+    if first.trim() == "\"\"\"" {
+        let mut lines = Vec::new();
+        loop {
+            match input.read_line(CONTINUATION)? {
+                Input::Line(line) if line.trim() == "\"\"\"" => break,
+                Input::Line(line) => lines.push(line),
+                Input::Eof => break,
+                other => return Ok(other),
+            }
+        }
+        return Ok(Input::Line(lines.join("\n")));
+    }
+    let mut entry = first;
+    while entry.ends_with('\\') {
+        entry.pop();
+        entry.push('\n');
+        match input.read_line(CONTINUATION)? {
+            Input::Line(line) => entry.push_str(&line),
+            Input::Eof => break,
+            other => return Ok(other),
+        }
+    }
+    Ok(Input::Line(entry))
+}
+
 /// A source of lines: the REPL reads through this so it can be driven without a terminal.
 pub trait LineReader: Send {
     /// Shows `prompt` (when there is a terminal) and reads one line.

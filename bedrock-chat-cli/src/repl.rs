@@ -1,17 +1,17 @@
 //! The chat loop, over input and output abstractions so it runs the same on a terminal, in a
 //! pipe, and in tests.
 
-use std::future::Future;
 use std::io::{self, Write};
-use std::pin::Pin;
 
-use bedrock_chat::{ChatSession, Error, PRICES_AS_OF, StreamEvent, Usd};
-use futures::StreamExt;
+use bedrock_chat::{ChatSession, Error, PRICES_AS_OF, Usd};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::commands::{self, Command};
-use crate::input::{Input, LineReader};
+use crate::input::{Input, LineReader, read_entry};
+pub use crate::interrupts::{CtrlC, Interrupts, NoInterrupts};
 use crate::terminal::visible;
+pub use crate::turn_view::{Options, write_error};
+use crate::turn_view::{Turn, TurnEnd, Ui};
 
 /// How the loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,66 +20,6 @@ pub enum Outcome {
     Done,
     /// A turn failed in pipe mode (or with `--prompt`), which stops the program.
     TurnFailed,
-}
-
-/// Where Ctrl-C comes from while a reply is being received.
-pub trait Interrupts: Send {
-    /// Resolves at the next Ctrl-C.
-    fn next(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
-}
-
-/// Ctrl-C from the operating system.
-pub struct CtrlC;
-
-impl Interrupts for CtrlC {
-    fn next(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(async {
-            if tokio::signal::ctrl_c().await.is_err() {
-                // No signal handling on this platform: never interrupt.
-                std::future::pending::<()>().await;
-            }
-        })
-    }
-}
-
-/// No Ctrl-C handling: in a pipe, Ctrl-C ends the program as usual.
-pub struct NoInterrupts;
-
-impl Interrupts for NoInterrupts {
-    fn next(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(std::future::pending())
-    }
-}
-
-/// How the REPL talks to the user.
-#[derive(Debug, Clone, Copy)]
-pub struct Options {
-    /// A person at a terminal: prompts, multi-line input, Ctrl-C handling, failures do not end
-    /// the program.
-    pub interactive: bool,
-    /// Stream replies (ConverseStream) rather than wait for whole ones (Converse).
-    pub stream: bool,
-    /// Standard output is a terminal: write streamed text as it arrives. Otherwise each reply is
-    /// written whole, once complete, so a pipe never carries half a reply.
-    pub stdout_is_terminal: bool,
-    /// Standard error is a terminal: show "thinking…" until the first text arrives.
-    pub stderr_is_terminal: bool,
-    /// Whether standard output is known to be closed (a pipe whose reader has gone): checked
-    /// before each turn, so no paid request is sent for a reply nobody can read.
-    pub output_closed: fn() -> bool,
-}
-
-impl Options {
-    /// Options for a person at a terminal, with output checks off; tests start here.
-    pub fn interactive() -> Self {
-        Options {
-            interactive: true,
-            stream: true,
-            stdout_is_terminal: true,
-            stderr_is_terminal: true,
-            output_closed: || false,
-        }
-    }
 }
 
 /// The REPL: a session, its options and its two outputs. Replies go to `out`; status, notices
@@ -93,24 +33,6 @@ pub struct Repl<O, E> {
     /// The last message that failed, so `/retry` can send it again.
     failed_input: Option<String>,
 }
-
-/// What a turn sends.
-enum Turn {
-    Say(String),
-    Retry,
-}
-
-/// How a turn ended.
-enum TurnEnd {
-    Replied,
-    Failed(Error),
-    Cancelled,
-}
-
-const PROMPT: &str = "you> ";
-const CONTINUATION: &str = "...> ";
-const THINKING: &str = "thinking…";
-const CLEAR_LINE: &str = "\r\x1b[2K";
 
 impl<O: Write + Send, E: Write + Send> Repl<O, E> {
     /// A REPL on `session`. `notices` carries the session's retry notices and other notices
@@ -158,7 +80,7 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
         }
         loop {
             self.show_warnings(input)?;
-            let entry = match self.read_entry(input)? {
+            let entry = match read_entry(input, self.options.interactive)? {
                 Input::Line(entry) => entry,
                 Input::Interrupted => continue,
                 Input::Eof => return Ok(Outcome::Done),
@@ -195,41 +117,6 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
             TurnEnd::Replied => Ok(Outcome::Done),
             TurnEnd::Failed(_) | TurnEnd::Cancelled => Ok(Outcome::TurnFailed),
         }
-    }
-
-    /// Reads one entry: a line, or in interactive mode a line continued with `\` or a `"""`
-    /// block.
-    fn read_entry(&mut self, input: &mut dyn LineReader) -> io::Result<Input> {
-        let first = match input.read_line(PROMPT)? {
-            Input::Line(line) => line,
-            other => return Ok(other),
-        };
-        if !self.options.interactive {
-            return Ok(Input::Line(first));
-        }
-        if first.trim() == "\"\"\"" {
-            let mut lines = Vec::new();
-            loop {
-                match input.read_line(CONTINUATION)? {
-                    Input::Line(line) if line.trim() == "\"\"\"" => break,
-                    Input::Line(line) => lines.push(line),
-                    Input::Eof => break,
-                    other => return Ok(other),
-                }
-            }
-            return Ok(Input::Line(lines.join("\n")));
-        }
-        let mut entry = first;
-        while entry.ends_with('\\') {
-            entry.pop();
-            entry.push('\n');
-            match input.read_line(CONTINUATION)? {
-                Input::Line(line) => entry.push_str(&line),
-                Input::Eof => break,
-                other => return Ok(other),
-            }
-        }
-        Ok(Input::Line(entry))
     }
 
     fn show_warnings(&mut self, input: &mut dyn LineReader) -> io::Result<()> {
@@ -559,187 +446,4 @@ fn describe_usage(usage: &bedrock_chat::TokenUsage) -> String {
         ));
     }
     text
-}
-
-/// Writes an error as one line a person can act on. Its text may quote a server or a file, so
-/// control characters in it are shown, not sent to the terminal.
-pub fn write_error(err: &mut dyn Write, error: &Error) -> io::Result<()> {
-    let text = match error.request_id() {
-        Some(id) => format!("error: {error} (request id {id})"),
-        None => format!("error: {error}"),
-    };
-    writeln!(err, "{}", visible(&text))
-}
-
-/// The outputs of one turn, borrowed apart from the session.
-struct Ui<'a, O, E> {
-    options: Options,
-    out: &'a mut O,
-    err: &'a mut E,
-    notices: &'a mut UnboundedReceiver<String>,
-    spinner: bool,
-}
-
-impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
-    async fn whole_turn(
-        &mut self,
-        session: &mut ChatSession,
-        turn: Turn,
-        interrupts: &mut dyn Interrupts,
-    ) -> io::Result<TurnEnd> {
-        self.show_spinner()?;
-        let reply = {
-            let future = async {
-                match turn {
-                    Turn::Say(text) => session.send(text).await,
-                    Turn::Retry => session.retry().await,
-                }
-            };
-            match self.wait(Box::pin(future), interrupts).await? {
-                Some(reply) => reply,
-                None => return Ok(TurnEnd::Cancelled),
-            }
-        };
-        self.hide_spinner()?;
-        match reply {
-            Ok(reply) => {
-                self.write_reply(&reply.text())?;
-                writeln!(self.out)?;
-                self.out.flush()?;
-                Ok(TurnEnd::Replied)
-            }
-            Err(error) => Ok(TurnEnd::Failed(error)),
-        }
-    }
-
-    async fn streamed_turn(
-        &mut self,
-        session: &mut ChatSession,
-        turn: Turn,
-        interrupts: &mut dyn Interrupts,
-    ) -> io::Result<TurnEnd> {
-        self.show_spinner()?;
-        let opened = {
-            let future = async {
-                match turn {
-                    Turn::Say(text) => session.send_streaming(text).await,
-                    Turn::Retry => session.retry_streaming().await,
-                }
-            };
-            match self.wait(Box::pin(future), interrupts).await? {
-                Some(opened) => opened,
-                None => return Ok(TurnEnd::Cancelled),
-            }
-        };
-        let mut stream = match opened {
-            Ok(stream) => stream,
-            Err(error) => return Ok(TurnEnd::Failed(error)),
-        };
-        self.hide_spinner()?;
-        let live = self.options.stdout_is_terminal;
-        let mut wrote_text = false;
-        loop {
-            let next = tokio::select! {
-                next = stream.next() => next,
-                () = interrupts.next() => {
-                    // Dropping the stream abandons the turn; the history is untouched.
-                    if wrote_text && live {
-                        writeln!(self.out)?;
-                        self.out.flush()?;
-                    }
-                    return Ok(TurnEnd::Cancelled);
-                }
-            };
-            match next {
-                Some(Ok(StreamEvent::TextDelta(text))) => {
-                    if live {
-                        self.write_reply(&text)?;
-                        self.out.flush()?;
-                        wrote_text = true;
-                    }
-                }
-                Some(Ok(_)) => {}
-                Some(Err(error)) => {
-                    if wrote_text {
-                        writeln!(self.out)?;
-                        self.out.flush()?;
-                    }
-                    return Ok(TurnEnd::Failed(error));
-                }
-                None => break,
-            }
-        }
-        if live {
-            writeln!(self.out)?;
-        } else {
-            // Only a complete reply reaches a pipe.
-            self.write_reply(stream.text())?;
-            writeln!(self.out)?;
-        }
-        self.out.flush()?;
-        Ok(TurnEnd::Replied)
-    }
-
-    /// Waits for `future` while showing retry notices; `None` if Ctrl-C came first.
-    async fn wait<T>(
-        &mut self,
-        mut future: Pin<Box<dyn Future<Output = T> + Send + '_>>,
-        interrupts: &mut dyn Interrupts,
-    ) -> io::Result<Option<T>> {
-        loop {
-            tokio::select! {
-                value = &mut future => return Ok(Some(value)),
-                Some(notice) = self.notices.recv() => self.notice(&notice)?,
-                () = interrupts.next() => return Ok(None),
-            }
-        }
-    }
-
-    /// Reply text: neutralised on a terminal; verbatim in a pipe, where it is data.
-    fn write_reply(&mut self, text: &str) -> io::Result<()> {
-        if self.options.stdout_is_terminal {
-            write!(self.out, "{}", visible(text))
-        } else {
-            write!(self.out, "{text}")
-        }
-    }
-
-    fn notice(&mut self, notice: &str) -> io::Result<()> {
-        let spinning = self.spinner;
-        self.hide_spinner()?;
-        writeln!(self.err, "{}", visible(notice))?;
-        if spinning {
-            self.show_spinner()?;
-        }
-        Ok(())
-    }
-
-    fn drain_notices(&mut self) -> io::Result<()> {
-        while let Ok(notice) = self.notices.try_recv() {
-            self.notice(&notice)?;
-        }
-        Ok(())
-    }
-
-    fn show_spinner(&mut self) -> io::Result<()> {
-        if self.options.interactive && self.options.stderr_is_terminal && !self.spinner {
-            write!(self.err, "{THINKING}")?;
-            self.err.flush()?;
-            self.spinner = true;
-        }
-        Ok(())
-    }
-
-    fn hide_spinner(&mut self) -> io::Result<()> {
-        if self.spinner {
-            write!(self.err, "{CLEAR_LINE}")?;
-            self.err.flush()?;
-            self.spinner = false;
-        }
-        Ok(())
-    }
-
-    fn report(&mut self, error: &Error) -> io::Result<()> {
-        write_error(self.err, error)
-    }
 }

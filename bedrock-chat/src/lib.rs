@@ -106,6 +106,7 @@ mod retry;
 mod session;
 mod settings;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod usd;
 

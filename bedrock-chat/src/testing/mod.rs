@@ -32,10 +32,10 @@
 //! the real wire format and not only against each other.
 
 mod fake_bedrock;
+mod script;
 mod scripted;
 mod wire;
 
-pub use fake_bedrock::{
-    FakeBedrock, FakeError, FakeReply, Operation, RecordedRequest, StreamFault, isolated_aws_env,
-};
+pub use fake_bedrock::{FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, FakeBedrock, isolated_aws_env};
+pub use script::{FakeError, FakeReply, Operation, RecordedRequest, StreamFault};
 pub use scripted::{Scripted, ScriptedClient};

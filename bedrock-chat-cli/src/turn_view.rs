@@ -1,0 +1,249 @@
+//! How one turn looks: "thinking…" until the first text, retry notices as they come, the reply
+//! as it streams (neutralised on a terminal, whole in a pipe), and Ctrl-C to stop. Whole and
+//! streamed turns share one path for the spinner, the wait and the cancel (`Ui::wait`).
+
+use std::future::Future;
+use std::io::{self, Write};
+use std::pin::Pin;
+
+use bedrock_chat::{ChatSession, Error, StreamEvent};
+use futures::StreamExt;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::interrupts::Interrupts;
+use crate::terminal::visible;
+
+/// How the REPL talks to the user.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// A person at a terminal: prompts, multi-line input, Ctrl-C handling, failures do not end
+    /// the program.
+    pub interactive: bool,
+    /// Stream replies (ConverseStream) rather than wait for whole ones (Converse).
+    pub stream: bool,
+    /// Standard output is a terminal: write streamed text as it arrives. Otherwise each reply is
+    /// written whole, once complete, so a pipe never carries half a reply.
+    pub stdout_is_terminal: bool,
+    /// Standard error is a terminal: show "thinking…" until the first text arrives.
+    pub stderr_is_terminal: bool,
+    /// Whether standard output is known to be closed (a pipe whose reader has gone): checked
+    /// before each turn, so no paid request is sent for a reply nobody can read.
+    pub output_closed: fn() -> bool,
+}
+
+impl Options {
+    /// Options for a person at a terminal, with output checks off; tests start here.
+    pub fn interactive() -> Self {
+        Options {
+            interactive: true,
+            stream: true,
+            stdout_is_terminal: true,
+            stderr_is_terminal: true,
+            output_closed: || false,
+        }
+    }
+}
+
+/// Writes an error as one line a person can act on. Its text may quote a server or a file, so
+/// control characters in it are shown, not sent to the terminal.
+pub fn write_error(err: &mut dyn Write, error: &Error) -> io::Result<()> {
+    let text = match error.request_id() {
+        Some(id) => format!("error: {error} (request id {id})"),
+        None => format!("error: {error}"),
+    };
+    writeln!(err, "{}", visible(&text))
+}
+
+const THINKING: &str = "thinking…";
+const CLEAR_LINE: &str = "\r\x1b[2K";
+
+/// What a turn sends.
+pub(crate) enum Turn {
+    /// A new message.
+    Say(String),
+    /// The last message again.
+    Retry,
+}
+
+/// How a turn ended.
+pub(crate) enum TurnEnd {
+    /// The reply arrived.
+    Replied,
+    /// The turn failed.
+    Failed(Error),
+    /// Ctrl-C stopped it.
+    Cancelled,
+}
+
+/// The outputs of one turn, borrowed apart from the session.
+pub(crate) struct Ui<'a, O, E> {
+    pub(crate) options: Options,
+    pub(crate) out: &'a mut O,
+    pub(crate) err: &'a mut E,
+    pub(crate) notices: &'a mut UnboundedReceiver<String>,
+    pub(crate) spinner: bool,
+}
+
+impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
+    pub(crate) async fn whole_turn(
+        &mut self,
+        session: &mut ChatSession,
+        turn: Turn,
+        interrupts: &mut dyn Interrupts,
+    ) -> io::Result<TurnEnd> {
+        self.show_spinner()?;
+        let reply = {
+            let future = async {
+                match turn {
+                    Turn::Say(text) => session.send(text).await,
+                    Turn::Retry => session.retry().await,
+                }
+            };
+            match self.wait(Box::pin(future), interrupts).await? {
+                Some(reply) => reply,
+                None => return Ok(TurnEnd::Cancelled),
+            }
+        };
+        self.hide_spinner()?;
+        match reply {
+            Ok(reply) => {
+                self.write_reply(&reply.text())?;
+                writeln!(self.out)?;
+                self.out.flush()?;
+                Ok(TurnEnd::Replied)
+            }
+            Err(error) => Ok(TurnEnd::Failed(error)),
+        }
+    }
+
+    pub(crate) async fn streamed_turn(
+        &mut self,
+        session: &mut ChatSession,
+        turn: Turn,
+        interrupts: &mut dyn Interrupts,
+    ) -> io::Result<TurnEnd> {
+        self.show_spinner()?;
+        let opened = {
+            let future = async {
+                match turn {
+                    Turn::Say(text) => session.send_streaming(text).await,
+                    Turn::Retry => session.retry_streaming().await,
+                }
+            };
+            match self.wait(Box::pin(future), interrupts).await? {
+                Some(opened) => opened,
+                None => return Ok(TurnEnd::Cancelled),
+            }
+        };
+        let mut stream = match opened {
+            Ok(stream) => stream,
+            Err(error) => return Ok(TurnEnd::Failed(error)),
+        };
+        self.hide_spinner()?;
+        let live = self.options.stdout_is_terminal;
+        let mut wrote_text = false;
+        loop {
+            let next = tokio::select! {
+                next = stream.next() => next,
+                () = interrupts.next() => {
+                    // Dropping the stream abandons the turn; the history is untouched.
+                    if wrote_text && live {
+                        writeln!(self.out)?;
+                        self.out.flush()?;
+                    }
+                    return Ok(TurnEnd::Cancelled);
+                }
+            };
+            match next {
+                Some(Ok(StreamEvent::TextDelta(text))) => {
+                    if live {
+                        self.write_reply(&text)?;
+                        self.out.flush()?;
+                        wrote_text = true;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => {
+                    if wrote_text {
+                        writeln!(self.out)?;
+                        self.out.flush()?;
+                    }
+                    return Ok(TurnEnd::Failed(error));
+                }
+                None => break,
+            }
+        }
+        if live {
+            writeln!(self.out)?;
+        } else {
+            // Only a complete reply reaches a pipe.
+            self.write_reply(stream.text())?;
+            writeln!(self.out)?;
+        }
+        self.out.flush()?;
+        Ok(TurnEnd::Replied)
+    }
+
+    /// Waits for `future` while showing retry notices; `None` if Ctrl-C came first.
+    async fn wait<T>(
+        &mut self,
+        mut future: Pin<Box<dyn Future<Output = T> + Send + '_>>,
+        interrupts: &mut dyn Interrupts,
+    ) -> io::Result<Option<T>> {
+        loop {
+            tokio::select! {
+                value = &mut future => return Ok(Some(value)),
+                Some(notice) = self.notices.recv() => self.notice(&notice)?,
+                () = interrupts.next() => return Ok(None),
+            }
+        }
+    }
+
+    /// Reply text: neutralised on a terminal; verbatim in a pipe, where it is data.
+    fn write_reply(&mut self, text: &str) -> io::Result<()> {
+        if self.options.stdout_is_terminal {
+            write!(self.out, "{}", visible(text))
+        } else {
+            write!(self.out, "{text}")
+        }
+    }
+
+    fn notice(&mut self, notice: &str) -> io::Result<()> {
+        let spinning = self.spinner;
+        self.hide_spinner()?;
+        writeln!(self.err, "{}", visible(notice))?;
+        if spinning {
+            self.show_spinner()?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn drain_notices(&mut self) -> io::Result<()> {
+        while let Ok(notice) = self.notices.try_recv() {
+            self.notice(&notice)?;
+        }
+        Ok(())
+    }
+
+    fn show_spinner(&mut self) -> io::Result<()> {
+        if self.options.interactive && self.options.stderr_is_terminal && !self.spinner {
+            write!(self.err, "{THINKING}")?;
+            self.err.flush()?;
+            self.spinner = true;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn hide_spinner(&mut self) -> io::Result<()> {
+        if self.spinner {
+            write!(self.err, "{CLEAR_LINE}")?;
+            self.err.flush()?;
+            self.spinner = false;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn report(&mut self, error: &Error) -> io::Result<()> {
+        write_error(self.err, error)
+    }
+}
