@@ -27,6 +27,10 @@ pub const CONTINUATION: &str = "...> ";
 
 /// Reads one entry at the prompt: a line or, with `multi_line` (a person at a terminal), a line
 /// continued with `\` or a block between two `"""` lines.
+///
+/// # Errors
+///
+/// The input's I/O error.
 pub fn read_entry(input: &mut dyn LineReader, multi_line: bool) -> io::Result<Input> {
     let first = match input.read_line(PROMPT)? {
         Input::Line(line) => line,
@@ -63,6 +67,10 @@ pub fn read_entry(input: &mut dyn LineReader, multi_line: bool) -> io::Result<In
 /// A source of lines: the REPL reads through this so it can be driven without a terminal.
 pub trait LineReader: Send {
     /// Shows `prompt` (when there is a terminal) and reads one line.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error of the terminal or the pipe (not an invalid line: that is [`Input::Invalid`]).
     fn read_line(&mut self, prompt: &str) -> io::Result<Input>;
 
     /// Records a complete entry (possibly several lines) in the input history. A history that
@@ -190,6 +198,11 @@ impl EditorReader {
     /// A line editor whose history is kept in `history_path`, if given and if it is a history
     /// file (or does not exist yet). A path that holds anything else is never written: the
     /// editor then runs without a history file and says so in [`LineReader::take_warnings`].
+    ///
+    /// # Errors
+    ///
+    /// When the line editor cannot be set up (no terminal to read from). A history file that cannot
+    /// be used is a warning, not an error.
     pub fn new(history_path: Option<PathBuf>) -> anyhow::Result<Self> {
         let config = Config::builder()
             .max_history_size(MAX_HISTORY)?
@@ -258,6 +271,10 @@ pub enum HistoryKind {
 /// Looks at `path` without changing it: a history file that may be appended to, or the reason
 /// it must be left alone. Only a regular file that is empty or a history file qualifies, so a
 /// mistaken setting (`~/.bashrc`, `/dev/sda`) can never be truncated, rewritten or appended to.
+///
+/// # Errors
+///
+/// Why the path must be left alone: not a regular file, not a history, or unreadable.
 pub fn history_file_kind(path: &Path) -> Result<HistoryKind, String> {
     let metadata = match std::fs::metadata(path) {
         Ok(metadata) => metadata,

@@ -66,6 +66,11 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
     }
 
     /// Runs until the input ends, the user quits, or (when not interactive) a turn fails.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error reading input or writing to the outputs; a `BrokenPipe` when standard output's
+    /// reader is gone before a turn (no request is then sent).
     pub async fn run(
         &mut self,
         input: &mut dyn LineReader,
@@ -108,6 +113,10 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
     }
 
     /// Sends one message and prints the reply (`--prompt`).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error writing to the outputs; a `BrokenPipe` when standard output's reader is gone.
     pub async fn one_shot(
         &mut self,
         text: String,

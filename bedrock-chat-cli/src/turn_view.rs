@@ -46,6 +46,10 @@ impl Options {
 
 /// Writes an error as one line a person can act on. Its text may quote a server or a file, so
 /// control characters in it are shown, not sent to the terminal.
+///
+/// # Errors
+///
+/// The I/O error of `err`.
 pub fn write_error(err: &mut dyn Write, error: &Error) -> io::Result<()> {
     let text = match error.request_id() {
         Some(id) => format!("error: {error} (request id {id})"),

@@ -172,6 +172,11 @@ impl PriceTable {
     /// The built-in prices overridden by a JSON file of the form
     /// `{"model or pattern": {"input": 3.0, "output": 15.0, "cacheRead": 0.3, "cacheWrite": 3.75}}`
     /// (US dollars per million tokens).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the price file when it cannot be read or holds something other than
+    /// prices.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
             message: format!("cannot read the price file {}", path.display()),
@@ -187,6 +192,10 @@ impl PriceTable {
     }
 
     /// This table overridden by the prices in a JSON object (see [`load`](Self::load)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the JSON is not a map of model names to prices of at least 0.
     pub fn merge_json(mut self, json: &str) -> Result<Self> {
         let prices: std::collections::BTreeMap<String, ModelPrice> = serde_json::from_str(json)
             .map_err(|e| Error::Config {

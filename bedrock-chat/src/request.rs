@@ -66,6 +66,11 @@ impl InferenceConfig {
 
     /// Checks the values against the ranges Bedrock accepts, so a bad value fails here with a
     /// clear message instead of as a `ValidationException` after a round trip.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] (or [`Error::Config`] for an empty model id) naming the first rule
+    /// broken.
     pub fn validate(&self) -> Result<()> {
         if self.max_tokens == Some(0) {
             return Err(Error::invalid_input(
@@ -154,6 +159,11 @@ impl ChatRequest {
     /// Checks every rule Bedrock enforces with a `ValidationException`: a model id, a conversation
     /// that starts and ends with the user and alternates roles, no blank content, and settings in
     /// range.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] (or [`Error::Config`] for an empty model id) naming the first rule
+    /// broken.
     pub fn validate(&self) -> Result<()> {
         check_model_id(&self.model_id)?;
         validate_conversation(&self.messages, Ending::User)?;

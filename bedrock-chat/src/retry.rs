@@ -144,6 +144,10 @@ impl RetryPolicy {
 
     /// Checks that the policy makes sense: a factor of at least 1 and a first delay no longer
     /// than the maximum.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a factor below 1, or delays that are not finite.
     pub fn validate(&self) -> Result<()> {
         if !(self.factor.is_finite() && self.factor >= 1.0) {
             return Err(Error::invalid_input(format!(

@@ -50,12 +50,20 @@ impl BedrockClient {
     /// A client from the standard AWS configuration chain: environment variables (`AWS_REGION`,
     /// `AWS_PROFILE`, `AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`, ...), the shared
     /// config and credentials files, SSO, and container or instance roles.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the chain gives no region, or a malformed one.
     pub async fn from_env() -> Result<Self> {
         Self::builder().build().await
     }
 
     /// A client from an `SdkConfig` the caller loaded. Its retries are switched off; its timeouts
     /// are kept.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the configuration has no region, or a malformed one.
     pub fn from_sdk_config(config: &SdkConfig) -> Result<Self> {
         let conf = aws_sdk_bedrockruntime::config::Builder::from(config)
             .retry_config(RetryConfig::disabled())
@@ -65,6 +73,10 @@ impl BedrockClient {
 
     /// A client wrapping the caller's own SDK client. Its configuration is kept, except that
     /// retries are switched off.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the client has no region, or a malformed one.
     pub fn from_sdk_client(client: &aws_sdk_bedrockruntime::Client) -> Result<Self> {
         let conf = client
             .config()

@@ -102,6 +102,14 @@ impl ChatSession {
     ///
     /// Empty or whitespace-only text is rejected before any request. Retryable failures are
     /// retried under the session's [`RetryPolicy`]. On any error the history is unchanged.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for empty text, control characters or more than
+    /// [`MAX_MESSAGE_BYTES`](crate::MAX_MESSAGE_BYTES) (no request is sent);
+    /// [`Error::BudgetExceeded`] when a refusing budget would be passed; otherwise the error of the
+    /// last attempt ([`Error::is_retryable`] says whether sending again later may work), or
+    /// [`Error::EmptyReply`].
     pub async fn send(&mut self, text: impl Into<String>) -> Result<ChatResponse> {
         let user = user_message(text.into())?;
         self.run_turn(self.history.len(), user).await
@@ -113,6 +121,11 @@ impl ChatSession {
     /// failure before that), or with the error that ended the attempts. The reply and the message
     /// are appended to the history when the stream has been read to its end; dropping the stream
     /// earlier abandons the turn and leaves the history unchanged.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send), for what happens before the first text; a failure after it is the
+    /// stream's last item ([`Error::StreamInterrupted`]).
     pub async fn send_streaming(&mut self, text: impl Into<String>) -> Result<ChatStream<'_>> {
         let user = user_message(text.into())?;
         self.start_stream(self.history.len(), user).await
@@ -120,12 +133,21 @@ impl ChatSession {
 
     /// Sends the last user message again and replaces its reply. On error the history, the old
     /// reply included, is unchanged.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when there is no exchange to retry; otherwise as
+    /// [`send`](Self::send).
     pub async fn retry(&mut self) -> Result<ChatResponse> {
         let (keep, user) = self.last_exchange_for_retry()?;
         self.run_turn(keep, user).await
     }
 
     /// Like [`retry`](Self::retry), streaming the new reply.
+    ///
+    /// # Errors
+    ///
+    /// As [`retry`](Self::retry) and [`send_streaming`](Self::send_streaming).
     pub async fn retry_streaming(&mut self) -> Result<ChatStream<'_>> {
         let (keep, user) = self.last_exchange_for_retry()?;
         self.start_stream(keep, user).await
@@ -319,12 +341,22 @@ impl ChatSession {
 
     /// Saves the conversation as versioned JSON. The file is replaced atomically and readable
     /// only by its owner.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ConversationFile`] when `path` holds something other than a saved conversation, or
+    /// cannot be written; see [`SavedConversation::write`].
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         self.snapshot().write(path.as_ref())
     }
 
     /// Loads a conversation saved by [`save`](Self::save). On error the session is unchanged.
     /// See [`restore`](Self::restore).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ConversationFile`] saying what is wrong with the file; see
+    /// [`SavedConversation::read`].
     pub fn load(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let saved = SavedConversation::read(path.as_ref())?;
         self.restore(saved)

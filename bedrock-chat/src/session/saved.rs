@@ -105,6 +105,11 @@ impl SavedConversation {
 
     /// Parses and checks a saved conversation. Any bytes are safe to pass: the result is a
     /// conversation a request can be built from, or an error that says what is wrong.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ConversationFile`] saying what is wrong: not JSON, not a conversation, a newer or
+    /// damaged format version, or a conversation that cannot be continued.
     pub fn from_json(json: &[u8]) -> Result<Self> {
         Self::parse(json).map_err(|(reason, source)| Error::ConversationFile {
             path: "<memory>".into(),
@@ -179,6 +184,10 @@ impl SavedConversation {
 
     /// Checks that the conversation can be continued: whole exchanges, alternating roles, no
     /// blank messages, a model id and settings in range.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] or [`Error::Config`] naming the first problem.
     pub fn validate(&self) -> Result<()> {
         if self.model_id.trim().is_empty() {
             return Err(Error::invalid_input(

@@ -125,6 +125,11 @@ impl<'a> ChatStream<'a> {
     }
 
     /// Reads the rest of the stream and returns the whole reply.
+    ///
+    /// # Errors
+    ///
+    /// The stream's error: [`Error::StreamInterrupted`] with the text delivered so far, or
+    /// [`Error::EmptyReply`] for a reply without text.
     pub async fn finish(mut self) -> Result<ChatResponse> {
         while let Some(event) = self.next().await {
             event?;

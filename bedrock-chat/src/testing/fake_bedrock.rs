@@ -67,6 +67,10 @@ pub struct FakeBedrock {
 
 impl FakeBedrock {
     /// Starts a server on an ephemeral port of 127.0.0.1.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error when no port on 127.0.0.1 can be bound.
     pub async fn start() -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
@@ -177,6 +181,10 @@ impl FakeBedrock {
 
     /// A client for this server through the real SDK, with test credentials and region
     /// `us-east-1`.
+    ///
+    /// # Errors
+    ///
+    /// As [`BedrockClientBuilder::build`](crate::BedrockClientBuilder::build).
     pub async fn client(&self) -> crate::Result<crate::BedrockClient> {
         self.client_builder().build().await
     }
