@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use bedrock_chat::ChatConfig;
 use tokio::sync::mpsc;
 
-use crate::args::Args;
+use crate::args::{Args, Subcommand};
 use crate::input::{EditorReader, PipeReader, default_history_path};
 use crate::repl::{CtrlC, NoInterrupts, Options, Outcome, Repl};
 use crate::terminal::visible;
@@ -62,6 +62,9 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
         Ok(client) => client,
         Err(error) => return Ok(usage_error(&error)),
     };
+    if let Some(Subcommand::Serve(serve)) = &args.command {
+        return crate::serve::run(client, config, serve).await;
+    }
     let (notices, notices_rx) = mpsc::unbounded_channel();
     let other_notices = notices.clone();
     let session = match config

@@ -31,11 +31,16 @@ use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser};
 )]
 pub struct Args {
     /// A stop sequence; repeat the flag for several [default: none]
-    #[arg(long = "stop", value_name = "TEXT")]
+    #[arg(long = "stop", value_name = "TEXT", global = true)]
     pub stop: Vec<String>,
 
     /// Shorthand for --context-policy tokens:N
-    #[arg(long, value_name = "N", conflicts_with = "context-policy")]
+    #[arg(
+        long,
+        value_name = "N",
+        conflicts_with = "context-policy",
+        global = true
+    )]
     pub max_context_tokens: Option<u64>,
 
     /// Wait for whole replies (Converse) instead of streaming them (ConverseStream)
@@ -52,9 +57,86 @@ pub struct Args {
     #[arg(long)]
     pub history_file: Option<PathBuf>,
 
+    /// What to run instead of the REPL.
+    #[command(subcommand)]
+    pub command: Option<Subcommand>,
+
     /// The chat settings given on the command line, as `(setting, value)`.
     #[arg(skip)]
     pub settings: Vec<(&'static Setting, String)>,
+}
+
+/// What to run instead of the REPL.
+#[derive(Debug, clap::Subcommand)]
+pub enum Subcommand {
+    /// Serve the browser chat (and its API) over HTTP, with the same chat settings as the REPL.
+    Serve(ServeArgs),
+}
+
+/// `bedrock-chat serve`: where to listen, who may use it, and the limits that keep a public
+/// chatbot alive. The chat settings (model, region, system prompt, retries, budget, ...) are the
+/// REPL's flags, given before or after `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on; use 0.0.0.0:8080 to accept other machines
+    #[arg(long, env = "BEDROCK_CHAT_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+
+    /// Require `Authorization: Bearer TOKEN` on every API request (the page asks for it once)
+    /// [default: none, the API is open]
+    #[arg(long, env = "BEDROCK_CHAT_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+
+    /// Mark the client cookie Secure: set when the server is reached over HTTPS
+    #[arg(long, env = "BEDROCK_CHAT_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+
+    /// How long a conversation is kept after its last use
+    #[arg(long, env = "BEDROCK_CHAT_TTL", default_value = "24h", value_parser = duration)]
+    pub ttl: std::time::Duration,
+
+    /// How long running replies may go on after SIGTERM or Ctrl-C
+    #[arg(long, env = "BEDROCK_CHAT_SHUTDOWN_GRACE", default_value = "30s", value_parser = duration)]
+    pub shutdown_grace: std::time::Duration,
+
+    /// US dollars the whole server may spend per UTC day [default: no cap]
+    #[arg(
+        long,
+        env = "BEDROCK_CHAT_DAILY_BUDGET",
+        value_name = "USD",
+        allow_negative_numbers = true
+    )]
+    pub daily_budget: Option<f64>,
+
+    /// US dollars one visitor may spend per UTC day
+    #[arg(
+        long,
+        env = "BEDROCK_CHAT_CLIENT_DAILY_BUDGET",
+        value_name = "USD",
+        default_value_t = 5.0,
+        allow_negative_numbers = true
+    )]
+    pub client_daily_budget: f64,
+
+    /// Messages one visitor may send per minute
+    #[arg(long, env = "BEDROCK_CHAT_TURNS_PER_MINUTE", default_value_t = 20)]
+    pub turns_per_minute: u32,
+
+    /// Replies written at once, over all visitors
+    #[arg(long, env = "BEDROCK_CHAT_MAX_STREAMS", default_value_t = 64)]
+    pub max_streams: usize,
+
+    /// Conversations one visitor keeps (the oldest goes)
+    #[arg(
+        long,
+        env = "BEDROCK_CHAT_CONVERSATIONS_PER_CLIENT",
+        default_value_t = 100
+    )]
+    pub conversations_per_client: usize,
+}
+
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    bedrock_chat::parse_duration(text).map_err(|e| e.to_string())
 }
 
 /// The whole command line: the library's settings and the REPL's own flags.
@@ -68,6 +150,8 @@ fn setting_arg(setting: &'static Setting) -> Arg {
         .value_name(setting.value_name)
         .help(setting.help())
         .action(ArgAction::Set)
+        // Given before or after `serve`: the server takes the same settings as the REPL.
+        .global(true)
         // `--budget -3` is a value to be refused by the setting's check, not an unknown flag.
         .allow_negative_numbers(true);
     match setting.short {

@@ -12,6 +12,7 @@ pub mod input;
 mod interrupts;
 pub mod output;
 pub mod repl;
+pub mod serve;
 pub mod signals;
 pub mod terminal;
 mod turn_view;

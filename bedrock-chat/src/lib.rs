@@ -86,6 +86,7 @@
 //!   one mapping of AWS SDK errors);
 //! - `session` ([`ChatSession`]: the turn engine, streamed turns, the builder, saved
 //!   conversations, usage);
+//! - `store` ([`ConversationStore`], [`MemoryStore`]): where a server keeps conversations;
 //! - `config` on top: [`ChatConfig`] reads every setting from flags, the environment and `.env`
 //!   (the [`SETTINGS`] table) and produces both builders.
 #![deny(missing_docs)]
@@ -105,6 +106,7 @@ mod response;
 mod retry;
 mod session;
 mod settings;
+mod store;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
@@ -130,6 +132,10 @@ pub use session::{
 pub use settings::{
     ConnectionSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_TOKENS, DEFAULT_MODEL_ID,
     DEFAULT_READ_TIMEOUT, SessionSettings, parse_duration,
+};
+pub use store::{
+    ConversationStore, ConversationSummary, Lease, MemoryStore, MemoryStoreBuilder, StoreError,
+    StoredConversation, title_of,
 };
 pub use usd::Usd;
 

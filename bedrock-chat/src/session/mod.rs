@@ -163,6 +163,17 @@ impl ChatSession {
         Ok((len - 2, self.history[len - 2].clone()))
     }
 
+    /// Checks a user message as [`send`](Self::send) would, without sending it: so a server can
+    /// answer "bad request" before it starts a stream.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for empty text, control characters, or more than
+    /// [`MAX_MESSAGE_BYTES`](crate::MAX_MESSAGE_BYTES).
+    pub fn check_message(text: &str) -> Result<()> {
+        check_user_text(text)
+    }
+
     // --- the conversation ----------------------------------------------------------------------
 
     /// The conversation so far, oldest first: whole exchanges, user then assistant.
@@ -378,12 +389,16 @@ impl fmt::Debug for ChatSession {
 /// Control characters other than tab and line breaks are refused: they are almost always pasted
 /// terminal escapes or binary data, and the model cannot do anything useful with them.
 fn user_message(text: String) -> Result<Message> {
+    check_user_text(&text)?;
+    Ok(Message::user(text))
+}
+
+fn check_user_text(text: &str) -> Result<()> {
     if text.trim().is_empty() {
         return Err(Error::invalid_input(
             "the message is empty; type something to send",
         ));
     }
-    check_control_characters("the message", &text)?;
     if text.len() > crate::MAX_MESSAGE_BYTES {
         return Err(Error::invalid_input(format!(
             "the message is {} bytes long, more than the {} a request may carry; shorten it or split it",
@@ -391,5 +406,5 @@ fn user_message(text: String) -> Result<Message> {
             crate::MAX_MESSAGE_BYTES
         )));
     }
-    Ok(Message::user(text))
+    check_control_characters("the message", text)
 }

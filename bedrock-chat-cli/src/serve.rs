@@ -1,0 +1,69 @@
+//! `bedrock-chat serve`: the browser chat, on the same settings as the REPL.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use bedrock_chat::{BedrockClient, ChatConfig, MemoryStore};
+use bedrock_chat_server::{AppState, Limits, ServerConfig};
+
+use crate::app::{EXIT_USAGE, print_error};
+use crate::args::ServeArgs;
+
+/// Starts the server and runs it until SIGTERM or Ctrl-C.
+///
+/// # Errors
+///
+/// Writing to standard output failed.
+pub async fn run(
+    client: BedrockClient,
+    config: ChatConfig,
+    args: &ServeArgs,
+) -> anyhow::Result<ExitCode> {
+    for (name, value) in [
+        ("--daily-budget", args.daily_budget.unwrap_or(0.0)),
+        ("--client-daily-budget", args.client_daily_budget),
+    ] {
+        if !(value.is_finite() && value >= 0.0) {
+            print_error(&format!(
+                "{name}: the budget must be a number of US dollars of at least 0, got {value}"
+            ));
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    }
+    let mut limits = Limits::default();
+    limits.turns_per_minute = args.turns_per_minute;
+    limits.concurrent_turns = args.max_streams;
+    limits.client_daily_usd = Some(args.client_daily_budget);
+    limits.server_daily_usd = args.daily_budget;
+    limits.conversation_ttl = args.ttl;
+    limits.conversations_per_client = args.conversations_per_client;
+    let store = MemoryStore::builder()
+        .ttl(args.ttl)
+        .max_per_owner(args.conversations_per_client)
+        .build();
+    let mut server = ServerConfig::default();
+    server.auth_token = args.auth_token.clone().filter(|t| !t.is_empty());
+    server.secure_cookies = args.secure_cookies;
+    server.shutdown_grace = args.shutdown_grace;
+    server.limits = limits;
+    let listener = match tokio::net::TcpListener::bind(args.addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            print_error(&format!(
+                "cannot listen on {}: {error}; choose another address with --addr",
+                args.addr
+            ));
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let address = listener.local_addr()?;
+    let state = AppState::new(client, config.session, store, server);
+    writeln!(
+        io::stdout(),
+        "bedrock-chat is serving {} on http://{address}/ (Ctrl-C to stop)",
+        state.settings().model_id
+    )?;
+    io::stdout().flush()?;
+    bedrock_chat_server::serve(listener, state, bedrock_chat_server::shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,196 @@
+//! Who is asking: a random client id in a cookie (conversations belong to it), an optional bearer
+//! token that closes the whole API, and a refusal of cross-site requests that change anything.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The cookie that carries the client id.
+pub const COOKIE: &str = "bc_client";
+
+/// The id of the client making a request: 32 random hex digits from its cookie.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientId(pub String);
+
+fn is_client_id(value: &str) -> bool {
+    value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn cookie_client_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| *name == COOKIE && is_client_id(value))
+        .map(|(_, value)| value.to_string())
+}
+
+/// Compares in time that does not depend on where the strings differ, so a token cannot be
+/// guessed byte by byte.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    let mut difference = given.len() ^ expected.len();
+    for (i, byte) in expected.iter().enumerate() {
+        difference |= usize::from(given.get(i).copied().unwrap_or(0) ^ byte);
+    }
+    difference == 0
+}
+
+/// A request from another site, which the browser would send with the visitor's cookie.
+fn is_cross_site(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin
+        .split_once("://")
+        .map_or(origin, |(_, rest)| rest)
+        .trim_end_matches('/');
+    origin == "null" || !origin_host.eq_ignore_ascii_case(host)
+}
+
+/// Runs before every API handler: checks the bearer token and the request's site, and gives the
+/// handler a [`ClientId`], setting the cookie on the response when the client had none.
+pub async fn identify(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    if let Some(token) = state.config().auth_token.as_deref() {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !same_secret(given.as_bytes(), token.as_bytes()) {
+            let mut response = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this server needs an access token: send it as `Authorization: Bearer TOKEN`",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    let changes_state = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if changes_state && is_cross_site(request.headers()) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross_site",
+            "requests from other sites are refused",
+        )
+        .into_response();
+    }
+    let existing = cookie_client_id(request.headers());
+    let id = existing.clone().unwrap_or_else(bedrock_chat_new_id);
+    request.extensions_mut().insert(ClientId(id.clone()));
+    let mut response = next.run(request).await;
+    if existing.is_none() {
+        let secure = if state.config().secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        };
+        let max_age = 400 * 24 * 3600;
+        let cookie =
+            format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+fn bedrock_chat_new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<ClientId>().cloned().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the request has no client id",
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"token", b"token"));
+        assert!(!same_secret(b"toke", b"token"));
+        assert!(!same_secret(b"tokenx", b"token"));
+        assert!(!same_secret(b"", b"token"));
+    }
+
+    #[test]
+    fn cross_site_requests_are_recognised() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (k, v) in pairs {
+                map.insert(*k, HeaderValue::from_static(v));
+            }
+            map
+        };
+        assert!(!is_cross_site(&headers(&[("host", "a:1")])), "curl");
+        assert!(!is_cross_site(&headers(&[
+            ("host", "a:1"),
+            ("origin", "http://a:1"),
+            ("sec-fetch-site", "same-origin")
+        ])));
+        assert!(is_cross_site(&headers(&[
+            ("host", "a:1"),
+            ("origin", "http://evil.example")
+        ])));
+        assert!(is_cross_site(&headers(&[("sec-fetch-site", "cross-site")])));
+        assert!(is_cross_site(&headers(&[
+            ("host", "a"),
+            ("origin", "null")
+        ])));
+    }
+
+    #[test]
+    fn only_well_formed_ids_are_taken_from_cookies() {
+        let mut map = HeaderMap::new();
+        map.insert(
+            header::COOKIE,
+            HeaderValue::from_static("x=1; bc_client=0123456789abcdef0123456789abcdef"),
+        );
+        assert_eq!(
+            cookie_client_id(&map).as_deref(),
+            Some("0123456789abcdef0123456789abcdef")
+        );
+        map.insert(
+            header::COOKIE,
+            HeaderValue::from_static("bc_client=../../etc"),
+        );
+        assert_eq!(cookie_client_id(&map), None);
+    }
+}

@@ -1,0 +1,188 @@
+//! What keeps a public chatbot alive in public: a per-client request rate, and spending caps per
+//! client and for the whole server per day.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
+
+/// The server's limits. Every field has a default that suits a small public deployment.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// The largest request body. Default is 1 MiB plus room for JSON.
+    pub body_bytes: usize,
+    /// Messages (turns) one client may send per minute. Default is 20.
+    pub turns_per_minute: u32,
+    /// Replies being written at once, over all clients. Default is 64.
+    pub concurrent_turns: usize,
+    /// US dollars one client may spend per UTC day; `None` for no cap. Default is $5.
+    pub client_daily_usd: Option<f64>,
+    /// US dollars the whole server may spend per UTC day; `None` for no cap. Default is none.
+    pub server_daily_usd: Option<f64>,
+    /// How long a conversation is kept after its last use. Default is 24 hours.
+    pub conversation_ttl: Duration,
+    /// Conversations one client keeps (the oldest goes). Default is 100.
+    pub conversations_per_client: usize,
+    /// The longest time to the response head of any request. Streams are not limited once
+    /// they have started. Default is 30 seconds.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body_bytes: bedrock_chat::MAX_MESSAGE_BYTES + 64 * 1024,
+            turns_per_minute: 20,
+            concurrent_turns: 64,
+            client_daily_usd: Some(5.0),
+            server_daily_usd: None,
+            conversation_ttl: Duration::from_secs(24 * 3600),
+            conversations_per_client: 100,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A token bucket per client: `per_minute` turns, refilled continuously.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_minute: u32,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    /// A limiter of `per_minute` turns per client.
+    pub fn new(per_minute: u32) -> Self {
+        RateLimiter {
+            per_minute,
+            buckets: Mutex::default(),
+        }
+    }
+
+    /// Takes one turn from `client`'s bucket, or says how long to wait for one.
+    pub fn check(&self, client: &str) -> Result<(), Duration> {
+        let capacity = f64::from(self.per_minute.max(1));
+        let per_second = capacity / 60.0;
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > 100_000 {
+            // Full buckets carry no information: forget them so memory stays bounded.
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * per_second < capacity
+            });
+        }
+        let (tokens, at) = buckets.entry(client.to_string()).or_insert((capacity, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * per_second).min(capacity);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / per_second))
+        }
+    }
+}
+
+/// What each client and the whole server spent today (UTC), in US dollars.
+#[derive(Debug, Default)]
+pub struct SpendMeter {
+    inner: Mutex<Spent>,
+}
+
+#[derive(Debug, Default)]
+struct Spent {
+    day: u64,
+    server: f64,
+    clients: HashMap<String, f64>,
+}
+
+fn today() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400)
+}
+
+impl SpendMeter {
+    fn spent(&self) -> std::sync::MutexGuard<'_, Spent> {
+        let mut spent = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let day = today();
+        if spent.day != day {
+            *spent = Spent {
+                day,
+                ..Spent::default()
+            };
+        }
+        spent
+    }
+
+    /// Refuses a turn when the client or the server has reached its cap today.
+    pub fn check(&self, client: &str, limits: &Limits) -> Result<(), String> {
+        let spent = self.spent();
+        if let Some(cap) = limits.server_daily_usd
+            && spent.server >= cap
+        {
+            return Err(format!(
+                "this server has reached its spending limit for today (${cap:.2}); try again tomorrow"
+            ));
+        }
+        if let Some(cap) = limits.client_daily_usd
+            && spent.clients.get(client).copied().unwrap_or(0.0) >= cap
+        {
+            return Err(format!(
+                "you have reached your spending limit for today (${cap:.2}); try again tomorrow"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Adds what a turn cost.
+    pub fn add(&self, client: &str, usd: f64) {
+        let mut spent = self.spent();
+        spent.server += usd;
+        *spent.clients.entry(client.to_string()).or_default() += usd;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_limit_refills_over_time() {
+        let limiter = RateLimiter::new(2);
+        assert!(limiter.check("a").is_ok());
+        assert!(limiter.check("a").is_ok());
+        let wait = limiter.check("a").unwrap_err();
+        assert_eq!(wait, Duration::from_secs(30));
+        assert!(limiter.check("b").is_ok(), "clients are limited apart");
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert!(limiter.check("a").is_ok());
+    }
+
+    #[test]
+    fn spending_caps_hold_per_client_and_for_the_server() {
+        let meter = SpendMeter::default();
+        let limits = Limits {
+            client_daily_usd: Some(1.0),
+            server_daily_usd: Some(1.5),
+            ..Limits::default()
+        };
+        meter.add("a", 1.0);
+        assert!(
+            meter
+                .check("a", &limits)
+                .unwrap_err()
+                .contains("you have reached")
+        );
+        assert!(meter.check("b", &limits).is_ok());
+        meter.add("b", 0.5);
+        assert!(
+            meter
+                .check("b", &limits)
+                .unwrap_err()
+                .contains("this server")
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! The one state every handler shares: the model client, the session settings, the store, the
+//! limits and the shutdown signal.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bedrock_chat::{ChatSession, ConversationStore, ModelClient, SessionSettings};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::limits::{Limits, RateLimiter, SpendMeter};
+
+/// How the server behaves, apart from the chat settings.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// When set, every API request must carry `Authorization: Bearer TOKEN`. Default is none.
+    pub auth_token: Option<String>,
+    /// Mark the client cookie `Secure` (the server is behind HTTPS). Default is false.
+    pub secure_cookies: bool,
+    /// How long running replies may go on after shutdown begins. Default is 30 seconds.
+    pub shutdown_grace: Duration,
+    /// The limits.
+    pub limits: Limits,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            auth_token: None,
+            secure_cookies: false,
+            shutdown_grace: Duration::from_secs(30),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Shared by every request; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Arc<dyn ModelClient>,
+    settings: SessionSettings,
+    store: Arc<dyn ConversationStore>,
+    config: ServerConfig,
+    rate: RateLimiter,
+    spend: SpendMeter,
+    turns: Arc<Semaphore>,
+    /// Cancelled when running turns must end (the shutdown grace is over).
+    stop_turns: CancellationToken,
+}
+
+impl AppState {
+    /// A state for `client`, sessions with `settings`, conversations in `store`.
+    pub fn new(
+        client: impl ModelClient + 'static,
+        settings: SessionSettings,
+        store: impl ConversationStore + 'static,
+        config: ServerConfig,
+    ) -> Self {
+        AppState {
+            inner: Arc::new(Inner {
+                client: Arc::new(client),
+                settings,
+                store: Arc::new(store),
+                rate: RateLimiter::new(config.limits.turns_per_minute),
+                spend: SpendMeter::default(),
+                turns: Arc::new(Semaphore::new(config.limits.concurrent_turns.max(1))),
+                stop_turns: CancellationToken::new(),
+                config,
+            }),
+        }
+    }
+
+    /// A session with the server's settings and no conversation yet.
+    ///
+    /// # Errors
+    ///
+    /// The settings' error, if they are out of range.
+    pub fn new_session(&self) -> bedrock_chat::Result<ChatSession> {
+        ChatSession::builder(self.inner.client.clone())
+            .settings(self.inner.settings.clone())
+            .build()
+    }
+
+    /// The model client every session shares.
+    pub fn client(&self) -> Arc<dyn ModelClient> {
+        self.inner.client.clone()
+    }
+
+    /// The server's session settings.
+    pub fn settings(&self) -> &SessionSettings {
+        &self.inner.settings
+    }
+
+    /// The conversation store.
+    pub fn store(&self) -> &dyn ConversationStore {
+        self.inner.store.as_ref()
+    }
+
+    /// How the server behaves.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn rate(&self) -> &RateLimiter {
+        &self.inner.rate
+    }
+
+    pub(crate) fn spend(&self) -> &SpendMeter {
+        &self.inner.spend
+    }
+
+    pub(crate) fn turns(&self) -> Arc<Semaphore> {
+        self.inner.turns.clone()
+    }
+
+    /// Cancelled when running turns must stop.
+    pub fn stop_turns(&self) -> &CancellationToken {
+        &self.inner.stop_turns
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("model", &self.inner.settings.model_id)
+            .field("store", &self.inner.store)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,334 @@
+//! `MemoryStore`: conversations in the server's own memory, for one instance.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+
+use super::{
+    ConversationStore, ConversationSummary, Lease, StoreError, StoredConversation, new_id,
+    now_secs, title_of,
+};
+use crate::session::SavedConversation;
+
+/// Conversations in this process's memory: nothing to install, lost on restart, not shared
+/// between instances. Every conversation expires `ttl` after its last use; an owner keeps at
+/// most `max_per_owner` (the oldest is dropped to make room), the store at most
+/// `max_conversations` (a new one is refused past it), and one conversation at most
+/// `max_bytes` as JSON.
+///
+/// Cloning is cheap; clones share the conversations.
+#[derive(Clone)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+    limits: Limits,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    ttl: Duration,
+    max_per_owner: usize,
+    max_conversations: usize,
+    max_bytes: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    conversations: HashMap<String, Entry>,
+    leases: HashMap<String, (String, Instant)>,
+}
+
+struct Entry {
+    owner: String,
+    stored: StoredConversation,
+    bytes: usize,
+    expires: Instant,
+}
+
+/// Builds a [`MemoryStore`]. Made by [`MemoryStore::builder`].
+#[must_use]
+#[derive(Debug)]
+pub struct MemoryStoreBuilder {
+    limits: Limits,
+}
+
+impl MemoryStoreBuilder {
+    /// How long a conversation is kept after its last use. Default is 24 hours.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.limits.ttl = ttl;
+        self
+    }
+
+    /// The most conversations one owner keeps; making one more drops the oldest. Default is 100.
+    pub fn max_per_owner(mut self, max: usize) -> Self {
+        self.limits.max_per_owner = max.max(1);
+        self
+    }
+
+    /// The most conversations in the store; past it new ones are refused. Default is 100,000.
+    pub fn max_conversations(mut self, max: usize) -> Self {
+        self.limits.max_conversations = max.max(1);
+        self
+    }
+
+    /// The largest conversation kept, as JSON bytes. Default is 8 MiB.
+    pub fn max_bytes(mut self, max: usize) -> Self {
+        self.limits.max_bytes = max;
+        self
+    }
+
+    /// Builds the store.
+    pub fn build(self) -> MemoryStore {
+        MemoryStore {
+            inner: Arc::default(),
+            limits: self.limits,
+        }
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::builder().build()
+    }
+}
+
+impl MemoryStore {
+    /// A store with the default limits.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Starts building a store with other limits.
+    pub fn builder() -> MemoryStoreBuilder {
+        MemoryStoreBuilder {
+            limits: Limits {
+                ttl: Duration::from_secs(24 * 3600),
+                max_per_owner: 100,
+                max_conversations: 100_000,
+                max_bytes: 8 * 1024 * 1024,
+            },
+        }
+    }
+
+    /// How many conversations are kept now (expired ones not counted).
+    pub fn len(&self) -> usize {
+        let now = Instant::now();
+        self.lock()
+            .conversations
+            .values()
+            .filter(|e| e.expires > now)
+            .count()
+    }
+
+    /// Whether no conversation is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn size_of(&self, conversation: &SavedConversation) -> Result<usize, StoreError> {
+        let bytes = conversation.to_json().len();
+        if bytes > self.limits.max_bytes {
+            return Err(StoreError::TooLarge {
+                bytes,
+                limit: self.limits.max_bytes,
+            });
+        }
+        Ok(bytes)
+    }
+}
+
+impl Inner {
+    fn purge_expired(&mut self, now: Instant) {
+        self.conversations.retain(|_, e| e.expires > now);
+        self.leases.retain(|_, (_, until)| *until > now);
+    }
+
+    /// The live entry `id` of `owner`.
+    fn entry(&mut self, owner: &str, id: &str, now: Instant) -> Result<&mut Entry, StoreError> {
+        match self.conversations.get_mut(id) {
+            Some(entry) if entry.owner == owner && entry.expires > now => Ok(entry),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+}
+
+#[async_trait]
+impl ConversationStore for MemoryStore {
+    async fn create(
+        &self,
+        owner: &str,
+        conversation: SavedConversation,
+    ) -> Result<StoredConversation, StoreError> {
+        let bytes = self.size_of(&conversation)?;
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.purge_expired(now);
+        let mut owned: Vec<(u64, String)> = inner
+            .conversations
+            .iter()
+            .filter(|(_, e)| e.owner == owner)
+            .map(|(id, e)| (e.stored.updated, id.clone()))
+            .collect();
+        if owned.len() >= self.limits.max_per_owner {
+            // Keep the owner's list bounded: the conversation used longest ago goes.
+            owned.sort();
+            for (_, id) in owned
+                .iter()
+                .take(owned.len() + 1 - self.limits.max_per_owner)
+            {
+                inner.conversations.remove(id);
+            }
+        }
+        if inner.conversations.len() >= self.limits.max_conversations {
+            return Err(StoreError::Unavailable {
+                message: format!(
+                    "the server keeps at most {} conversations and is full",
+                    self.limits.max_conversations
+                ),
+                source: None,
+            });
+        }
+        let stored = StoredConversation {
+            id: new_id(),
+            title: title_of(&conversation),
+            updated: now_secs(),
+            version: 1,
+            conversation,
+        };
+        inner.conversations.insert(
+            stored.id.clone(),
+            Entry {
+                owner: owner.to_string(),
+                stored: stored.clone(),
+                bytes,
+                expires: now + self.limits.ttl,
+            },
+        );
+        Ok(stored)
+    }
+
+    async fn load(&self, owner: &str, id: &str) -> Result<StoredConversation, StoreError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let entry = inner.entry(owner, id, now)?;
+        entry.expires = now + self.limits.ttl;
+        Ok(entry.stored.clone())
+    }
+
+    async fn save(
+        &self,
+        owner: &str,
+        id: &str,
+        expected_version: u64,
+        conversation: SavedConversation,
+    ) -> Result<u64, StoreError> {
+        let bytes = self.size_of(&conversation)?;
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let entry = inner.entry(owner, id, now)?;
+        if entry.stored.version != expected_version {
+            return Err(StoreError::Conflict);
+        }
+        entry.stored.version += 1;
+        entry.stored.title = title_of(&conversation);
+        entry.stored.updated = now_secs();
+        entry.stored.conversation = conversation;
+        entry.bytes = bytes;
+        entry.expires = now + self.limits.ttl;
+        Ok(entry.stored.version)
+    }
+
+    async fn list(&self, owner: &str) -> Result<Vec<ConversationSummary>, StoreError> {
+        let now = Instant::now();
+        let inner = self.lock();
+        let mut list: Vec<ConversationSummary> = inner
+            .conversations
+            .values()
+            .filter(|e| e.owner == owner && e.expires > now)
+            .map(|e| ConversationSummary {
+                id: e.stored.id.clone(),
+                title: e.stored.title.clone(),
+                updated: e.stored.updated,
+            })
+            .collect();
+        list.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| a.id.cmp(&b.id)));
+        Ok(list)
+    }
+
+    async fn delete(&self, owner: &str, id: &str) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.entry(owner, id, now)?;
+        inner.conversations.remove(id);
+        inner.leases.remove(id);
+        Ok(())
+    }
+
+    async fn lease(&self, owner: &str, id: &str, ttl: Duration) -> Result<Lease, StoreError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.entry(owner, id, now)?;
+        if let Some((_, until)) = inner.leases.get(id)
+            && *until > now
+        {
+            return Err(StoreError::Busy);
+        }
+        let token = new_id();
+        inner
+            .leases
+            .insert(id.to_string(), (token.clone(), now + ttl));
+        Ok(Lease {
+            id: id.to_string(),
+            token,
+        })
+    }
+
+    async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        match inner.leases.get_mut(&lease.id) {
+            Some((token, until)) if *token == lease.token && *until > now => {
+                *until = now + ttl;
+                Ok(())
+            }
+            _ => Err(StoreError::Busy),
+        }
+    }
+
+    async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner
+            .leases
+            .get(&lease.id)
+            .is_some_and(|(token, _)| *token == lease.token)
+        {
+            inner.leases.remove(&lease.id);
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.lock();
+        f.debug_struct("MemoryStore")
+            .field("conversations", &inner.conversations.len())
+            .field(
+                "bytes",
+                &inner.conversations.values().map(|e| e.bytes).sum::<usize>(),
+            )
+            .field("limits", &self.limits)
+            .finish()
+    }
+}

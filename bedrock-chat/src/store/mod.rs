@@ -1,0 +1,189 @@
+//! Where a server keeps conversations between turns: the [`ConversationStore`] trait and the
+//! in-process [`MemoryStore`].
+//!
+//! A store holds [`SavedConversation`]s under an owner (a browser's client id, an API key) and
+//! an unguessable id. Every operation names the owner, and a conversation of another owner is
+//! [`StoreError::NotFound`], never "forbidden", so ids leak nothing. Saving is compare-and-set on
+//! a version, so two servers that loaded the same conversation cannot overwrite each other; a
+//! [`Lease`] lets one turn at a time run on a conversation, and expires on its own if its holder
+//! dies. [`ChatSession::restore`](crate::ChatSession::restore) and
+//! [`ChatSession::snapshot`](crate::ChatSession::snapshot) turn a stored conversation into a
+//! session and back, without touching files.
+
+mod memory;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+
+use crate::error::BoxError;
+use crate::message::Role;
+use crate::session::SavedConversation;
+
+pub use memory::{MemoryStore, MemoryStoreBuilder};
+
+/// A conversation as a store keeps it.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct StoredConversation {
+    /// Its id: random and unguessable.
+    pub id: String,
+    /// Its title: the start of its first message, or "New chat".
+    pub title: String,
+    /// When it last changed, in seconds since the Unix epoch.
+    pub updated: u64,
+    /// Its version, raised by every save; what [`ConversationStore::save`] compares.
+    pub version: u64,
+    /// The conversation itself.
+    pub conversation: SavedConversation,
+}
+
+/// One entry of an owner's list of conversations.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct ConversationSummary {
+    /// The conversation's id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// When it last changed, in seconds since the Unix epoch.
+    pub updated: u64,
+}
+
+/// The right to run one turn on one conversation, until it is released or expires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// The conversation.
+    pub id: String,
+    /// What proves the holder's right: only it can renew or release the lease.
+    pub token: String,
+}
+
+/// What can go wrong in a store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No such conversation for this owner (it never existed, expired, was deleted, or belongs
+    /// to someone else).
+    #[error("no such conversation; it may have expired or been deleted")]
+    NotFound,
+    /// The conversation changed since it was loaded (another turn, another server).
+    #[error("the conversation changed meanwhile; reload it and send again")]
+    Conflict,
+    /// Another turn is running on this conversation.
+    #[error("a reply is already being written in this conversation; wait for it, then send again")]
+    Busy,
+    /// The conversation would be larger than the store allows.
+    #[error(
+        "the conversation is too long to keep ({bytes} bytes, more than {limit}); start a new chat"
+    )]
+    TooLarge {
+        /// Its size as stored.
+        bytes: usize,
+        /// The largest allowed.
+        limit: usize,
+    },
+    /// The store cannot be reached or failed; nothing was changed.
+    #[error("the conversation store is unavailable ({message}); try again shortly")]
+    Unavailable {
+        /// What failed, without credentials.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl StoreError {
+    /// True when trying again later may work.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Busy | StoreError::Conflict | StoreError::Unavailable { .. }
+        )
+    }
+}
+
+/// A place to keep conversations between turns, shared by every request of a server (and, for a
+/// shared store such as Redis, by every instance).
+///
+/// Implementations must pass the contract tests in the crate's test suite (run against every
+/// store): owners are isolated, saves are compare-and-set, leases are exclusive and expire.
+#[async_trait]
+pub trait ConversationStore: Send + Sync + std::fmt::Debug {
+    /// Keeps a new conversation for `owner` under a new random id, at version 1.
+    async fn create(
+        &self,
+        owner: &str,
+        conversation: SavedConversation,
+    ) -> Result<StoredConversation, StoreError>;
+
+    /// The conversation `id` of `owner`, refreshing its expiry.
+    async fn load(&self, owner: &str, id: &str) -> Result<StoredConversation, StoreError>;
+
+    /// Replaces the conversation if its version is still `expected_version`, and returns the new
+    /// version; [`StoreError::Conflict`] otherwise, with nothing changed.
+    async fn save(
+        &self,
+        owner: &str,
+        id: &str,
+        expected_version: u64,
+        conversation: SavedConversation,
+    ) -> Result<u64, StoreError>;
+
+    /// The owner's conversations, most recently changed first.
+    async fn list(&self, owner: &str) -> Result<Vec<ConversationSummary>, StoreError>;
+
+    /// Removes the conversation; [`StoreError::NotFound`] if the owner has no such conversation.
+    async fn delete(&self, owner: &str, id: &str) -> Result<(), StoreError>;
+
+    /// Takes the lease on a conversation for `ttl`; [`StoreError::Busy`] while another holds it.
+    async fn lease(&self, owner: &str, id: &str, ttl: Duration) -> Result<Lease, StoreError>;
+
+    /// Extends a lease this holder still has for another `ttl`; [`StoreError::Busy`] if it was
+    /// lost (expired and taken by another).
+    async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<(), StoreError>;
+
+    /// Gives a lease back. Releasing a lease that expired, or that another now holds, does
+    /// nothing.
+    async fn release(&self, lease: &Lease) -> Result<(), StoreError>;
+
+    /// Whether the store answers (for a readiness check).
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// The title of a conversation: the first line of its first message, shortened.
+pub fn title_of(conversation: &SavedConversation) -> String {
+    const LONGEST: usize = 60;
+    let Some(first) = conversation
+        .messages()
+        .iter()
+        .find(|m| m.role() == Role::User)
+    else {
+        return "New chat".to_string();
+    };
+    let text = first.text();
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    if line.chars().count() <= LONGEST {
+        return line.to_string();
+    }
+    let mut short: String = line.chars().take(LONGEST - 1).collect();
+    short.push('…');
+    short
+}
+
+/// A new random, unguessable id: 128 bits from the operating system's generator.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
