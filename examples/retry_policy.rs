@@ -31,7 +31,7 @@ async fn main() -> anyhow::Result<()> {
         .session_builder(client)
         .retry_policy(policy)
         .on_retry(|notice| {
-            // e.g. "throttled; retrying in 0.5 s, attempt 1 of 4"
+            // e.g. "throttled; retrying in 0.5 s (retry 1 of 4)"
             eprintln!("{notice}");
         })
         .build()?;

@@ -478,8 +478,11 @@ async function turn(path, text) {
       if (path === "messages" && !input.value) input.value = text;
       notice("Stopped. The conversation is as it was before that message.");
     } else {
-      if (path === "messages") bubble("user", text);
-      errorBubble(failed, retry);
+      const mine = path === "messages" ? bubble("user", text) : null;
+      errorBubble(failed, () => {
+        if (mine) mine.remove();
+        retry();
+      });
     }
   }
   setBusy(false);

@@ -245,7 +245,7 @@ impl fmt::Display for RetryNotice<'_> {
         };
         write!(
             f,
-            "{what}; retrying in {}, attempt {} of {}",
+            "{what}; retrying in {} (retry {} of {})",
             HumanDuration(self.delay),
             self.retry,
             self.max_retries
@@ -332,7 +332,7 @@ mod tests {
         };
         assert_eq!(
             notice.to_string(),
-            "throttled; retrying in 8 s, attempt 2 of 5"
+            "throttled; retrying in 8 s (retry 2 of 5)"
         );
     }
 

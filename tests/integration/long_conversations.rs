@@ -276,3 +276,34 @@ async fn a_warning_budget_warns_and_sends() {
         Notice::BudgetWarning { .. }
     ));
 }
+
+/// A conversation restored from a store brings what it had cost: its budget is the
+/// conversation's, however many sessions (server requests) it passes through.
+#[tokio::test]
+async fn a_restored_conversation_counts_its_earlier_cost_against_the_budget() {
+    use bedrock_chat::ChatSession;
+    use bedrock_chat::testing::ScriptedClient;
+    let client = ScriptedClient::new().with_text("ok");
+    let mut first = ChatSession::builder(client.clone())
+        .model_id("us.anthropic.claude-sonnet-4-5-20250929-v1:0")
+        .build()
+        .unwrap();
+    first.send("hello").await.unwrap();
+    let mut saved = first.snapshot();
+    // Pretend the conversation had already used a million output tokens ($15).
+    let mut json: serde_json::Value = serde_json::from_str(&saved.to_json()).unwrap();
+    json["usage"]["outputTokens"] = serde_json::json!(1_000_000);
+    saved = bedrock_chat::SavedConversation::from_json(json.to_string().as_bytes()).unwrap();
+    let mut next = ChatSession::builder(client.clone())
+        .model_id("us.anthropic.claude-sonnet-4-5-20250929-v1:0")
+        .budget(Budget::refuse(10.0))
+        .build()
+        .unwrap();
+    next.restore(saved).unwrap();
+    let error = next.send("again").await.unwrap_err();
+    assert!(
+        matches!(error, bedrock_chat::Error::BudgetExceeded { .. }),
+        "{error:?}"
+    );
+    assert_eq!(client.requests().len(), 1, "refused before sending");
+}

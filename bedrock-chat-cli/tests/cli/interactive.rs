@@ -92,7 +92,7 @@ async fn replies_stream_to_stdout_with_thinking_and_retry_notices_on_stderr() {
     let err = text(&err);
     assert!(err.contains("thinking…"), "{err}");
     assert!(
-        err.contains("throttled; retrying in 2 s, attempt 1 of 5"),
+        err.contains("throttled; retrying in 2 s (retry 1 of 5)"),
         "{err}"
     );
     assert!(err.contains("\r\x1b[2K"), "the spinner is cleared: {err:?}");

@@ -6,3 +6,4 @@
 mod hostile;
 mod interactive;
 mod pipe;
+mod serve;

@@ -84,10 +84,10 @@ async fn throttling_is_retried_with_a_notice_on_stderr() {
     assert_eq!(text(&output.stdout), "Done.\n");
     let stderr = text(&output.stderr);
     assert!(
-        stderr.contains("throttled; retrying in 1 ms, attempt 1 of 5"),
+        stderr.contains("throttled; retrying in 1 ms (retry 1 of 5)"),
         "{stderr}"
     );
-    assert!(stderr.contains("attempt 2 of 5"), "{stderr}");
+    assert!(stderr.contains("(retry 2 of 5)"), "{stderr}");
     assert_eq!(fake.request_count(), 3);
 }
 

@@ -195,7 +195,14 @@ impl ChatSession {
             .tokens(request_text_bytes(request), request.messages().len());
         let output = u64::from(request.inference().max_tokens.unwrap_or(DEFAULT_MAX_TOKENS));
         let next_turn_usd = price.cost(&TokenUsage::new(input, output));
-        let spent_usd = self.spent_usd;
+        // A loaded conversation brings what it had cost: the budget is the conversation's.
+        let earlier = self.conversation_start.earlier;
+        let earlier_usd = self
+            .settings
+            .prices
+            .price_for(request.model_id())
+            .map_or(0.0, |price| price.cost(&earlier));
+        let spent_usd = self.spent_usd + earlier_usd;
         if spent_usd + next_turn_usd <= budget.limit_usd {
             return Ok(());
         }

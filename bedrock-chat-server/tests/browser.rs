@@ -1,0 +1,508 @@
+//! The page in a real headless Chromium (Debian's `chromium` and `chromium-driver`), driven over
+//! WebDriver: what a visitor types, sees and clicks.
+//!
+//! Each test starts its own ChromeDriver on a free port and stops it on drop. Without Chromium
+//! these tests fail in CI (`CI` is set) with the command that installs it; on a developer's
+//! machine they are skipped with that same message.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use bedrock_chat::testing::{FakeError, FakeReply};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use support::TestServer;
+
+const INSTALL: &str = "install them with `sudo apt-get install chromium chromium-driver` \
+                       (or run ./scripts/test, which does)";
+
+/// A ChromeDriver process, stopped on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts ChromeDriver and a headless Chromium; `None` (after saying why) when they are not
+/// installed and this is not CI.
+async fn browser() -> Option<(Driver, Client)> {
+    let installed = ["/usr/bin/chromium", "/usr/bin/chromedriver"]
+        .iter()
+        .all(|p| Path::new(p).exists());
+    if !installed {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Chromium and ChromeDriver are missing: {INSTALL}"
+        );
+        eprintln!("SKIPPED: browser test: Chromium and ChromeDriver are missing: {INSTALL}");
+        return None;
+    }
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let child = Command::new("/usr/bin/chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let profile = tempfile::tempdir().unwrap();
+    let driver = Driver {
+        child,
+        port,
+        _profile: profile,
+    };
+    let capabilities = json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--disable-quic", "--window-size=1100,760",
+                format!("--user-data-dir={}", driver._profile.path().display()),
+            ]
+        }
+    });
+    let capabilities = match capabilities {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!(),
+    };
+    // ChromeDriver takes a moment to listen: try until it answers, for at most 20 s.
+    let url = format!("http://127.0.0.1:{}", driver.port);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match ClientBuilder::rustls()
+            .expect("TLS roots load")
+            .capabilities(capabilities.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => return Some((driver, client)),
+            Err(error) if tokio::time::Instant::now() > deadline => {
+                panic!("ChromeDriver did not start: {error}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
+    client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
+}
+
+/// Waits until `script` (a JS expression) is true.
+async fn wait_until(client: &Client, script: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let value = client
+            .execute(&format!("return Boolean({script});"), vec![])
+            .await
+            .unwrap();
+        if value == json!(true) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never became true: {script}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn texts(client: &Client, role: &str) -> Vec<String> {
+    let value = client
+        .execute(
+            &format!(
+                "return [...document.querySelectorAll('.message[data-role=\"{role}\"] .body')].map(e => e.textContent);"
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(value).unwrap()
+}
+
+async fn type_and_enter(client: &Client, text: &str) {
+    let input = wait_for(client, "textarea[aria-label='Message']").await;
+    input.send_keys(text).await.unwrap();
+    input.send_keys("\u{E007}").await.unwrap(); // Enter
+}
+
+async fn click_button(client: &Client, name: &str) {
+    let button = client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::XPath(&format!(
+            "//button[normalize-space(.)='{name}' and not(@hidden)]"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("no {name} button: {e}"));
+    button.click().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_chats_sees_the_stream_and_the_conversation_survives_a_reload() {
+    let Some((_driver, client)) = browser().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    server
+        .fake
+        .push(
+            FakeReply::chunks([
+                "The capital of France is **Paris**.\n\n",
+                "- It is on the Seine\n- It has ",
+                "2.1 million people\n\n```rust\nfn main() {}\n```",
+            ])
+            .chunk_delay(Duration::from_millis(150)),
+        )
+        .push(FakeReply::text("Madrid."));
+    client.goto(&server.url("/")).await.unwrap();
+
+    type_and_enter(&client, "What is the capital of France?").await;
+    // The reply bubble is there from the start, thinking, then filled as text arrives.
+    wait_for(&client, ".message[data-role='assistant']").await;
+    wait_until(&client, "document.querySelector('#stop:not([hidden])')").await;
+    wait_until(
+        &client,
+        "document.querySelector('.message[data-role=\"assistant\"] strong')?.textContent === 'Paris'",
+    )
+    .await;
+    wait_until(&client, "document.querySelector('#stop').hidden").await;
+    let replies = texts(&client, "assistant").await;
+    assert!(
+        replies[0].contains("The capital of France is Paris."),
+        "{replies:?}"
+    );
+    assert!(replies[0].contains("fn main() {}"));
+    wait_for(&client, ".message[data-role='assistant'] li").await;
+    wait_for(&client, ".message[data-role='assistant'] pre code").await;
+    wait_until(
+        &client,
+        "document.querySelector('#usage').textContent.includes('tokens')",
+    )
+    .await;
+
+    // Shift+Enter adds a line; Enter sends.
+    let input = wait_for(&client, "textarea[aria-label='Message']").await;
+    input.send_keys("And Spain?").await.unwrap();
+    input.send_keys("\u{E008}\u{E007}").await.unwrap(); // Shift+Enter
+    input.send_keys("\u{E008}").await.unwrap(); // release Shift
+    let value = client
+        .execute("return document.querySelector('#input').value;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(value, json!("And Spain?\n"));
+    input.send_keys("\u{E007}").await.unwrap();
+    wait_until(
+        &client,
+        "[...document.querySelectorAll('.message[data-role=\"assistant\"]')].length === 2 && document.querySelector('#stop').hidden",
+    )
+    .await;
+
+    client.refresh().await.unwrap();
+    wait_until(
+        &client,
+        "document.querySelectorAll('.message[data-role=\"assistant\"]').length === 2",
+    )
+    .await;
+    assert_eq!(
+        texts(&client, "user").await,
+        ["What is the capital of France?", "And Spain?\n"]
+    );
+    wait_until(
+        &client,
+        "document.querySelectorAll('#conversations li').length === 1",
+    )
+    .await;
+    wait_until(&client, "document.querySelector('button.regenerate')").await;
+    let requests = server.fake.requests();
+    assert_eq!(
+        requests[1].messages().len(),
+        3,
+        "the first exchange is context"
+    );
+
+    // The screenshot in the README.
+    let png = client.screenshot().await.unwrap();
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bedrock-chat-serve.png");
+    std::fs::write(&out, png).unwrap();
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_ends_a_slow_reply_and_the_conversation_is_as_before() {
+    let Some((_driver, client)) = browser().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    server
+        .fake
+        .push(
+            FakeReply::text("one two three four five six seven")
+                .chunk_delay(Duration::from_millis(400)),
+        )
+        .push(FakeReply::text("Short answer."));
+    client.goto(&server.url("/")).await.unwrap();
+    type_and_enter(&client, "Tell me a long story").await;
+    wait_until(
+        &client,
+        "(document.querySelector('.message[data-role=\"assistant\"] .body')?.textContent || '').includes('one')",
+    )
+    .await;
+    click_button(&client, "Stop").await;
+    wait_until(
+        &client,
+        "document.querySelector('.notice')?.textContent.includes('Stopped')",
+    )
+    .await;
+    assert!(texts(&client, "assistant").await.is_empty());
+    assert!(texts(&client, "user").await.is_empty());
+    let value = client
+        .execute("return document.querySelector('#input').value;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        value,
+        json!("Tell me a long story"),
+        "the text is back in the box"
+    );
+
+    // The next message is sent without the stopped one as context.
+    client
+        .execute("document.querySelector('#input').value = '';", vec![])
+        .await
+        .unwrap();
+    type_and_enter(&client, "Short one").await;
+    wait_until(
+        &client,
+        "document.querySelector('.message[data-role=\"assistant\"] .body')?.textContent === 'Short answer.'",
+    )
+    .await;
+    assert_eq!(server.fake.requests().last().unwrap().messages().len(), 1);
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_turn_is_an_error_bubble_with_bedrocks_message_and_retry_works() {
+    let Some((_driver, client)) = browser().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    server
+        .fake
+        .push(FakeReply::error(FakeError::Validation(
+            "The model returned the following errors: invalid block".into(),
+        )))
+        .push(FakeReply::error(FakeError::Throttling))
+        .push(FakeReply::text("It worked."));
+    client.goto(&server.url("/")).await.unwrap();
+    type_and_enter(&client, "hello").await;
+    let error = wait_for(&client, ".message[data-role='error']").await;
+    let text = error.text().await.unwrap();
+    assert!(text.contains("invalid block"), "{text}");
+    click_button(&client, "Retry").await;
+    // The throttled attempt shows its notice, worded as the REPL words it.
+    wait_until(
+        &client,
+        "document.querySelector('.notice')?.textContent.includes('throttled; retrying in')",
+    )
+    .await;
+    wait_until(
+        &client,
+        "document.querySelector('.message[data-role=\"assistant\"] .body')?.textContent === 'It worked.'",
+    )
+    .await;
+    assert!(
+        client
+            .find(Locator::Css(".message[data-role='error']"))
+            .await
+            .is_err()
+    );
+    assert_eq!(texts(&client, "user").await, ["hello"]);
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_chat_switching_deleting_and_regenerate() {
+    let Some((_driver, client)) = browser().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    server
+        .fake
+        .push(FakeReply::text("About cats."))
+        .push(FakeReply::text("About dogs."))
+        .push(FakeReply::text("Dogs, again."));
+    client.goto(&server.url("/")).await.unwrap();
+    type_and_enter(&client, "Cats?").await;
+    wait_until(&client, "document.querySelector('.message[data-role=\"assistant\"] .body')?.textContent === 'About cats.'").await;
+    click_button(&client, "New chat").await;
+    wait_until(
+        &client,
+        "document.querySelectorAll('.message').length === 0",
+    )
+    .await;
+    type_and_enter(&client, "Dogs?").await;
+    wait_until(&client, "document.querySelector('.message[data-role=\"assistant\"] .body')?.textContent === 'About dogs.'").await;
+    wait_until(
+        &client,
+        "document.querySelectorAll('#conversations li').length === 2",
+    )
+    .await;
+    assert_eq!(
+        server.fake.requests()[1].messages().len(),
+        1,
+        "a new chat has no context"
+    );
+
+    click_button(&client, "Regenerate").await;
+    wait_until(&client, "document.querySelector('.message[data-role=\"assistant\"] .body')?.textContent === 'Dogs, again.'").await;
+    assert_eq!(texts(&client, "assistant").await, ["Dogs, again."]);
+
+    // Switch to the first conversation by its title.
+    click_button(&client, "Cats?").await;
+    wait_until(
+        &client,
+        "document.querySelector('.message[data-role=\"user\"] .body')?.textContent === 'Cats?'",
+    )
+    .await;
+    // Delete it: the list keeps the other.
+    client
+        .find(Locator::Css("button[aria-label='Delete Cats?']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_until(
+        &client,
+        "document.querySelectorAll('#conversations li').length === 1",
+    )
+    .await;
+    wait_until(
+        &client,
+        "document.querySelectorAll('.message').length === 0",
+    )
+    .await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_text_stays_text_and_nothing_runs() {
+    let Some((_driver, client)) = browser().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let hostile = "<img src=x onerror=\"window.__pwned='img'\"> <script>window.__pwned='script'</script> \
+                   [click](javascript:window.__pwned='link') <b>bold?</b> **real bold**";
+    server.fake.push(FakeReply::chunks([hostile]));
+    client.goto(&server.url("/")).await.unwrap();
+    type_and_enter(&client, "<img src=y onerror=\"window.__pwned='user'\">").await;
+    wait_until(&client, "document.querySelector('#stop').hidden && document.querySelector('.message[data-role=\"assistant\"] strong')").await;
+    let pwned = client
+        .execute(
+            "return [window.__pwned, document.querySelectorAll('#messages img, #messages script, #messages b').length, \
+             [...document.querySelectorAll('#messages a')].map(a => a.href)];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        pwned,
+        json!([null, 0, []]),
+        "nothing ran, no element came from the text"
+    );
+    let reply = &texts(&client, "assistant").await[0];
+    assert!(reply.contains("<img src=x onerror="), "{reply}");
+    assert!(reply.contains("<script>"), "{reply}");
+    let user = &texts(&client, "user").await[0];
+    assert!(user.contains("<img src=y"), "{user}");
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_browser_sees_nothing_of_this_ones_conversations() {
+    let Some((_first_driver, first)) = browser().await else {
+        return;
+    };
+    let Some((_second_driver, second)) = browser().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    server.fake.set_fallback(FakeReply::text("private answer"));
+    first.goto(&server.url("/")).await.unwrap();
+    type_and_enter(&first, "my private question").await;
+    wait_until(
+        &first,
+        "document.querySelectorAll('#conversations li').length === 1",
+    )
+    .await;
+    second.goto(&server.url("/")).await.unwrap();
+    wait_for(&second, "textarea").await;
+    // Give the page's start-up requests their answers before looking.
+    wait_until(&second, "document.readyState === 'complete'").await;
+    let seen = second
+        .execute(
+            "return fetch('/api/conversations').then(r => r.json()).then(b => b.conversations.length);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(seen, json!(0));
+    assert!(
+        second
+            .find(Locator::Css("#conversations li"))
+            .await
+            .is_err()
+    );
+    first.close().await.unwrap();
+    second.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_fits_a_phone_screen() {
+    let Some((_driver, client)) = browser().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    client.set_window_size(390, 844).await.unwrap();
+    client.goto(&server.url("/")).await.unwrap();
+    wait_for(&client, "textarea").await;
+    // The list folds behind the menu button; the message box spans the screen.
+    let layout = client
+        .execute(
+            "const menu = getComputedStyle(document.querySelector('#menu')).display; \
+             const side = document.querySelector('#sidebar').getBoundingClientRect(); \
+             const box = document.querySelector('#input').getBoundingClientRect(); \
+             return [menu, side.right <= 0, box.width > 200, document.documentElement.scrollWidth <= window.innerWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(layout, json!(["block", true, true, true]));
+    click_button(&client, "☰").await;
+    wait_until(
+        &client,
+        "document.querySelector('#sidebar').getBoundingClientRect().left >= 0",
+    )
+    .await;
+    client.close().await.unwrap();
+}
