@@ -17,4 +17,5 @@ mod long_conversations;
 mod mock;
 mod recorded;
 mod retries;
+mod store;
 mod streaming;

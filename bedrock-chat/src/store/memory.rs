@@ -33,15 +33,23 @@ struct Limits {
     max_per_owner: usize,
     max_conversations: usize,
     max_bytes: usize,
+    max_total_bytes: usize,
 }
 
 #[derive(Default)]
 struct Inner {
     conversations: HashMap<String, Entry>,
     leases: HashMap<String, (String, Instant)>,
+    /// The sum of the conversations' sizes, kept as they change so no save has to add them up.
+    total_bytes: usize,
+    /// The last `Entry::used` given out.
+    clock: u64,
 }
 
 struct Entry {
+    /// When it was last used, in the store's own order (seconds are too coarse to tell which of
+    /// two conversations is older).
+    used: u64,
     owner: String,
     stored: StoredConversation,
     bytes: usize,
@@ -80,6 +88,13 @@ impl MemoryStoreBuilder {
         self
     }
 
+    /// The most memory all conversations may take, as JSON bytes; past it new turns are refused
+    /// until conversations expire. Default is 512 MiB.
+    pub fn max_total_bytes(mut self, max: usize) -> Self {
+        self.limits.max_total_bytes = max;
+        self
+    }
+
     /// Builds the store.
     pub fn build(self) -> MemoryStore {
         MemoryStore {
@@ -109,6 +124,7 @@ impl MemoryStore {
                 max_per_owner: 100,
                 max_conversations: 100_000,
                 max_bytes: 8 * 1024 * 1024,
+                max_total_bytes: 512 * 1024 * 1024,
             },
         }
     }
@@ -145,8 +161,28 @@ impl MemoryStore {
 }
 
 impl Inner {
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some(entry) = self.conversations.remove(id) {
+            self.total_bytes -= entry.bytes;
+        }
+        self.leases.remove(id);
+    }
+
     fn purge_expired(&mut self, now: Instant) {
-        self.conversations.retain(|_, e| e.expires > now);
+        let mut freed = 0;
+        self.conversations.retain(|_, e| {
+            let keep = e.expires > now;
+            if !keep {
+                freed += e.bytes;
+            }
+            keep
+        });
+        self.total_bytes -= freed;
         self.leases.retain(|_, (_, until)| *until > now);
     }
 
@@ -156,6 +192,16 @@ impl Inner {
             Some(entry) if entry.owner == owner && entry.expires > now => Ok(entry),
             _ => Err(StoreError::NotFound),
         }
+    }
+}
+
+fn full_memory(limit: usize) -> StoreError {
+    StoreError::Unavailable {
+        message: format!(
+            "the server's conversations fill the {} MiB it keeps for them",
+            limit / (1024 * 1024)
+        ),
+        source: None,
     }
 }
 
@@ -174,7 +220,7 @@ impl ConversationStore for MemoryStore {
             .conversations
             .iter()
             .filter(|(_, e)| e.owner == owner)
-            .map(|(id, e)| (e.stored.updated, id.clone()))
+            .map(|(id, e)| (e.used, id.clone()))
             .collect();
         if owned.len() >= self.limits.max_per_owner {
             // Keep the owner's list bounded: the conversation used longest ago goes.
@@ -185,6 +231,9 @@ impl ConversationStore for MemoryStore {
             {
                 inner.conversations.remove(id);
             }
+        }
+        if inner.total_bytes + bytes > self.limits.max_total_bytes {
+            return Err(full_memory(self.limits.max_total_bytes));
         }
         if inner.conversations.len() >= self.limits.max_conversations {
             return Err(StoreError::Unavailable {
@@ -202,9 +251,12 @@ impl ConversationStore for MemoryStore {
             version: 1,
             conversation,
         };
+        inner.total_bytes += bytes;
+        let used = inner.tick();
         inner.conversations.insert(
             stored.id.clone(),
             Entry {
+                used,
                 owner: owner.to_string(),
                 stored: stored.clone(),
                 bytes,
@@ -217,8 +269,10 @@ impl ConversationStore for MemoryStore {
     async fn load(&self, owner: &str, id: &str) -> Result<StoredConversation, StoreError> {
         let now = Instant::now();
         let mut inner = self.lock();
+        let used = inner.tick();
         let entry = inner.entry(owner, id, now)?;
         entry.expires = now + self.limits.ttl;
+        entry.used = used;
         Ok(entry.stored.clone())
     }
 
@@ -232,17 +286,26 @@ impl ConversationStore for MemoryStore {
         let bytes = self.size_of(&conversation)?;
         let now = Instant::now();
         let mut inner = self.lock();
+        inner.purge_expired(now);
+        let total = inner.total_bytes;
+        let used = inner.tick();
         let entry = inner.entry(owner, id, now)?;
+        entry.used = used;
         if entry.stored.version != expected_version {
             return Err(StoreError::Conflict);
+        }
+        if total - entry.bytes + bytes > self.limits.max_total_bytes {
+            return Err(full_memory(self.limits.max_total_bytes));
         }
         entry.stored.version += 1;
         entry.stored.title = title_of(&conversation);
         entry.stored.updated = now_secs();
         entry.stored.conversation = conversation;
-        entry.bytes = bytes;
+        let old_bytes = std::mem::replace(&mut entry.bytes, bytes);
         entry.expires = now + self.limits.ttl;
-        Ok(entry.stored.version)
+        let version = entry.stored.version;
+        inner.total_bytes = total - old_bytes + bytes;
+        Ok(version)
     }
 
     async fn list(&self, owner: &str) -> Result<Vec<ConversationSummary>, StoreError> {
@@ -266,8 +329,7 @@ impl ConversationStore for MemoryStore {
         let now = Instant::now();
         let mut inner = self.lock();
         inner.entry(owner, id, now)?;
-        inner.conversations.remove(id);
-        inner.leases.remove(id);
+        inner.remove(id);
         Ok(())
     }
 

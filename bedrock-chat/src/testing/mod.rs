@@ -34,8 +34,10 @@
 mod fake_bedrock;
 mod script;
 mod scripted;
+mod store_contract;
 mod wire;
 
 pub use fake_bedrock::{FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, FakeBedrock, isolated_aws_env};
 pub use script::{FakeError, FakeReply, Operation, RecordedRequest, StreamFault};
 pub use scripted::{Scripted, ScriptedClient};
+pub use store_contract::{sample_conversation, store_contract};

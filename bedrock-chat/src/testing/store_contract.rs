@@ -1,0 +1,147 @@
+//! The contract every [`ConversationStore`] keeps, as one test suite to run against each
+//! implementation (the memory store here, Redis in a server's tests), so they cannot drift.
+//!
+//! It is an assertion suite: it panics, with what broke, exactly as a test would.
+#![allow(clippy::expect_used)]
+
+use std::time::Duration;
+
+use crate::session::{ChatSession, SavedConversation};
+use crate::store::{ConversationStore, StoreError};
+use crate::testing::ScriptedClient;
+
+/// A conversation of one exchange whose first message is `question`.
+///
+/// # Panics
+///
+/// Never, for a non-empty `question` without control characters.
+pub async fn sample_conversation(question: &str) -> SavedConversation {
+    let client = ScriptedClient::new().with_text("an answer");
+    let mut session = ChatSession::builder(client)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    session
+        .send(question)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    session.snapshot()
+}
+
+/// Runs the contract against `store`: owners are isolated (404, never another's data), saves are
+/// compare-and-set on the version, deletes are final, leases are exclusive and only their holder
+/// renews or releases them. Panics with what broke.
+///
+/// The store must start empty for the owners `alice` and `mallory`.
+///
+/// # Panics
+///
+/// When the store breaks the contract, naming what broke.
+pub async fn store_contract(store: &dyn ConversationStore) {
+    let alice = "alice";
+    let mallory = "mallory";
+    let first = sample_conversation("What is the capital of France?").await;
+
+    // Create and load.
+    let created = store.create(alice, first.clone()).await.expect("create");
+    assert_eq!(created.version, 1);
+    assert_eq!(created.title, "What is the capital of France?");
+    assert_eq!(created.id.len(), 32, "ids are 128 random bits in hex");
+    let loaded = store.load(alice, &created.id).await.expect("load");
+    assert_eq!(loaded.conversation, first);
+    assert_eq!(loaded.version, 1);
+
+    // Another owner sees nothing and changes nothing.
+    assert!(matches!(
+        store.load(mallory, &created.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.save(mallory, &created.id, 1, first.clone()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete(mallory, &created.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .lease(mallory, &created.id, Duration::from_secs(30))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.list(mallory).await.expect("list").is_empty());
+
+    // Compare-and-set.
+    let second = sample_conversation("And of Spain?").await;
+    let version = store
+        .save(alice, &created.id, 1, second.clone())
+        .await
+        .expect("save at the loaded version");
+    assert_eq!(version, 2);
+    assert!(matches!(
+        store.save(alice, &created.id, 1, first.clone()).await,
+        Err(StoreError::Conflict)
+    ));
+    let loaded = store.load(alice, &created.id).await.expect("load");
+    assert_eq!(
+        loaded.conversation, second,
+        "the losing save changed nothing"
+    );
+    assert_eq!(loaded.title, "And of Spain?");
+
+    // The list.
+    let other = store.create(alice, first.clone()).await.expect("create");
+    let list = store.list(alice).await.expect("list");
+    let mut ids: Vec<&str> = list.iter().map(|c| c.id.as_str()).collect();
+    ids.sort_unstable();
+    let mut expected = vec![created.id.as_str(), other.id.as_str()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected);
+    assert!(list.windows(2).all(|w| w[0].updated >= w[1].updated));
+
+    // Leases.
+    let ttl = Duration::from_secs(30);
+    let lease = store.lease(alice, &created.id, ttl).await.expect("lease");
+    assert!(matches!(
+        store.lease(alice, &created.id, ttl).await,
+        Err(StoreError::Busy)
+    ));
+    store
+        .lease(alice, &other.id, ttl)
+        .await
+        .expect("leases are per conversation");
+    store.renew(&lease, ttl).await.expect("the holder renews");
+    let mut forged = lease.clone();
+    forged.token = "not-the-token".to_string();
+    assert!(matches!(
+        store.renew(&forged, ttl).await,
+        Err(StoreError::Busy)
+    ));
+    store
+        .release(&forged)
+        .await
+        .expect("a wrong release is a no-op");
+    assert!(matches!(
+        store.lease(alice, &created.id, ttl).await,
+        Err(StoreError::Busy)
+    ));
+    store.release(&lease).await.expect("release");
+    let again = store
+        .lease(alice, &created.id, ttl)
+        .await
+        .expect("free again");
+    store.release(&again).await.expect("release");
+
+    // Delete.
+    store.delete(alice, &created.id).await.expect("delete");
+    assert!(matches!(
+        store.load(alice, &created.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete(alice, &created.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.list(alice).await.expect("list").len(), 1);
+    store.ping().await.expect("ping");
+}

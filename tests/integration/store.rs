@@ -1,0 +1,84 @@
+//! The conversation store contract on the memory store, and what only the memory store does:
+//! expiry on its own clock, and its bounds.
+
+use std::time::Duration;
+
+use bedrock_chat::testing::{sample_conversation, store_contract};
+use bedrock_chat::{ConversationStore, MemoryStore, StoreError};
+
+#[tokio::test]
+async fn the_memory_store_keeps_the_store_contract() {
+    store_contract(&MemoryStore::new()).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn conversations_and_leases_expire_and_use_refreshes_them() {
+    let store = MemoryStore::builder().ttl(Duration::from_secs(60)).build();
+    let conversation = sample_conversation("hello").await;
+    let kept = store.create("a", conversation.clone()).await.unwrap();
+    let dropped = store.create("a", conversation).await.unwrap();
+    tokio::time::advance(Duration::from_secs(40)).await;
+    store.load("a", &kept.id).await.unwrap(); // used: 60 s more
+    tokio::time::advance(Duration::from_secs(40)).await;
+    assert!(store.load("a", &kept.id).await.is_ok());
+    assert!(matches!(
+        store.load("a", &dropped.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.list("a").await.unwrap().len(), 1);
+
+    // A lease whose holder died frees the conversation on its own.
+    let _lost = store
+        .lease("a", &kept.id, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.lease("a", &kept.id, Duration::from_secs(30)).await,
+        Err(StoreError::Busy)
+    ));
+    tokio::time::advance(Duration::from_secs(31)).await;
+    store
+        .lease("a", &kept.id, Duration::from_secs(30))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_memory_store_is_bounded_per_owner_per_conversation_and_in_total() {
+    let conversation = sample_conversation("hello").await;
+    let size = conversation.to_json().len();
+
+    let store = MemoryStore::builder().max_per_owner(2).build();
+    let first = store.create("a", conversation.clone()).await.unwrap();
+    store.create("a", conversation.clone()).await.unwrap();
+    store.create("a", conversation.clone()).await.unwrap();
+    assert_eq!(store.list("a").await.unwrap().len(), 2, "the oldest went");
+    assert!(
+        store.load("a", &first.id).await.is_err()
+            || store
+                .list("a")
+                .await
+                .unwrap()
+                .iter()
+                .any(|c| c.id == first.id)
+    );
+    store.create("b", conversation.clone()).await.unwrap();
+    assert_eq!(
+        store.list("b").await.unwrap().len(),
+        1,
+        "owners are bounded apart"
+    );
+
+    let store = MemoryStore::builder().max_bytes(size - 1).build();
+    assert!(matches!(
+        store.create("a", conversation.clone()).await,
+        Err(StoreError::TooLarge { .. })
+    ));
+
+    let store = MemoryStore::builder().max_total_bytes(size * 2).build();
+    store.create("a", conversation.clone()).await.unwrap();
+    store.create("b", conversation.clone()).await.unwrap();
+    let error = store.create("c", conversation).await.unwrap_err();
+    assert!(matches!(error, StoreError::Unavailable { .. }), "{error}");
+    assert_eq!(store.len(), 2);
+}
