@@ -133,6 +133,21 @@ pub struct ServeArgs {
         default_value_t = 100
     )]
     pub conversations_per_client: usize,
+
+    /// Also serve the OpenAI-compatible API (/v1/chat/completions, /v1/models); on an address
+    /// other than loopback it needs --auth-token
+    #[arg(long, env = "BEDROCK_CHAT_OPENAI_API")]
+    pub openai_api: bool,
+
+    /// Models (or inference profiles) the OpenAI-compatible API may call besides the server's
+    /// own, comma-separated [default: only the server's model]
+    #[arg(
+        long,
+        env = "BEDROCK_CHAT_ALLOWED_MODELS",
+        value_delimiter = ',',
+        value_name = "IDS"
+    )]
+    pub allowed_models: Vec<String>,
 }
 
 fn duration(text: &str) -> Result<std::time::Duration, String> {

@@ -30,6 +30,16 @@ pub async fn run(
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     }
+    let auth_token = args.auth_token.clone().filter(|t| !t.is_empty());
+    if args.openai_api && auth_token.is_none() && !args.addr.ip().is_loopback() {
+        print_error(&format!(
+            "refusing to serve the OpenAI-compatible API on {} without a token: anyone who finds \
+             it could spend your AWS money; add --auth-token TOKEN (or BEDROCK_CHAT_AUTH_TOKEN), \
+             or listen on 127.0.0.1",
+            args.addr
+        ));
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
     let mut limits = Limits::default();
     limits.turns_per_minute = args.turns_per_minute;
     limits.concurrent_turns = args.max_streams;
@@ -42,7 +52,14 @@ pub async fn run(
         .max_per_owner(args.conversations_per_client)
         .build();
     let mut server = ServerConfig::default();
-    server.auth_token = args.auth_token.clone().filter(|t| !t.is_empty());
+    server.auth_token = auth_token;
+    server.openai_api = args.openai_api;
+    server.allowed_models = args
+        .allowed_models
+        .iter()
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty())
+        .collect();
     server.secure_cookies = args.secure_cookies;
     server.shutdown_grace = args.shutdown_grace;
     server.limits = limits;
@@ -63,6 +80,13 @@ pub async fn run(
         "bedrock-chat is serving {} on http://{address}/ (Ctrl-C to stop)",
         state.settings().model_id
     )?;
+    if state.config().openai_api {
+        writeln!(
+            io::stdout(),
+            "OpenAI-compatible API: http://{address}/v1 (model \"default\" or {})",
+            state.settings().model_id
+        )?;
+    }
     io::stdout().flush()?;
     bedrock_chat_server::serve(listener, state, bedrock_chat_server::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)

@@ -62,9 +62,8 @@ fn is_cross_site(headers: &HeaderMap) -> bool {
     origin == "null" || !origin_host.eq_ignore_ascii_case(host)
 }
 
-/// Runs before every API handler: checks the bearer token and the request's site, and gives the
-/// handler a [`ClientId`], setting the cookie on the response when the client had none.
-pub async fn identify(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+/// The bearer token check.
+pub(crate) fn check_token(state: &AppState, request: &Request) -> Result<(), ApiError> {
     if let Some(token) = state.config().auth_token.as_deref() {
         let given = request
             .headers()
@@ -73,29 +72,37 @@ pub async fn identify(State(state): State<AppState>, mut request: Request, next:
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or_default();
         if !same_secret(given.as_bytes(), token.as_bytes()) {
-            let mut response = ApiError::new(
+            return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "this server needs an access token: send it as `Authorization: Bearer TOKEN`",
-            )
-            .into_response();
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return response;
+            ));
         }
     }
+    Ok(())
+}
+
+/// Refuses a request that changes something and comes from another site.
+pub(crate) fn check_site(request: &Request) -> Result<(), ApiError> {
     let changes_state = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     if changes_state && is_cross_site(request.headers()) {
-        return ApiError::new(
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "cross_site",
             "requests from other sites are refused",
-        )
-        .into_response();
+        ));
+    }
+    Ok(())
+}
+
+/// Runs before every API handler: checks the bearer token and the request's site, and gives the
+/// handler a [`ClientId`], setting the cookie on the response when the client had none.
+pub async fn identify(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    if let Err(error) = check_token(&state, &request).and_then(|()| check_site(&request)) {
+        return refusal(error.into_response());
     }
     let existing = cookie_client_id(request.headers());
     let id = existing.clone().unwrap_or_else(bedrock_chat_new_id);
@@ -113,6 +120,16 @@ pub async fn identify(State(state): State<AppState>, mut request: Request, next:
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
+    }
+    response
+}
+
+/// A 401 tells the client which scheme to use.
+pub(crate) fn refusal(mut response: Response) -> Response {
+    if response.status() == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     response
 }

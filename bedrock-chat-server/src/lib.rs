@@ -26,6 +26,7 @@
 //! - `identity.rs`: the client id cookie, the bearer token, cross-site refusal;
 //! - `conversations.rs`: create, list, read, delete;
 //! - `turns.rs`: a turn, streamed as SSE or answered as JSON, retry and undo;
+//! - `openai.rs`: the OpenAI-compatible `/v1/chat/completions` and `/v1/models`;
 //! - `limits.rs`: rate limit and daily spending caps;
 //! - `error.rs`: the one mapping of failures to statuses;
 //! - `page.rs` and `assets/`: the page, embedded in the binary.
@@ -35,6 +36,7 @@ mod conversations;
 mod error;
 mod identity;
 mod limits;
+mod openai;
 mod page;
 mod state;
 mod turns;
@@ -79,12 +81,24 @@ pub fn router(state: AppState) -> Router {
             identity::identify,
         ))
         .layer(DefaultBodyLimit::max(limits.body_bytes));
-    Router::new()
+    let mut app = Router::new()
         .route("/", get(page::index))
         .route("/assets/{name}", get(page::asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .nest("/api", api)
+        .nest("/api", api);
+    if state.config().openai_api {
+        let v1 = Router::new()
+            .route("/chat/completions", post(openai::chat_completions))
+            .route("/models", get(openai::models))
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                openai::authorize,
+            ))
+            .layer(DefaultBodyLimit::max(limits.body_bytes * 4));
+        app = app.nest("/v1", v1);
+    }
+    app
         // Only the wait for the response head: a stream, once started, is never cut off.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,

@@ -22,6 +22,11 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// The limits.
     pub limits: Limits,
+    /// Serve the OpenAI-compatible endpoint (`/v1/chat/completions`, `/v1/models`). Default is
+    /// off.
+    pub openai_api: bool,
+    /// Models besides the server's own that the OpenAI endpoint may call. Default is none.
+    pub allowed_models: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -31,6 +36,8 @@ impl Default for ServerConfig {
             secure_cookies: false,
             shutdown_grace: Duration::from_secs(30),
             limits: Limits::default(),
+            openai_api: false,
+            allowed_models: Vec::new(),
         }
     }
 }

@@ -37,6 +37,9 @@ impl Drop for Driver {
 /// Starts ChromeDriver and a headless Chromium; `None` (after saying why) when they are not
 /// installed and this is not CI.
 async fn browser() -> Option<(Driver, Client)> {
+    // Several TLS stacks in this binary enable several providers; any one will do (the driver is
+    // reached over plain HTTP on 127.0.0.1).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let installed = ["/usr/bin/chromium", "/usr/bin/chromedriver"]
         .iter()
         .all(|p| Path::new(p).exists());

@@ -127,7 +127,7 @@ pub use retry::{RetryNotice, RetryObserver, RetryPolicy};
 pub use session::{
     CONVERSATION_FORMAT_VERSION, ChatSession, ChatSessionBuilder, ChatStream,
     MAX_CONVERSATION_FILE_BYTES, Notice, NoticeObserver, SavedConversation, SessionCost,
-    SessionUsage, TurnUsage,
+    SessionUsage, TurnUsage, converse_once, converse_stream_once,
 };
 pub use settings::{
     ConnectionSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_TOKENS, DEFAULT_MODEL_ID,

@@ -87,3 +87,16 @@ async fn serve_prints_its_url_uses_the_chat_settings_and_stops_on_sigterm() {
         assert!(status.success(), "{status:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_openai_gateway_on_the_network_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = bedrock_chat(None, dir.path())
+        .args(["serve", "--openai-api", "--addr", "0.0.0.0:0"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--auth-token"), "{stderr}");
+}

@@ -22,6 +22,15 @@ pub(super) struct Opened {
     events: EventStream,
 }
 
+impl Opened {
+    /// The stream again as one [`EventStream`]: the events read ahead, then the rest.
+    pub(super) fn into_events(self) -> EventStream {
+        let request_id = self.events.request_id().map(str::to_string);
+        let ahead = futures::stream::iter(self.ahead.into_iter().map(Ok));
+        EventStream::new(ahead.chain(self.events)).with_request_id(request_id)
+    }
+}
+
 /// Opens a stream and reads it up to its first piece of text.
 ///
 /// Nothing read here has reached the caller yet, so any failure up to this point can be retried

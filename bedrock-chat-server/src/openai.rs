@@ -1,0 +1,500 @@
+//! `/v1/chat/completions` and `/v1/models`: the OpenAI chat-completions API over Bedrock, so the
+//! `openai` SDKs and the tools built on them can talk to Claude through this server.
+//!
+//! Stateless: the client sends the whole conversation each time. Off unless switched on
+//! (`--openai-api`), and never open to the network without a token (the CLI refuses to start
+//! that way): an open gateway spends its owner's AWS money for anyone who finds it.
+
+use std::convert::Infallible;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use bedrock_chat::{
+    ChatRequest, InferenceConfig, Message, Role, StopReason, StreamEvent, TokenUsage,
+    converse_once, converse_stream_once,
+};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// An error in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
+#[derive(Debug)]
+pub struct OpenAiError(ApiError, Option<&'static str>);
+
+impl OpenAiError {
+    fn invalid(message: impl Into<String>, param: &'static str) -> Self {
+        OpenAiError(ApiError::bad_request(message), Some(param))
+    }
+
+    fn error_type(&self) -> &'static str {
+        match self.0.status.as_u16() {
+            400 | 413 | 415 | 422 => "invalid_request_error",
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            429 => "rate_limit_error",
+            _ => "api_error",
+        }
+    }
+
+    fn body(&self) -> Value {
+        json!({"error": {
+            "message": self.0.message,
+            "type": self.error_type(),
+            "param": self.1,
+            "code": self.0.kind,
+        }})
+    }
+}
+
+impl<E: Into<ApiError>> From<E> for OpenAiError {
+    fn from(error: E) -> Self {
+        OpenAiError(error.into(), None)
+    }
+}
+
+impl IntoResponse for OpenAiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.0.status, Json(self.body())).into_response();
+        if let Some(wait) = self.0.retry_after
+            && let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+/// The body of `POST /v1/chat/completions`, as far as it is understood.
+#[derive(Deserialize)]
+pub struct CompletionRequest {
+    model: String,
+    messages: Vec<InMessage>,
+    #[serde(default)]
+    stream: bool,
+    #[serde(default)]
+    stream_options: Option<StreamOptions>,
+    max_tokens: Option<u32>,
+    max_completion_tokens: Option<u32>,
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    stop: Option<Stop>,
+    n: Option<u32>,
+    tools: Option<Value>,
+    tool_choice: Option<Value>,
+    functions: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Stop {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+struct InMessage {
+    role: String,
+    #[serde(default)]
+    content: Option<Content>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Parts(Vec<Part>),
+}
+
+#[derive(Deserialize)]
+struct Part {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+fn content_text(content: Option<Content>, index: usize) -> Result<String, OpenAiError> {
+    match content {
+        None => Ok(String::new()),
+        Some(Content::Text(text)) => Ok(text),
+        Some(Content::Parts(parts)) => {
+            let mut text = String::new();
+            for part in parts {
+                match (part.kind.as_str(), part.text) {
+                    ("text", Some(part)) => {
+                        if !text.is_empty() {
+                            text.push('\n');
+                        }
+                        text.push_str(&part);
+                    }
+                    (kind, _) => {
+                        return Err(OpenAiError::invalid(
+                            format!(
+                                "messages[{index}]: content parts of type {kind:?} are not supported; send text parts"
+                            ),
+                            "messages",
+                        ));
+                    }
+                }
+            }
+            Ok(text)
+        }
+    }
+}
+
+/// The Bedrock request for an OpenAI one: system messages become the system prompt,
+/// consecutive messages of one role are merged (Bedrock requires alternating roles).
+fn to_request(
+    state: &AppState,
+    body: CompletionRequest,
+) -> Result<(ChatRequest, String, bool, bool), OpenAiError> {
+    if body.tools.is_some() || body.tool_choice.is_some() || body.functions.is_some() {
+        return Err(OpenAiError::invalid(
+            "tool calls are not supported by this server yet; send the request without `tools`",
+            "tools",
+        ));
+    }
+    if body.n.is_some_and(|n| n != 1) {
+        return Err(OpenAiError::invalid("only n = 1 is supported", "n"));
+    }
+    let model = resolve_model(state, &body.model)?;
+    let mut system: Vec<String> = Vec::new();
+    let mut messages: Vec<(Role, String)> = Vec::new();
+    for (index, message) in body.messages.into_iter().enumerate() {
+        let text = content_text(message.content, index)?;
+        let role = match message.role.as_str() {
+            "system" | "developer" => {
+                if !text.trim().is_empty() {
+                    system.push(text);
+                }
+                continue;
+            }
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            "tool" | "function" => {
+                return Err(OpenAiError::invalid(
+                    "tool messages are not supported by this server yet",
+                    "messages",
+                ));
+            }
+            other => {
+                return Err(OpenAiError::invalid(
+                    format!("messages[{index}].role {other:?} is not system, user or assistant"),
+                    "messages",
+                ));
+            }
+        };
+        if text.trim().is_empty() {
+            // Bedrock refuses blank blocks; an empty message carries nothing anyway.
+            continue;
+        }
+        match messages.last_mut() {
+            Some((last, joined)) if *last == role => {
+                joined.push_str("\n\n");
+                joined.push_str(&text);
+            }
+            _ => messages.push((role, text)),
+        }
+    }
+    if messages
+        .first()
+        .is_some_and(|(role, _)| *role == Role::Assistant)
+    {
+        return Err(OpenAiError::invalid(
+            "the first message (after system messages) must be from the user",
+            "messages",
+        ));
+    }
+    if !messages.last().is_some_and(|(role, _)| *role == Role::User) {
+        return Err(OpenAiError::invalid(
+            "the last message must be from the user",
+            "messages",
+        ));
+    }
+    let defaults = &state.settings().inference;
+    let mut inference = InferenceConfig::new();
+    inference.max_tokens = body
+        .max_completion_tokens
+        .or(body.max_tokens)
+        .or(defaults.max_tokens);
+    if let Some(t) = body.temperature
+        && t > 1.0
+    {
+        return Err(OpenAiError::invalid(
+            format!("temperature {t} is above 1, the most Claude accepts; use 0 to 1"),
+            "temperature",
+        ));
+    }
+    inference.temperature = body.temperature.or(defaults.temperature);
+    inference.top_p = body.top_p.or(defaults.top_p);
+    inference.stop_sequences = match body.stop {
+        None => defaults.stop_sequences.clone(),
+        Some(Stop::One(s)) => vec![s],
+        Some(Stop::Many(many)) => many,
+    };
+    let messages = messages
+        .into_iter()
+        .map(|(role, text)| match role {
+            Role::User => Message::user(text),
+            Role::Assistant => Message::assistant(text),
+        })
+        .collect();
+    let system = (!system.is_empty())
+        .then(|| system.join("\n\n"))
+        .or_else(|| state.settings().system_prompt.clone());
+    let request = ChatRequest::new(model.clone(), messages)
+        .with_system(system)
+        .with_inference(inference);
+    let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
+    Ok((request, model, body.stream, include_usage))
+}
+
+/// `default` is the server's model; anything else must be on the allowed list.
+fn resolve_model(state: &AppState, requested: &str) -> Result<String, OpenAiError> {
+    let default = &state.settings().model_id;
+    if requested == "default" || requested == default {
+        return Ok(default.clone());
+    }
+    if state.config().allowed_models.iter().any(|m| m == requested) {
+        return Ok(requested.to_string());
+    }
+    Err(OpenAiError(
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "model_not_found",
+            format!(
+                "the model {requested:?} is not available on this server; GET /v1/models lists those that are"
+            ),
+        ),
+        Some("model"),
+    ))
+}
+
+fn finish_reason(reason: &StopReason) -> &'static str {
+    match reason {
+        StopReason::MaxTokens | StopReason::ModelContextWindowExceeded => "length",
+        StopReason::ToolUse => "tool_calls",
+        StopReason::GuardrailIntervened | StopReason::ContentFiltered => "content_filter",
+        _ => "stop",
+    }
+}
+
+fn usage_json(usage: &TokenUsage) -> Value {
+    let prompt = usage.input_tokens
+        + usage.cache_read_input_tokens.unwrap_or(0)
+        + usage.cache_write_input_tokens.unwrap_or(0);
+    json!({
+        "prompt_tokens": prompt,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": prompt + usage.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cache_read_input_tokens.unwrap_or(0)},
+    })
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Who is asking, for rate limits and spending caps: the whole endpoint is one client per token.
+fn client_key(headers: &HeaderMap) -> String {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    // Never the token itself: a short, stable digest of it.
+    let digest = token.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("openai-{digest:016x}")
+}
+
+/// `POST /v1/chat/completions`.
+pub async fn chat_completions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<CompletionRequest>, JsonRejection>,
+) -> Result<Response, OpenAiError> {
+    let body = match body {
+        Ok(Json(body)) => body,
+        Err(rejection) => {
+            return Err(OpenAiError(
+                ApiError::new(rejection.status(), "invalid_body", rejection.body_text()),
+                None,
+            ));
+        }
+    };
+    let client = client_key(&headers);
+    if let Err(wait) = state.rate().check(&client) {
+        return Err(ApiError::too_many(
+            "rate_limited",
+            format!("too many requests; wait {} s", wait.as_secs().max(1)),
+            wait,
+        )
+        .into());
+    }
+    if let Err(message) = state.spend().check(&client, &state.config().limits) {
+        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "daily_budget", message).into());
+    }
+    let (request, model, stream, include_usage) = to_request(&state, body)?;
+    let Ok(permit) = state.turns().try_acquire_owned() else {
+        let mut error = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the server is writing as many replies as it can; try again in a moment",
+        );
+        error.retry_after = Some(std::time::Duration::from_secs(2));
+        return Err(error.into());
+    };
+    let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
+    let created = now();
+    let model_client = state.client();
+    let policy = state.settings().retry_policy.clone();
+    if !stream {
+        let response = converse_once(model_client.as_ref(), &request, &policy, None).await?;
+        drop(permit);
+        let usage = response.usage();
+        record_spend(&state, &client, &model, &usage);
+        return Ok(Json(json!({
+            "id": id,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": response.text()},
+                "finish_reason": finish_reason(response.stop_reason()),
+            }],
+            "usage": usage_json(&usage),
+        }))
+        .into_response());
+    }
+
+    let mut events = converse_stream_once(model_client.as_ref(), &request, &policy, None).await?;
+    let usage_id = id.clone();
+    let usage_model = model.clone();
+    let chunk = move |delta: Value, finish: Option<&str>| {
+        json!({
+            "id": id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        })
+    };
+    let spend_state = state.clone();
+    let output = async_stream(move |tx| async move {
+        let _permit = permit;
+        let send = |value: Value| tx.send(Event::default().data(value.to_string()));
+        if send(chunk(json!({"role": "assistant", "content": ""}), None)).is_err() {
+            return;
+        }
+        let mut stop = None;
+        let mut usage = TokenUsage::default();
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(StreamEvent::TextDelta(text)) => {
+                    if send(chunk(json!({"content": text}), None)).is_err() {
+                        // The client went away: dropping the stream closes Bedrock's.
+                        return;
+                    }
+                }
+                Ok(StreamEvent::MessageStop(reason)) => stop = Some(reason),
+                Ok(StreamEvent::Metadata { usage: u, .. }) => usage = u,
+                Ok(_) => {}
+                Err(error) => {
+                    // Never a normal stop: an error chunk, which the clients raise.
+                    let error = OpenAiError::from(error);
+                    let _ = send(error.body());
+                    return;
+                }
+            }
+        }
+        record_spend(&spend_state, &client, &usage_model, &usage);
+        let reason = stop.as_ref().map_or("stop", finish_reason);
+        let mut last = chunk(json!({}), Some(reason));
+        if include_usage {
+            let _ = send(last);
+            last = json!({
+                "id": usage_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": usage_model,
+                "choices": [],
+                "usage": usage_json(&usage),
+            });
+        }
+        let _ = send(last);
+        let _ = tx.send(Event::default().data("[DONE]"));
+    });
+    Ok((
+        [("x-accel-buffering", "no")],
+        Sse::new(output).keep_alive(KeepAlive::default()),
+    )
+        .into_response())
+}
+
+fn record_spend(state: &AppState, client: &str, model: &str, usage: &TokenUsage) {
+    if let Some(price) = state.settings().prices.price_for(model) {
+        state.spend().add(client, price.cost(usage));
+    }
+}
+
+/// Runs `produce` on a task of its own, feeding an SSE stream; when the client goes away the
+/// stream is dropped and `produce` sees its sends fail.
+fn async_stream<F, Fut>(produce: F) -> impl futures::Stream<Item = Result<Event, Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::UnboundedSender<Event>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(produce(tx));
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(Ok)
+}
+
+/// Runs before the OpenAI-compatible endpoint: the bearer token and the request's site (its
+/// clients keep no cookie), refused in OpenAI's error shape.
+pub async fn authorize(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let checked = crate::identity::check_token(&state, &request)
+        .and_then(|()| crate::identity::check_site(&request));
+    match checked {
+        Ok(()) => next.run(request).await,
+        Err(error) => crate::identity::refusal(OpenAiError(error, None).into_response()),
+    }
+}
+
+/// `GET /v1/models`: the server's model and the allowed list.
+pub async fn models(State(state): State<AppState>) -> impl IntoResponse {
+    let created = now();
+    let mut ids = vec![state.settings().model_id.clone()];
+    for model in &state.config().allowed_models {
+        if !ids.contains(model) {
+            ids.push(model.clone());
+        }
+    }
+    let data: Vec<Value> = ids
+        .into_iter()
+        .map(|id| json!({"id": id, "object": "model", "created": created, "owned_by": "amazon-bedrock"}))
+        .collect();
+    Json(json!({"object": "list", "data": data}))
+}

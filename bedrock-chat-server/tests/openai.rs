@@ -1,0 +1,353 @@
+//! The OpenAI-compatible endpoint, driven by a client written by others (`async-openai`) and by
+//! plain HTTP where a status matters more than a client's own retries.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
+use async_openai::types::{
+    ChatCompletionRequestAssistantMessageArgs, ChatCompletionRequestMessage,
+    ChatCompletionRequestSystemMessageArgs, ChatCompletionRequestUserMessageArgs,
+    ChatCompletionStreamOptions, CreateChatCompletionRequestArgs, FinishReason,
+};
+use bedrock_chat::testing::{FakeError, FakeReply, StreamFault};
+use bedrock_chat_server::ServerConfig;
+use futures::StreamExt;
+use serde_json::json;
+use support::TestServer;
+
+const MODEL: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+
+async fn server() -> TestServer {
+    let mut config = ServerConfig::default();
+    config.openai_api = true;
+    config.auth_token = Some("sk-test-token".into());
+    config.allowed_models = vec!["eu.anthropic.claude-haiku-4-5".into()];
+    TestServer::start_with(config).await
+}
+
+fn openai(server: &TestServer) -> Client<OpenAIConfig> {
+    Client::with_config(
+        OpenAIConfig::new()
+            .with_api_base(server.url("/v1"))
+            .with_api_key("sk-test-token"),
+    )
+}
+
+fn user(text: &str) -> ChatCompletionRequestMessage {
+    ChatCompletionRequestUserMessageArgs::default()
+        .content(text)
+        .build()
+        .unwrap()
+        .into()
+}
+
+fn assistant(text: &str) -> ChatCompletionRequestMessage {
+    ChatCompletionRequestAssistantMessageArgs::default()
+        .content(text)
+        .build()
+        .unwrap()
+        .into()
+}
+
+fn system(text: &str) -> ChatCompletionRequestMessage {
+    ChatCompletionRequestSystemMessageArgs::default()
+        .content(text)
+        .build()
+        .unwrap()
+        .into()
+}
+
+#[tokio::test]
+async fn a_whole_reply_with_usage_and_the_clients_own_history_as_context() {
+    let server = server().await;
+    server.fake.push(FakeReply::text("Madrid.").usage(21, 4));
+    let request = CreateChatCompletionRequestArgs::default()
+        .model("default")
+        .messages([
+            system("Answer in one word."),
+            user("Capital of France?"),
+            assistant("Paris."),
+            user("And of"),
+            user("Spain?"),
+        ])
+        .max_tokens(50u32)
+        .temperature(0.2)
+        .stop(vec!["\n\n".to_string()])
+        .build()
+        .unwrap();
+    let response = openai(&server).chat().create(request).await.unwrap();
+    assert!(response.id.starts_with("chatcmpl-"));
+    assert_eq!(response.model, MODEL);
+    assert_eq!(
+        response.choices[0].message.content.as_deref(),
+        Some("Madrid.")
+    );
+    assert_eq!(response.choices[0].finish_reason, Some(FinishReason::Stop));
+    let usage = response.usage.unwrap();
+    assert_eq!(
+        (
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.total_tokens
+        ),
+        (21, 4, 25)
+    );
+
+    let sent = &server.fake.requests()[0];
+    assert_eq!(sent.model_id, MODEL);
+    assert_eq!(sent.system().as_deref(), Some("Answer in one word."));
+    assert_eq!(
+        sent.messages(),
+        [
+            ("user".to_string(), "Capital of France?".to_string()),
+            ("assistant".into(), "Paris.".into()),
+            ("user".into(), "And of\n\nSpain?".into()),
+        ],
+        "consecutive messages of one role are merged"
+    );
+    assert_eq!(sent.body["inferenceConfig"]["maxTokens"], 50);
+    assert_eq!(
+        sent.body["inferenceConfig"]["stopSequences"],
+        json!(["\n\n"])
+    );
+}
+
+#[tokio::test]
+async fn a_streamed_reply_starts_with_the_role_and_ends_with_usage_when_asked() {
+    let server = server().await;
+    server.fake.push(
+        FakeReply::chunks(["Hel", "lo", "!"])
+            .usage(9, 3)
+            .stop_reason("max_tokens"),
+    );
+    let request = CreateChatCompletionRequestArgs::default()
+        .model(MODEL)
+        .messages([user("hi")])
+        .stream(true)
+        .stream_options(ChatCompletionStreamOptions {
+            include_usage: true,
+        })
+        .build()
+        .unwrap();
+    let mut stream = openai(&server).chat().create_stream(request).await.unwrap();
+    let mut chunks = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        chunks.push(chunk.unwrap());
+    }
+    let first = &chunks[0].choices[0].delta;
+    assert_eq!(first.role, Some(async_openai::types::Role::Assistant));
+    let text: String = chunks
+        .iter()
+        .flat_map(|c| c.choices.iter())
+        .filter_map(|c| c.delta.content.clone())
+        .collect();
+    assert_eq!(text, "Hello!");
+    let finish = chunks
+        .iter()
+        .flat_map(|c| c.choices.iter())
+        .find_map(|c| c.finish_reason);
+    assert_eq!(finish, Some(FinishReason::Length));
+    let last = chunks.last().unwrap();
+    assert!(last.choices.is_empty());
+    assert_eq!(last.usage.as_ref().unwrap().completion_tokens, 3);
+}
+
+#[tokio::test]
+async fn a_failure_after_the_stream_started_is_an_error_the_client_raises() {
+    let server = server().await;
+    server.fake.push(
+        FakeReply::chunks(["one ", "two ", "three"])
+            .fault_after(2, StreamFault::Exception(FakeError::ServiceUnavailable)),
+    );
+    let request = CreateChatCompletionRequestArgs::default()
+        .model("default")
+        .messages([user("count")])
+        .stream(true)
+        .build()
+        .unwrap();
+    let mut stream = openai(&server).chat().create_stream(request).await.unwrap();
+    let mut text = String::new();
+    let mut failed = false;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => {
+                for choice in chunk.choices {
+                    assert_eq!(choice.finish_reason, None, "never a normal stop");
+                    text.push_str(&choice.delta.content.unwrap_or_default());
+                }
+            }
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(failed, "the client saw an error");
+    assert_eq!(text, "one two ");
+
+    // The raw wire: an error chunk in OpenAI's shape, and no [DONE].
+    server.fake.push(
+        FakeReply::chunks(["one ", "two"])
+            .fault_after(1, StreamFault::Exception(FakeError::ServiceUnavailable)),
+    );
+    let body = reqwest::Client::new()
+        .post(server.url("/v1/chat/completions"))
+        .bearer_auth("sk-test-token")
+        .json(&json!({"model": "default", "stream": true, "messages": [{"role": "user", "content": "x"}]}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let last = body
+        .trim()
+        .lines()
+        .rfind(|l| l.starts_with("data:"))
+        .unwrap();
+    let error: serde_json::Value =
+        serde_json::from_str(last.trim_start_matches("data:").trim()).unwrap();
+    assert!(error["error"]["message"].is_string(), "{body}");
+    assert!(!body.contains("[DONE]"));
+}
+
+#[tokio::test]
+async fn errors_come_in_openais_shape_with_statuses_clients_handle() {
+    let server = server().await;
+    let http = reqwest::Client::new();
+    let post = |body: serde_json::Value, token: &str| {
+        http.post(server.url("/v1/chat/completions"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let hi = json!([{"role": "user", "content": "hi"}]);
+
+    let cases: Vec<(serde_json::Value, &str, u16, &str)> = vec![
+        (
+            json!({"model": "default", "messages": hi}),
+            "wrong",
+            401,
+            "authentication_error",
+        ),
+        (
+            json!({"model": "anthropic.some-other-model", "messages": hi}),
+            "sk-test-token",
+            404,
+            "not_found_error",
+        ),
+        (
+            json!({"model": "default", "messages": []}),
+            "sk-test-token",
+            400,
+            "invalid_request_error",
+        ),
+        (
+            json!({"model": "default", "messages": [{"role": "assistant", "content": "hi"}]}),
+            "sk-test-token",
+            400,
+            "invalid_request_error",
+        ),
+        (
+            json!({"model": "default", "messages": hi, "temperature": 1.5}),
+            "sk-test-token",
+            400,
+            "invalid_request_error",
+        ),
+        (
+            json!({"model": "default", "messages": hi, "tools": [{"type": "function", "function": {"name": "f"}}]}),
+            "sk-test-token",
+            400,
+            "invalid_request_error",
+        ),
+        (
+            json!({"model": "default", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}),
+            "sk-test-token",
+            400,
+            "invalid_request_error",
+        ),
+    ];
+    for (body, token, status, kind) in cases {
+        let response = post(body.clone(), token).await.unwrap();
+        assert_eq!(response.status(), status, "{body}");
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["type"], kind, "{error}");
+        assert!(error["error"]["message"].as_str().unwrap().len() > 10);
+        assert!(error["error"].as_object().unwrap().contains_key("param"));
+        assert!(error["error"].as_object().unwrap().contains_key("code"));
+    }
+    assert_eq!(
+        server.fake.request_count(),
+        0,
+        "nothing invalid reached Bedrock"
+    );
+
+    // Bedrock's failures, after the server's own retries.
+    for (error, status) in [
+        (FakeError::Throttling, 429),
+        (FakeError::Validation("bad input".into()), 400),
+        (FakeError::ServiceUnavailable, 503),
+        (FakeError::AccessDenied, 502),
+    ] {
+        server.fake.push_times(3, FakeReply::error(error.clone()));
+        let response = post(json!({"model": "default", "messages": hi}), "sk-test-token")
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{error:?}");
+        if status == 429 {
+            assert!(response.headers().contains_key("retry-after"));
+        }
+        server.fake.reset();
+    }
+
+    // What the official client makes of a 400.
+    let request = CreateChatCompletionRequestArgs::default()
+        .model("nope")
+        .messages([user("hi")])
+        .build()
+        .unwrap();
+    match openai(&server).chat().create(request).await {
+        Err(OpenAIError::ApiError(error)) => {
+            assert!(
+                error.message.contains("not available on this server"),
+                "{error}"
+            );
+        }
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn models_lists_the_servers_model_and_the_allowed_ones() {
+    let server = server().await;
+    let models = openai(&server).models().list().await.unwrap();
+    let ids: Vec<&str> = models.data.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, [MODEL, "eu.anthropic.claude-haiku-4-5"]);
+    server.fake.push(FakeReply::text("ok"));
+    let request = CreateChatCompletionRequestArgs::default()
+        .model("eu.anthropic.claude-haiku-4-5")
+        .messages([user("hi")])
+        .build()
+        .unwrap();
+    openai(&server).chat().create(request).await.unwrap();
+    assert_eq!(
+        server.fake.requests()[0].model_id,
+        "eu.anthropic.claude-haiku-4-5"
+    );
+}
+
+#[tokio::test]
+async fn the_endpoint_is_off_unless_switched_on() {
+    let server = TestServer::start().await;
+    let response = reqwest::Client::new()
+        .post(server.url("/v1/chat/completions"))
+        .json(&json!({"model": "default", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(server.fake.request_count(), 0);
+}
