@@ -49,6 +49,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -133,6 +134,13 @@ pub async fn serve(
     let grace = state.config().shutdown_grace;
     let stop_turns = state.stop_turns().clone();
     let app = router(state);
+    // Each SSE event is a small write: without TCP_NODELAY, Nagle's algorithm holds it until the
+    // client's delayed ACK (40 ms on Linux) and a streamed reply stutters.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::warn!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
