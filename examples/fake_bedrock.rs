@@ -6,13 +6,14 @@
 //! Needs: nothing. Run it, then point any program at the URL it prints:
 //!
 //! ```text
-//! cargo run -p bedrock-chat-examples --example fake_bedrock -- --throttle 2
-//! AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:PORT AWS_REGION=us-east-1 \
+//! cargo run -p bedrock-chat-examples --example fake_bedrock -- --port 8123 --throttle 2
+//! AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:8123 AWS_REGION=us-east-1 \
 //!   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test cargo run -p bedrock-chat-cli
 //! ```
 //!
-//! Flags: `--throttle N` throttles the first N requests; `--chunk-delay MS` pauses between
-//! streamed chunks (default 30).
+//! Flags: `--port N` listens on port N (default: any free port, printed); `--throttle N`
+//! throttles the first N requests; `--chunk-delay MS` pauses between streamed chunks (default
+//! 30).
 
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use bedrock_chat::testing::{FakeBedrock, FakeError, FakeReply};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut throttle = 0;
+    let mut port = 0;
     let mut chunk_delay = 30;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -28,10 +30,11 @@ async fn main() -> anyhow::Result<()> {
         match (flag.as_str(), value) {
             ("--throttle", Some(n)) => throttle = n as usize,
             ("--chunk-delay", Some(ms)) => chunk_delay = ms,
+            ("--port", Some(n)) => port = u16::try_from(n)?,
             _ => anyhow::bail!("unknown or incomplete flag {flag}"),
         }
     }
-    let fake = FakeBedrock::start().await?;
+    let fake = FakeBedrock::start_on(port).await?;
     fake.push_times(throttle, FakeReply::error(FakeError::Throttling));
     fake.set_fallback(
         FakeReply::text(

@@ -32,10 +32,20 @@ pub async fn run(args: Args) -> ExitCode {
     }
 }
 
-/// Writes `message` to stderr as one `bedrock-chat: ...` line. A closed stderr is ignored: there
-/// is nowhere else to say it, and `eprintln!` would panic.
+/// Writes `message` to stderr as one `error: ...` line, the one style of every error the binary
+/// prints (clap's own included). A closed stderr is ignored: there is nowhere else to say it, and
+/// `eprintln!` would panic.
 pub fn print_error(message: &str) {
-    let _ = writeln!(io::stderr(), "bedrock-chat: {}", visible(message));
+    let _ = writeln!(io::stderr(), "error: {}", visible(message));
+}
+
+/// An error's message for the `error: ...` line: a configuration error without its
+/// "configuration error:" heading, which the line already says.
+pub fn describe(error: &bedrock_chat::Error) -> String {
+    match error {
+        bedrock_chat::Error::Config { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
@@ -49,6 +59,12 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
     if crate::output::stdout_is_closed() {
         print_error("standard output is closed, so replies would be lost; nothing was sent");
         return Ok(ExitCode::from(EXIT_TURN_FAILED));
+    }
+    if let Some(prompt) = &args.prompt
+        && let Err(error) = bedrock_chat::ChatSession::check_message(prompt)
+    {
+        print_error(&format!("-p/--prompt: {}", describe(&error)));
+        return Ok(ExitCode::from(EXIT_USAGE));
     }
     let dotenv = std::path::Path::new(".env");
     let config = match ChatConfig::from_env_file(dotenv).and_then(|base| args.chat_config(base)) {
@@ -117,10 +133,11 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
     Ok(match outcome {
         Outcome::Done => ExitCode::SUCCESS,
         Outcome::TurnFailed => ExitCode::from(EXIT_TURN_FAILED),
+        Outcome::UsageError => ExitCode::from(EXIT_USAGE),
     })
 }
 
 fn usage_error(error: &bedrock_chat::Error) -> ExitCode {
-    print_error(&error.to_string());
+    print_error(&describe(error));
     ExitCode::from(EXIT_USAGE)
 }

@@ -20,6 +20,9 @@ pub enum Outcome {
     Done,
     /// A turn failed in pipe mode (or with `--prompt`), which stops the program.
     TurnFailed,
+    /// A line of a pipe was not a valid command (an unknown `/command`, a missing argument),
+    /// which stops the program as bad usage.
+    UsageError,
 }
 
 /// The REPL: a session, its options and its two outputs. Replies go to `out`; status, notices
@@ -200,7 +203,10 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
             Command::Save { path, force } => return self.save(&path, force, input),
             Command::Load(path) => return self.load(path, interrupts).await,
             Command::Invalid(message) => {
-                writeln!(self.err, "{}", visible(&message))?;
+                self.error_line(&message)?;
+                if !self.options.interactive {
+                    return Ok(Some(Outcome::UsageError));
+                }
             }
         }
         Ok(None)
@@ -310,7 +316,13 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
                 self.failed_input = None;
                 Ok(None)
             }
-            TurnEnd::Cancelled => Ok(None),
+            TurnEnd::Cancelled => {
+                // A stopped message can be sent again with /retry, as a failed one can.
+                if let Some(text) = text {
+                    self.failed_input = Some(text);
+                }
+                Ok(None)
+            }
             TurnEnd::Failed(error) => {
                 if let Some(text) = text
                     && !matches!(error, Error::InvalidInput { .. })
@@ -426,6 +438,14 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
         }
         if let Some(budget) = self.session.budget() {
             text.push_str(&format!(" of a {} budget", Usd(budget.limit_usd)));
+        }
+        let exchanges = self.session.history().len() / 2;
+        let gone = usage.turns().len().saturating_sub(exchanges);
+        if gone > 0 {
+            text.push_str(&format!(
+                "\n({gone} of these turns are no longer in the conversation (/undo, /clear, /retry or \
+                 /load removed them); Bedrock billed them all the same)"
+            ));
         }
         text.push_str(&format!(
             "\n(estimated from prices as of {PRICES_AS_OF}; context policy: {})",

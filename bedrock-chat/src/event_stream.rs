@@ -52,8 +52,11 @@ pub struct EventStream {
 struct Idle {
     limit: Duration,
     /// Started when the caller begins to wait, so time the caller spends between polls is not
-    /// counted as a pause of the server's.
+    /// counted as a pause of the server's. One timer, reset for each pause, so a stream of many
+    /// small events does not allocate one per event.
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Whether `timer` is counting the current pause.
+    armed: bool,
 }
 
 impl EventStream {
@@ -72,7 +75,11 @@ impl EventStream {
     /// Default is no limit.
     #[must_use]
     pub fn with_idle_timeout(mut self, limit: Duration) -> Self {
-        self.idle = Some(Idle { limit, timer: None });
+        self.idle = Some(Idle {
+            limit,
+            timer: None,
+            armed: false,
+        });
         self
     }
 
@@ -100,7 +107,7 @@ impl Stream for EventStream {
                     match &item {
                         // The stream is over: no more pauses to time.
                         None | Some(Err(_)) => this.idle = None,
-                        Some(Ok(_)) => idle.timer = None,
+                        Some(Ok(_)) => idle.armed = false,
                     }
                 }
                 Poll::Ready(item)
@@ -110,9 +117,17 @@ impl Stream for EventStream {
                     return Poll::Pending;
                 };
                 let limit = idle.limit;
-                let timer = idle
-                    .timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                let deadline = tokio::time::Instant::now() + limit;
+                let timer = match &mut idle.timer {
+                    Some(timer) => {
+                        if !idle.armed {
+                            timer.as_mut().reset(deadline);
+                        }
+                        timer
+                    }
+                    None => idle.timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
+                };
+                idle.armed = true;
                 if timer.as_mut().poll(cx).is_pending() {
                     return Poll::Pending;
                 }

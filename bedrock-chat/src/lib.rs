@@ -1,7 +1,8 @@
 //! Multi-turn conversations with Claude on Amazon Bedrock: streamed replies, retries under a
 //! policy you control, and errors that say what to do.
 //!
-//! A [`ChatSession`] holds a conversation and sends the whole of it, as context, on every turn.
+//! A [`ChatSession`] holds a conversation and sends it, as context, on every turn: by default the
+//! newest exchanges within 150,000 input tokens (the [`ContextPolicy`]), the full history kept.
 //! It talks through a [`ModelClient`]: [`BedrockClient`] for Amazon Bedrock's Converse and
 //! ConverseStream APIs (on the official AWS SDK, which signs requests and decodes event
 //! streams), or any backend of your own. Failures that may pass (throttling, an unavailable

@@ -98,8 +98,9 @@ impl InferenceConfig {
     }
 }
 
-/// One request to the model: the model id, the optional system prompt, the whole conversation
-/// (ending with the user's new message) and the inference settings.
+/// One request to the model: the model id, the optional system prompt, the conversation sent as
+/// context (what the session's [`ContextPolicy`](crate::ContextPolicy) allows, ending with the
+/// user's new message) and the inference settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatRequest {

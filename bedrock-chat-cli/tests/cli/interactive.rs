@@ -281,3 +281,28 @@ mod history_file {
         assert!(text.contains("first\ntwo\\nlines\nthird\n"), "{text}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn retry_resends_a_stopped_first_message_and_usage_says_what_was_undone() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::text("one two three four").chunk_delay(Duration::from_secs(10)))
+        .push(FakeReply::text("Answer.").usage(5, 2));
+    let mut repl = repl(&fake, terminal()).await;
+    let mut input = Typed::new(&["first question", "/retry", "/undo", "/usage"]);
+    let mut interrupts = CtrlCAt {
+        at: Some(Instant::now() + Duration::from_secs(25)),
+    };
+    repl.run(&mut input, &mut interrupts).await.unwrap();
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        requests[1].messages(),
+        [("user".to_string(), "first question".to_string())]
+    );
+    let (out, _) = repl.into_outputs();
+    let out = text(&out);
+    assert!(
+        out.contains("1 of these turns are no longer in the conversation"),
+        "{out}"
+    );
+}

@@ -297,16 +297,12 @@ async fn slash_commands_work_in_a_pipe_and_unknown_ones_get_a_hint() {
     let dir = tempfile::tempdir().unwrap();
     let output = run_with_stdin(
         bedrock_chat(Some(&fake), dir.path()),
-        b"/frobnicate\n/system Be brief.\nfirst\n/usage\n/undo\n/history\nsecond\n/model\n",
+        b"/system Be brief.\nfirst\n/usage\n/undo\n/history\nsecond\n/model\n",
     )
     .await;
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout), "One.\nTwo.\n");
     let stderr = text(&output.stderr);
-    assert!(
-        stderr.contains("unknown command /frobnicate; type /help"),
-        "{stderr}"
-    );
     assert!(stderr.contains("7 input + 3 output tokens"), "{stderr}");
     assert!(stderr.contains("The conversation is empty."), "{stderr}");
     let requests = fake.requests();
@@ -317,6 +313,44 @@ async fn slash_commands_work_in_a_pipe_and_unknown_ones_get_a_hint() {
         "/undo removed the first exchange"
     );
     assert_eq!(requests[1].system().as_deref(), Some("Be brief."));
+
+    // In a pipe an unknown command is bad usage: a hint, status 2, and nothing more is sent.
+    let output = run_with_stdin(
+        bedrock_chat(Some(&fake), dir.path()),
+        b"/frobnicate\nnever sent\n",
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("error: unknown command /frobnicate; type /help"),
+        "{stderr}"
+    );
+    assert_eq!(fake.requests().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_prompt_is_bad_usage_and_every_error_has_one_prefix() {
+    let fake = FakeBedrock::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for args in [vec!["-p", ""], vec!["-p", "   "]] {
+        let mut command = bedrock_chat(Some(&fake), dir.path());
+        command.args(&args);
+        let output = run_with_stdin(command, b"").await;
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(text(&output.stderr).starts_with("error: -p/--prompt: the message is empty"));
+    }
+    for args in [vec!["--temperature", "7"], vec!["--no-such-flag"]] {
+        let mut command = bedrock_chat(Some(&fake), dir.path());
+        command.args(&args);
+        let output = run_with_stdin(command, b"hi\n").await;
+        assert!(
+            text(&output.stderr).starts_with("error: "),
+            "{}",
+            text(&output.stderr)
+        );
+    }
+    assert_eq!(fake.request_count(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -72,7 +72,17 @@ impl FakeBedrock {
     ///
     /// The I/O error when no port on 127.0.0.1 can be bound.
     pub async fn start() -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::start_on(0).await
+    }
+
+    /// Starts the fake on `port` of 127.0.0.1 (0 for any free port), so a command line written
+    /// in advance can point at it.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error when the port cannot be bound (for example, it is in use).
+    pub async fn start_on(port: u16) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
