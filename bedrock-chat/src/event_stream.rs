@@ -125,7 +125,9 @@ impl Stream for EventStream {
                         }
                         timer
                     }
-                    None => idle.timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
+                    None => idle
+                        .timer
+                        .insert(Box::pin(tokio::time::sleep_until(deadline))),
                 };
                 idle.armed = true;
                 if timer.as_mut().poll(cx).is_pending() {

@@ -12,7 +12,7 @@ use crate::response::TokenUsage;
 /// Anthropic's Claude models in US regions, as of this month. Prices change and differ by
 /// region and by inference profile; override them with [`PriceTable::with_price`] or a price
 /// file ([`PriceTable::load`], `BEDROCK_PRICE_TABLE`).
-pub const PRICES_AS_OF: &str = "2025-10";
+pub const PRICES_AS_OF: &str = "2026-11";
 
 /// The price of a model in US dollars per million tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -214,10 +214,42 @@ impl PriceTable {
     /// The price of a model, if the table has one.
     pub fn price_for(&self, model_id: &str) -> Option<ModelPrice> {
         let bare = strip_profile(model_id);
-        self.entries
+        let (pattern, price) = self
+            .entries
             .iter()
-            .find(|(pattern, _)| pattern == model_id || bare.contains(pattern.as_str()))
-            .map(|(_, price)| *price)
+            .find(|(pattern, _)| pattern == model_id || bare.contains(pattern.as_str()))?;
+        // The table holds global-profile prices; for the newest models a regional profile
+        // (`us.`, `eu.`, `apac.`, ...) costs 10% more. An exact id in the table is its own price.
+        let regional = bare.len() < model_id.len() && !model_id.starts_with("global.");
+        if regional
+            && pattern != model_id
+            && REGIONAL_PREMIUM_MODELS.iter().any(|m| bare.contains(m))
+        {
+            return Some(price.scaled(REGIONAL_PREMIUM));
+        }
+        Some(*price)
+    }
+}
+
+/// Models whose regional inference profiles cost more than their global one.
+const REGIONAL_PREMIUM_MODELS: [&str; 4] = [
+    "claude-sonnet-4-5",
+    "claude-sonnet-4-6",
+    "claude-haiku-4-5",
+    "claude-opus-4-5",
+];
+
+/// How much more a regional profile of those models costs.
+const REGIONAL_PREMIUM: f64 = 1.1;
+
+impl ModelPrice {
+    fn scaled(self, factor: f64) -> Self {
+        ModelPrice {
+            input: self.input * factor,
+            output: self.output * factor,
+            cache_read: self.cache_read * factor,
+            cache_write: self.cache_write * factor,
+        }
     }
 }
 
@@ -251,12 +283,24 @@ mod tests {
             table.price_for("anthropic.claude-sonnet-4-5-20250929-v1:0"),
             sonnet
         );
-        assert_eq!(table.price_for("eu.anthropic.claude-sonnet-4-6"), sonnet);
+        // Regional profiles of the newest models cost 10% more than the global one.
+        let regional = table.price_for("eu.anthropic.claude-sonnet-4-6").unwrap();
+        assert!((regional.input - 3.3).abs() < 1e-9 && (regional.output - 16.5).abs() < 1e-9);
+        assert!(
+            (table
+                .price_for("us.anthropic.claude-opus-4-5-20251101-v1:0")
+                .unwrap()
+                .input
+                - 5.5)
+                .abs()
+                < 1e-9
+        );
         assert_eq!(
             table
-                .price_for("us.anthropic.claude-opus-4-5-20251101-v1:0")
+                .price_for("us.anthropic.claude-3-7-sonnet-20250219-v1:0")
                 .map(|p| p.input),
-            Some(5.0)
+            Some(3.0),
+            "older models have no regional premium"
         );
         assert_eq!(
             table

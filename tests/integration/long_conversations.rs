@@ -10,7 +10,8 @@ use proptest::prelude::*;
 
 use crate::support::{Harness, assert_valid_conversation};
 
-const SONNET: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+// A global profile: the price table holds global prices (regional ones cost 10% more).
+const SONNET: &str = "global.anthropic.claude-sonnet-4-5-20250929-v1:0";
 
 /// `exchanges` exchanges of about 300 + 900 bytes.
 fn long_history(exchanges: usize) -> Vec<Message> {
@@ -207,7 +208,7 @@ async fn usage_and_cost_add_up_for_both_call_kinds() {
             .usage(2_000, 300)
             .cache_usage(10_000, 4_000),
     );
-    let mut session = h.session().await;
+    let mut session = h.builder().await.model_id(SONNET).build().unwrap();
     session.send("first").await.unwrap();
     let mut stream = session.send_streaming("second").await.unwrap();
     while stream.next().await.is_some() {}
@@ -237,6 +238,7 @@ async fn caller_prices_override_the_builtin_ones() {
     let mut session = h
         .builder()
         .await
+        .model_id(SONNET)
         .prices(PriceTable::builtin().with_price(SONNET, ModelPrice::new(2.0, 10.0)))
         .build()
         .unwrap();

@@ -480,7 +480,7 @@ async fn context_policy_trims_with_a_warning_and_usage_shows_cost() {
         "--context-policy",
         "last:1",
         "--model",
-        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
     ]);
     let output = run_with_stdin(command, b"Q1\nQ2\nQ3\n/usage\n/history\n").await;
     assert!(output.status.success(), "{}", text(&output.stderr));
