@@ -134,6 +134,25 @@ pub struct ServeArgs {
     )]
     pub conversations_per_client: usize,
 
+    /// Where conversations live: `memory` (this process; lost on restart) or a Redis URL
+    /// (`redis://[:password@]host:6379/0`, `rediss://` for TLS, `redis+unix:///path`) shared by
+    /// several instances behind a load balancer
+    #[arg(
+        long,
+        env = "BEDROCK_CHAT_STORE",
+        default_value = "memory",
+        hide_env_values = true
+    )]
+    pub store: String,
+
+    /// Prefix of every Redis key, so several deployments can share one Redis
+    #[arg(
+        long,
+        env = "BEDROCK_CHAT_STORE_PREFIX",
+        default_value = "bedrock-chat"
+    )]
+    pub store_prefix: String,
+
     /// Also serve the OpenAI-compatible API (/v1/chat/completions, /v1/models); on an address
     /// other than loopback it needs --auth-token
     #[arg(long, env = "BEDROCK_CHAT_OPENAI_API")]

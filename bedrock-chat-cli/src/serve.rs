@@ -3,7 +3,9 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use bedrock_chat::{BedrockClient, ChatConfig, MemoryStore};
+use std::sync::Arc;
+
+use bedrock_chat::{BedrockClient, ChatConfig, ConversationStore, MemoryStore, RedisStore};
 use bedrock_chat_server::{AppState, Limits, ServerConfig};
 
 use crate::app::{EXIT_USAGE, print_error};
@@ -47,10 +49,28 @@ pub async fn run(
     limits.server_daily_usd = args.daily_budget;
     limits.conversation_ttl = args.ttl;
     limits.conversations_per_client = args.conversations_per_client;
-    let store = MemoryStore::builder()
-        .ttl(args.ttl)
-        .max_per_owner(args.conversations_per_client)
-        .build();
+    let store: Arc<dyn ConversationStore> = if args.store == "memory" {
+        Arc::new(
+            MemoryStore::builder()
+                .ttl(args.ttl)
+                .max_per_owner(args.conversations_per_client)
+                .build(),
+        )
+    } else {
+        match RedisStore::open(
+            &args.store,
+            &args.store_prefix,
+            args.ttl,
+            args.conversations_per_client,
+            8 * 1024 * 1024,
+        ) {
+            Ok(store) => Arc::new(store),
+            Err(error) => {
+                print_error(&format!("--store: {error}"));
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+        }
+    };
     let mut server = ServerConfig::default();
     server.auth_token = auth_token;
     server.openai_api = args.openai_api;
@@ -74,12 +94,21 @@ pub async fn run(
         }
     };
     let address = listener.local_addr()?;
-    let state = AppState::new(client, config.session, store, server);
+    let state = AppState::with_shared_store(client, config.session, store, server);
     writeln!(
         io::stdout(),
         "bedrock-chat is serving {} on http://{address}/ (Ctrl-C to stop)",
         state.settings().model_id
     )?;
+    if args.store == "memory" {
+        writeln!(
+            io::stdout(),
+            "conversations: in this process's memory (lost on restart)"
+        )?;
+    } else {
+        // The URL may hold a password: it is not repeated.
+        writeln!(io::stdout(), "conversations: on Redis (--store)")?;
+    }
     if state.config().openai_api {
         writeln!(
             io::stdout(),

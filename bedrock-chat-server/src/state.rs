@@ -68,11 +68,21 @@ impl AppState {
         store: impl ConversationStore + 'static,
         config: ServerConfig,
     ) -> Self {
+        Self::with_shared_store(client, settings, Arc::new(store), config)
+    }
+
+    /// As [`new`](Self::new), with a store chosen at run time (memory or Redis).
+    pub fn with_shared_store(
+        client: impl ModelClient + 'static,
+        settings: SessionSettings,
+        store: Arc<dyn ConversationStore>,
+        config: ServerConfig,
+    ) -> Self {
         AppState {
             inner: Arc::new(Inner {
                 client: Arc::new(client),
                 settings,
-                store: Arc::new(store),
+                store,
                 rate: RateLimiter::new(config.limits.turns_per_minute),
                 spend: SpendMeter::default(),
                 turns: Arc::new(Semaphore::new(config.limits.concurrent_turns.max(1))),

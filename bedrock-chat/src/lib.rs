@@ -134,6 +134,9 @@ pub use settings::{
     ConnectionSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_TOKENS, DEFAULT_MODEL_ID,
     DEFAULT_READ_TIMEOUT, SessionSettings, parse_duration,
 };
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use store::RedisStore;
 pub use store::{
     ConversationStore, ConversationSummary, Lease, MemoryStore, MemoryStoreBuilder, StoreError,
     StoredConversation, title_of,

@@ -84,8 +84,11 @@ impl ModelPrice {
 ///
 /// let prices = PriceTable::builtin().with_price("my-custom-model", ModelPrice::new(1.0, 2.0));
 /// let usage = TokenUsage::new(1_000_000, 500_000);
-/// let sonnet = prices.price_for("us.anthropic.claude-sonnet-4-5-20250929-v1:0").unwrap();
+/// let sonnet = prices.price_for("global.anthropic.claude-sonnet-4-5-20250929-v1:0").unwrap();
 /// assert_eq!(sonnet.cost(&usage), 3.0 + 7.5);
+/// // A regional profile of the newest models costs 10% more.
+/// let regional = prices.price_for("us.anthropic.claude-sonnet-4-5-20250929-v1:0").unwrap();
+/// assert!((regional.cost(&usage) - 1.1 * (3.0 + 7.5)).abs() < 1e-9);
 /// assert_eq!(prices.price_for("my-custom-model").unwrap().cost(&usage), 2.0);
 /// ```
 #[derive(Clone, Debug, PartialEq)]

@@ -82,3 +82,92 @@ async fn the_memory_store_is_bounded_per_owner_per_conversation_and_in_total() {
     assert!(matches!(error, StoreError::Unavailable { .. }), "{error}");
     assert_eq!(store.len(), 2);
 }
+
+mod on_redis {
+    use std::time::Duration;
+
+    use bedrock_chat::testing::{sample_conversation, store_contract};
+    use bedrock_chat::{ConversationStore, RedisStore, StoreError};
+
+    use bedrock_chat::testing::RedisServer;
+
+    fn store(server: &RedisServer, ttl: Duration) -> RedisStore {
+        RedisStore::open(&server.url(), "test", ttl, 100, 8 * 1024 * 1024).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_redis_store_keeps_the_store_contract() {
+        let Some(server) = RedisServer::start().await else {
+            return;
+        };
+        store_contract(&store(&server, Duration::from_secs(60))).await;
+    }
+
+    #[tokio::test]
+    async fn redis_keys_expire_and_a_dead_holders_lease_frees_itself() {
+        let Some(server) = RedisServer::start().await else {
+            return;
+        };
+        let store = store(&server, Duration::from_millis(300));
+        let stored = store
+            .create("a", sample_conversation("hello").await)
+            .await
+            .unwrap();
+        let _lost = store
+            .lease("a", &stored.id, Duration::from_millis(100))
+            .await
+            .unwrap();
+        // Wait, within a bound, for Redis to expire the lease, then the conversation.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match store.lease("a", &stored.id, Duration::from_secs(30)).await {
+                Ok(_) => break,
+                Err(StoreError::Busy) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                other => panic!("the lease never expired: {other:?}"),
+            }
+        }
+        // Listing does not count as use (loading would refresh the expiry).
+        while !store.list("a").await.unwrap().is_empty() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the conversation never expired"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(matches!(
+            store.load("a", &stored.id).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    #[tokio::test]
+    async fn redis_down_is_reported_and_the_store_recovers_without_a_restart() {
+        let Some(mut server) = RedisServer::start().await else {
+            return;
+        };
+        let store = store(&server, Duration::from_secs(60));
+        store.ping().await.unwrap();
+        server.stop();
+        let error = store.ping().await.unwrap_err();
+        assert!(matches!(error, StoreError::Unavailable { .. }), "{error}");
+        assert!(error.is_retryable());
+        let error = store
+            .create("a", sample_conversation("hi").await)
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("unavailable"), "{error}");
+        server.restart().await;
+        // The connection comes back on its own, within a bound.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while store.ping().await.is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "never reconnected");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        store
+            .create("a", sample_conversation("hi").await)
+            .await
+            .unwrap();
+    }
+}

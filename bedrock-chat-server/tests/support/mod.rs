@@ -26,6 +26,15 @@ impl TestServer {
 
     pub async fn start_with(config: ServerConfig) -> Self {
         let fake = FakeBedrock::start().await.expect("fake Bedrock starts");
+        Self::start_on(fake, config, std::sync::Arc::new(MemoryStore::new())).await
+    }
+
+    /// A server on `fake` keeping conversations in `store` (several servers may share both).
+    pub async fn start_on(
+        fake: FakeBedrock,
+        config: ServerConfig,
+        store: std::sync::Arc<dyn bedrock_chat::ConversationStore>,
+    ) -> Self {
         let mut settings = SessionSettings::default();
         settings.model_id = "us.anthropic.claude-sonnet-4-5-20250929-v1:0".to_string();
         settings.retry_policy = RetryPolicy::default()
@@ -33,7 +42,7 @@ impl TestServer {
             .max_delay(Duration::from_millis(4))
             .max_retries(2);
         let client = fake.client().await.expect("client builds");
-        let state = AppState::new(client, settings, MemoryStore::new(), config);
+        let state = AppState::with_shared_store(client, settings, store, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();

@@ -11,6 +11,8 @@
 //! session and back, without touching files.
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,6 +23,8 @@ use crate::message::Role;
 use crate::session::SavedConversation;
 
 pub use memory::{MemoryStore, MemoryStoreBuilder};
+#[cfg(feature = "redis")]
+pub use redis::RedisStore;
 
 /// A conversation as a store keeps it.
 #[derive(Clone, Debug, PartialEq)]

@@ -32,12 +32,16 @@
 //! the real wire format and not only against each other.
 
 mod fake_bedrock;
+#[cfg(all(feature = "redis", unix))]
+mod redis_server;
 mod script;
 mod scripted;
 mod store_contract;
 mod wire;
 
 pub use fake_bedrock::{FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, FakeBedrock, isolated_aws_env};
+#[cfg(all(feature = "redis", unix))]
+pub use redis_server::RedisServer;
 pub use script::{FakeError, FakeReply, Operation, RecordedRequest, StreamFault};
 pub use scripted::{Scripted, ScriptedClient};
 pub use store_contract::{sample_conversation, store_contract};

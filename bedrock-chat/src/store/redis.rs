@@ -1,0 +1,482 @@
+//! `RedisStore`: conversations on Redis (or Valkey, ElastiCache), shared by every server
+//! instance.
+//!
+//! # Key layout
+//!
+//! With the prefix `P` (default `bedrock-chat`; one per deployment sharing a Redis):
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `P:{c:ID}` | hash | `owner`, `version`, `title`, `updated`, `data` (the conversation as JSON) |
+//! | `P:{c:ID}:lease` | string | the token of the turn running on the conversation (`SET NX PX`) |
+//! | `P:owner:OWNER` | sorted set | the owner's conversation ids, scored by last change |
+//!
+//! The `{c:ID}` hash tag keeps a conversation's keys in one cluster slot, so the Lua scripts that
+//! compare-and-set them are atomic on a cluster too. Every key expires (`ttl`), refreshed on use.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, Script};
+
+use super::{
+    ConversationStore, ConversationSummary, Lease, StoreError, StoredConversation, new_id,
+    now_secs, title_of,
+};
+use crate::session::SavedConversation;
+
+/// Replaces the conversation if the owner matches and the version is the expected one.
+/// Returns the new version, -1 when there is no such conversation for the owner, -2 on a
+/// version conflict.
+const SAVE: &str = r"
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner or owner ~= ARGV[1] then return -1 end
+local version = tonumber(redis.call('HGET', KEYS[1], 'version'))
+if version ~= tonumber(ARGV[2]) then return -2 end
+redis.call('HSET', KEYS[1], 'version', version + 1, 'title', ARGV[3], 'updated', ARGV[4], 'data', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return version + 1
+";
+
+/// Deletes the conversation and its lease if the owner matches: 1, or 0 when not found.
+const DELETE: &str = r"
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner or owner ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+return 1
+";
+
+/// Takes the lease if the conversation is the owner's and no lease is held: 1 taken, 0 busy,
+/// -1 not found.
+const LEASE: &str = r"
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner or owner ~= ARGV[1] then return -1 end
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 1 end
+return 0
+";
+
+/// Extends the lease only for its holder: 1, or 0 when it is no longer held by this token.
+const RENEW: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+";
+
+/// Gives the lease back only for its holder.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// Conversations on Redis. Cloning is cheap; clones share one connection, which reconnects on
+/// its own when Redis comes back.
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: ConnectionManager,
+    prefix: String,
+    ttl: Duration,
+    max_per_owner: usize,
+    max_bytes: usize,
+    /// Where Redis is, without credentials, for messages.
+    address: String,
+}
+
+impl RedisStore {
+    /// A store on the Redis at `url` (`redis://[:password@]host:port/db`, `rediss://` for TLS,
+    /// `redis+unix:///path`). It connects when first used, so a server can start while Redis is
+    /// still coming up; a request meanwhile gets [`StoreError::Unavailable`].
+    ///
+    /// Keys start with `prefix`; conversations expire `ttl` after their last use; an owner keeps
+    /// at most `max_per_owner`; one conversation is at most `max_bytes` of JSON.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] for a URL that is not a Redis URL (its password is never
+    /// repeated in the message).
+    pub fn open(
+        url: &str,
+        prefix: &str,
+        ttl: Duration,
+        max_per_owner: usize,
+        max_bytes: usize,
+    ) -> Result<Self, StoreError> {
+        let address = redact(url);
+        let client = redis::Client::open(url).map_err(|e| StoreError::Unavailable {
+            message: format!("{address} is not a Redis URL ({})", e.kind_description()),
+            source: None,
+        })?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(1);
+        let connection = ConnectionManager::new_lazy_with_config(client, config).map_err(|e| {
+            StoreError::Unavailable {
+                message: format!(
+                    "cannot use the Redis at {address} ({})",
+                    e.kind_description()
+                ),
+                source: None,
+            }
+        })?;
+        Ok(RedisStore {
+            connection,
+            prefix: prefix.to_string(),
+            ttl,
+            max_per_owner: max_per_owner.max(1),
+            max_bytes,
+            address,
+        })
+    }
+
+    fn conversation_key(&self, id: &str) -> String {
+        format!("{}:{{c:{id}}}", self.prefix)
+    }
+
+    fn lease_key(&self, id: &str) -> String {
+        format!("{}:{{c:{id}}}:lease", self.prefix)
+    }
+
+    fn owner_key(&self, owner: &str) -> String {
+        format!("{}:owner:{owner}", self.prefix)
+    }
+
+    fn ttl_ms(&self) -> u64 {
+        u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn unavailable(&self, error: &redis::RedisError) -> StoreError {
+        StoreError::Unavailable {
+            message: format!(
+                "the Redis at {} did not answer ({})",
+                self.address,
+                error.kind_description()
+            ),
+            source: None,
+        }
+    }
+
+    fn encode(&self, conversation: &SavedConversation) -> Result<String, StoreError> {
+        let json = conversation.to_json();
+        if json.len() > self.max_bytes {
+            return Err(StoreError::TooLarge {
+                bytes: json.len(),
+                limit: self.max_bytes,
+            });
+        }
+        Ok(json)
+    }
+}
+
+/// `redis://user:secret@host` without the secret.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "the configured Redis".to_string(),
+    }
+}
+
+trait Describe {
+    fn kind_description(&self) -> String;
+}
+
+impl Describe for redis::RedisError {
+    /// The kind of failure only: a Redis error's full text can quote the command, and with it a
+    /// conversation.
+    fn kind_description(&self) -> String {
+        if self.is_timeout() {
+            "timed out".to_string()
+        } else if self.is_connection_refusal() {
+            "connection refused".to_string()
+        } else if self.is_io_error() || self.is_connection_dropped() {
+            "connection failed".to_string()
+        } else {
+            format!("{:?}", self.kind())
+        }
+    }
+}
+
+#[async_trait]
+impl ConversationStore for RedisStore {
+    async fn create(
+        &self,
+        owner: &str,
+        conversation: SavedConversation,
+    ) -> Result<StoredConversation, StoreError> {
+        let data = self.encode(&conversation)?;
+        let stored = StoredConversation {
+            id: new_id(),
+            title: title_of(&conversation),
+            updated: now_secs(),
+            version: 1,
+            conversation,
+        };
+        let key = self.conversation_key(&stored.id);
+        let owner_key = self.owner_key(owner);
+        let mut connection = self.connection.clone();
+        let ttl = self.ttl_ms();
+        redis::pipe()
+            .atomic()
+            .hset_multiple(
+                &key,
+                &[
+                    ("owner", owner),
+                    ("version", "1"),
+                    ("title", stored.title.as_str()),
+                    ("updated", &stored.updated.to_string()),
+                    ("data", data.as_str()),
+                ],
+            )
+            .ignore()
+            .pexpire(&key, ttl as i64)
+            .ignore()
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        // The owner's list: newest last used first; past the bound, the oldest go.
+        let _: () = redis::pipe()
+            .zadd(&owner_key, &stored.id, stored.updated)
+            .ignore()
+            .pexpire(&owner_key, ttl as i64)
+            .ignore()
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        let count: usize = connection
+            .zcard(&owner_key)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        if count > self.max_per_owner {
+            let excess = count - self.max_per_owner;
+            let oldest: Vec<(String, f64)> = connection
+                .zpopmin(&owner_key, excess as isize)
+                .await
+                .map_err(|e| self.unavailable(&e))?;
+            for (id, _) in oldest {
+                let _: () = connection
+                    .del(&[self.conversation_key(&id), self.lease_key(&id)])
+                    .await
+                    .map_err(|e| self.unavailable(&e))?;
+            }
+        }
+        Ok(stored)
+    }
+
+    async fn load(&self, owner: &str, id: &str) -> Result<StoredConversation, StoreError> {
+        let key = self.conversation_key(id);
+        let mut connection = self.connection.clone();
+        let (stored_owner, version, title, updated, data): (
+            Option<String>,
+            Option<u64>,
+            Option<String>,
+            Option<u64>,
+            Option<String>,
+        ) = connection
+            .hmget(&key, &["owner", "version", "title", "updated", "data"])
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        if stored_owner.as_deref() != Some(owner) {
+            return Err(StoreError::NotFound);
+        }
+        let (Some(version), Some(data)) = (version, data) else {
+            return Err(StoreError::NotFound);
+        };
+        let conversation =
+            SavedConversation::from_json(data.as_bytes()).map_err(|e| StoreError::Unavailable {
+                message: format!("a stored conversation cannot be read: {e}"),
+                source: None,
+            })?;
+        let ttl = self.ttl_ms() as i64;
+        let _: () = redis::pipe()
+            .pexpire(&key, ttl)
+            .ignore()
+            .pexpire(self.owner_key(owner), ttl)
+            .ignore()
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        Ok(StoredConversation {
+            id: id.to_string(),
+            title: title.unwrap_or_default(),
+            updated: updated.unwrap_or_default(),
+            version,
+            conversation,
+        })
+    }
+
+    async fn save(
+        &self,
+        owner: &str,
+        id: &str,
+        expected_version: u64,
+        conversation: SavedConversation,
+    ) -> Result<u64, StoreError> {
+        let data = self.encode(&conversation)?;
+        let updated = now_secs();
+        let mut connection = self.connection.clone();
+        let result: i64 = Script::new(SAVE)
+            .key(self.conversation_key(id))
+            .arg(owner)
+            .arg(expected_version)
+            .arg(title_of(&conversation))
+            .arg(updated)
+            .arg(data)
+            .arg(self.ttl_ms())
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        match result {
+            -1 => Err(StoreError::NotFound),
+            -2 => Err(StoreError::Conflict),
+            version => {
+                let _: () = connection
+                    .zadd(self.owner_key(owner), id, updated)
+                    .await
+                    .map_err(|e| self.unavailable(&e))?;
+                Ok(u64::try_from(version).unwrap_or_default())
+            }
+        }
+    }
+
+    async fn list(&self, owner: &str) -> Result<Vec<ConversationSummary>, StoreError> {
+        let owner_key = self.owner_key(owner);
+        let mut connection = self.connection.clone();
+        let ids: Vec<String> = connection
+            .zrevrange(&owner_key, 0, -1)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        let mut list = Vec::with_capacity(ids.len());
+        for id in ids {
+            let (stored_owner, title, updated): (Option<String>, Option<String>, Option<u64>) =
+                connection
+                    .hmget(self.conversation_key(&id), &["owner", "title", "updated"])
+                    .await
+                    .map_err(|e| self.unavailable(&e))?;
+            if stored_owner.as_deref() == Some(owner) {
+                list.push(ConversationSummary {
+                    id,
+                    title: title.unwrap_or_default(),
+                    updated: updated.unwrap_or_default(),
+                });
+            } else {
+                // Expired or gone: forget it.
+                let _: () = connection
+                    .zrem(&owner_key, &id)
+                    .await
+                    .map_err(|e| self.unavailable(&e))?;
+            }
+        }
+        list.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| a.id.cmp(&b.id)));
+        Ok(list)
+    }
+
+    async fn delete(&self, owner: &str, id: &str) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        let deleted: i64 = Script::new(DELETE)
+            .key(self.conversation_key(id))
+            .key(self.lease_key(id))
+            .arg(owner)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        if deleted == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let _: () = connection
+            .zrem(self.owner_key(owner), id)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        Ok(())
+    }
+
+    async fn lease(&self, owner: &str, id: &str, ttl: Duration) -> Result<Lease, StoreError> {
+        let token = new_id();
+        let mut connection = self.connection.clone();
+        let taken: i64 = Script::new(LEASE)
+            .key(self.conversation_key(id))
+            .key(self.lease_key(id))
+            .arg(owner)
+            .arg(&token)
+            .arg(ttl.as_millis().max(1) as u64)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        match taken {
+            1 => Ok(Lease {
+                id: id.to_string(),
+                token,
+            }),
+            0 => Err(StoreError::Busy),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        let renewed: i64 = Script::new(RENEW)
+            .key(self.lease_key(&lease.id))
+            .arg(&lease.token)
+            .arg(ttl.as_millis().max(1) as u64)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        if renewed == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Busy)
+        }
+    }
+
+    async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        let _: i64 = Script::new(RELEASE)
+            .key(self.lease_key(&lease.id))
+            .arg(&lease.token)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        let _: String = redis::cmd("PING")
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        Ok(())
+    }
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("address", &self.address)
+            .field("prefix", &self.prefix)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        let redacted = redact("redis://user:hunter2@cache.internal:6380/2");
+        assert!(!redacted.contains("hunter2"), "{redacted}");
+        assert!(redacted.contains("cache.internal:6380"));
+        let error = RedisStore::open("nonsense://:hunter2@x", "p", Duration::from_secs(1), 1, 1)
+            .unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+}
