@@ -134,6 +134,10 @@ pub struct ServeArgs {
     )]
     pub conversations_per_client: usize,
 
+    /// Logs on stderr as text, or as one JSON object a line for a log collector
+    #[arg(long, env = "BEDROCK_CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Where conversations live: `memory` (this process; lost on restart) or a Redis URL
     /// (`redis://[:password@]host:6379/0`, `rediss://` for TLS, `redis+unix:///path`) shared by
     /// several instances behind a load balancer
@@ -167,6 +171,15 @@ pub struct ServeArgs {
         value_name = "IDS"
     )]
     pub allowed_models: Vec<String>,
+}
+
+/// How the server writes its logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for a person.
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 fn duration(text: &str) -> Result<std::time::Duration, String> {

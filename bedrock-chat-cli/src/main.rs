@@ -12,20 +12,31 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(error) => error.exit(),
     };
-    // Logs go to stderr, only when BEDROCK_CHAT_LOG asks (e.g. `debug`). The SDK's signing
-    // internals are always excluded: at trace level they would print the session token.
-    if let Ok(requested) = std::env::var("BEDROCK_CHAT_LOG") {
+    // Logs go to stderr: for the REPL only when BEDROCK_CHAT_LOG asks (e.g. `debug`), for the
+    // server at `info` unless it says otherwise, as text or, with `--log-format json`, one JSON
+    // object a line. The SDK's signing internals are always excluded: at trace level they would
+    // print the session token.
+    let serving = args
+        .command
+        .as_ref()
+        .map(|args::Subcommand::Serve(serve)| serve.log_format);
+    let requested = std::env::var("BEDROCK_CHAT_LOG")
+        .ok()
+        .or_else(|| serving.map(|_| "info,aws_config=warn,aws_smithy_runtime=warn".to_string()));
+    if let Some(requested) = requested {
         use tracing_subscriber::filter::{EnvFilter, FilterExt, filter_fn};
         use tracing_subscriber::prelude::*;
         let filter = EnvFilter::try_new(&requested)
             .unwrap_or_else(|_| EnvFilter::new("warn"))
             .and(filter_fn(bedrock_chat::secret_safe_log_filter));
+        let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+        let layer = if serving == Some(args::LogFormat::Json) {
+            layer.json().boxed()
+        } else {
+            layer.boxed()
+        };
         tracing_subscriber::registry()
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(std::io::stderr)
-                    .with_filter(filter),
-            )
+            .with(layer.with_filter(filter))
             .init();
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -29,6 +29,7 @@
 //! - `openai.rs`: the OpenAI-compatible `/v1/chat/completions` and `/v1/models`;
 //! - `limits.rs`: rate limit and daily spending caps;
 //! - `error.rs`: the one mapping of failures to statuses;
+//! - `telemetry.rs`: `/metrics` (Prometheus) and what feeds it;
 //! - `page.rs` and `assets/`: the page, embedded in the binary.
 #![deny(missing_docs)]
 
@@ -39,6 +40,7 @@ mod limits;
 mod openai;
 mod page;
 mod state;
+mod telemetry;
 mod turns;
 
 use std::future::Future;
@@ -61,6 +63,7 @@ pub use state::{AppState, ServerConfig};
 
 /// The server's routes: the page, its assets and `/api`.
 pub fn router(state: AppState) -> Router {
+    telemetry::init();
     let limits = &state.config().limits;
     let api = Router::new()
         .route(
@@ -87,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/{name}", get(page::asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(telemetry::render))
         .nest("/api", api);
     if state.config().openai_api {
         let v1 = Router::new()
@@ -100,6 +104,8 @@ pub fn router(state: AppState) -> Router {
         app = app.nest("/v1", v1);
     }
     app
+        // After routing, so requests are counted by their route's pattern, never by the ids in it.
+        .route_layer(middleware::from_fn(telemetry::count_requests))
         // Only the wait for the response head: a stream, once started, is never cut off.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,

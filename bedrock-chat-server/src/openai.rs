@@ -366,11 +366,22 @@ pub async fn chat_completions(
     let created = now();
     let model_client = state.client();
     let policy = state.settings().retry_policy.clone();
+    let observer: bedrock_chat::RetryObserver = std::sync::Arc::new(|notice| {
+        crate::telemetry::retry(
+            ApiError::from(notice.error).kind,
+            notice.error.is_throttling(),
+        );
+    });
+    let mut meter = crate::telemetry::TurnMeter::start("openai");
     if !stream {
-        let response = converse_once(model_client.as_ref(), &request, &policy, None).await?;
+        let response = converse_once(model_client.as_ref(), &request, &policy, Some(&observer))
+            .await
+            .inspect_err(|e| meter.finish(ApiError::from(e).kind, 0, 0, None))?;
         drop(permit);
         let usage = response.usage();
-        record_spend(&state, &client, &model, &usage);
+        meter.first_token();
+        let cost = record_spend(&state, &client, &model, &usage);
+        meter.finish("ok", usage.input_tokens, usage.output_tokens, cost);
         return Ok(Json(json!({
             "id": id,
             "object": "chat.completion",
@@ -386,7 +397,11 @@ pub async fn chat_completions(
         .into_response());
     }
 
-    let mut events = converse_stream_once(model_client.as_ref(), &request, &policy, None).await?;
+    let mut events =
+        converse_stream_once(model_client.as_ref(), &request, &policy, Some(&observer))
+            .await
+            .inspect_err(|e| meter.finish(ApiError::from(e).kind, 0, 0, None))?;
+    meter.first_token();
     let usage_id = id.clone();
     let usage_model = model.clone();
     let chunk = move |delta: Value, finish: Option<&str>| {
@@ -419,6 +434,7 @@ pub async fn chat_completions(
                 Ok(StreamEvent::Metadata { usage: u, .. }) => usage = u,
                 Ok(_) => {}
                 Err(error) => {
+                    meter.finish(ApiError::from(&error).kind, 0, 0, None);
                     // Never a normal stop: an error chunk, which the clients raise.
                     let error = OpenAiError::from(error);
                     let _ = send(error.body());
@@ -426,7 +442,8 @@ pub async fn chat_completions(
                 }
             }
         }
-        record_spend(&spend_state, &client, &usage_model, &usage);
+        let cost = record_spend(&spend_state, &client, &usage_model, &usage);
+        meter.finish("ok", usage.input_tokens, usage.output_tokens, cost);
         let reason = stop.as_ref().map_or("stop", finish_reason);
         let mut last = chunk(json!({}), Some(reason));
         if include_usage {
@@ -450,10 +467,10 @@ pub async fn chat_completions(
         .into_response())
 }
 
-fn record_spend(state: &AppState, client: &str, model: &str, usage: &TokenUsage) {
-    if let Some(price) = state.settings().prices.price_for(model) {
-        state.spend().add(client, price.cost(usage));
-    }
+fn record_spend(state: &AppState, client: &str, model: &str, usage: &TokenUsage) -> Option<f64> {
+    let cost = state.settings().prices.price_for(model)?.cost(usage);
+    state.spend().add(client, cost);
+    Some(cost)
 }
 
 /// Runs `produce` on a task of its own, feeding an SSE stream; when the client goes away the

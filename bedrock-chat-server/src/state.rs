@@ -82,7 +82,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 client: Arc::new(client),
                 settings,
-                store,
+                store: Arc::new(crate::telemetry::MeteredStore(store)),
                 rate: RateLimiter::new(config.limits.turns_per_minute),
                 spend: SpendMeter::default(),
                 turns: Arc::new(Semaphore::new(config.limits.concurrent_turns.max(1))),

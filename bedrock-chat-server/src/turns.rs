@@ -25,6 +25,7 @@ use crate::conversations::{cost_of, view};
 use crate::error::ApiError;
 use crate::identity::ClientId;
 use crate::state::AppState;
+use crate::telemetry::TurnMeter;
 
 /// How long a turn's lease lasts without renewal: a server that dies mid-turn frees the
 /// conversation this long after.
@@ -239,10 +240,14 @@ async fn turn(
     action: Action,
     events: &mpsc::UnboundedSender<TurnEvent>,
 ) {
+    let mut meter = TurnMeter::start("chat");
     let result = tokio::select! {
-        result = reply(state, client, &stored, action, events) => result,
+        result = reply(state, client, &stored, action, events, &mut meter) => result,
         // The client went away: dropping the reply cancels it, and nothing is saved.
-        () = events.closed() => return,
+        () = events.closed() => {
+            meter.finish("cancelled", 0, 0, None);
+            return;
+        }
         () = state.stop_turns().cancelled() => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "shutdown",
@@ -252,9 +257,17 @@ async fn turn(
     };
     match result {
         Ok(done) => {
+            let tokens = |direction: &str| done["usage"][direction].as_u64().unwrap_or(0);
+            meter.finish(
+                "ok",
+                tokens("inputTokens"),
+                tokens("outputTokens"),
+                done["cost_usd"].as_f64(),
+            );
             let _ = events.send(TurnEvent::Done(done));
         }
         Err(error) => {
+            meter.finish(error.kind, 0, 0, None);
             let _ = events.send(TurnEvent::Error(error));
         }
     }
@@ -282,12 +295,17 @@ async fn reply(
     stored: &bedrock_chat::StoredConversation,
     action: Action,
     events: &mpsc::UnboundedSender<TurnEvent>,
+    meter: &mut TurnMeter,
 ) -> Result<Value, ApiError> {
     let retry_events = events.clone();
     let notice_events = events.clone();
     let mut session = ChatSession::builder(state.client())
         .settings(state.settings().clone())
         .on_retry(move |notice| {
+            crate::telemetry::retry(
+                ApiError::from(notice.error).kind,
+                notice.error.is_throttling(),
+            );
             let _ = retry_events.send(TurnEvent::Notice(notice.to_string()));
         })
         .on_notice(move |notice| {
@@ -301,6 +319,7 @@ async fn reply(
     };
     while let Some(event) = stream.next().await {
         if let StreamEvent::TextDelta(text) = event? {
+            meter.first_token();
             let _ = events.send(TurnEvent::Delta(text));
         }
     }

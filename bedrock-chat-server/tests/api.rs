@@ -489,3 +489,33 @@ async fn shutdown_lets_running_replies_finish_then_ends_the_rest_with_an_error()
             .contains("send your message again")
     );
 }
+
+#[tokio::test]
+async fn metrics_count_requests_turns_tokens_retries_and_store_operations() {
+    let server = TestServer::start().await;
+    server
+        .fake
+        .push(FakeReply::error(FakeError::Throttling))
+        .push(FakeReply::text("ok").usage(7, 2));
+    let visitor = server.visitor();
+    let id = visitor.create().await;
+    assert_eq!(visitor.say(&id, "hi").await.status(), 200);
+    let metrics = visitor.get("/metrics").await.text().await.unwrap();
+    for expected in [
+        "bedrock_chat_http_requests_total{route=\"/api/conversations/{id}/messages\",method=\"POST\",status=\"200\"}",
+        "bedrock_chat_turns_total{api=\"chat\",outcome=\"ok\"}",
+        "bedrock_chat_time_to_first_token_seconds_bucket",
+        "bedrock_chat_turn_duration_seconds_bucket",
+        "bedrock_chat_tokens_total{api=\"chat\",direction=\"output\"}",
+        "bedrock_chat_retries_total{kind=\"throttled\"}",
+        "bedrock_chat_throttles_total",
+        "bedrock_chat_store_operation_seconds_bucket{operation=\"save\"",
+        "bedrock_chat_active_turns{api=\"chat\"}",
+    ] {
+        assert!(
+            metrics.contains(expected),
+            "missing {expected} in\n{metrics}"
+        );
+    }
+    assert!(!metrics.contains(&id), "ids never become labels");
+}

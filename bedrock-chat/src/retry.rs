@@ -192,7 +192,7 @@ impl RetryPolicy {
     {
         let mut retry = 0;
         let max_retries = self.max_retries;
-        attempt
+        let result = attempt
             .retry(self.backoff())
             .sleep(tokio::time::sleep)
             .when(Error::is_retryable)
@@ -213,7 +213,10 @@ impl RetryPolicy {
                     observer(&notice);
                 }
             })
-            .await
+            .await;
+        // On the turn's span, when there is one: how many retries this took.
+        tracing::Span::current().record("bedrock_chat.retries", retry);
+        result
     }
 }
 

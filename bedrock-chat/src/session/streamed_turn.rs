@@ -89,6 +89,7 @@ pub struct ChatStream<'a> {
     usage: TokenUsage,
     latency: Option<Duration>,
     state: State,
+    span: tracing::Span,
 }
 
 enum State {
@@ -117,7 +118,14 @@ impl<'a> ChatStream<'a> {
             usage: TokenUsage::default(),
             latency: None,
             state: State::Streaming,
+            span: tracing::Span::none(),
         }
+    }
+
+    /// The turn's span, to record the reply's usage on when it completes.
+    pub(super) fn with_span(mut self, span: tracing::Span) -> Self {
+        self.span = span;
+        self
     }
 
     /// The text received so far.
@@ -197,6 +205,7 @@ impl<'a> ChatStream<'a> {
         })?;
         self.session
             .commit(self.keep, user, reply, self.usage, &self.request);
+        super::turn::record_reply(&self.span, &self.usage, response.stop_reason());
         self.state = State::Done(Box::new(response));
         Ok(())
     }

@@ -3,6 +3,8 @@
 
 use std::future::Future;
 
+use tracing::Instrument;
+
 use super::ChatSession;
 use super::notice::Notice;
 use super::streamed_turn::{self, ChatStream, Opened};
@@ -73,7 +75,18 @@ impl Ask for Streamed {
 impl ChatSession {
     /// A whole turn that keeps the first `keep` messages of the history and adds `user`.
     pub(super) async fn run_turn(&mut self, keep: usize, user: Message) -> Result<ChatResponse> {
-        let (response, prepared) = self.send_within_context::<Whole>(keep, &user).await?;
+        let span = turn_span(&self.settings.model_id, "chat");
+        let started = std::time::Instant::now();
+        let (response, prepared) = self
+            .send_within_context::<Whole>(keep, &user)
+            .instrument(span.clone())
+            .await
+            .inspect_err(|error| record_error(&span, error))?;
+        span.record(
+            "bedrock_chat.time_to_first_token_ms",
+            started.elapsed().as_millis() as u64,
+        );
+        record_reply(&span, &response.usage(), response.stop_reason());
         if response.message().has_blank_content() {
             return Err(Error::EmptyReply {
                 stop_reason: response.stop_reason().clone(),
@@ -95,8 +108,18 @@ impl ChatSession {
         keep: usize,
         user: Message,
     ) -> Result<ChatStream<'_>> {
-        let (opened, prepared) = self.send_within_context::<Streamed>(keep, &user).await?;
-        Ok(ChatStream::new(self, keep, user, prepared.request, opened))
+        let span = turn_span(&self.settings.model_id, "chat");
+        let started = std::time::Instant::now();
+        let (opened, prepared) = self
+            .send_within_context::<Streamed>(keep, &user)
+            .instrument(span.clone())
+            .await
+            .inspect_err(|error| record_error(&span, error))?;
+        span.record(
+            "bedrock_chat.time_to_first_token_ms",
+            started.elapsed().as_millis() as u64,
+        );
+        Ok(ChatStream::new(self, keep, user, prepared.request, opened).with_span(span))
     }
 
     /// Sends the turn under the retry policy. When Bedrock says the conversation is too long,
@@ -259,6 +282,52 @@ impl ChatSession {
     /// next time.
     pub(super) fn stream_overflowed(&mut self) {
         self.estimator.raise();
+    }
+}
+
+/// The span of one turn, named and attributed after OpenTelemetry's semantic conventions for
+/// generative AI, so an OpenTelemetry layer exports it as dashboards expect. Usage, finish
+/// reason, retries and time to first token are recorded as they become known.
+pub(super) fn turn_span(model: &str, operation: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        "chat",
+        otel.name = %format_args!("{operation} {model}"),
+        otel.kind = "client",
+        gen_ai.operation.name = operation,
+        gen_ai.system = "aws.bedrock",
+        gen_ai.provider.name = "aws.bedrock",
+        gen_ai.request.model = %model,
+        gen_ai.usage.input_tokens = tracing::field::Empty,
+        gen_ai.usage.output_tokens = tracing::field::Empty,
+        gen_ai.response.finish_reasons = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        bedrock_chat.retries = tracing::field::Empty,
+        bedrock_chat.time_to_first_token_ms = tracing::field::Empty,
+    )
+}
+
+/// Records what a finished reply used on its turn's span.
+pub(super) fn record_reply(span: &tracing::Span, usage: &TokenUsage, stop_reason: &StopReason) {
+    span.record("gen_ai.usage.input_tokens", usage.input_tokens);
+    span.record("gen_ai.usage.output_tokens", usage.output_tokens);
+    span.record(
+        "gen_ai.response.finish_reasons",
+        tracing::field::display(format_args!("[\"{stop_reason}\"]")),
+    );
+}
+
+/// Records a failed turn on its span.
+pub(super) fn record_error(span: &tracing::Span, error: &Error) {
+    span.record("error.type", tracing::field::debug(ErrorKind(error)));
+}
+
+/// The variant name of an error, for `error.type`.
+struct ErrorKind<'a>(&'a Error);
+
+impl std::fmt::Debug for ErrorKind<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let debug = format!("{:?}", self.0);
+        f.write_str(debug.split([' ', '{', '(']).next().unwrap_or("Error"))
     }
 }
 

@@ -1,0 +1,207 @@
+//! `/metrics` in the Prometheus text format, and what feeds it: HTTP requests by route and
+//! status, turns by outcome, time to first token and turn duration, tokens and cost, retries by
+//! kind, active streams, and the store's latency and errors (through [`MeteredStore`]).
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bedrock_chat::{
+    ConversationStore, ConversationSummary, Lease, SavedConversation, StoreError,
+    StoredConversation,
+};
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// The process's Prometheus recorder, installed on first use. A process has one metrics
+/// registry; several servers in one process (as in tests) share it.
+fn handle() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let seconds = [
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+            ];
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)
+                .ok()?
+                .install_recorder()
+                .ok()
+        })
+        .as_ref()
+}
+
+/// Installs the recorder, so the first request is counted too.
+pub fn init() {
+    let _ = handle();
+}
+
+/// `GET /metrics`.
+pub async fn render() -> Response {
+    match handle() {
+        Some(handle) => (
+            [("content-type", "text/plain; version=0.0.4")],
+            handle.render(),
+        )
+            .into_response(),
+        None => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "another metrics recorder is installed in this process",
+        )
+            .into_response(),
+    }
+}
+
+/// Counts every request by route (the pattern, never the ids in it) and status.
+pub async fn count_requests(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    counter!(
+        "bedrock_chat_http_requests_total",
+        "route" => route,
+        "method" => method,
+        "status" => response.status().as_u16().to_string()
+    )
+    .increment(1);
+    response
+}
+
+/// What one turn records when it ends.
+pub struct TurnMeter {
+    started: Instant,
+    first_token: Option<Duration>,
+    api: &'static str,
+}
+
+impl TurnMeter {
+    /// A turn on `api` (`chat` for the browser chat, `openai` for `/v1`) starting now; it counts
+    /// as an active stream until it is finished or dropped.
+    pub fn start(api: &'static str) -> Self {
+        gauge!("bedrock_chat_active_turns", "api" => api).increment(1.0);
+        TurnMeter {
+            started: Instant::now(),
+            first_token: None,
+            api,
+        }
+    }
+
+    /// The first text has arrived.
+    pub fn first_token(&mut self) {
+        if self.first_token.is_none() {
+            let elapsed = self.started.elapsed();
+            self.first_token = Some(elapsed);
+            histogram!("bedrock_chat_time_to_first_token_seconds", "api" => self.api)
+                .record(elapsed.as_secs_f64());
+        }
+    }
+
+    /// The turn ended with `outcome` (`ok`, or an error kind), having used these tokens and cost.
+    pub fn finish(&self, outcome: &str, input: u64, output: u64, cost_usd: Option<f64>) {
+        let api = self.api;
+        counter!("bedrock_chat_turns_total", "api" => api, "outcome" => outcome.to_string())
+            .increment(1);
+        histogram!("bedrock_chat_turn_duration_seconds", "api" => api)
+            .record(self.started.elapsed().as_secs_f64());
+        counter!("bedrock_chat_tokens_total", "api" => api, "direction" => "input")
+            .increment(input);
+        counter!("bedrock_chat_tokens_total", "api" => api, "direction" => "output")
+            .increment(output);
+        if let Some(cost) = cost_usd {
+            // Micro-dollars: counters are whole numbers.
+            counter!("bedrock_chat_cost_microdollars_total", "api" => api)
+                .increment((cost * 1e6).round() as u64);
+        }
+    }
+}
+
+impl Drop for TurnMeter {
+    fn drop(&mut self) {
+        gauge!("bedrock_chat_active_turns", "api" => self.api).decrement(1.0);
+    }
+}
+
+/// A retry is about to happen, after an error of this kind.
+pub fn retry(kind: &str, throttled: bool) {
+    counter!("bedrock_chat_retries_total", "kind" => kind.to_string()).increment(1);
+    if throttled {
+        counter!("bedrock_chat_throttles_total").increment(1);
+    }
+}
+
+/// A store that records the latency and the errors of every operation of the store it wraps.
+#[derive(Debug)]
+pub struct MeteredStore(pub std::sync::Arc<dyn ConversationStore>);
+
+async fn metered<T>(
+    operation: &'static str,
+    work: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    let started = Instant::now();
+    let result = work.await;
+    histogram!("bedrock_chat_store_operation_seconds", "operation" => operation)
+        .record(started.elapsed().as_secs_f64());
+    if let Err(StoreError::Unavailable { .. }) = &result {
+        counter!("bedrock_chat_store_errors_total", "operation" => operation).increment(1);
+    }
+    result
+}
+
+#[async_trait]
+impl ConversationStore for MeteredStore {
+    async fn create(
+        &self,
+        owner: &str,
+        conversation: SavedConversation,
+    ) -> Result<StoredConversation, StoreError> {
+        metered("create", self.0.create(owner, conversation)).await
+    }
+
+    async fn load(&self, owner: &str, id: &str) -> Result<StoredConversation, StoreError> {
+        metered("load", self.0.load(owner, id)).await
+    }
+
+    async fn save(
+        &self,
+        owner: &str,
+        id: &str,
+        expected_version: u64,
+        conversation: SavedConversation,
+    ) -> Result<u64, StoreError> {
+        metered(
+            "save",
+            self.0.save(owner, id, expected_version, conversation),
+        )
+        .await
+    }
+
+    async fn list(&self, owner: &str) -> Result<Vec<ConversationSummary>, StoreError> {
+        metered("list", self.0.list(owner)).await
+    }
+
+    async fn delete(&self, owner: &str, id: &str) -> Result<(), StoreError> {
+        metered("delete", self.0.delete(owner, id)).await
+    }
+
+    async fn lease(&self, owner: &str, id: &str, ttl: Duration) -> Result<Lease, StoreError> {
+        metered("lease", self.0.lease(owner, id, ttl)).await
+    }
+
+    async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<(), StoreError> {
+        metered("renew", self.0.renew(lease, ttl)).await
+    }
+
+    async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
+        metered("release", self.0.release(lease)).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        metered("ping", self.0.ping()).await
+    }
+}
