@@ -149,6 +149,11 @@ pub struct ServeArgs {
     )]
     pub store: String,
 
+    /// How long a running reply holds its conversation without renewal: an instance killed
+    /// mid-reply blocks that conversation this long at most
+    #[arg(long, env = "BEDROCK_CHAT_TURN_LEASE", default_value = "30s", value_parser = duration)]
+    pub turn_lease: std::time::Duration,
+
     /// Prefix of every Redis key, so several deployments can share one Redis
     #[arg(
         long,

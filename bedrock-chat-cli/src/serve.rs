@@ -82,6 +82,7 @@ pub async fn run(
         .collect();
     server.secure_cookies = args.secure_cookies;
     server.shutdown_grace = args.shutdown_grace;
+    server.turn_lease = args.turn_lease.max(std::time::Duration::from_millis(300));
     server.limits = limits;
     let listener = match tokio::net::TcpListener::bind(args.addr).await {
         Ok(listener) => listener,

@@ -27,6 +27,10 @@ pub struct ServerConfig {
     pub openai_api: bool,
     /// Models besides the server's own that the OpenAI endpoint may call. Default is none.
     pub allowed_models: Vec<String>,
+    /// How long a running turn's lease on its conversation lasts without renewal (it is renewed
+    /// every third of this while the turn runs): an instance that dies mid-turn blocks the
+    /// conversation this long at most. Default is 30 seconds.
+    pub turn_lease: Duration,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +42,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             openai_api: false,
             allowed_models: Vec::new(),
+            turn_lease: Duration::from_secs(30),
         }
     }
 }

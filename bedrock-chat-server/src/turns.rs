@@ -27,12 +27,6 @@ use crate::identity::ClientId;
 use crate::state::AppState;
 use crate::telemetry::TurnMeter;
 
-/// How long a turn's lease lasts without renewal: a server that dies mid-turn frees the
-/// conversation this long after.
-const LEASE_TTL: Duration = Duration::from_secs(30);
-/// How often a running turn renews its lease.
-const LEASE_RENEWAL: Duration = Duration::from_secs(10);
-
 /// What a turn reports, in order: notices and text, then `Done` or `Error`.
 #[derive(Debug)]
 enum TurnEvent {
@@ -118,7 +112,7 @@ pub async fn undo(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let store = state.store();
-    let lease = store.lease(&client, &id, LEASE_TTL).await?;
+    let lease = store.lease(&client, &id, state.config().turn_lease).await?;
     let result = async {
         let stored = store.load(&client, &id).await?;
         let mut session = state.new_session()?;
@@ -176,7 +170,10 @@ async fn run(
         error.retry_after = Some(Duration::from_secs(2));
         return Err(error);
     };
-    let lease = state.store().lease(&client, &id, LEASE_TTL).await?;
+    let lease = state
+        .store()
+        .lease(&client, &id, state.config().turn_lease)
+        .await?;
     let stored = match state.store().load(&client, &id).await {
         Ok(stored) => stored,
         Err(error) => {
@@ -188,8 +185,13 @@ async fn run(
     let turn_state = state.clone();
     tokio::spawn(async move {
         let _permit = permit;
-        turn(&turn_state, &client, stored, &lease, action, &events).await;
+        let last = turn(&turn_state, &client, stored, &lease, action, &events).await;
+        // Released before the last event goes out: a client that sends its next message the
+        // moment this reply is done must not find the conversation still busy.
         let _ = turn_state.store().release(&lease).await;
+        if let Some(last) = last {
+            let _ = events.send(last);
+        }
     });
 
     if stream {
@@ -230,8 +232,8 @@ fn sse_events(
     futures::stream::poll_fn(move |cx| received.poll_recv(cx)).map(|event| Ok(event.to_sse()))
 }
 
-/// The turn itself, on its own task. Every way it can end sends one last event (unless the
-/// client has gone, when nobody is listening).
+/// The turn itself, on its own task. Every way it can end gives one last event to send once the
+/// lease is released (none when the client has gone, since nobody is listening).
 async fn turn(
     state: &AppState,
     client: &str,
@@ -239,14 +241,14 @@ async fn turn(
     lease: &Lease,
     action: Action,
     events: &mpsc::UnboundedSender<TurnEvent>,
-) {
+) -> Option<TurnEvent> {
     let mut meter = TurnMeter::start("chat");
     let result = tokio::select! {
         result = reply(state, client, &stored, action, events, &mut meter) => result,
         // The client went away: dropping the reply cancels it, and nothing is saved.
         () = events.closed() => {
             meter.finish("cancelled", 0, 0, None);
-            return;
+            return None;
         }
         () = state.stop_turns().cancelled() => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -264,11 +266,11 @@ async fn turn(
                 tokens("outputTokens"),
                 done["cost_usd"].as_f64(),
             );
-            let _ = events.send(TurnEvent::Done(done));
+            Some(TurnEvent::Done(done))
         }
         Err(error) => {
             meter.finish(error.kind, 0, 0, None);
-            let _ = events.send(TurnEvent::Error(error));
+            Some(TurnEvent::Error(error))
         }
     }
 }
@@ -276,8 +278,10 @@ async fn turn(
 /// Renews the lease while the turn runs; returns only if it was lost.
 async fn keep_lease(state: &AppState, lease: &Lease) -> ApiError {
     loop {
-        tokio::time::sleep(LEASE_RENEWAL).await;
-        match state.store().renew(lease, LEASE_TTL).await {
+        // Renewed at a third of its length: two renewals can fail before it lapses.
+        let ttl = state.config().turn_lease;
+        tokio::time::sleep(ttl / 3).await;
+        match state.store().renew(lease, ttl).await {
             Ok(()) => {}
             Err(StoreError::Unavailable { .. }) => {
                 // Keep trying: the lease lasts a while yet, and the save will tell.

@@ -100,3 +100,124 @@ async fn an_open_openai_gateway_on_the_network_is_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--auth-token"), "{stderr}");
 }
+
+/// An instance killed (SIGKILL) mid-reply: the conversation is exactly as before that message,
+/// and once the dead instance's lease lapses the other instance serves the next turn.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_killed_mid_reply_loses_nothing_and_the_other_serves_the_next_turn() {
+    use std::time::Duration;
+
+    use bedrock_chat::testing::RedisServer;
+
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::text("first answer."))
+        .push(FakeReply::text("a b c d e f g h").chunk_delay(Duration::from_millis(500)))
+        .set_fallback(FakeReply::text("after the crash."));
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut child = bedrock_chat(Some(&fake), dir.path())
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--turn-lease",
+                "1s",
+                "--store",
+            ])
+            .arg(redis.url())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        async move {
+            let mut lines = BufReader::new(stdout).lines();
+            let line = lines.next_line().await.unwrap().unwrap();
+            let url = line
+                .split_whitespace()
+                .find(|w| w.starts_with("http://"))
+                .unwrap()
+                .trim_end_matches('/')
+                .to_string();
+            // Keep reading, as a terminal would, for as long as the server runs.
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            (child, url)
+        }
+    };
+    let (mut doomed, a) = start().await;
+    let (mut survivor, b) = start().await;
+    let http = reqwest::Client::new();
+    let cookie = "bc_client=0123456789abcdef0123456789abcdef";
+    let created: serde_json::Value = http
+        .post(format!("{a}/api/conversations"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let say = |base: &str, text: &str| {
+        http.post(format!("{base}/api/conversations/{id}/messages"))
+            .header("cookie", cookie)
+            .json(&serde_json::json!({"text": text}))
+    };
+    assert_eq!(say(&a, "first").send().await.unwrap().status(), 200);
+    // A slow reply on the doomed instance: its first words arrive, then it is killed.
+    let mut slow = say(&a, "second")
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    let mut received = String::new();
+    while !received.contains("event: delta") {
+        let chunk = slow
+            .chunk()
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("the reply never began: {received}"));
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    doomed.start_kill().unwrap();
+    doomed.wait().await.unwrap();
+
+    // Until the lease lapses the conversation is busy; then the other instance serves it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let response = loop {
+        let response = say(&b, "third").send().await.unwrap();
+        if response.status() != 409 {
+            break response;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the lease never lapsed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(response.status(), 200);
+    let conversation: serde_json::Value = http
+        .get(format!("{b}/api/conversations/{id}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        conversation["messages"],
+        serde_json::json!([
+            {"role": "user", "text": "first"}, {"role": "assistant", "text": "first answer."},
+            {"role": "user", "text": "third"}, {"role": "assistant", "text": "after the crash."}
+        ]),
+        "the cut-off turn left nothing behind"
+    );
+    // The request Bedrock got for the third turn was a valid conversation without the second.
+    assert_eq!(fake.requests().last().unwrap().messages().len(), 3);
+    survivor.start_kill().unwrap();
+}
