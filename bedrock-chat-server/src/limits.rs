@@ -3,9 +3,13 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use axum::http::StatusCode;
+use bedrock_chat::ConversationStore;
 use tokio::time::Instant;
+
+use crate::error::ApiError;
 
 /// The server's limits. Every field has a default that suits a small public deployment.
 #[derive(Clone, Debug, PartialEq)]
@@ -85,64 +89,50 @@ impl RateLimiter {
     }
 }
 
-/// What each client and the whole server spent today (UTC), in US dollars.
-#[derive(Debug, Default)]
-pub struct SpendMeter {
-    inner: Mutex<Spent>,
+/// Refuses a turn when the client or the whole server has reached its cap today. The sums are
+/// the store's, so on a shared store (Redis) the caps hold across every instance.
+///
+/// # Errors
+///
+/// A 402 naming which cap was reached, or the store's error.
+pub async fn check_spending(
+    store: &dyn ConversationStore,
+    client: &str,
+    limits: &Limits,
+) -> Result<(), ApiError> {
+    let refuse =
+        |message: String| ApiError::new(StatusCode::PAYMENT_REQUIRED, "daily_budget", message);
+    if let Some(cap) = limits.server_daily_usd
+        && store.spent_today(SERVER_ACCOUNT).await? >= cap
+    {
+        return Err(refuse(format!(
+            "this server has reached its spending limit for today (${cap:.2}); try again tomorrow"
+        )));
+    }
+    if let Some(cap) = limits.client_daily_usd
+        && store.spent_today(&client_account(client)).await? >= cap
+    {
+        return Err(refuse(format!(
+            "you have reached your spending limit for today (${cap:.2}); try again tomorrow"
+        )));
+    }
+    Ok(())
 }
 
-#[derive(Debug, Default)]
-struct Spent {
-    day: u64,
-    server: f64,
-    clients: HashMap<String, f64>,
+/// Adds what a turn cost to the client's and the server's sums for today. A store that fails
+/// here is logged, not reported: the reply has already been given.
+pub async fn record_spending(store: &dyn ConversationStore, client: &str, usd: f64) {
+    for account in [SERVER_ACCOUNT.to_string(), client_account(client)] {
+        if let Err(error) = store.add_spending(&account, usd).await {
+            tracing::warn!(%error, "could not record spending");
+        }
+    }
 }
 
-fn today() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400)
-}
+const SERVER_ACCOUNT: &str = "server";
 
-impl SpendMeter {
-    fn spent(&self) -> std::sync::MutexGuard<'_, Spent> {
-        let mut spent = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let day = today();
-        if spent.day != day {
-            *spent = Spent {
-                day,
-                ..Spent::default()
-            };
-        }
-        spent
-    }
-
-    /// Refuses a turn when the client or the server has reached its cap today.
-    pub fn check(&self, client: &str, limits: &Limits) -> Result<(), String> {
-        let spent = self.spent();
-        if let Some(cap) = limits.server_daily_usd
-            && spent.server >= cap
-        {
-            return Err(format!(
-                "this server has reached its spending limit for today (${cap:.2}); try again tomorrow"
-            ));
-        }
-        if let Some(cap) = limits.client_daily_usd
-            && spent.clients.get(client).copied().unwrap_or(0.0) >= cap
-        {
-            return Err(format!(
-                "you have reached your spending limit for today (${cap:.2}); try again tomorrow"
-            ));
-        }
-        Ok(())
-    }
-
-    /// Adds what a turn cost.
-    pub fn add(&self, client: &str, usd: f64) {
-        let mut spent = self.spent();
-        spent.server += usd;
-        *spent.clients.entry(client.to_string()).or_default() += usd;
-    }
+fn client_account(client: &str) -> String {
+    format!("client:{client}")
 }
 
 #[cfg(test)]
@@ -161,28 +151,20 @@ mod tests {
         assert!(limiter.check("a").is_ok());
     }
 
-    #[test]
-    fn spending_caps_hold_per_client_and_for_the_server() {
-        let meter = SpendMeter::default();
+    #[tokio::test]
+    async fn spending_caps_hold_per_client_and_for_the_server() {
+        let store = bedrock_chat::MemoryStore::new();
         let limits = Limits {
             client_daily_usd: Some(1.0),
             server_daily_usd: Some(1.5),
             ..Limits::default()
         };
-        meter.add("a", 1.0);
-        assert!(
-            meter
-                .check("a", &limits)
-                .unwrap_err()
-                .contains("you have reached")
-        );
-        assert!(meter.check("b", &limits).is_ok());
-        meter.add("b", 0.5);
-        assert!(
-            meter
-                .check("b", &limits)
-                .unwrap_err()
-                .contains("this server")
-        );
+        record_spending(&store, "a", 1.0).await;
+        let refused = check_spending(&store, "a", &limits).await.unwrap_err();
+        assert!(refused.message.contains("you have reached"), "{refused:?}");
+        assert!(check_spending(&store, "b", &limits).await.is_ok());
+        record_spending(&store, "b", 0.5).await;
+        let refused = check_spending(&store, "b", &limits).await.unwrap_err();
+        assert!(refused.message.contains("this server"), "{refused:?}");
     }
 }

@@ -349,8 +349,14 @@ pub async fn chat_completions(
         )
         .into());
     }
-    if let Err(message) = state.spend().check(&client, &state.config().limits) {
-        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "daily_budget", message).into());
+    if let Err(mut refused) =
+        crate::limits::check_spending(state.store(), &client, &state.config().limits).await
+    {
+        // OpenAI's clients know 429 for "you have used your quota".
+        if refused.status == StatusCode::PAYMENT_REQUIRED {
+            refused.status = StatusCode::TOO_MANY_REQUESTS;
+        }
+        return Err(refused.into());
     }
     let (request, model, stream, include_usage) = to_request(&state, body)?;
     let Ok(permit) = state.turns().try_acquire_owned() else {
@@ -380,7 +386,7 @@ pub async fn chat_completions(
         drop(permit);
         let usage = response.usage();
         meter.first_token();
-        let cost = record_spend(&state, &client, &model, &usage);
+        let cost = record_spend(&state, &client, &model, &usage).await;
         meter.finish("ok", usage.input_tokens, usage.output_tokens, cost);
         return Ok(Json(json!({
             "id": id,
@@ -442,7 +448,7 @@ pub async fn chat_completions(
                 }
             }
         }
-        let cost = record_spend(&spend_state, &client, &usage_model, &usage);
+        let cost = record_spend(&spend_state, &client, &usage_model, &usage).await;
         meter.finish("ok", usage.input_tokens, usage.output_tokens, cost);
         let reason = stop.as_ref().map_or("stop", finish_reason);
         let mut last = chunk(json!({}), Some(reason));
@@ -467,9 +473,14 @@ pub async fn chat_completions(
         .into_response())
 }
 
-fn record_spend(state: &AppState, client: &str, model: &str, usage: &TokenUsage) -> Option<f64> {
+async fn record_spend(
+    state: &AppState,
+    client: &str,
+    model: &str,
+    usage: &TokenUsage,
+) -> Option<f64> {
     let cost = state.settings().prices.price_for(model)?.cost(usage);
-    state.spend().add(client, cost);
+    crate::limits::record_spending(state.store(), client, cost).await;
     Some(cost)
 }
 

@@ -8,7 +8,7 @@ use bedrock_chat::{ChatSession, ConversationStore, ModelClient, SessionSettings}
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::limits::{Limits, RateLimiter, SpendMeter};
+use crate::limits::{Limits, RateLimiter};
 
 /// How the server behaves, apart from the chat settings.
 #[derive(Clone, Debug)]
@@ -59,7 +59,6 @@ struct Inner {
     store: Arc<dyn ConversationStore>,
     config: ServerConfig,
     rate: RateLimiter,
-    spend: SpendMeter,
     turns: Arc<Semaphore>,
     /// Cancelled when running turns must end (the shutdown grace is over).
     stop_turns: CancellationToken,
@@ -89,7 +88,6 @@ impl AppState {
                 settings,
                 store: Arc::new(crate::telemetry::MeteredStore(store)),
                 rate: RateLimiter::new(config.limits.turns_per_minute),
-                spend: SpendMeter::default(),
                 turns: Arc::new(Semaphore::new(config.limits.concurrent_turns.max(1))),
                 stop_turns: CancellationToken::new(),
                 config,
@@ -130,10 +128,6 @@ impl AppState {
 
     pub(crate) fn rate(&self) -> &RateLimiter {
         &self.inner.rate
-    }
-
-    pub(crate) fn spend(&self) -> &SpendMeter {
-        &self.inner.spend
     }
 
     pub(crate) fn turns(&self) -> Arc<Semaphore> {

@@ -204,4 +204,12 @@ impl ConversationStore for MeteredStore {
     async fn ping(&self) -> Result<(), StoreError> {
         metered("ping", self.0.ping()).await
     }
+
+    async fn spent_today(&self, account: &str) -> Result<f64, StoreError> {
+        metered("spent_today", self.0.spent_today(account)).await
+    }
+
+    async fn add_spending(&self, account: &str, usd: f64) -> Result<(), StoreError> {
+        metered("add_spending", self.0.add_spending(account, usd)).await
+    }
 }

@@ -154,13 +154,7 @@ async fn run(
             wait,
         ));
     }
-    if let Err(message) = state.spend().check(&client, &state.config().limits) {
-        return Err(ApiError::new(
-            StatusCode::PAYMENT_REQUIRED,
-            "daily_budget",
-            message,
-        ));
-    }
+    crate::limits::check_spending(state.store(), &client, &state.config().limits).await?;
     let Ok(permit) = state.turns().try_acquire_owned() else {
         let mut error = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -342,7 +336,7 @@ async fn reply(
         .store()
         .save(client, &stored.id, stored.version, session.snapshot())
         .await?;
-    state.spend().add(client, turn_cost.unwrap_or(0.0));
+    crate::limits::record_spending(state.store(), client, turn_cost.unwrap_or(0.0)).await;
     let total: TokenUsage = session.conversation_usage();
     Ok(json!({
         "usage": usage,

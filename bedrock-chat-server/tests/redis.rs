@@ -223,3 +223,49 @@ async fn redis_down_is_503_and_readyz_fails_then_all_works_again_without_a_resta
         201
     );
 }
+
+#[tokio::test]
+async fn a_daily_spending_cap_holds_across_instances() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let mut config = ServerConfig::default();
+    config.limits.client_daily_usd = Some(0.0001);
+    let start = || async {
+        let fake = FakeBedrock::start().await.unwrap();
+        fake.set_fallback(FakeReply::text("ok").usage(1000, 1000));
+        TestServer::start_on(fake, config.clone(), store(&redis)).await
+    };
+    let (a, b) = (start().await, start().await);
+    let visitor = Visitor::new();
+    let create = |server: &TestServer| {
+        let request = visitor
+            .http
+            .post(server.url("/api/conversations"))
+            .header("cookie", &visitor.cookie)
+            .send();
+        async move {
+            let body: serde_json::Value = request.await.unwrap().json().await.unwrap();
+            body["id"].as_str().unwrap().to_string()
+        }
+    };
+    let on_a = create(&a).await;
+    let path = |id: &str| format!("/api/conversations/{id}/messages");
+    assert_eq!(
+        visitor
+            .post(&a, &path(&on_a), Some(json!({"text": "one"})))
+            .await
+            .status(),
+        200
+    );
+    // Spent on instance A: refused on instance B too, in a new conversation.
+    let on_b = create(&b).await;
+    assert_eq!(
+        visitor
+            .post(&b, &path(&on_b), Some(json!({"text": "two"})))
+            .await
+            .status(),
+        402
+    );
+    assert_eq!(b.fake.request_count(), 0);
+}

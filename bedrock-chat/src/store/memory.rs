@@ -44,6 +44,8 @@ struct Inner {
     total_bytes: usize,
     /// The last `Entry::used` given out.
     clock: u64,
+    /// Today's spending per account, and the day it is for.
+    spending: (u64, HashMap<String, f64>),
 }
 
 struct Entry {
@@ -377,6 +379,29 @@ impl ConversationStore for MemoryStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn spent_today(&self, account: &str) -> Result<f64, StoreError> {
+        let inner = self.lock();
+        let (day, spending) = &inner.spending;
+        Ok(if *day == super::today() {
+            spending.get(account).copied().unwrap_or(0.0)
+        } else {
+            0.0
+        })
+    }
+
+    async fn add_spending(&self, account: &str, usd: f64) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let today = super::today();
+        let (day, spending) = &mut inner.spending;
+        if *day != today {
+            // A new day: yesterday's sums are no longer needed, which also bounds the map.
+            *day = today;
+            spending.clear();
+        }
+        *spending.entry(account.to_string()).or_default() += usd;
         Ok(())
     }
 }

@@ -154,6 +154,19 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
 
     /// Whether the store answers (for a readiness check).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// What `account` (a client, or the whole server) has spent today (UTC), in US dollars, as
+    /// recorded by [`add_spending`](Self::add_spending). On a shared store every instance sees
+    /// the same sum, so a daily cap holds across instances.
+    async fn spent_today(&self, account: &str) -> Result<f64, StoreError>;
+
+    /// Adds `usd` to what `account` spent today (UTC).
+    async fn add_spending(&self, account: &str, usd: f64) -> Result<(), StoreError>;
+}
+
+/// Today, as days since the Unix epoch (UTC).
+pub(crate) fn today() -> u64 {
+    now_secs() / 86_400
 }
 
 /// The title of a conversation: the first line of its first message, shortened.

@@ -10,6 +10,7 @@
 //! | `P:{c:ID}` | hash | `owner`, `version`, `title`, `updated`, `data` (the conversation as JSON) |
 //! | `P:{c:ID}:lease` | string | the token of the turn running on the conversation (`SET NX PX`) |
 //! | `P:owner:OWNER` | sorted set | the owner's conversation ids, scored by last change |
+//! | `P:spend:DAY:ACCOUNT` | string (a float) | US dollars spent that UTC day by a client or the server |
 //!
 //! The `{c:ID}` hash tag keeps a conversation's keys in one cluster slot, so the Lua scripts that
 //! compare-and-set them are atomic on a cluster too. Every key expires (`ttl`), refreshed on use.
@@ -138,6 +139,10 @@ impl RedisStore {
 
     fn lease_key(&self, id: &str) -> String {
         format!("{}:{{c:{id}}}:lease", self.prefix)
+    }
+
+    fn spending_key(&self, account: &str) -> String {
+        format!("{}:spend:{}:{account}", self.prefix, super::today())
     }
 
     fn owner_key(&self, owner: &str) -> String {
@@ -449,6 +454,33 @@ impl ConversationStore for RedisStore {
     async fn ping(&self) -> Result<(), StoreError> {
         let mut connection = self.connection.clone();
         let _: String = redis::cmd("PING")
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        Ok(())
+    }
+
+    async fn spent_today(&self, account: &str) -> Result<f64, StoreError> {
+        let mut connection = self.connection.clone();
+        let spent: Option<f64> = connection
+            .get(self.spending_key(account))
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        Ok(spent.unwrap_or(0.0))
+    }
+
+    async fn add_spending(&self, account: &str, usd: f64) -> Result<(), StoreError> {
+        let key = self.spending_key(account);
+        let mut connection = self.connection.clone();
+        // Kept two days, so the key of a day outlives it in every time zone's reading.
+        let _: () = redis::pipe()
+            .atomic()
+            .cmd("INCRBYFLOAT")
+            .arg(&key)
+            .arg(usd)
+            .ignore()
+            .expire(&key, 2 * 86_400)
+            .ignore()
             .query_async(&mut connection)
             .await
             .map_err(|e| self.unavailable(&e))?;

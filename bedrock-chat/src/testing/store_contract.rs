@@ -144,4 +144,16 @@ pub async fn store_contract(store: &dyn ConversationStore) {
     ));
     assert_eq!(store.list(alice).await.expect("list").len(), 1);
     store.ping().await.expect("ping");
+
+    // Today's spending, per account.
+    assert_eq!(store.spent_today("client:alice").await.expect("spent"), 0.0);
+    store.add_spending("client:alice", 1.5).await.expect("add");
+    store.add_spending("client:alice", 0.25).await.expect("add");
+    store.add_spending("server", 0.5).await.expect("add");
+    let spent = store.spent_today("client:alice").await.expect("spent");
+    assert!((spent - 1.75).abs() < 1e-9, "{spent}");
+    assert_eq!(
+        store.spent_today("client:mallory").await.expect("spent"),
+        0.0
+    );
 }
