@@ -95,20 +95,15 @@ impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
         turn: Turn,
         interrupts: &mut dyn Interrupts,
     ) -> io::Result<TurnEnd> {
-        self.show_spinner()?;
-        let reply = {
-            let future = async {
-                match turn {
-                    Turn::Say(text) => session.send(text).await,
-                    Turn::Retry => session.retry().await,
-                }
-            };
-            match self.wait(Box::pin(future), interrupts).await? {
-                Some(reply) => reply,
-                None => return Ok(TurnEnd::Cancelled),
+        let answer = async {
+            match turn {
+                Turn::Say(text) => session.send(text).await,
+                Turn::Retry => session.retry().await,
             }
         };
-        self.hide_spinner()?;
+        let Some(reply) = self.until_answer(answer, interrupts).await? else {
+            return Ok(TurnEnd::Cancelled);
+        };
         match reply {
             Ok(reply) => {
                 self.write_reply(&reply.text())?;
@@ -126,18 +121,14 @@ impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
         turn: Turn,
         interrupts: &mut dyn Interrupts,
     ) -> io::Result<TurnEnd> {
-        self.show_spinner()?;
-        let opened = {
-            let future = async {
-                match turn {
-                    Turn::Say(text) => session.send_streaming(text).await,
-                    Turn::Retry => session.retry_streaming().await,
-                }
-            };
-            match self.wait(Box::pin(future), interrupts).await? {
-                Some(opened) => opened,
-                None => return Ok(TurnEnd::Cancelled),
+        let answer = async {
+            match turn {
+                Turn::Say(text) => session.send_streaming(text).await,
+                Turn::Retry => session.retry_streaming().await,
             }
+        };
+        let Some(opened) = self.until_answer(answer, interrupts).await? else {
+            return Ok(TurnEnd::Cancelled);
         };
         let mut stream = match opened {
             Ok(stream) => stream,
@@ -186,6 +177,19 @@ impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
         }
         self.out.flush()?;
         Ok(TurnEnd::Replied)
+    }
+
+    /// The one path of both kinds of turn until Bedrock answers: "thinking…", retry notices as
+    /// they come, and Ctrl-C (`None`). The spinner is gone when this returns.
+    async fn until_answer<T>(
+        &mut self,
+        answer: impl Future<Output = T> + Send,
+        interrupts: &mut dyn Interrupts,
+    ) -> io::Result<Option<T>> {
+        self.show_spinner()?;
+        let answer = self.wait(Box::pin(answer), interrupts).await?;
+        self.hide_spinner()?;
+        Ok(answer)
     }
 
     /// Waits for `future` while showing retry notices; `None` if Ctrl-C came first.

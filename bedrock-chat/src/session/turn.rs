@@ -75,17 +75,7 @@ impl Ask for Streamed {
 impl ChatSession {
     /// A whole turn that keeps the first `keep` messages of the history and adds `user`.
     pub(super) async fn run_turn(&mut self, keep: usize, user: Message) -> Result<ChatResponse> {
-        let span = turn_span(&self.settings.model_id, "chat");
-        let started = std::time::Instant::now();
-        let (response, prepared) = self
-            .send_within_context::<Whole>(keep, &user)
-            .instrument(span.clone())
-            .await
-            .inspect_err(|error| record_error(&span, error))?;
-        span.record(
-            "bedrock_chat.time_to_first_token_ms",
-            started.elapsed().as_millis() as u64,
-        );
+        let (response, prepared, span) = self.traced::<Whole>(keep, &user).await?;
         record_reply(&span, &response.usage(), response.stop_reason());
         if response.message().has_blank_content() {
             return Err(Error::EmptyReply {
@@ -108,10 +98,21 @@ impl ChatSession {
         keep: usize,
         user: Message,
     ) -> Result<ChatStream<'_>> {
+        let (opened, prepared, span) = self.traced::<Streamed>(keep, &user).await?;
+        Ok(ChatStream::new(self, keep, user, prepared.request, opened).with_span(span))
+    }
+
+    /// [`send_within_context`](Self::send_within_context) inside the turn's span, recording the
+    /// time to the first answer (a whole reply, or a stream's first text) or the error.
+    async fn traced<A: Ask>(
+        &mut self,
+        keep: usize,
+        user: &Message,
+    ) -> Result<(A::Answer, Prepared, tracing::Span)> {
         let span = turn_span(&self.settings.model_id, "chat");
         let started = std::time::Instant::now();
-        let (opened, prepared) = self
-            .send_within_context::<Streamed>(keep, &user)
+        let (answer, prepared) = self
+            .send_within_context::<A>(keep, user)
             .instrument(span.clone())
             .await
             .inspect_err(|error| record_error(&span, error))?;
@@ -119,7 +120,7 @@ impl ChatSession {
             "bedrock_chat.time_to_first_token_ms",
             started.elapsed().as_millis() as u64,
         );
-        Ok(ChatStream::new(self, keep, user, prepared.request, opened).with_span(span))
+        Ok((answer, prepared, span))
     }
 
     /// Sends the turn under the retry policy. When Bedrock says the conversation is too long,
