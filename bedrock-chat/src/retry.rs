@@ -241,10 +241,13 @@ pub struct RetryNotice<'a> {
 impl fmt::Display for RetryNotice<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match self.error {
-            e if e.is_throttling() => "throttled",
-            e if e.is_timeout() => "timed out",
-            Error::Transport { .. } => "connection failed",
-            _ => "Bedrock is unavailable",
+            e if e.is_throttling() => "throttled".to_string(),
+            e if e.is_timeout() => "timed out".to_string(),
+            Error::Transport { source } => match io_cause(source.as_ref()) {
+                Some(cause) => format!("connection failed ({cause})"),
+                None => "connection failed".to_string(),
+            },
+            _ => "Bedrock is unavailable".to_string(),
         };
         write!(
             f,
@@ -254,6 +257,27 @@ impl fmt::Display for RetryNotice<'_> {
             self.max_retries
         )
     }
+}
+
+/// What went wrong with a connection, in a few words, from the first I/O error in the chain.
+fn io_cause(error: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    use std::io::ErrorKind;
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(match io.kind() {
+                ErrorKind::ConnectionRefused => "connection refused",
+                ErrorKind::ConnectionReset => "connection reset",
+                ErrorKind::ConnectionAborted => "connection aborted",
+                ErrorKind::BrokenPipe => "connection closed",
+                ErrorKind::UnexpectedEof => "the response ended early",
+                ErrorKind::TimedOut => "timed out",
+                _ => return None,
+            });
+        }
+        current = e.source();
+    }
+    None
 }
 
 /// Formats a delay the way a person says it: `8 s`, `250 ms`, `1.5 s`.

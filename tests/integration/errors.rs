@@ -121,7 +121,7 @@ async fn a_reply_slower_than_the_read_timeout_is_a_timeout() {
 }
 
 #[tokio::test]
-async fn nothing_listening_is_a_transport_error() {
+async fn nothing_listening_at_a_chosen_endpoint_is_named_at_once() {
     let client = BedrockClient::builder()
         .region("us-east-1")
         .endpoint_url("http://127.0.0.1:9") // the discard port: nothing listens there
@@ -134,7 +134,15 @@ async fn nothing_listening_is_a_transport_error() {
         .build()
         .unwrap();
     let error = session.send("hi").await.unwrap_err();
-    assert!(matches!(error, Error::Transport { .. }), "{error:?}");
+    // An endpoint the user set that refuses connections is a setting to fix, not a fault that
+    // may pass: reported at once, naming it.
+    assert!(matches!(error, Error::Config { .. }), "{error:?}");
+    assert!(!error.is_retryable());
+    let text = error.to_string();
+    assert!(
+        text.contains("http://127.0.0.1:9") && text.contains("connection refused"),
+        "{text}"
+    );
 }
 
 #[derive(Debug)]

@@ -19,4 +19,3 @@ mod recorded;
 mod retries;
 mod store;
 mod streaming;
-mod telemetry;

@@ -191,16 +191,39 @@ async fn each_failure_is_one_actionable_line_and_exit_status_1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_network_failure_is_reported_after_the_retries() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push_times(2, FakeReply::drop_connection());
     let dir = tempfile::tempdir().unwrap();
-    let mut command = bedrock_chat(None, dir.path());
-    command
-        .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9")
-        .args(["--max-retries", "1"]);
+    let mut command = bedrock_chat(Some(&fake), dir.path());
+    command.args(["--max-retries", "1"]);
     let output = run_with_stdin(command, b"hi\n").await;
     assert_eq!(output.status.code(), Some(1));
     let stderr = text(&output.stderr);
     assert!(stderr.contains("could not reach Bedrock"), "{stderr}");
-    assert!(stderr.contains("connection failed; retrying"), "{stderr}");
+    assert!(stderr.contains("connection failed"), "{stderr}");
+    assert!(stderr.contains("retrying in"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_refuses_connections_is_named_at_once_without_retrying() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = bedrock_chat(None, dir.path());
+    // Nothing listens on port 9 (discard) here; with retries of 1 s, retrying would show.
+    command
+        .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9")
+        .env("BEDROCK_RETRY_BASE_DELAY", "1s")
+        .env("BEDROCK_RETRY_MAX_DELAY", "2s");
+    let started = std::time::Instant::now();
+    let output = run_with_stdin(command, b"hi\n").await;
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr
+            .contains("cannot reach the Bedrock endpoint http://127.0.0.1:9 (connection refused)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("retrying"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,6 +24,8 @@ pub(crate) struct CallContext<'a> {
     pub(crate) region: &'a str,
     /// The request id of the call, when the error itself does not carry one (stream errors).
     pub(crate) request_id: Option<&'a str>,
+    /// The endpoint URL the user chose, if they chose one (not Bedrock's regional endpoint).
+    pub(crate) endpoint: Option<&'a str>,
 }
 
 /// The Bedrock error code of an SDK operation error, such as `ThrottlingException`.
@@ -165,6 +167,27 @@ where
                 .to_string(),
             source: Some(Box::new(err)),
         },
+        // An endpoint the user set that refuses connections or does not resolve is a mistake in
+        // the setting, not a passing fault: say so at once, naming it, instead of retrying for a
+        // minute. (Bedrock's own regional endpoints are retried: there a failure may pass.)
+        SdkError::DispatchFailure(_)
+            if ctx.endpoint.is_some()
+                && (is_connection_refusal(&err) || is_name_resolution_failure(&err)) =>
+        {
+            let cause = if is_connection_refusal(&err) {
+                "connection refused"
+            } else {
+                "its host name does not resolve"
+            };
+            Error::Config {
+                message: format!(
+                    "cannot reach the Bedrock endpoint {} ({cause}); check the endpoint URL \
+                     (--endpoint-url, AWS_ENDPOINT_URL_BEDROCK_RUNTIME) and that the server is running",
+                    ctx.endpoint.unwrap_or_default()
+                ),
+                source: Some(Box::new(err)),
+            }
+        }
         // A host name that does not resolve is almost always a region that does not exist (or
         // a mistyped endpoint): retrying for a minute would only delay saying so.
         SdkError::DispatchFailure(_) if is_name_resolution_failure(&err) => Error::Config {
@@ -293,6 +316,26 @@ fn is_name_resolution_failure(err: &(dyn StdError + 'static)) -> bool {
     false
 }
 
+/// True when the connection was refused (nothing listens at the address).
+fn is_connection_refusal(err: &(dyn StdError + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        if e.to_string()
+            .to_ascii_lowercase()
+            .contains("connection refused")
+        {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
 /// True when an error of type `T` is anywhere in the source chain of `err`.
 fn has_cause<T: StdError + 'static>(err: &(dyn StdError + 'static)) -> bool {
     let mut current = Some(err);
@@ -313,6 +356,7 @@ mod tests {
         model_id: "global.anthropic.claude-sonnet-4-6",
         region: "us-west-2",
         request_id: None,
+        endpoint: None,
     };
 
     fn map(code: &str, message: &str) -> Error {

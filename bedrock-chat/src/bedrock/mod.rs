@@ -39,6 +39,9 @@ pub struct BedrockClient {
     /// The SDK's read timeout, which it applies only to the response head; a stream's events
     /// get the same limit on every pause (see [`EventStream::with_idle_timeout`]).
     read_timeout: Option<Duration>,
+    /// The endpoint URL the user chose through the builder, if any: failing to reach it is a
+    /// setting to fix, not a fault to retry.
+    endpoint: Option<Arc<str>>,
 }
 
 impl BedrockClient {
@@ -99,6 +102,7 @@ impl BedrockClient {
             sdk: aws_sdk_bedrockruntime::Client::from_conf(conf),
             region: region.into(),
             read_timeout,
+            endpoint: None,
         })
     }
 
@@ -112,6 +116,7 @@ impl BedrockClient {
             model_id: request.model_id(),
             region: &self.region,
             request_id: None,
+            endpoint: self.endpoint.as_deref(),
         }
     }
 }
@@ -151,6 +156,7 @@ impl ModelClient for BedrockClient {
             model_id: request.model_id().to_string(),
             region: self.region.clone(),
             request_id: request_id.clone(),
+            endpoint: self.endpoint.clone(),
         };
         // One SDK event at a time: each event is handed on as soon as its frame is decoded.
         let events = stream::unfold(state, |mut state| async move {
@@ -170,6 +176,7 @@ impl ModelClient for BedrockClient {
                             model_id: &state.model_id,
                             region: &state.region,
                             request_id: state.request_id.as_deref(),
+                            endpoint: state.endpoint.as_deref(),
                         };
                         let error = from_sdk_error(err, ctx);
                         return Some((Err(error), state));
@@ -195,6 +202,7 @@ struct StreamState {
     model_id: String,
     region: Arc<str>,
     request_id: Option<String>,
+    endpoint: Option<Arc<str>>,
 }
 
 impl fmt::Debug for BedrockClient {
@@ -284,6 +292,7 @@ impl BedrockClientBuilder {
     pub async fn build(self) -> Result<BedrockClient> {
         self.settings.validate()?;
         let settings = self.settings;
+        let endpoint: Option<Arc<str>> = settings.endpoint_url.as_deref().map(Arc::from);
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(region) = settings.region {
             loader = loader.region(Region::new(region));
@@ -316,7 +325,9 @@ impl BedrockClientBuilder {
                     .build(),
             )
             .build();
-        BedrockClient::from_sdk_conf(conf)
+        let mut client = BedrockClient::from_sdk_conf(conf)?;
+        client.endpoint = endpoint;
+        Ok(client)
     }
 }
 

@@ -1,6 +1,14 @@
 //! Each turn is a `tracing` span named and attributed after OpenTelemetry's GenAI semantic
 //! conventions, so any subscriber (an OpenTelemetry layer among them) sees model, usage, finish
 //! reason, retries and time to first token.
+//!
+//! A test binary of its own: `tracing` caches, per call site, whether anyone listens, and tests
+//! running on other threads without a subscriber would otherwise decide that for this one.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+#[path = "../integration/support.rs"]
+#[allow(dead_code)]
+mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
