@@ -505,7 +505,8 @@ function regenerate() {
 
 function grow() {
   input.style.height = "auto";
-  input.style.height = `${Math.min(input.scrollHeight, 192)}px`;
+  input.style.height = `${Math.min(input.scrollHeight + 2, 192)}px`;
+  input.style.overflowY = input.scrollHeight + 2 > 192 ? "auto" : "hidden";
 }
 
 input.addEventListener("input", grow);
@@ -537,6 +538,7 @@ $("menu").addEventListener("click", () => {
 
 // --- start ------------------------------------------------------------------------------------------
 
+grow();
 (async () => {
   const conversations = (await refreshList()) || [];
   if (state.current && conversations.some((c) => c.id === state.current)) {

@@ -321,6 +321,12 @@ async fn a_failed_turn_is_an_error_bubble_with_bedrocks_message_and_retry_works(
     let error = wait_for(&client, ".message[data-role='error']").await;
     let text = error.text().await.unwrap();
     assert!(text.contains("invalid block"), "{text}");
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("bedrock-chat-serve-error.png"),
+        png,
+    )
+    .unwrap();
     click_button(&client, "Retry").await;
     // The throttled attempt shows its notice, worded as the REPL words it.
     wait_until(
