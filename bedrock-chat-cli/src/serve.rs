@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use bedrock_chat::{BedrockClient, ChatConfig, ConversationStore, MemoryStore, RedisStore};
+use bedrock_chat::{BedrockClient, Budget, ChatConfig, ConversationStore, MemoryStore, RedisStore};
 use bedrock_chat_server::{AppState, Limits, ServerConfig};
 
 use crate::app::{EXIT_USAGE, print_error};
@@ -21,14 +21,13 @@ pub async fn run(
     config: ChatConfig,
     args: &ServeArgs,
 ) -> anyhow::Result<ExitCode> {
+    // The library's one check of a dollar limit.
     for (name, value) in [
         ("--daily-budget", args.daily_budget.unwrap_or(0.0)),
         ("--client-daily-budget", args.client_daily_budget),
     ] {
-        if !(value.is_finite() && value >= 0.0) {
-            print_error(&format!(
-                "{name}: the budget must be a number of US dollars of at least 0, got {value}"
-            ));
+        if let Err(error) = Budget::warn(value).validate() {
+            print_error(&format!("{name}: {}", crate::app::describe(&error)));
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     }

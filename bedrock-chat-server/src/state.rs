@@ -38,7 +38,7 @@ impl Default for ServerConfig {
         ServerConfig {
             auth_token: None,
             secure_cookies: false,
-            shutdown_grace: Duration::from_secs(30),
+            shutdown_grace: crate::DEFAULT_SHUTDOWN_GRACE,
             limits: Limits::default(),
             openai_api: false,
             allowed_models: Vec::new(),

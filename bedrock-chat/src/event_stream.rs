@@ -117,17 +117,15 @@ impl Stream for EventStream {
                     return Poll::Pending;
                 };
                 let limit = idle.limit;
-                let deadline = tokio::time::Instant::now() + limit;
+                // The clock is read only when a pause begins, not on every poll within it.
                 let timer = match &mut idle.timer {
                     Some(timer) => {
                         if !idle.armed {
-                            timer.as_mut().reset(deadline);
+                            timer.as_mut().reset(tokio::time::Instant::now() + limit);
                         }
                         timer
                     }
-                    None => idle
-                        .timer
-                        .insert(Box::pin(tokio::time::sleep_until(deadline))),
+                    None => idle.timer.insert(Box::pin(tokio::time::sleep(limit))),
                 };
                 idle.armed = true;
                 if timer.as_mut().poll(cx).is_pending() {

@@ -358,13 +358,22 @@ impl ConversationStore for RedisStore {
             .zrevrange(&owner_key, 0, -1)
             .await
             .map_err(|e| self.unavailable(&e))?;
+        // One round trip for all of them, not one per conversation.
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.hmget(self.conversation_key(id), &["owner", "title", "updated"]);
+        }
+        type Row = (Option<String>, Option<String>, Option<u64>);
+        let rows: Vec<Row> = if ids.is_empty() {
+            Vec::new()
+        } else {
+            pipe.query_async(&mut connection)
+                .await
+                .map_err(|e| self.unavailable(&e))?
+        };
         let mut list = Vec::with_capacity(ids.len());
-        for id in ids {
-            let (stored_owner, title, updated): (Option<String>, Option<String>, Option<u64>) =
-                connection
-                    .hmget(self.conversation_key(&id), &["owner", "title", "updated"])
-                    .await
-                    .map_err(|e| self.unavailable(&e))?;
+        let mut gone = Vec::new();
+        for (id, (stored_owner, title, updated)) in ids.into_iter().zip(rows) {
             if stored_owner.as_deref() == Some(owner) {
                 list.push(ConversationSummary {
                     id,
@@ -372,12 +381,15 @@ impl ConversationStore for RedisStore {
                     updated: updated.unwrap_or_default(),
                 });
             } else {
-                // Expired or gone: forget it.
-                let _: () = connection
-                    .zrem(&owner_key, &id)
-                    .await
-                    .map_err(|e| self.unavailable(&e))?;
+                gone.push(id);
             }
+        }
+        if !gone.is_empty() {
+            // Expired or deleted: forget them.
+            let _: () = connection
+                .zrem(&owner_key, &gone)
+                .await
+                .map_err(|e| self.unavailable(&e))?;
         }
         list.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| a.id.cmp(&b.id)));
         Ok(list)
