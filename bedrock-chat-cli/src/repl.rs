@@ -418,8 +418,13 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
         let cost = self.session.cost();
         let mut text = String::new();
         for (index, (turn, turn_cost)) in usage.turns().iter().zip(&cost.per_turn).enumerate() {
+            let note = match (turn.complete, turn.estimated) {
+                (true, _) => "",
+                (false, false) => " (reply stopped)",
+                (false, true) => " (reply stopped; tokens estimated)",
+            };
             text.push_str(&format!(
-                "turn {:>3}: {}, {}\n",
+                "turn {:>3}: {}, {}{note}\n",
                 index + 1,
                 describe_usage(&turn.usage),
                 describe_cost(*turn_cost)
@@ -440,11 +445,23 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
             text.push_str(&format!(" of a {} budget", Usd(budget.limit_usd)));
         }
         let exchanges = self.session.history().len() / 2;
-        let gone = usage.turns().len().saturating_sub(exchanges);
+        let stopped = usage.unfinished_turns();
+        let gone = (usage.turns().len() - stopped).saturating_sub(exchanges);
         if gone > 0 {
             text.push_str(&format!(
                 "\n({gone} of these turns are no longer in the conversation (/undo, /clear, /retry or \
                  /load removed them); Bedrock billed them all the same)"
+            ));
+        }
+        if stopped > 0 {
+            let replies = if stopped == 1 {
+                "1 reply was".to_string()
+            } else {
+                format!("{stopped} replies were")
+            };
+            text.push_str(&format!(
+                "\n({replies} stopped before the end and not added to the conversation; Bedrock \
+                 billed the tokens it generated all the same)"
             ));
         }
         text.push_str(&format!(

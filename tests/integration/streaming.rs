@@ -196,3 +196,57 @@ async fn each_delta_reaches_the_caller_as_soon_as_its_frame_is_sent() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_stopped_reply_is_billed_in_usage_with_estimated_tokens() {
+    let h = Harness::start().await;
+    h.fake
+        .push(FakeReply::text("first").usage(100, 10))
+        .push(FakeReply::chunks(["a ".repeat(300), "never".into()]));
+    let mut session = h.session().await;
+    session.send("one").await.unwrap();
+    {
+        let mut stream = session.send_streaming("cancel me").await.unwrap();
+        stream.next().await.unwrap().unwrap();
+        // Dropped before the closing metadata: Bedrock's count never arrived.
+    }
+    let usage = session.usage();
+    assert_eq!(usage.turns().len(), 2, "the stopped reply was not counted");
+    assert_eq!(usage.unfinished_turns(), 1);
+    let stopped = &usage.turns()[1];
+    assert!(!stopped.complete);
+    assert!(stopped.estimated);
+    // 600 bytes of text received: some tokens, not none and not absurdly many.
+    assert!(
+        (100..=700).contains(&stopped.usage.output_tokens),
+        "{stopped:?}"
+    );
+    assert!(stopped.usage.input_tokens > 0, "{stopped:?}");
+    assert_eq!(
+        session.history().len(),
+        2,
+        "the stopped reply entered the history"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_stopped_after_its_metadata_is_billed_with_bedrocks_count() {
+    let h = Harness::start().await;
+    h.fake.push(FakeReply::chunks(["a", "b"]).usage(40, 7));
+    let mut session = h.session().await;
+    let mut stream = session.send_streaming("x").await.unwrap();
+    // Stopped right after Bedrock's count arrived, before the stream's end was read.
+    while let Some(event) = stream.next().await {
+        if matches!(event, Ok(StreamEvent::Metadata { .. })) {
+            break;
+        }
+    }
+    drop(stream);
+    let stopped = &session.usage().turns()[0];
+    assert!(!stopped.complete);
+    assert!(!stopped.estimated);
+    assert_eq!(
+        (stopped.usage.input_tokens, stopped.usage.output_tokens),
+        (40, 7)
+    );
+}

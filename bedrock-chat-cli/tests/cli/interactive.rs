@@ -305,4 +305,10 @@ async fn retry_resends_a_stopped_first_message_and_usage_says_what_was_undone() 
         out.contains("1 of these turns are no longer in the conversation"),
         "{out}"
     );
+    // The stopped reply is billed too: counted, estimated and said so.
+    assert!(
+        out.contains("turn   1: ") && out.contains("(reply stopped; tokens estimated)"),
+        "{out}"
+    );
+    assert!(out.contains("1 reply was stopped before the end"), "{out}");
 }

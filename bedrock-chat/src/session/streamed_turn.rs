@@ -76,7 +76,10 @@ pub(super) async fn open_until_text(
 /// [`Error::StreamInterrupted`] with the text delivered so far.
 ///
 /// Dropping the stream before its end cancels the turn: the connection is closed and the history
-/// is left exactly as it was before the turn.
+/// is left exactly as it was before the turn. The tokens Bedrock billed for it are still counted
+/// in the session's [`usage`](ChatSession::usage) (and budget) as an unfinished turn: Bedrock's
+/// own count when the stream's closing metadata had arrived, otherwise an estimate marked
+/// [`estimated`](crate::TurnUsage::estimated).
 pub struct ChatStream<'a> {
     session: &'a mut ChatSession,
     keep: usize,
@@ -87,6 +90,8 @@ pub struct ChatStream<'a> {
     text: String,
     stop_reason: Option<StopReason>,
     usage: TokenUsage,
+    /// Whether Bedrock's closing metadata (its token count) arrived.
+    reported: bool,
     latency: Option<Duration>,
     state: State,
     span: tracing::Span,
@@ -116,6 +121,7 @@ impl<'a> ChatStream<'a> {
             text: String::new(),
             stop_reason: None,
             usage: TokenUsage::default(),
+            reported: false,
             latency: None,
             state: State::Streaming,
             span: tracing::Span::none(),
@@ -151,7 +157,7 @@ impl<'a> ChatStream<'a> {
         while let Some(event) = self.next().await {
             event?;
         }
-        match self.state {
+        match std::mem::replace(&mut self.state, State::Failed) {
             State::Done(response) => Ok(*response),
             // The stream only ends without a response after yielding its error, which `?`
             // returned above; this arm is kept for completeness.
@@ -167,6 +173,7 @@ impl<'a> ChatStream<'a> {
             StreamEvent::MessageStop(reason) => self.stop_reason = Some(reason.clone()),
             StreamEvent::Metadata { usage, latency } => {
                 self.usage = *usage;
+                self.reported = true;
                 self.latency = *latency;
             }
         }
@@ -239,6 +246,18 @@ impl Stream for ChatStream<'_> {
                     Poll::Ready(Some(Err(error)))
                 }
             },
+        }
+    }
+}
+
+impl Drop for ChatStream<'_> {
+    fn drop(&mut self) {
+        // `user` is taken only when the turn is committed; still here, the turn never made it
+        // into the history, but Bedrock billed it all the same.
+        if self.user.is_some() {
+            let reported = self.reported.then_some(self.usage);
+            self.session
+                .record_unfinished(reported, self.text.len(), &self.request);
         }
     }
 }

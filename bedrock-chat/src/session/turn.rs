@@ -279,6 +279,34 @@ impl ChatSession {
         }
     }
 
+    /// A streamed reply that ended before it was committed (stopped by the caller or cut off):
+    /// Bedrock bills what it read and generated, so the turn is counted in usage and against
+    /// the budget, from the stream's closing metadata when it arrived and estimated otherwise.
+    pub(super) fn record_unfinished(
+        &mut self,
+        reported: Option<TokenUsage>,
+        partial_text_bytes: usize,
+        request: &ChatRequest,
+    ) {
+        let estimated = reported.is_none();
+        let usage = reported.unwrap_or_else(|| TokenUsage {
+            input_tokens: self
+                .estimator
+                .tokens(request_text_bytes(request), request.messages().len()),
+            output_tokens: self.estimator.tokens(partial_text_bytes, 0),
+            ..TokenUsage::default()
+        });
+        if let Some(price) = self.settings.prices.price_for(request.model_id()) {
+            self.spent_usd += price.cost(&usage);
+        }
+        self.usage.push(super::TurnUsage {
+            usage,
+            model_id: request.model_id().to_string(),
+            complete: false,
+            estimated,
+        });
+    }
+
     /// A streamed reply stopped because the context window was full: estimate more carefully
     /// next time.
     pub(super) fn stream_overflowed(&mut self) {

@@ -3,19 +3,28 @@
 use crate::pricing::PriceTable;
 use crate::response::TokenUsage;
 
-/// The tokens one successful turn used, and the model that answered it.
+/// The tokens one turn used, and the model that answered it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TurnUsage {
-    /// The tokens, as Bedrock reported them.
+    /// The tokens, as Bedrock reported them (or as estimated, see [`estimated`](Self::estimated)).
     pub usage: TokenUsage,
     /// The model (or inference profile) id the turn was sent to.
     pub model_id: String,
+    /// False for a streamed reply that was stopped (dropped) or cut off before its end: Bedrock
+    /// bills the tokens it generated, but the turn is not in the conversation.
+    pub complete: bool,
+    /// True when Bedrock's own count never arrived (the stream was stopped before its closing
+    /// metadata) and the tokens were estimated from the size of the request and of the text
+    /// received.
+    pub estimated: bool,
 }
 
-/// The tokens each successful turn of a session used, and their sum.
+/// The tokens each billed turn of a session used, and their sum.
 ///
-/// Failed turns are not counted: Bedrock reports no usage for them.
+/// A turn that failed before the model began its reply is not counted: Bedrock bills nothing
+/// for it. A streamed reply stopped or cut off part-way is counted, because Bedrock bills the
+/// tokens it read and generated; see [`TurnUsage::complete`] and [`TurnUsage::estimated`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SessionUsage {
     turns: Vec<TurnUsage>,
@@ -69,10 +78,21 @@ impl SessionUsage {
     }
 
     pub(crate) fn record(&mut self, usage: TokenUsage, model_id: &str) {
-        self.turns.push(TurnUsage {
+        self.push(TurnUsage {
             usage,
             model_id: model_id.to_string(),
+            complete: true,
+            estimated: false,
         });
-        self.total += usage;
+    }
+
+    pub(crate) fn push(&mut self, turn: TurnUsage) {
+        self.total += turn.usage;
+        self.turns.push(turn);
+    }
+
+    /// How many of the turns were stopped or cut off before their end.
+    pub fn unfinished_turns(&self) -> usize {
+        self.turns.iter().filter(|t| !t.complete).count()
     }
 }
