@@ -3,6 +3,7 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use bedrock_chat::ChatConfig;
 use tokio::sync::mpsc;
@@ -81,6 +82,13 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(Subcommand::Serve(serve)) = &args.command {
         return crate::serve::run(client, config, serve).await;
     }
+    let stdin_is_terminal = io::stdin().is_terminal();
+    let interactive = stdin_is_terminal && args.prompt.is_none();
+    // Started before anything else is set up, so it has that time to finish.
+    let credentials_check = interactive.then(|| {
+        let client = client.clone();
+        tokio::spawn(async move { client.check_credentials().await })
+    });
     let (notices, notices_rx) = mpsc::unbounded_channel();
     let other_notices = notices.clone();
     let session = match config
@@ -97,8 +105,6 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
         Err(error) => return Ok(usage_error(&error)),
     };
 
-    let stdin_is_terminal = io::stdin().is_terminal();
-    let interactive = stdin_is_terminal && args.prompt.is_none();
     crate::signals::exit_on_termination(crate::signals::TerminalState::capture());
     let options = Options {
         interactive,
@@ -123,6 +129,9 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
             })
             .or_else(default_history_path);
         let mut input = EditorReader::new(history)?;
+        if let Some(warning) = credentials_warning(credentials_check).await {
+            input.warn(warning);
+        }
         let mut interrupts = CtrlC;
         repl.run(&mut input, &mut interrupts).await?
     } else {
@@ -135,6 +144,30 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
         Outcome::TurnFailed => ExitCode::from(EXIT_TURN_FAILED),
         Outcome::UsageError => ExitCode::from(EXIT_USAGE),
     })
+}
+
+/// How long the prompt may wait for the credential check. Credentials from the environment or
+/// the AWS files are found in well under a millisecond; only the instance metadata service, asked
+/// when there are none, takes longer (a second or more where it does not exist).
+const CREDENTIALS_CHECK_WAIT: Duration = Duration::from_millis(150);
+
+/// The warning to show with the first prompt when the credential check failed, so missing
+/// credentials are reported before the first message rather than after it (a missing region
+/// already fails at start). Only at a terminal: in a pipe or with `--prompt` the first request
+/// follows at once and says the same, and nothing should reach the network before it. A check
+/// still running after [`CREDENTIALS_CHECK_WAIT`] is left to the first request, which reports
+/// missing credentials at once, without retrying.
+///
+/// Shown before the prompt rather than printed over it later: rustyline's printer for other
+/// tasks makes the editor lag behind keys that arrive together (a paste without bracketed paste),
+/// which is worse than a late warning.
+async fn credentials_warning(
+    check: Option<tokio::task::JoinHandle<bedrock_chat::Result<()>>>,
+) -> Option<String> {
+    match tokio::time::timeout(CREDENTIALS_CHECK_WAIT, check?).await {
+        Ok(Ok(Err(error))) => Some(format!("{error} (messages will fail until this is fixed)")),
+        _ => None,
+    }
 }
 
 fn usage_error(error: &bedrock_chat::Error) -> ExitCode {

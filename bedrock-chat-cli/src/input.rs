@@ -352,6 +352,11 @@ impl LineReader for EditorReader {
 }
 
 impl EditorReader {
+    /// Adds a warning to show before the next prompt.
+    pub fn warn(&mut self, warning: String) {
+        self.warnings.push(warning);
+    }
+
     /// Appends the new entry: rustyline locks the file and adds only what is new, so two REPLs
     /// sharing one history keep each other's entries.
     fn append(&mut self, path: &Path) -> Result<(), String> {

@@ -178,6 +178,25 @@ async fn missing_credentials_fail_at_once_with_how_to_provide_them() {
 }
 
 #[tokio::test]
+async fn credentials_can_be_checked_before_the_first_message_without_calling_bedrock() {
+    let h = Harness::start().await;
+    let missing = BedrockClient::builder()
+        .region("us-east-1")
+        .endpoint_url(h.fake.endpoint_url())
+        .credentials_provider(NoCredentials)
+        .build()
+        .await
+        .unwrap();
+    let error = missing.check_credentials().await.unwrap_err();
+    assert!(matches!(error, Error::Credentials { .. }), "{error:?}");
+    assert!(error.to_string().contains("AWS_PROFILE"), "{error}");
+
+    let present = h.fake.client().await.unwrap();
+    present.check_credentials().await.unwrap();
+    assert_eq!(h.fake.request_count(), 0, "the check called Bedrock");
+}
+
+#[tokio::test]
 async fn a_client_without_a_region_is_refused_at_build_time() {
     let sdk = aws_sdk_config_without_region();
     let error = BedrockClient::from_sdk_config(&sdk).unwrap_err();

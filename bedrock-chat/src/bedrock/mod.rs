@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::provider::ProvideCredentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_bedrockruntime::config::StalledStreamProtectionConfig;
 use aws_sdk_bedrockruntime::config::retry::RetryConfig;
 use aws_sdk_bedrockruntime::config::timeout::TimeoutConfig;
@@ -42,6 +42,9 @@ pub struct BedrockClient {
     /// The endpoint URL the user chose through the builder, if any: failing to reach it is a
     /// setting to fix, not a fault to retry.
     endpoint: Option<Arc<str>>,
+    /// The credential chain, when the client was built from a configuration (the SDK client
+    /// does not expose its own), for [`check_credentials`](Self::check_credentials).
+    credentials: Option<SharedCredentialsProvider>,
 }
 
 impl BedrockClient {
@@ -71,7 +74,9 @@ impl BedrockClient {
         let conf = aws_sdk_bedrockruntime::config::Builder::from(config)
             .retry_config(RetryConfig::disabled())
             .build();
-        Self::from_sdk_conf(conf)
+        let mut client = Self::from_sdk_conf(conf)?;
+        client.credentials = config.credentials_provider();
+        Ok(client)
     }
 
     /// A client wrapping the caller's own SDK client. Its configuration is kept, except that
@@ -103,12 +108,40 @@ impl BedrockClient {
             region: region.into(),
             read_timeout,
             endpoint: None,
+            credentials: None,
         })
     }
 
     /// The AWS region requests go to.
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// Asks the credential chain for credentials now, without calling Bedrock, so a frontend can
+    /// report missing credentials before the user has written a first message (the REPL does, in
+    /// the background, as it starts).
+    ///
+    /// This may reach the network: on a machine without credentials in the environment or in the
+    /// AWS files, the chain asks the container or instance metadata service, as the first request
+    /// would. A client made with [`from_sdk_client`](Self::from_sdk_client) cannot reach its
+    /// chain and always passes; its first request tells.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Credentials`] with the chain's reason when no credentials can be had.
+    pub async fn check_credentials(&self) -> Result<()> {
+        let Some(provider) = &self.credentials else {
+            // Wrapped from the caller's own SDK client, whose chain cannot be reached: the first
+            // request will tell.
+            return Ok(());
+        };
+        provider
+            .provide_credentials()
+            .await
+            .map(drop)
+            .map_err(|error| Error::Credentials {
+                source: Box::new(error),
+            })
     }
 
     fn context<'a>(&'a self, request: &'a ChatRequest) -> CallContext<'a> {
@@ -327,6 +360,7 @@ impl BedrockClientBuilder {
             .build();
         let mut client = BedrockClient::from_sdk_conf(conf)?;
         client.endpoint = endpoint;
+        client.credentials = sdk_config.credentials_provider();
         Ok(client)
     }
 }
