@@ -444,7 +444,7 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
         if let Some(budget) = self.session.budget() {
             text.push_str(&format!(" of a {} budget", Usd(budget.limit_usd)));
         }
-        let exchanges = self.session.history().len() / 2;
+        let exchanges = self.session.exchange_count();
         let stopped = usage.unfinished_turns();
         let gone = (usage.turns().len() - stopped).saturating_sub(exchanges);
         if gone > 0 {

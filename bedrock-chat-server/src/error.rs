@@ -96,6 +96,7 @@ impl From<&Error> for ApiError {
             }
             Error::Config { .. } => (StatusCode::BAD_GATEWAY, "configuration"),
             Error::EmptyReply { .. } => (StatusCode::BAD_GATEWAY, "empty_reply"),
+            Error::ToolRoundsExceeded { .. } => (StatusCode::BAD_GATEWAY, "tool_rounds_exceeded"),
             Error::StreamInterrupted { source, .. } => {
                 let inner = ApiError::from(source.as_ref());
                 return ApiError {

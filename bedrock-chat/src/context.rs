@@ -118,22 +118,36 @@ impl TokenEstimator {
     }
 }
 
+/// Where each exchange of a history begins: at each user message that is not tool results. An
+/// exchange is a user's message, the model's final reply, and any tool calls and results
+/// between; trimming and undo remove whole exchanges, so a tool call is never split from its
+/// result.
+pub(crate) fn exchange_starts(messages: &[Message]) -> impl DoubleEndedIterator<Item = usize> + '_ {
+    messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.role() == crate::message::Role::User && !m.is_tool_results())
+        .map(|(index, _)| index)
+}
+
 /// What a turn sends: the index in the history where the sent part begins.
 ///
-/// `kept` is the history the turn builds on (whole exchanges); `user` is the new message.
+/// `kept` is the history the turn builds on (whole exchanges); `turn` holds the turn's own
+/// messages so far (the user's new message, then any tool rounds).
 pub(crate) fn first_sent(
     policy: ContextPolicy,
     kept: &[Message],
     system: Option<&str>,
-    user: &Message,
+    turn: &[Message],
     estimator: &TokenEstimator,
 ) -> Result<usize> {
-    let exchanges = kept.len() / 2;
     match policy {
         ContextPolicy::SendAll => Ok(0),
-        ContextPolicy::LastExchanges(n) => Ok(2 * exchanges.saturating_sub(n)),
+        ContextPolicy::LastExchanges(0) => Ok(kept.len()),
+        ContextPolicy::LastExchanges(n) => Ok(exchange_starts(kept).rev().nth(n - 1).unwrap_or(0)),
         ContextPolicy::TokenBudget(budget) => {
-            let fixed = estimator.tokens(system.map_or(0, str::len) + user.text_len(), 1);
+            let turn_bytes: usize = turn.iter().map(Message::size_bytes).sum();
+            let fixed = estimator.tokens(system.map_or(0, str::len) + turn_bytes, turn.len());
             if fixed > budget {
                 return Err(Error::invalid_input(format!(
                     "the message (with the system prompt) is about {fixed} tokens, more than the \
@@ -143,14 +157,15 @@ pub(crate) fn first_sent(
             // Newest exchanges first, while they fit: linear in the history.
             let mut total = fixed;
             let mut start = kept.len();
-            while start >= 2 {
-                let pair = &kept[start - 2..start];
-                let cost = estimator.tokens(pair[0].text_len() + pair[1].text_len(), 2);
+            for exchange_start in exchange_starts(kept).rev() {
+                let exchange = &kept[exchange_start..start];
+                let bytes: usize = exchange.iter().map(Message::size_bytes).sum();
+                let cost = estimator.tokens(bytes, exchange.len());
                 if total + cost > budget {
                     break;
                 }
                 total += cost;
-                start -= 2;
+                start = exchange_start;
             }
             Ok(start)
         }
@@ -159,13 +174,13 @@ pub(crate) fn first_sent(
 
 /// After an overflow: where to start instead, dropping at least one more exchange and about
 /// half of what was sent. `None` when nothing is left to drop.
-pub(crate) fn shrink(start: usize, kept_len: usize) -> Option<usize> {
-    let sent_exchanges = (kept_len - start) / 2;
-    if sent_exchanges == 0 {
+pub(crate) fn shrink(start: usize, kept: &[Message]) -> Option<usize> {
+    let sent: Vec<usize> = exchange_starts(kept).filter(|&s| s >= start).collect();
+    if sent.is_empty() {
         return None;
     }
-    let drop = sent_exchanges.div_ceil(2);
-    Some(start + 2 * drop)
+    let drop = sent.len().div_ceil(2);
+    Some(sent.get(drop).copied().unwrap_or(kept.len()))
 }
 
 #[cfg(test)]
@@ -206,7 +221,7 @@ mod tests {
     #[test]
     fn last_exchanges_keeps_whole_pairs() {
         let kept = conversation(10, 10);
-        let user = Message::user("new");
+        let user = [Message::user("new")];
         let est = TokenEstimator::default();
         assert_eq!(
             first_sent(ContextPolicy::LastExchanges(3), &kept, None, &user, &est).unwrap(),
@@ -231,7 +246,7 @@ mod tests {
         let est = TokenEstimator::default();
         // Each exchange: 600 bytes, about 200 + 10 tokens.
         let kept = conversation(20, 300);
-        let user = Message::user("x".repeat(30));
+        let user = [Message::user("x".repeat(30))];
         let start = first_sent(
             ContextPolicy::TokenBudget(1000),
             &kept,
@@ -252,7 +267,7 @@ mod tests {
             8,
             "four exchanges of about 210 tokens fit in 1000"
         );
-        let too_big = Message::user("x".repeat(10_000));
+        let too_big = [Message::user("x".repeat(10_000))];
         assert!(
             first_sent(
                 ContextPolicy::TokenBudget(1000),
@@ -280,9 +295,48 @@ mod tests {
 
     #[test]
     fn shrinking_drops_about_half_and_at_least_one_exchange() {
-        assert_eq!(shrink(0, 20), Some(10));
-        assert_eq!(shrink(0, 2), Some(2));
-        assert_eq!(shrink(4, 10), Some(8));
-        assert_eq!(shrink(10, 10), None);
+        let kept = conversation(10, 10);
+        assert_eq!(shrink(0, &kept), Some(10));
+        assert_eq!(shrink(0, &kept[..2]), Some(2));
+        assert_eq!(shrink(4, &kept[..10]), Some(8));
+        assert_eq!(shrink(10, &kept[..10]), None);
+    }
+
+    #[test]
+    fn tool_exchanges_are_trimmed_whole() {
+        use crate::message::{ContentBlock, Role, ToolResult, ToolResultContent, ToolUse};
+        let call = Message::new(
+            Role::Assistant,
+            vec![ContentBlock::ToolUse(ToolUse::new(
+                "t",
+                "clock",
+                serde_json::json!({}),
+            ))],
+        );
+        let result = Message::new(
+            Role::User,
+            vec![ContentBlock::ToolResult(ToolResult::success(
+                "t",
+                ToolResultContent::Text("noon".into()),
+            ))],
+        );
+        // Exchange 1: four messages with a tool round; exchange 2: two.
+        let kept = vec![
+            Message::user("time?"),
+            call,
+            result,
+            Message::assistant("noon"),
+            Message::user("thanks"),
+            Message::assistant("welcome"),
+        ];
+        assert_eq!(exchange_starts(&kept).collect::<Vec<_>>(), [0, 4]);
+        let est = TokenEstimator::default();
+        let new = [Message::user("new")];
+        assert_eq!(
+            first_sent(ContextPolicy::LastExchanges(1), &kept, None, &new, &est).unwrap(),
+            4
+        );
+        assert_eq!(shrink(0, &kept), Some(4));
+        assert_eq!(shrink(4, &kept), Some(6));
     }
 }

@@ -294,6 +294,17 @@ pub enum Error {
         /// Why the model stopped.
         stop_reason: StopReason,
     },
+    /// The model was still calling tools after the most rounds a turn may take
+    /// ([`ChatSessionBuilder::max_tool_rounds`](crate::ChatSessionBuilder::max_tool_rounds)).
+    /// The turn is not kept: the history is as before it.
+    #[error(
+        "the model was still calling tools after {rounds} rounds, the most a turn may take; \
+         rephrase the message, or allow more rounds"
+    )]
+    ToolRoundsExceeded {
+        /// The limit that was reached.
+        rounds: u32,
+    },
 
     // --- set-up --------------------------------------------------------------------------------
     /// No usable AWS credentials were found.

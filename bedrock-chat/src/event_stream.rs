@@ -12,7 +12,12 @@ use crate::error::{Error, Result};
 use crate::response::{StopReason, TokenUsage};
 
 /// One event of a streamed reply. It serialises as `{"textDelta": "..."}`,
-/// `{"messageStop": "end_turn"}` or `{"metadata": {"usage": {...}, "latencyMs": 802}}`.
+/// `{"messageStop": "end_turn"}`, `{"metadata": {"usage": {...}, "latencyMs": 802}}`, and so on.
+///
+/// A [`ModelClient`](crate::ModelClient) yields the text, tool-call and closing events of one
+/// model call; a [`ChatStream`](crate::ChatStream) passes them on and adds
+/// [`ToolCall`](Self::ToolCall) and [`ToolResult`](Self::ToolResult) as it runs the tools, so
+/// a frontend can show "calling get_weather…" while a turn goes on.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -21,6 +26,34 @@ pub enum StreamEvent {
     TextDelta(String),
     /// The model stopped generating, and why.
     MessageStop(StopReason),
+    /// A tool call begins; its input follows in [`ToolUseInputDelta`](Self::ToolUseInputDelta)
+    /// pieces under the same block index (several calls may be open at once).
+    ToolUseStart {
+        /// The content block's index in the reply.
+        index: u32,
+        /// The call's id.
+        id: String,
+        /// The tool's name.
+        name: String,
+    },
+    /// The next piece of a tool call's input, as JSON text; the pieces of one index joined
+    /// are the input. A tool without input may get one empty piece, or none.
+    ToolUseInputDelta {
+        /// The content block's index in the reply.
+        index: u32,
+        /// The piece of JSON text.
+        input: String,
+    },
+    /// A content block (text or tool call) is complete.
+    ContentBlockStop {
+        /// The content block's index in the reply.
+        index: u32,
+    },
+    /// A tool call with its whole input, about to run (from a [`ChatStream`](crate::ChatStream)).
+    ToolCall(crate::message::ToolUse),
+    /// A tool's result, about to go back to the model (from a
+    /// [`ChatStream`](crate::ChatStream)).
+    ToolResult(crate::message::ToolResult),
     /// What the reply used; the last event of a stream.
     Metadata {
         /// The tokens the reply used.

@@ -111,6 +111,8 @@ mod store;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+mod tool_spec;
+mod tools;
 mod usd;
 
 pub use bedrock::{BedrockClient, BedrockClientBuilder};
@@ -120,7 +122,9 @@ pub use config::{ChatConfig, SETTINGS, Setting};
 pub use context::{ContextPolicy, DEFAULT_CONTEXT_TOKENS};
 pub use error::{BoxError, Error, Result, ServiceDetails};
 pub use event_stream::{EventStream, StreamEvent};
-pub use message::{ContentBlock, Message, Role};
+pub use message::{
+    ContentBlock, Message, Role, ToolResult, ToolResultContent, ToolResultStatus, ToolUse,
+};
 pub use pricing::{ModelPrice, PRICES_AS_OF, PriceTable};
 pub use request::{ChatRequest, InferenceConfig, MAX_MESSAGE_BYTES};
 pub use response::{ChatResponse, StopReason, TokenUsage};
@@ -140,6 +144,10 @@ pub use store::RedisStore;
 pub use store::{
     ConversationStore, ConversationSummary, Lease, MemoryStore, MemoryStoreBuilder, StoreError,
     StoredConversation, title_of,
+};
+pub use tool_spec::{MAX_TOOL_NAME_LEN, ToolChoice, ToolConfig, ToolSpec};
+pub use tools::{
+    DEFAULT_MAX_TOOL_ROUNDS, DEFAULT_TOOL_TIMEOUT, FunctionTool, Tool, ToolError, ToolOutput,
 };
 pub use usd::Usd;
 

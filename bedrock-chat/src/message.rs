@@ -23,15 +23,19 @@ impl std::fmt::Display for Role {
 
 /// One piece of a message's content.
 ///
-/// Only text exists today. The enum is `#[non_exhaustive]` so that images, documents and tool use
-/// can be added without breaking callers; match with a wildcard arm. It serialises the way the
-/// Converse API spells content blocks: `{"text": "..."}`.
+/// The enum is `#[non_exhaustive]` so that more kinds (images, documents) can be added without
+/// breaking callers; match with a wildcard arm. It serialises the way the Converse API spells
+/// content blocks: `{"text": "..."}`, `{"toolUse": {...}}`, `{"toolResult": {...}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum ContentBlock {
     /// Plain text.
     Text(String),
+    /// The model asks for a tool to be called (in an assistant message).
+    ToolUse(ToolUse),
+    /// A tool's answer (in the user message right after the call).
+    ToolResult(ToolResult),
 }
 
 impl ContentBlock {
@@ -39,6 +43,23 @@ impl ContentBlock {
     pub fn as_text(&self) -> Option<&str> {
         match self {
             ContentBlock::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The tool call, if the block is one.
+    pub fn as_tool_use(&self) -> Option<&ToolUse> {
+        match self {
+            ContentBlock::ToolUse(call) => Some(call),
+            _ => None,
+        }
+    }
+
+    /// The tool result, if the block is one.
+    pub fn as_tool_result(&self) -> Option<&ToolResult> {
+        match self {
+            ContentBlock::ToolResult(result) => Some(result),
+            _ => None,
         }
     }
 
@@ -46,8 +67,129 @@ impl ContentBlock {
     pub fn is_blank(&self) -> bool {
         match self {
             ContentBlock::Text(text) => text.trim().is_empty(),
+            _ => false,
         }
     }
+
+    /// About how many bytes the block takes in a request: its text, or its JSON.
+    pub(crate) fn size_bytes(&self) -> usize {
+        match self {
+            ContentBlock::Text(text) => text.len(),
+            ContentBlock::ToolUse(call) => call.name.len() + call.input.to_string().len() + 32,
+            ContentBlock::ToolResult(result) => {
+                result
+                    .content
+                    .iter()
+                    .map(|c| match c {
+                        ToolResultContent::Text(text) => text.len(),
+                        ToolResultContent::Json(value) => value.to_string().len(),
+                    })
+                    .sum::<usize>()
+                    + 32
+            }
+        }
+    }
+}
+
+/// Where a streamed tool call's input that was not a JSON object is kept (as
+/// `{"_invalid_input": "<the text>"}`), so the history stays one Bedrock accepts while the call
+/// is answered with an error.
+pub(crate) const INVALID_INPUT_KEY: &str = "_invalid_input";
+
+/// A call the model asks for: which tool, with what input, under an id its result must carry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ToolUse {
+    /// The id Bedrock gave the call; the result names it.
+    #[serde(rename = "toolUseId")]
+    pub id: String,
+    /// The tool's name.
+    pub name: String,
+    /// The input, a JSON object (as the tool's schema asks).
+    pub input: serde_json::Value,
+}
+
+impl ToolUse {
+    /// A call of `name` with `input`, under `id`.
+    pub fn new(id: impl Into<String>, name: impl Into<String>, input: serde_json::Value) -> Self {
+        ToolUse {
+            id: id.into(),
+            name: name.into(),
+            input,
+        }
+    }
+}
+
+/// A tool's answer to one call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ToolResult {
+    /// The id of the call this answers.
+    pub tool_use_id: String,
+    /// What the tool returned (or the error, for the model to act on).
+    pub content: Vec<ToolResultContent>,
+    /// Whether the call succeeded.
+    pub status: ToolResultStatus,
+}
+
+impl ToolResult {
+    /// A successful result.
+    pub fn success(tool_use_id: impl Into<String>, content: ToolResultContent) -> Self {
+        ToolResult {
+            tool_use_id: tool_use_id.into(),
+            content: vec![content],
+            status: ToolResultStatus::Success,
+        }
+    }
+
+    /// A failed call, with a message the model can act on.
+    pub fn error(tool_use_id: impl Into<String>, message: impl Into<String>) -> Self {
+        ToolResult {
+            tool_use_id: tool_use_id.into(),
+            content: vec![ToolResultContent::Text(message.into())],
+            status: ToolResultStatus::Error,
+        }
+    }
+
+    /// True for a failed call.
+    pub fn is_error(&self) -> bool {
+        self.status == ToolResultStatus::Error
+    }
+
+    /// The result's content as text: text as is, JSON serialised.
+    pub fn text(&self) -> String {
+        self.content
+            .iter()
+            .map(|c| match c {
+                ToolResultContent::Text(text) => text.clone(),
+                ToolResultContent::Json(value) => value.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// One piece of a tool's result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum ToolResultContent {
+    /// Text.
+    Text(String),
+    /// A JSON value.
+    Json(serde_json::Value),
+}
+
+/// Whether a tool call succeeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolResultStatus {
+    /// The tool ran and returned its output.
+    Success,
+    /// The tool failed, or could not be called; the content says why.
+    Error,
 }
 
 /// A message in a conversation: a role and one or more content blocks.
@@ -101,6 +243,33 @@ impl Message {
             .filter_map(ContentBlock::as_text)
             .map(str::len)
             .sum()
+    }
+
+    /// The tool calls in the message, in order.
+    pub fn tool_uses(&self) -> impl Iterator<Item = &ToolUse> {
+        self.content.iter().filter_map(ContentBlock::as_tool_use)
+    }
+
+    /// The tool results in the message, in order.
+    pub fn tool_results(&self) -> impl Iterator<Item = &ToolResult> {
+        self.content.iter().filter_map(ContentBlock::as_tool_result)
+    }
+
+    /// True for a user message that answers tool calls rather than starting an exchange.
+    pub fn is_tool_results(&self) -> bool {
+        self.role == Role::User && self.content.iter().any(|b| b.as_tool_result().is_some())
+    }
+
+    /// True when any block is a tool call or a tool result.
+    pub fn has_tool_blocks(&self) -> bool {
+        self.content
+            .iter()
+            .any(|b| matches!(b, ContentBlock::ToolUse(_) | ContentBlock::ToolResult(_)))
+    }
+
+    /// About how many bytes the message takes in a request, for token estimates.
+    pub(crate) fn size_bytes(&self) -> usize {
+        self.content.iter().map(ContentBlock::size_bytes).sum()
     }
 
     /// True when the message has no content, or any block is blank.

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::message::{Message, Role};
+use crate::tool_spec::ToolConfig;
 
 /// The largest message, in bytes of text, that the crate will send. Claude's context window is
 /// 200,000 tokens (roughly 800 KB of English text); anything bigger cannot be answered, so it is
@@ -110,6 +111,8 @@ pub struct ChatRequest {
     messages: Vec<Message>,
     #[serde(default)]
     inference: InferenceConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tool_config: Option<ToolConfig>,
 }
 
 impl ChatRequest {
@@ -120,7 +123,22 @@ impl ChatRequest {
             system: None,
             messages,
             inference: InferenceConfig::default(),
+            tool_config: None,
         }
+    }
+
+    /// Sets the tools the model may call, and how it must choose. Default is none; a request
+    /// whose conversation holds tool calls or results must have one (Bedrock refuses it
+    /// otherwise), which [`validate`](Self::validate) checks.
+    #[must_use]
+    pub fn with_tool_config(mut self, tool_config: Option<ToolConfig>) -> Self {
+        self.tool_config = tool_config;
+        self
+    }
+
+    /// The tools the model may call, if any.
+    pub fn tool_config(&self) -> Option<&ToolConfig> {
+        self.tool_config.as_ref()
     }
 
     /// Sets the system prompt. Default is none.
@@ -168,6 +186,15 @@ impl ChatRequest {
     pub fn validate(&self) -> Result<()> {
         check_model_id(&self.model_id)?;
         validate_conversation(&self.messages, Ending::User)?;
+        if let Some(tools) = &self.tool_config {
+            tools.validate()?;
+        } else if self.messages.iter().any(Message::has_tool_blocks) {
+            return Err(Error::invalid_input(
+                "the conversation holds tool calls, so the request must define the tools \
+                 (Bedrock: \"The toolConfig field must be defined when using toolUse and \
+                 toolResult content blocks\")",
+            ));
+        }
         if self.system.as_deref().is_some_and(|s| s.trim().is_empty()) {
             return Err(Error::invalid_input(
                 "the system prompt is blank; remove it or give it text",
@@ -184,6 +211,51 @@ pub(crate) fn check_model_id(model_id: &str) -> Result<()> {
             "the model id is empty; give a model or inference profile id such as \
              global.anthropic.claude-sonnet-4-6 (--model, BEDROCK_MODEL_ID)",
         ));
+    }
+    Ok(())
+}
+
+/// The tool rules Bedrock enforces at message `index`: tool calls only from the assistant and
+/// results only from the user; every call answered, exactly once, in the very next message, and
+/// nothing else answered there.
+fn check_tool_exchange(messages: &[Message], index: usize) -> Result<()> {
+    let message = &messages[index];
+    match message.role() {
+        Role::Assistant => {
+            if message.tool_results().next().is_some() {
+                return Err(Error::invalid_input(format!(
+                    "message {index} is from the assistant but holds tool results"
+                )));
+            }
+            if let Some(next) = messages.get(index + 1) {
+                let mut calls: Vec<&str> = message.tool_uses().map(|c| c.id.as_str()).collect();
+                let mut answers: Vec<&str> = next
+                    .tool_results()
+                    .map(|r| r.tool_use_id.as_str())
+                    .collect();
+                calls.sort_unstable();
+                answers.sort_unstable();
+                if calls != answers {
+                    return Err(Error::invalid_input(format!(
+                        "message {} must answer exactly the tool calls of message {index} \
+                         ({calls:?}) with one result each, but answers {answers:?}",
+                        index + 1
+                    )));
+                }
+            }
+        }
+        Role::User => {
+            if message.tool_uses().next().is_some() {
+                return Err(Error::invalid_input(format!(
+                    "message {index} is from the user but holds tool calls"
+                )));
+            }
+            if index == 0 && message.is_tool_results() {
+                return Err(Error::invalid_input(
+                    "the conversation starts with tool results that answer no call",
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -219,6 +291,7 @@ pub(crate) fn validate_conversation(messages: &[Message], ending: Ending) -> Res
                 message.role()
             )));
         }
+        check_tool_exchange(messages, index)?;
         if message.text_len() > MAX_MESSAGE_BYTES {
             return Err(Error::invalid_input(format!(
                 "message {index} has {} bytes of text, more than the {MAX_MESSAGE_BYTES} a request may carry",
@@ -234,6 +307,15 @@ pub(crate) fn validate_conversation(messages: &[Message], ending: Ending) -> Res
         (Some(Role::User), Ending::Assistant) => Err(Error::invalid_input(
             "the conversation ends with an unanswered user message",
         )),
+        (Some(Role::Assistant), Ending::Assistant)
+            if messages
+                .last()
+                .is_some_and(|m| m.tool_uses().next().is_some()) =>
+        {
+            Err(Error::invalid_input(
+                "the conversation ends with tool calls that were never answered",
+            ))
+        }
         _ => Ok(()),
     }
 }

@@ -221,6 +221,12 @@ impl ChatResponse {
         self
     }
 
+    /// The usage of a whole turn whose tool rounds took several requests.
+    pub(crate) fn with_turn_usage(mut self, usage: TokenUsage) -> Self {
+        self.usage = usage;
+        self
+    }
+
     /// The assistant's message.
     pub fn message(&self) -> &Message {
         &self.message
@@ -236,7 +242,8 @@ impl ChatResponse {
         &self.stop_reason
     }
 
-    /// The tokens this reply used.
+    /// The tokens this reply used; for a turn of a [`ChatSession`](crate::ChatSession) with tool
+    /// rounds, the sum over all its requests.
     pub fn usage(&self) -> TokenUsage {
         self.usage
     }

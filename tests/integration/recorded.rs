@@ -126,9 +126,10 @@ async fn a_recorded_stream_is_read_event_by_event() {
 
     assert_eq!(events[0], StreamEvent::TextDelta("OK".into()));
     assert_eq!(events[1], StreamEvent::TextDelta(".".into()));
-    assert_eq!(events[2], StreamEvent::MessageStop(StopReason::EndTurn));
+    assert_eq!(events[2], StreamEvent::ContentBlockStop { index: 0 });
+    assert_eq!(events[3], StreamEvent::MessageStop(StopReason::EndTurn));
     assert!(matches!(
-        events[3],
+        events[4],
         StreamEvent::Metadata { usage, latency: Some(latency) }
             if usage.input_tokens == 12 && usage.output_tokens == 5 && latency == Duration::from_millis(802)
     ));

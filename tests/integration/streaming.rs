@@ -37,8 +37,9 @@ async fn a_streamed_reply_arrives_in_chunks_and_is_committed_at_the_end() {
 
     assert_eq!(events[0], StreamEvent::TextDelta("OK".into()));
     assert_eq!(events[1], StreamEvent::TextDelta(".".into()));
-    assert_eq!(events[2], StreamEvent::MessageStop(StopReason::EndTurn));
-    assert!(matches!(events[3], StreamEvent::Metadata { usage, .. } if usage.output_tokens == 5));
+    assert_eq!(events[2], StreamEvent::ContentBlockStop { index: 0 });
+    assert_eq!(events[3], StreamEvent::MessageStop(StopReason::EndTurn));
+    assert!(matches!(events[4], StreamEvent::Metadata { usage, .. } if usage.output_tokens == 5));
     assert_eq!(response.text(), "OK.");
     assert!(response.request_id().is_some());
     assert_eq!(session.history().len(), 2);

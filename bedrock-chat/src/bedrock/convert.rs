@@ -4,18 +4,22 @@ use std::time::Duration;
 
 use aws_sdk_bedrockruntime::operation::converse::ConverseOutput;
 use aws_sdk_bedrockruntime::types as sdk;
+use aws_smithy_types::{Document, Number};
+use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::event_stream::StreamEvent;
-use crate::message::{ContentBlock, Message, Role};
+use crate::message::{ContentBlock, Message, Role, ToolResultContent, ToolResultStatus, ToolUse};
 use crate::request::{ChatRequest, InferenceConfig};
 use crate::response::{ChatResponse, StopReason, TokenUsage};
+use crate::tool_spec::{ToolChoice, ToolConfig};
 
 /// The request's messages, system prompt and inference settings in the SDK's types.
 pub(super) struct SdkRequest {
     pub(super) messages: Vec<sdk::Message>,
     pub(super) system: Option<Vec<sdk::SystemContentBlock>>,
     pub(super) inference: Option<sdk::InferenceConfiguration>,
+    pub(super) tool_config: Option<sdk::ToolConfiguration>,
 }
 
 pub(super) fn to_sdk(request: &ChatRequest) -> Result<SdkRequest> {
@@ -31,6 +35,7 @@ pub(super) fn to_sdk(request: &ChatRequest) -> Result<SdkRequest> {
         messages,
         system,
         inference: inference_to_sdk(request.inference())?,
+        tool_config: request.tool_config().map(tool_config_to_sdk).transpose()?,
     })
 }
 
@@ -42,18 +47,135 @@ fn message_to_sdk(message: &Message) -> Result<sdk::Message> {
     let content = message
         .content()
         .iter()
-        .map(|block| match block {
-            ContentBlock::Text(text) => sdk::ContentBlock::Text(text.clone()),
-        })
-        .collect();
+        .map(block_to_sdk)
+        .collect::<Result<Vec<_>>>()?;
     sdk::Message::builder()
         .role(role)
         .set_content(Some(content))
         .build()
-        .map_err(|e| Error::Config {
-            message: "a message could not be converted for the SDK".to_string(),
-            source: Some(e.into()),
+        .map_err(sdk_build_error)
+}
+
+fn sdk_build_error(error: aws_smithy_types::error::operation::BuildError) -> Error {
+    Error::Config {
+        message: "a request could not be converted for the SDK".to_string(),
+        source: Some(error.into()),
+    }
+}
+
+fn block_to_sdk(block: &ContentBlock) -> Result<sdk::ContentBlock> {
+    Ok(match block {
+        ContentBlock::Text(text) => sdk::ContentBlock::Text(text.clone()),
+        ContentBlock::ToolUse(call) => sdk::ContentBlock::ToolUse(
+            sdk::ToolUseBlock::builder()
+                .tool_use_id(&call.id)
+                .name(&call.name)
+                .input(document_from_json(&call.input))
+                .build()
+                .map_err(sdk_build_error)?,
+        ),
+        ContentBlock::ToolResult(result) => {
+            let content = result
+                .content
+                .iter()
+                .map(|c| match c {
+                    ToolResultContent::Text(text) => {
+                        sdk::ToolResultContentBlock::Text(text.clone())
+                    }
+                    ToolResultContent::Json(value) => {
+                        sdk::ToolResultContentBlock::Json(document_from_json(value))
+                    }
+                })
+                .collect();
+            sdk::ContentBlock::ToolResult(
+                sdk::ToolResultBlock::builder()
+                    .tool_use_id(&result.tool_use_id)
+                    .set_content(Some(content))
+                    .status(match result.status {
+                        ToolResultStatus::Success => sdk::ToolResultStatus::Success,
+                        ToolResultStatus::Error => sdk::ToolResultStatus::Error,
+                    })
+                    .build()
+                    .map_err(sdk_build_error)?,
+            )
+        }
+    })
+}
+
+fn tool_config_to_sdk(config: &ToolConfig) -> Result<sdk::ToolConfiguration> {
+    let tools = config
+        .tools
+        .iter()
+        .map(|tool| {
+            Ok(sdk::Tool::ToolSpec(
+                sdk::ToolSpecification::builder()
+                    .name(&tool.name)
+                    .description(&tool.description)
+                    .input_schema(sdk::ToolInputSchema::Json(document_from_json(
+                        &tool.input_schema,
+                    )))
+                    .build()
+                    .map_err(sdk_build_error)?,
+            ))
         })
+        .collect::<Result<Vec<_>>>()?;
+    let choice = match &config.choice {
+        ToolChoice::Auto => sdk::ToolChoice::Auto(sdk::AutoToolChoice::builder().build()),
+        ToolChoice::Any => sdk::ToolChoice::Any(sdk::AnyToolChoice::builder().build()),
+        ToolChoice::Tool(name) => sdk::ToolChoice::Tool(
+            sdk::SpecificToolChoice::builder()
+                .name(name)
+                .build()
+                .map_err(sdk_build_error)?,
+        ),
+    };
+    sdk::ToolConfiguration::builder()
+        .set_tools(Some(tools))
+        .tool_choice(choice)
+        .build()
+        .map_err(sdk_build_error)
+}
+
+/// JSON as the SDK's `Document` (which has no serde support in the stable SDK).
+pub(super) fn document_from_json(value: &Value) -> Document {
+    match value {
+        Value::Null => Document::Null,
+        Value::Bool(b) => Document::Bool(*b),
+        Value::Number(n) => Document::Number(if let Some(u) = n.as_u64() {
+            Number::PosInt(u)
+        } else if let Some(i) = n.as_i64() {
+            Number::NegInt(i)
+        } else {
+            Number::Float(n.as_f64().unwrap_or(0.0))
+        }),
+        Value::String(s) => Document::String(s.clone()),
+        Value::Array(items) => Document::Array(items.iter().map(document_from_json).collect()),
+        Value::Object(map) => Document::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), document_from_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// The SDK's `Document` as JSON.
+pub(super) fn json_from_document(document: &Document) -> Value {
+    match document {
+        Document::Null => Value::Null,
+        Document::Bool(b) => Value::Bool(*b),
+        Document::Number(Number::PosInt(u)) => Value::from(*u),
+        Document::Number(Number::NegInt(i)) => Value::from(*i),
+        Document::Number(Number::Float(f)) => {
+            serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+        }
+        Document::String(s) => Value::String(s.clone()),
+        Document::Array(items) => Value::Array(items.iter().map(json_from_document).collect()),
+        Document::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), json_from_document(v)))
+                .collect(),
+        ),
+    }
 }
 
 fn inference_to_sdk(config: &InferenceConfig) -> Result<Option<sdk::InferenceConfiguration>> {
@@ -80,12 +202,12 @@ fn inference_to_sdk(config: &InferenceConfig) -> Result<Option<sdk::InferenceCon
 }
 
 pub(super) fn response_from_sdk(output: &ConverseOutput, request_id: Option<&str>) -> ChatResponse {
-    let text = match output.output() {
-        Some(sdk::ConverseOutput::Message(message)) => text_of(message.content()),
-        _ => String::new(),
+    let content = match output.output() {
+        Some(sdk::ConverseOutput::Message(message)) => blocks_from_sdk(message.content()),
+        _ => Vec::new(),
     };
     ChatResponse::new(
-        Message::assistant(text),
+        Message::new(Role::Assistant, content),
         stop_reason_from_sdk(output.stop_reason()),
         output.usage().map(usage_from_sdk).unwrap_or_default(),
     )
@@ -93,13 +215,20 @@ pub(super) fn response_from_sdk(output: &ConverseOutput, request_id: Option<&str
     .with_request_id(request_id.map(str::to_string))
 }
 
-/// The text blocks of a reply, joined. Blocks of other kinds (reasoning, tool use) are not text
-/// the conversation can carry as a plain message yet, so they are left out.
-fn text_of(blocks: &[sdk::ContentBlock]) -> String {
+/// The blocks of a reply the conversation carries: text (empty text left out, as Bedrock would
+/// refuse it back) and tool calls. Other kinds (reasoning) are not kept yet.
+fn blocks_from_sdk(blocks: &[sdk::ContentBlock]) -> Vec<ContentBlock> {
     blocks
         .iter()
         .filter_map(|block| match block {
-            sdk::ContentBlock::Text(text) => Some(text.as_str()),
+            sdk::ContentBlock::Text(text) if !text.is_empty() => {
+                Some(ContentBlock::Text(text.clone()))
+            }
+            sdk::ContentBlock::ToolUse(call) => Some(ContentBlock::ToolUse(ToolUse::new(
+                call.tool_use_id(),
+                call.name(),
+                json_from_document(call.input()),
+            ))),
             _ => None,
         })
         .collect()
@@ -117,18 +246,37 @@ fn usage_from_sdk(usage: &sdk::TokenUsage) -> TokenUsage {
     )
 }
 
+fn block_index(index: i32) -> u32 {
+    u32::try_from(index).unwrap_or(0)
+}
+
 fn latency(ms: i64) -> Duration {
     Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
 /// The crate's event for an SDK stream event, or `None` for events that carry nothing a caller
-/// needs (message and block starts and stops, non-text deltas, unknown events).
+/// needs (the message start, text block starts, reasoning deltas, unknown events).
 pub(super) fn event_from_sdk(event: sdk::ConverseStreamOutput) -> Option<StreamEvent> {
     match event {
-        sdk::ConverseStreamOutput::ContentBlockDelta(delta) => match delta.delta {
-            Some(sdk::ContentBlockDelta::Text(text)) => Some(StreamEvent::TextDelta(text)),
+        sdk::ConverseStreamOutput::ContentBlockStart(start) => match start.start {
+            Some(sdk::ContentBlockStart::ToolUse(call)) => Some(StreamEvent::ToolUseStart {
+                index: block_index(start.content_block_index),
+                id: call.tool_use_id,
+                name: call.name,
+            }),
             _ => None,
         },
+        sdk::ConverseStreamOutput::ContentBlockDelta(delta) => match delta.delta {
+            Some(sdk::ContentBlockDelta::Text(text)) => Some(StreamEvent::TextDelta(text)),
+            Some(sdk::ContentBlockDelta::ToolUse(input)) => Some(StreamEvent::ToolUseInputDelta {
+                index: block_index(delta.content_block_index),
+                input: input.input,
+            }),
+            _ => None,
+        },
+        sdk::ConverseStreamOutput::ContentBlockStop(stop) => Some(StreamEvent::ContentBlockStop {
+            index: block_index(stop.content_block_index),
+        }),
         sdk::ConverseStreamOutput::MessageStop(stop) => Some(StreamEvent::MessageStop(
             stop_reason_from_sdk(&stop.stop_reason),
         )),
@@ -176,11 +324,33 @@ mod tests {
     }
 
     #[test]
-    fn text_is_joined_and_other_blocks_are_skipped() {
+    fn reply_blocks_keep_text_and_tool_calls_in_order() {
+        let call = sdk::ToolUseBlock::builder()
+            .tool_use_id("t1")
+            .name("clock")
+            .input(document_from_json(
+                &serde_json::json!({"zone": "UTC", "n": [1, -2, 0.5]}),
+            ))
+            .build()
+            .unwrap();
         let blocks = [
             sdk::ContentBlock::Text("a".into()),
-            sdk::ContentBlock::Text("b".into()),
+            sdk::ContentBlock::Text(String::new()),
+            sdk::ContentBlock::ToolUse(call),
         ];
-        assert_eq!(text_of(&blocks), "ab");
+        let ours = blocks_from_sdk(&blocks);
+        assert_eq!(ours.len(), 2);
+        assert_eq!(ours[0].as_text(), Some("a"));
+        let call = ours[1].as_tool_use().unwrap();
+        assert_eq!(
+            call.input,
+            serde_json::json!({"zone": "UTC", "n": [1, -2, 0.5]})
+        );
+    }
+
+    #[test]
+    fn json_survives_the_document_round_trip() {
+        let value = serde_json::json!({"a": [null, true, 1, -1, 1.5, "x", {"b": {}}]});
+        assert_eq!(json_from_document(&document_from_json(&value)), value);
     }
 }

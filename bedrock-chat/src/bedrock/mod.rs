@@ -165,6 +165,7 @@ impl ModelClient for BedrockClient {
             .set_messages(Some(parts.messages))
             .set_system(parts.system)
             .set_inference_config(parts.inference)
+            .set_tool_config(parts.tool_config)
             .send()
             .await
             .map_err(|e| from_sdk_error(e, self.context(request)))?;
@@ -180,6 +181,7 @@ impl ModelClient for BedrockClient {
             .set_messages(Some(parts.messages))
             .set_system(parts.system)
             .set_inference_config(parts.inference)
+            .set_tool_config(parts.tool_config)
             .send()
             .await
             .map_err(|e| from_sdk_error(e, self.context(request)))?;

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::{ChatSession, ConversationStart};
 use crate::budget::Budget;
@@ -15,6 +16,8 @@ use crate::retry::{RetryNotice, RetryPolicy};
 use crate::session::notice::Notice;
 use crate::session::usage::SessionUsage;
 use crate::settings::SessionSettings;
+use crate::tool_spec::ToolChoice;
+use crate::tools::{DEFAULT_MAX_TOOL_ROUNDS, Tool, Toolbox};
 
 /// Builds a [`ChatSession`]. Made by [`ChatSession::builder`].
 ///
@@ -28,6 +31,10 @@ pub struct ChatSessionBuilder {
     on_retry: Option<crate::retry::RetryObserver>,
     on_notice: Option<super::NoticeObserver>,
     history: Vec<Message>,
+    tools: Vec<Arc<dyn Tool>>,
+    tool_choice: ToolChoice,
+    tool_timeout: Option<Duration>,
+    max_tool_rounds: u32,
 }
 
 impl ChatSessionBuilder {
@@ -38,7 +45,46 @@ impl ChatSessionBuilder {
             on_retry: None,
             on_notice: None,
             history: Vec::new(),
+            tools: Vec::new(),
+            tool_choice: ToolChoice::Auto,
+            tool_timeout: None,
+            max_tool_rounds: DEFAULT_MAX_TOOL_ROUNDS,
         }
+    }
+
+    /// Registers a tool the model may call. A turn then runs the whole tool loop: when the
+    /// model asks for tools, the session calls them (several at once when the model asks for
+    /// several), sends their results back, and goes on until the model answers. Default is no
+    /// tools.
+    ///
+    /// A name Bedrock would refuse, or one already taken, fails [`build`](Self::build).
+    pub fn tool(mut self, tool: impl Tool + 'static) -> Self {
+        self.tools.push(Arc::new(tool));
+        self
+    }
+
+    /// Sets how the model must choose among the tools on the first request of each turn
+    /// (later requests of the turn are always [`ToolChoice::Auto`], or the model could never
+    /// finish). Default is [`ToolChoice::Auto`].
+    pub fn tool_choice(mut self, choice: ToolChoice) -> Self {
+        self.tool_choice = choice;
+        self
+    }
+
+    /// Sets how long one tool call may take before it is stopped and its result is an error
+    /// the model is told about. Default is [`DEFAULT_TOOL_TIMEOUT`](crate::DEFAULT_TOOL_TIMEOUT)
+    /// (60 s).
+    pub fn tool_timeout(mut self, timeout: Duration) -> Self {
+        self.tool_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets how many rounds of tool calls one turn may take; past it the turn fails with
+    /// [`Error::ToolRoundsExceeded`](crate::Error::ToolRoundsExceeded) and the history is as
+    /// before the turn. Default is [`DEFAULT_MAX_TOOL_ROUNDS`] (8).
+    pub fn max_tool_rounds(mut self, rounds: u32) -> Self {
+        self.max_tool_rounds = rounds;
+        self
     }
 
     /// Replaces every setting. Default is [`SessionSettings::default`].
@@ -126,6 +172,16 @@ impl ChatSessionBuilder {
         self.settings.validate()?;
         validate_conversation(&self.history, Ending::Assistant)?;
         check_conversation_text(&self.history)?;
+        let mut toolbox = Toolbox::new(self.tool_choice, self.tool_timeout);
+        for tool in self.tools {
+            toolbox.register(tool)?;
+        }
+        toolbox.validate()?;
+        if self.max_tool_rounds == 0 {
+            return Err(crate::Error::invalid_input(
+                "max tool rounds must be at least 1",
+            ));
+        }
         Ok(ChatSession {
             client: self.client,
             settings: self.settings,
@@ -136,6 +192,8 @@ impl ChatSessionBuilder {
             usage: SessionUsage::default(),
             spent_usd: 0.0,
             conversation_start: ConversationStart::default(),
+            tools: Arc::new(toolbox),
+            max_tool_rounds: self.max_tool_rounds,
         })
     }
 }

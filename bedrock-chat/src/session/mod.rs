@@ -35,6 +35,7 @@ use crate::request::{InferenceConfig, check_model_id};
 use crate::response::{ChatResponse, TokenUsage};
 use crate::retry::{RetryObserver, RetryPolicy};
 use crate::settings::SessionSettings;
+use crate::tools::Toolbox;
 
 /// A conversation with Claude: the history, the system prompt, the model and its settings, and
 /// the client that carries each turn.
@@ -83,6 +84,9 @@ pub struct ChatSession {
     /// Where this conversation's turns begin in `usage`, and the tokens it had used before
     /// (in the file it was loaded from), so a snapshot carries the conversation's whole usage.
     conversation_start: ConversationStart,
+    /// The tools the model may call; shared with a streamed turn's tool calls.
+    tools: Arc<Toolbox>,
+    max_tool_rounds: u32,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -156,13 +160,12 @@ impl ChatSession {
     }
 
     fn last_exchange_for_retry(&self) -> Result<(usize, Message)> {
-        let len = self.history.len();
-        if len < 2 {
+        let Some(start) = crate::context::exchange_starts(&self.history).next_back() else {
             return Err(Error::invalid_input(
                 "there is no message to retry yet; send one first",
             ));
-        }
-        Ok((len - 2, self.history[len - 2].clone()))
+        };
+        Ok((start, self.history[start].clone()))
     }
 
     /// Checks a user message as [`send`](Self::send) would, without sending it: so a server can
@@ -211,13 +214,20 @@ impl ChatSession {
 
     /// Removes the last exchange and returns it (the user's message, then the reply), or `None`
     /// when the conversation is empty.
+    ///
+    /// An exchange with tool calls is removed whole: the user's message, every tool call and
+    /// result, and the final reply.
     pub fn undo(&mut self) -> Option<(Message, Message)> {
-        if self.history.len() < 2 {
-            return None;
-        }
+        let start = crate::context::exchange_starts(&self.history).next_back()?;
         let reply = self.history.pop()?;
-        let user = self.history.pop()?;
+        let user = self.history.drain(start..).next()?;
         Some((user, reply))
+    }
+
+    /// How many exchanges the conversation has (a message of the user and its final reply,
+    /// with any tool calls between).
+    pub fn exchange_count(&self) -> usize {
+        crate::context::exchange_starts(&self.history).count()
     }
 
     /// Tokens used by every successful turn of this session, per turn and in total.

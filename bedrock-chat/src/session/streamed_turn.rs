@@ -1,18 +1,22 @@
-//! A streamed turn: events pass through to the caller and the turn is committed at the end.
+//! A streamed turn: events pass through to the caller, tool rounds run in between, and the turn
+//! is committed at the end.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::future::BoxFuture;
+use futures::{FutureExt, Stream, StreamExt};
 
 use super::ChatSession;
+use super::turn::tool_results_message;
 use crate::client::ModelClient;
 use crate::error::{Error, Result};
 use crate::event_stream::{EventStream, StreamEvent};
-use crate::message::Message;
+use crate::message::{ContentBlock, INVALID_INPUT_KEY, Message, Role, ToolResult, ToolUse};
 use crate::request::ChatRequest;
 use crate::response::{ChatResponse, StopReason, TokenUsage};
 
@@ -31,11 +35,12 @@ impl Opened {
     }
 }
 
-/// Opens a stream and reads it up to its first piece of text.
+/// Opens a stream and reads it up to its first output: a piece of text or the start of a tool
+/// call.
 ///
 /// Nothing read here has reached the caller yet, so any failure up to this point can be retried
-/// without the caller seeing text twice; that is why the retry loop wraps this function and not
-/// just the call that opens the stream.
+/// without the caller seeing output twice; that is why the retry loop wraps this function and
+/// not just the call that opens the stream.
 pub(super) async fn open_until_text(
     client: &dyn ModelClient,
     request: &ChatRequest,
@@ -45,7 +50,8 @@ pub(super) async fn open_until_text(
     loop {
         match events.next().await {
             Some(Ok(event)) => {
-                let has_text = matches!(&event, StreamEvent::TextDelta(t) if !t.is_empty());
+                let has_text = matches!(&event, StreamEvent::TextDelta(t) if !t.is_empty())
+                    || matches!(&event, StreamEvent::ToolUseStart { .. });
                 ahead.push_back(event);
                 if has_text {
                     break;
@@ -70,28 +76,41 @@ pub(super) async fn open_until_text(
 
 /// A reply being streamed, from [`ChatSession::send_streaming`].
 ///
-/// Yields [`StreamEvent`]s as they arrive. When the stream has been read to its end, the user's
-/// message and the reply are appended to the session's history and [`response`](Self::response)
-/// returns the whole reply. If it fails part-way, the last item is
-/// [`Error::StreamInterrupted`] with the text delivered so far.
+/// Yields [`StreamEvent`]s as they arrive. When the model asks for tools, the stream yields the
+/// calls ([`StreamEvent::ToolUseStart`] as each begins, [`StreamEvent::ToolCall`] with its whole
+/// input), runs them, yields each [`StreamEvent::ToolResult`], sends the results and streams the
+/// model's next answer, until the model ends its turn. When the stream has been read to its
+/// end, the turn (the user's message, any tool rounds, and the reply) is appended to the
+/// session's history and [`response`](Self::response) returns the final reply. If it fails
+/// part-way, the last item is [`Error::StreamInterrupted`] with the text delivered so far.
 ///
-/// Dropping the stream before its end cancels the turn: the connection is closed and the history
-/// is left exactly as it was before the turn. The tokens Bedrock billed for it are still counted
-/// in the session's [`usage`](ChatSession::usage) (and budget) as an unfinished turn: Bedrock's
-/// own count when the stream's closing metadata had arrived, otherwise an estimate marked
-/// [`estimated`](crate::TurnUsage::estimated).
+/// Dropping the stream before its end cancels the turn: the connection is closed, a running
+/// tool call is dropped, and the history is left exactly as it was before the turn. The tokens
+/// Bedrock billed for it are still counted in the session's [`usage`](ChatSession::usage) (and
+/// budget) as an unfinished turn: Bedrock's own count when the stream's closing metadata had
+/// arrived, otherwise an estimate marked [`estimated`](crate::TurnUsage::estimated).
 pub struct ChatStream<'a> {
     session: &'a mut ChatSession,
     keep: usize,
-    user: Option<Message>,
+    /// The turn's messages so far: the user's, then each finished tool round.
+    turn: Vec<Message>,
+    committed: bool,
     request: ChatRequest,
+    /// Tool rounds finished.
+    round: u32,
     ahead: VecDeque<StreamEvent>,
     events: EventStream,
+    /// Events to yield before reading on (a finished tool call after its block's stop, results).
+    pending: VecDeque<StreamEvent>,
+    /// All text the caller has been given in this turn.
     text: String,
+    /// This round's reply, block by block.
+    reply: ReplyBuilder,
     stop_reason: Option<StopReason>,
-    usage: TokenUsage,
-    /// Whether Bedrock's closing metadata (its token count) arrived.
-    reported: bool,
+    /// What the finished rounds were billed.
+    billed: TokenUsage,
+    /// This round's usage, once its metadata arrived.
+    round_usage: Option<TokenUsage>,
     latency: Option<Duration>,
     state: State,
     span: tracing::Span,
@@ -99,29 +118,136 @@ pub struct ChatStream<'a> {
 
 enum State {
     Streaming,
+    RunningTools(BoxFuture<'static, Vec<ToolResult>>),
+    Opening(BoxFuture<'static, Result<Opened>>),
     Done(Box<ChatResponse>),
     Failed,
+}
+
+/// One round's reply assembled from its stream: text blocks and tool calls in the order they
+/// began. Tool calls are keyed by their block index, since several can be open at once.
+#[derive(Default)]
+struct ReplyBuilder {
+    blocks: Vec<Block>,
+    /// The text block being written, if one is open.
+    open_text: Option<usize>,
+    tools: HashMap<u32, usize>,
+}
+
+enum Block {
+    Text(String),
+    Tool {
+        id: String,
+        name: String,
+        input: String,
+    },
+}
+
+impl ReplyBuilder {
+    fn text(&mut self, delta: &str) {
+        let at = match self.open_text {
+            Some(at) => at,
+            None => {
+                self.blocks.push(Block::Text(String::new()));
+                self.open_text = Some(self.blocks.len() - 1);
+                self.blocks.len() - 1
+            }
+        };
+        if let Some(Block::Text(text)) = self.blocks.get_mut(at) {
+            text.push_str(delta);
+        }
+    }
+
+    fn tool_start(&mut self, index: u32, id: &str, name: &str) {
+        self.open_text = None;
+        self.blocks.push(Block::Tool {
+            id: id.to_string(),
+            name: name.to_string(),
+            input: String::new(),
+        });
+        self.tools.insert(index, self.blocks.len() - 1);
+    }
+
+    fn tool_input(&mut self, index: u32, piece: &str) {
+        if let Some(&at) = self.tools.get(&index)
+            && let Some(Block::Tool { input, .. }) = self.blocks.get_mut(at)
+        {
+            input.push_str(piece);
+        }
+    }
+
+    /// A block ended: for a tool call, its finished call.
+    fn stop(&mut self, index: u32) -> Option<ToolUse> {
+        match self.tools.get(&index).and_then(|&at| self.blocks.get(at)) {
+            Some(Block::Tool { id, name, input }) => {
+                Some(ToolUse::new(id, name, parse_input(input)))
+            }
+            _ => {
+                self.open_text = None;
+                None
+            }
+        }
+    }
+
+    fn has_tool_calls(&self) -> bool {
+        !self.tools.is_empty()
+    }
+
+    /// The reply as a message: its non-empty text blocks and its tool calls, in order.
+    fn message(&self) -> Message {
+        let content = self
+            .blocks
+            .iter()
+            .filter_map(|block| match block {
+                Block::Text(text) if text.trim().is_empty() => None,
+                Block::Text(text) => Some(ContentBlock::Text(text.clone())),
+                Block::Tool { id, name, input } => Some(ContentBlock::ToolUse(ToolUse::new(
+                    id,
+                    name,
+                    parse_input(input),
+                ))),
+            })
+            .collect();
+        Message::new(Role::Assistant, content)
+    }
+}
+
+/// A tool call's input from its JSON text. A call without input sends an empty string (or
+/// nothing), which is `{}`. Text that is not a JSON object is kept as `{"_invalid_input": text}`
+/// so the history stays one Bedrock accepts; the tool then refuses it and the model is told.
+fn parse_input(text: &str) -> serde_json::Value {
+    if text.trim().is_empty() {
+        return serde_json::json!({});
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value @ serde_json::Value::Object(_)) => value,
+        _ => serde_json::json!({ INVALID_INPUT_KEY: text }),
+    }
 }
 
 impl<'a> ChatStream<'a> {
     pub(super) fn new(
         session: &'a mut ChatSession,
         keep: usize,
-        user: Message,
+        turn: Vec<Message>,
         request: ChatRequest,
         opened: Opened,
     ) -> Self {
         ChatStream {
             session,
             keep,
-            user: Some(user),
+            turn,
+            committed: false,
             request,
+            round: 0,
             ahead: opened.ahead,
             events: opened.events,
+            pending: VecDeque::new(),
             text: String::new(),
+            reply: ReplyBuilder::default(),
             stop_reason: None,
-            usage: TokenUsage::default(),
-            reported: false,
+            billed: TokenUsage::default(),
+            round_usage: None,
             latency: None,
             state: State::Streaming,
             span: tracing::Span::none(),
@@ -134,7 +260,7 @@ impl<'a> ChatStream<'a> {
         self
     }
 
-    /// The text received so far.
+    /// The text received so far (over all the turn's tool rounds).
     pub fn text(&self) -> &str {
         &self.text
     }
@@ -151,8 +277,8 @@ impl<'a> ChatStream<'a> {
     ///
     /// # Errors
     ///
-    /// The stream's error: [`Error::StreamInterrupted`] with the text delivered so far, or
-    /// [`Error::EmptyReply`] for a reply without text.
+    /// The stream's error: [`Error::StreamInterrupted`] with the text delivered so far,
+    /// [`Error::EmptyReply`] for a reply without text, or [`Error::ToolRoundsExceeded`].
     pub async fn finish(mut self) -> Result<ChatResponse> {
         while let Some(event) = self.next().await {
             event?;
@@ -169,13 +295,25 @@ impl<'a> ChatStream<'a> {
 
     fn observe(&mut self, event: &StreamEvent) {
         match event {
-            StreamEvent::TextDelta(text) => self.text.push_str(text),
+            StreamEvent::TextDelta(text) => {
+                self.text.push_str(text);
+                self.reply.text(text);
+            }
+            StreamEvent::ToolUseStart { index, id, name } => {
+                self.reply.tool_start(*index, id, name);
+            }
+            StreamEvent::ToolUseInputDelta { index, input } => self.reply.tool_input(*index, input),
+            StreamEvent::ContentBlockStop { index } => {
+                if let Some(call) = self.reply.stop(*index) {
+                    self.pending.push_back(StreamEvent::ToolCall(call));
+                }
+            }
             StreamEvent::MessageStop(reason) => self.stop_reason = Some(reason.clone()),
             StreamEvent::Metadata { usage, latency } => {
-                self.usage = *usage;
-                self.reported = true;
+                self.round_usage = Some(*usage);
                 self.latency = *latency;
             }
+            _ => {}
         }
     }
 
@@ -186,9 +324,9 @@ impl<'a> ChatStream<'a> {
         }
     }
 
-    /// The stream ended: commit the turn if the reply is complete.
-    fn complete(&mut self) -> Result<()> {
-        let Some(stop_reason) = self.stop_reason.clone() else {
+    /// A round's stream ended: start the tools it asked for, or commit the turn.
+    fn round_ended(&mut self) -> Result<()> {
+        let Some(stop_reason) = self.stop_reason.take() else {
             return Err(self.interrupted(Error::Transport {
                 source: "the response stream ended before the reply was complete".into(),
             }));
@@ -200,21 +338,68 @@ impl<'a> ChatStream<'a> {
             let source = super::turn::stopped_for_context(self.events.request_id());
             return Err(self.interrupted(source));
         }
-        if self.text.trim().is_empty() {
+        let usage = self.round_usage.take().unwrap_or_default();
+        super::turn::record_reply(&self.span, &usage, &stop_reason);
+        self.billed += usage;
+        let reply = std::mem::take(&mut self.reply);
+        let message = reply.message();
+        if reply.has_tool_calls() {
+            self.round += 1;
+            if self.round >= self.session.max_tool_rounds {
+                return Err(Error::ToolRoundsExceeded {
+                    rounds: self.session.max_tool_rounds,
+                });
+            }
+            let calls: Vec<ToolUse> = message.tool_uses().cloned().collect();
+            self.turn.push(message);
+            let tools = Arc::clone(&self.session.tools);
+            self.state = State::RunningTools(async move { tools.run(&calls).await }.boxed());
+            return Ok(());
+        }
+        if message.has_blank_content() {
             return Err(Error::EmptyReply { stop_reason });
         }
-        let reply = Message::assistant(self.text.clone());
-        let response = ChatResponse::new(reply.clone(), stop_reason, self.usage)
+        let response = ChatResponse::new(message.clone(), stop_reason, self.billed)
             .with_latency(self.latency)
             .with_request_id(self.events.request_id().map(str::to_string));
-        let user = self.user.take().ok_or_else(|| Error::Transport {
-            source: "the stream was completed twice".into(),
-        })?;
+        let mut turn = std::mem::take(&mut self.turn);
+        turn.push(message);
         self.session
-            .commit(self.keep, user, reply, self.usage, &self.request);
-        super::turn::record_reply(&self.span, &self.usage, response.stop_reason());
+            .commit(self.keep, turn, self.billed, &self.request);
+        self.committed = true;
         self.state = State::Done(Box::new(response));
         Ok(())
+    }
+
+    /// The tools answered: yield their results and ask the model again.
+    fn tools_answered(&mut self, results: Vec<ToolResult>) -> Result<()> {
+        self.pending
+            .extend(results.iter().cloned().map(StreamEvent::ToolResult));
+        self.turn.push(tool_results_message(results));
+        let prepared = self
+            .session
+            .prepare(self.keep, &self.turn, None, self.round)?;
+        self.request = prepared.request;
+        let client = Arc::clone(&self.session.client);
+        let policy = self.session.settings.retry_policy.clone();
+        let observer = self.session.on_retry.clone();
+        let request = self.request.clone();
+        self.state = State::Opening(
+            async move {
+                policy
+                    .run(observer.as_ref(), || {
+                        open_until_text(client.as_ref(), &request)
+                    })
+                    .await
+            }
+            .boxed(),
+        );
+        Ok(())
+    }
+
+    fn fail(&mut self, error: Error) -> Poll<Option<Result<StreamEvent>>> {
+        self.state = State::Failed;
+        Poll::Ready(Some(Err(error)))
     }
 }
 
@@ -223,42 +408,76 @@ impl Stream for ChatStream<'_> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if !matches!(this.state, State::Streaming) {
-            return Poll::Ready(None);
-        }
-        let next = match this.ahead.pop_front() {
-            Some(event) => Some(Ok(event)),
-            None => ready!(this.events.poll_next_unpin(cx)),
-        };
-        match next {
-            Some(Ok(event)) => {
-                this.observe(&event);
-                Poll::Ready(Some(Ok(event)))
+        loop {
+            if let Some(event) = this.pending.pop_front() {
+                return Poll::Ready(Some(Ok(event)));
             }
-            Some(Err(error)) => {
-                this.state = State::Failed;
-                Poll::Ready(Some(Err(this.interrupted(error))))
-            }
-            None => match this.complete() {
-                Ok(()) => Poll::Ready(None),
-                Err(error) => {
-                    this.state = State::Failed;
-                    Poll::Ready(Some(Err(error)))
+            match &mut this.state {
+                State::Done(_) | State::Failed => return Poll::Ready(None),
+                State::RunningTools(running) => {
+                    let results = ready!(running.poll_unpin(cx));
+                    if let Err(error) = this.tools_answered(results) {
+                        let error = this.interrupted(error);
+                        return this.fail(error);
+                    }
                 }
-            },
+                State::Opening(opening) => match ready!(opening.poll_unpin(cx)) {
+                    Ok(opened) => {
+                        this.ahead = opened.ahead;
+                        this.events = opened.events;
+                        this.state = State::Streaming;
+                    }
+                    Err(error) => {
+                        let error = this.interrupted(error);
+                        return this.fail(error);
+                    }
+                },
+                State::Streaming => {
+                    let next = match this.ahead.pop_front() {
+                        Some(event) => Some(Ok(event)),
+                        None => ready!(this.events.poll_next_unpin(cx)),
+                    };
+                    match next {
+                        Some(Ok(event)) => {
+                            this.observe(&event);
+                            return Poll::Ready(Some(Ok(event)));
+                        }
+                        Some(Err(error)) => {
+                            let error = this.interrupted(error);
+                            return this.fail(error);
+                        }
+                        None => {
+                            if let Err(error) = this.round_ended() {
+                                return this.fail(error);
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }
 
 impl Drop for ChatStream<'_> {
     fn drop(&mut self) {
-        // `user` is taken only when the turn is committed; still here, the turn never made it
-        // into the history, but Bedrock billed it all the same.
-        if self.user.is_some() {
-            let reported = self.reported.then_some(self.usage);
-            self.session
-                .record_unfinished(reported, self.text.len(), &self.request);
+        // Not committed: the turn never made it into the history, but Bedrock billed its
+        // requests all the same. A round still streaming is counted from its metadata, or
+        // estimated when that never came.
+        if self.committed {
+            return;
         }
+        let current = match self.state {
+            State::Streaming | State::Failed if self.round_usage.is_some() => self.round_usage,
+            State::Streaming | State::Failed => None,
+            _ => Some(TokenUsage::default()),
+        };
+        let round_text = self.reply.blocks.iter().map(|b| match b {
+            Block::Text(text) => text.len(),
+            Block::Tool { input, .. } => input.len(),
+        });
+        let bytes = round_text.sum();
+        self.session
+            .record_unfinished(self.billed, current, bytes, Some(&self.request));
     }
 }
 
@@ -266,6 +485,7 @@ impl fmt::Debug for ChatStream<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChatStream")
             .field("text_len", &self.text.len())
+            .field("round", &self.round)
             .field("stop_reason", &self.stop_reason)
             .field("request_id", &self.events.request_id())
             .finish_non_exhaustive()

@@ -10,7 +10,7 @@ use super::notice::Notice;
 use super::streamed_turn::{self, ChatStream, Opened};
 use crate::context::{ContextPolicy, first_sent, shrink};
 use crate::error::{Error, Result, ServiceDetails};
-use crate::message::Message;
+use crate::message::{ContentBlock, Message, Role, ToolResult, ToolUse};
 use crate::request::ChatRequest;
 use crate::response::{ChatResponse, StopReason, TokenUsage};
 use crate::settings::DEFAULT_MAX_TOKENS;
@@ -73,33 +73,62 @@ impl Ask for Streamed {
 }
 
 impl ChatSession {
-    /// A whole turn that keeps the first `keep` messages of the history and adds `user`.
+    /// A whole turn that keeps the first `keep` messages of the history and adds `user`, then
+    /// runs the tool loop: while the model asks for tools, call them, send the results, and ask
+    /// again, up to the session's limit of rounds.
     pub(super) async fn run_turn(&mut self, keep: usize, user: Message) -> Result<ChatResponse> {
-        let (response, prepared, span) = self.traced::<Whole>(keep, &user).await?;
-        record_reply(&span, &response.usage(), response.stop_reason());
-        if response.message().has_blank_content() {
-            return Err(Error::EmptyReply {
-                stop_reason: response.stop_reason().clone(),
-            });
+        let mut turn = vec![user];
+        // What the finished rounds were billed; a failure after them still counts it.
+        let mut billed = TokenUsage::default();
+        let mut round = 0;
+        loop {
+            let (response, prepared, span) = match self.traced::<Whole>(keep, &turn, round).await {
+                Ok(answer) => answer,
+                Err(error) => {
+                    if round > 0 {
+                        self.record_unfinished(billed, Some(TokenUsage::default()), 0, None);
+                    }
+                    return Err(error);
+                }
+            };
+            record_reply(&span, &response.usage(), response.stop_reason());
+            billed += response.usage();
+            let reply = response.message();
+            if reply.tool_uses().next().is_some() {
+                round += 1;
+                if round >= self.max_tool_rounds {
+                    self.record_unfinished(billed, Some(TokenUsage::default()), 0, None);
+                    return Err(Error::ToolRoundsExceeded {
+                        rounds: self.max_tool_rounds,
+                    });
+                }
+                let calls: Vec<ToolUse> = reply.tool_uses().cloned().collect();
+                let results = self.tools.run(&calls).await;
+                turn.push(reply.clone());
+                turn.push(tool_results_message(results));
+                continue;
+            }
+            if reply.has_blank_content() {
+                self.record_unfinished(billed, Some(TokenUsage::default()), 0, None);
+                return Err(Error::EmptyReply {
+                    stop_reason: response.stop_reason().clone(),
+                });
+            }
+            turn.push(reply.clone());
+            self.commit(keep, turn, billed, &prepared.request);
+            return Ok(response.with_turn_usage(billed));
         }
-        self.commit(
-            keep,
-            user,
-            response.message().clone(),
-            response.usage(),
-            &prepared.request,
-        );
-        Ok(response)
     }
 
-    /// A streamed turn, returned once its first text has arrived.
+    /// A streamed turn, returned once its first output (text or a tool call) has arrived.
     pub(super) async fn start_stream(
         &mut self,
         keep: usize,
         user: Message,
     ) -> Result<ChatStream<'_>> {
-        let (opened, prepared, span) = self.traced::<Streamed>(keep, &user).await?;
-        Ok(ChatStream::new(self, keep, user, prepared.request, opened).with_span(span))
+        let turn = vec![user];
+        let (opened, prepared, span) = self.traced::<Streamed>(keep, &turn, 0).await?;
+        Ok(ChatStream::new(self, keep, turn, prepared.request, opened).with_span(span))
     }
 
     /// [`send_within_context`](Self::send_within_context) inside the turn's span, recording the
@@ -107,12 +136,13 @@ impl ChatSession {
     async fn traced<A: Ask>(
         &mut self,
         keep: usize,
-        user: &Message,
+        turn: &[Message],
+        round: u32,
     ) -> Result<(A::Answer, Prepared, tracing::Span)> {
         let span = turn_span(&self.settings.model_id, "chat");
         let started = std::time::Instant::now();
         let (answer, prepared) = self
-            .send_within_context::<A>(keep, user)
+            .send_within_context::<A>(keep, turn, round)
             .instrument(span.clone())
             .await
             .inspect_err(|error| record_error(&span, error))?;
@@ -129,14 +159,16 @@ impl ChatSession {
     async fn send_within_context<A: Ask>(
         &mut self,
         keep: usize,
-        user: &Message,
+        turn: &[Message],
+        round: u32,
     ) -> Result<(A::Answer, Prepared)> {
-        let mut prepared = self.prepare(keep, user, None)?;
+        let mut prepared = self.prepare(keep, turn, None, round)?;
         let mut recovered = false;
         loop {
             match A::ask(self, &prepared.request).await {
                 Err(error) if error.is_context_overflow() && !recovered => {
-                    prepared = self.recover_from_overflow(keep, user, prepared.start, error)?;
+                    prepared =
+                        self.recover_from_overflow(keep, turn, prepared.start, round, error)?;
                     recovered = true;
                 }
                 Err(error) => return Err(error),
@@ -146,12 +178,19 @@ impl ChatSession {
     }
 
     /// Builds the request for a turn that keeps the first `keep` messages of the history and
-    /// adds `user`, sending what the context policy allows (or from `start`, after an overflow),
-    /// and checks it and the budget.
-    fn prepare(&self, keep: usize, user: &Message, start: Option<usize>) -> Result<Prepared> {
+    /// adds the turn's messages so far (`turn`: the user's message, then any tool rounds),
+    /// sending what the context policy allows (or from `start`, after an overflow), and checks
+    /// it and the budget. `round` counts the tool rounds before this request.
+    pub(super) fn prepare(
+        &self,
+        keep: usize,
+        turn: &[Message],
+        start: Option<usize>,
+        round: u32,
+    ) -> Result<Prepared> {
         let kept = &self.history[..keep];
         // After an overflow the caller reports the trimming itself.
-        let report_trimming = start.is_none();
+        let report_trimming = start.is_none() && round == 0;
         let settings = &self.settings;
         let start = match start {
             Some(start) => start,
@@ -159,16 +198,18 @@ impl ChatSession {
                 settings.context_policy,
                 kept,
                 settings.system_prompt.as_deref(),
-                user,
+                turn,
                 &self.estimator,
             )?,
         };
-        let mut messages = Vec::with_capacity(keep - start + 1);
+        let mut messages = Vec::with_capacity(keep - start + turn.len());
         messages.extend_from_slice(&kept[start..]);
-        messages.push(user.clone());
+        messages.extend_from_slice(turn);
+        let tool_config = self.tools.config(round, &messages);
         let request = ChatRequest::new(settings.model_id.clone(), messages)
             .with_system(settings.system_prompt.clone())
-            .with_inference(settings.inference.clone());
+            .with_inference(settings.inference.clone())
+            .with_tool_config(tool_config);
         request.validate()?;
         self.check_budget(&request)?;
         if start > 0 && report_trimming {
@@ -185,19 +226,20 @@ impl ChatSession {
     fn recover_from_overflow(
         &mut self,
         keep: usize,
-        user: &Message,
+        turn: &[Message],
         start: usize,
+        round: u32,
         error: Error,
     ) -> Result<Prepared> {
         if self.settings.context_policy == ContextPolicy::SendAll {
             return Err(error);
         }
         self.estimator.raise();
-        let Some(start) = shrink(start, keep) else {
+        let Some(start) = shrink(start, &self.history[..keep]) else {
             return Err(error);
         };
         tracing::info!(dropped = start, "context window exceeded; sending less");
-        let prepared = self.prepare(keep, user, Some(start))?;
+        let prepared = self.prepare(keep, turn, Some(start), round)?;
         self.notify(&Notice::ContextTrimmed {
             dropped_messages: start,
             sent_messages: keep - start,
@@ -252,26 +294,30 @@ impl ChatSession {
         }
     }
 
-    /// Records a successful turn: the only place the history grows.
+    /// Records a successful turn (the user's message, any tool rounds, the final reply), billed
+    /// `usage` over all its requests, of which `request` was the last: the only place the
+    /// history grows.
     pub(super) fn commit(
         &mut self,
         keep: usize,
-        user: Message,
-        reply: Message,
+        turn: Vec<Message>,
         usage: TokenUsage,
         request: &ChatRequest,
     ) {
-        let billed_input = usage.input_tokens
-            + usage.cache_read_input_tokens.unwrap_or(0)
-            + usage.cache_write_input_tokens.unwrap_or(0);
-        self.estimator.calibrate(
-            request_text_bytes(request),
-            request.messages().len(),
-            billed_input,
-        );
+        if turn.len() == 2 {
+            // One request: what it was billed says how many tokens its text was. (With tool
+            // rounds the sum covers several requests and says nothing about one.)
+            let billed_input = usage.input_tokens
+                + usage.cache_read_input_tokens.unwrap_or(0)
+                + usage.cache_write_input_tokens.unwrap_or(0);
+            self.estimator.calibrate(
+                request_text_bytes(request),
+                request.messages().len(),
+                billed_input,
+            );
+        }
         self.history.truncate(keep);
-        self.history.push(user);
-        self.history.push(reply);
+        self.history.extend(turn);
         self.usage.record(usage, request.model_id());
         // Kept as a running sum so that checking the budget does not grow with the session.
         if let Some(price) = self.settings.prices.price_for(request.model_id()) {
@@ -279,29 +325,38 @@ impl ChatSession {
         }
     }
 
-    /// A streamed reply that ended before it was committed (stopped by the caller or cut off):
-    /// Bedrock bills what it read and generated, so the turn is counted in usage and against
-    /// the budget, from the stream's closing metadata when it arrived and estimated otherwise.
+    /// A turn that ended before it was committed (a stream stopped by the caller or cut off,
+    /// or a tool loop that failed part-way): Bedrock bills what it read and generated, so the
+    /// turn is counted in usage and against the budget. `earlier` is what its finished
+    /// requests were billed; `current` what the last one was, when its closing metadata
+    /// arrived, or `None` to estimate it from `request` and the bytes of text it produced.
     pub(super) fn record_unfinished(
         &mut self,
-        reported: Option<TokenUsage>,
+        earlier: TokenUsage,
+        current: Option<TokenUsage>,
         partial_text_bytes: usize,
-        request: &ChatRequest,
+        request: Option<&ChatRequest>,
     ) {
-        let estimated = reported.is_none();
-        let usage = reported.unwrap_or_else(|| TokenUsage {
-            input_tokens: self
-                .estimator
-                .tokens(request_text_bytes(request), request.messages().len()),
+        let estimated = current.is_none();
+        let mut usage = earlier;
+        usage += current.unwrap_or_else(|| TokenUsage {
+            input_tokens: request.map_or(0, |request| {
+                self.estimator
+                    .tokens(request_text_bytes(request), request.messages().len())
+            }),
             output_tokens: self.estimator.tokens(partial_text_bytes, 0),
             ..TokenUsage::default()
         });
-        if let Some(price) = self.settings.prices.price_for(request.model_id()) {
+        if usage == TokenUsage::default() {
+            return;
+        }
+        let model_id = request.map_or(self.settings.model_id.as_str(), ChatRequest::model_id);
+        if let Some(price) = self.settings.prices.price_for(model_id) {
             self.spent_usd += price.cost(&usage);
         }
         self.usage.push(super::TurnUsage {
             usage,
-            model_id: request.model_id().to_string(),
+            model_id: model_id.to_string(),
             complete: false,
             estimated,
         });
@@ -366,8 +421,16 @@ fn request_text_bytes(request: &ChatRequest) -> usize {
         + request
             .messages()
             .iter()
-            .map(Message::text_len)
+            .map(Message::size_bytes)
             .sum::<usize>()
+}
+
+/// The user message that answers a round of tool calls: every result, together.
+pub(super) fn tool_results_message(results: Vec<ToolResult>) -> Message {
+    Message::new(
+        Role::User,
+        results.into_iter().map(ContentBlock::ToolResult).collect(),
+    )
 }
 
 /// The error for a reply that stopped because the context window was full.

@@ -134,6 +134,8 @@ impl ModelClient for ScriptedClient {
                 StreamEvent::TextDelta(delta) => text.push_str(&delta),
                 StreamEvent::MessageStop(reason) => stop_reason = reason,
                 StreamEvent::Metadata { usage: u, .. } => usage = u,
+                // A scripted reply is text only.
+                _ => {}
             }
         }
         Ok(ChatResponse::new(
