@@ -19,3 +19,4 @@ mod recorded;
 mod retries;
 mod store;
 mod streaming;
+mod tools;

@@ -84,18 +84,24 @@ pub fn fast_retries() -> RetryPolicy {
 }
 
 /// Asserts a request carried a conversation Bedrock accepts: starts with the user, alternates,
-/// ends with the user, and no message is blank.
+/// ends with the user, and no message is blank (a message of tool calls or results is not).
 pub fn assert_valid_conversation(request: &RecordedRequest) {
     let messages = request.messages();
     assert!(!messages.is_empty(), "request without messages");
+    let bodies = request.body["messages"].as_array().unwrap();
     for (index, (role, text)) in messages.iter().enumerate() {
         let expected = if index % 2 == 0 { "user" } else { "assistant" };
         assert_eq!(
             role, expected,
             "message {index} has the wrong role: {messages:?}"
         );
+        let has_tool_blocks = bodies[index]["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b.get("toolUse").is_some() || b.get("toolResult").is_some());
         assert!(
-            !text.trim().is_empty(),
+            has_tool_blocks || !text.trim().is_empty(),
             "message {index} is blank: {messages:?}"
         );
     }

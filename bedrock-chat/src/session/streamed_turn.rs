@@ -111,6 +111,8 @@ pub struct ChatStream<'a> {
     billed: TokenUsage,
     /// This round's usage, once its metadata arrived.
     round_usage: Option<TokenUsage>,
+    /// Whether a request's stream is open and not yet billed into `billed`.
+    round_open: bool,
     latency: Option<Duration>,
     state: State,
     span: tracing::Span,
@@ -248,6 +250,7 @@ impl<'a> ChatStream<'a> {
             stop_reason: None,
             billed: TokenUsage::default(),
             round_usage: None,
+            round_open: true,
             latency: None,
             state: State::Streaming,
             span: tracing::Span::none(),
@@ -341,6 +344,7 @@ impl<'a> ChatStream<'a> {
         let usage = self.round_usage.take().unwrap_or_default();
         super::turn::record_reply(&self.span, &usage, &stop_reason);
         self.billed += usage;
+        self.round_open = false;
         let reply = std::mem::take(&mut self.reply);
         let message = reply.message();
         if reply.has_tool_calls() {
@@ -425,6 +429,7 @@ impl Stream for ChatStream<'_> {
                     Ok(opened) => {
                         this.ahead = opened.ahead;
                         this.events = opened.events;
+                        this.round_open = true;
                         this.state = State::Streaming;
                     }
                     Err(error) => {
@@ -466,10 +471,10 @@ impl Drop for ChatStream<'_> {
         if self.committed {
             return;
         }
-        let current = match self.state {
-            State::Streaming | State::Failed if self.round_usage.is_some() => self.round_usage,
-            State::Streaming | State::Failed => None,
-            _ => Some(TokenUsage::default()),
+        let current = if self.round_open {
+            self.round_usage
+        } else {
+            Some(TokenUsage::default())
         };
         let round_text = self.reply.blocks.iter().map(|b| match b {
             Block::Text(text) => text.len(),

@@ -295,6 +295,7 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
         ));
     };
     let input_tokens = estimate_input_tokens(&body);
+    let broken_rule = check_tool_rules(&body);
     let (reply, request_number) = {
         let mut state = lock(&state);
         let recorded = RecordedRequest {
@@ -310,7 +311,9 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
             .and_then(|respond| respond(&recorded));
         state.requests.push(recorded);
         state.served += 1;
-        let reply = chosen
+        let reply = broken_rule
+            .map(|message| FakeReply::error(FakeError::Validation(message)))
+            .or(chosen)
             .or_else(|| state.script.pop_front())
             .or_else(|| state.fallback.clone())
             .unwrap_or_else(|| FakeReply::text("Hello from the fake Bedrock."));
@@ -342,7 +345,13 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
             stop_reason,
             usage,
             fault,
+            tool_calls,
+            interleave,
         } => {
+            let calls: Vec<(&str, &str, &str)> = tool_calls
+                .iter()
+                .map(|c| (c.id.as_str(), c.name.as_str(), c.input.as_str()))
+                .collect();
             let usage = usage.unwrap_or(WireUsage {
                 input: input_tokens,
                 output: chunks.len() as u64,
@@ -358,6 +367,7 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
                     Some((_, StreamFault::CorruptFrame | StreamFault::Truncate)) => {
                         let body = wire::converse_body(
                             &chunks.concat(),
+                            &calls,
                             &stop_reason,
                             usage,
                             REPORTED_LATENCY_MS,
@@ -368,6 +378,7 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
                     None => {
                         let body = wire::converse_body(
                             &chunks.concat(),
+                            &calls,
                             &stop_reason,
                             usage,
                             REPORTED_LATENCY_MS,
@@ -377,6 +388,7 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
                 },
                 Operation::ConverseStream => Ok(stream_response(
                     chunks,
+                    (&calls, interleave),
                     &stop_reason,
                     usage,
                     fault,
@@ -390,6 +402,7 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
 
 fn stream_response(
     chunks: Vec<String>,
+    (tool_calls, interleave): (&[(&str, &str, &str)], bool),
     stop_reason: &str,
     usage: WireUsage,
     fault: Option<(usize, StreamFault)>,
@@ -422,7 +435,17 @@ fn stream_response(
         Some((_, StreamFault::DropConnection)) => frames.push(Err(dropped())),
         Some((_, StreamFault::Truncate)) => {}
         None => {
-            frames.push(Ok(wire::content_block_stop()));
+            let has_text = chunks.iter().any(|c| !c.is_empty());
+            if has_text || tool_calls.is_empty() {
+                frames.push(Ok(wire::content_block_stop(0)));
+            }
+            // Tool blocks follow the text block (index 0 when there is text).
+            let first = usize::from(has_text);
+            frames.extend(
+                tool_call_frames(tool_calls, first, interleave)
+                    .into_iter()
+                    .map(Ok),
+            );
             frames.push(Ok(wire::message_stop(stop_reason)));
             frames.push(Ok(wire::metadata(usage, REPORTED_LATENCY_MS)));
         }
@@ -454,6 +477,136 @@ fn stream_response(
         .header("x-amzn-requestid", request_id)
         .body(BodyExt::boxed(StreamBody::new(body)))
         .unwrap_or_else(|_| Response::new(empty()))
+}
+
+/// The frames of a reply's tool calls, from block index `first` on: each call's start, its
+/// input in three pieces (one empty piece for no input), its stop; one call after another, or
+/// with `interleave` all started first, their pieces in turn, then all stopped.
+fn tool_call_frames(calls: &[(&str, &str, &str)], first: usize, interleave: bool) -> Vec<Bytes> {
+    let pieces: Vec<Vec<&str>> = calls.iter().map(|(_, _, input)| thirds(input)).collect();
+    let mut frames = Vec::new();
+    if interleave {
+        for (i, (id, name, _)) in calls.iter().enumerate() {
+            frames.push(wire::tool_use_start(first + i, id, name));
+        }
+        let longest = pieces.iter().map(Vec::len).max().unwrap_or(0);
+        for piece in 0..longest {
+            for (i, parts) in pieces.iter().enumerate() {
+                if let Some(part) = parts.get(piece) {
+                    frames.push(wire::tool_use_delta(first + i, part));
+                }
+            }
+        }
+        for i in 0..calls.len() {
+            frames.push(wire::content_block_stop(first + i));
+        }
+    } else {
+        for (i, ((id, name, _), parts)) in calls.iter().zip(&pieces).enumerate() {
+            frames.push(wire::tool_use_start(first + i, id, name));
+            for part in parts {
+                frames.push(wire::tool_use_delta(first + i, part));
+            }
+            frames.push(wire::content_block_stop(first + i));
+        }
+    }
+    frames
+}
+
+/// Text in three pieces split at character boundaries, or one empty piece for empty text.
+fn thirds(text: &str) -> Vec<&str> {
+    if text.is_empty() {
+        return vec![""];
+    }
+    let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    let at = |k: usize| {
+        bounds
+            .get(bounds.len() * k / 3)
+            .copied()
+            .unwrap_or(text.len())
+    };
+    let (a, b) = (at(1), at(2));
+    [&text[..a], &text[a..b], &text[b..]]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// The rules Bedrock enforces on tool blocks, with its own messages: a `toolConfig` whenever
+/// the conversation holds tool blocks, every call answered in the very next user message and
+/// nothing else answered there, no blank text, valid and unique tool names.
+fn check_tool_rules(body: &Value) -> Option<String> {
+    let messages = body["messages"].as_array()?;
+    let blocks = |m: &Value| m["content"].as_array().cloned().unwrap_or_default();
+    let ids = |m: &Value, kind: &str, key: &str| -> Vec<String> {
+        let mut ids: Vec<String> = blocks(m)
+            .iter()
+            .filter_map(|b| b[kind][key].as_str().map(str::to_string))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let has_tool_blocks = messages.iter().any(|m| {
+        blocks(m)
+            .iter()
+            .any(|b| b.get("toolUse").is_some() || b.get("toolResult").is_some())
+    });
+    if has_tool_blocks && body.get("toolConfig").is_none() {
+        return Some(
+            "The toolConfig field must be defined when using toolUse and toolResult content blocks."
+                .into(),
+        );
+    }
+    for (n, message) in messages.iter().enumerate() {
+        for (k, block) in blocks(message).iter().enumerate() {
+            if block["text"].as_str().is_some_and(|t| t.trim().is_empty()) {
+                return Some(format!(
+                    "The text field in the ContentBlock object at messages.{n}.content.{k} is blank. \
+                     Add text to the text field, and try again."
+                ));
+            }
+        }
+        let results = ids(message, "toolResult", "toolUseId");
+        let calls_before = match n.checked_sub(1) {
+            Some(previous) => ids(&messages[previous], "toolUse", "toolUseId"),
+            None => Vec::new(),
+        };
+        if results.len() > calls_before.len() {
+            return Some(format!(
+                "The number of toolResult blocks at messages.{n}.content exceeds the number of \
+                 toolUse blocks of previous turn."
+            ));
+        }
+        let calls = ids(message, "toolUse", "toolUseId");
+        if !calls.is_empty() {
+            let answers = messages
+                .get(n + 1)
+                .map(|m| ids(m, "toolResult", "toolUseId"));
+            if answers.is_some_and(|answers| answers != calls) {
+                return Some(format!(
+                    "Expected toolResult blocks at messages.{}.content for the following Ids: {}",
+                    n + 1,
+                    calls.join(", ")
+                ));
+            }
+        }
+    }
+    let mut names = Vec::new();
+    for tool in body["toolConfig"]["tools"].as_array().into_iter().flatten() {
+        let name = tool["toolSpec"]["name"].as_str().unwrap_or_default();
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid || names.contains(&name) {
+            return Some(format!(
+                "1 validation error detected: Value '{name}' at 'toolConfig.tools.member.toolSpec.name' \
+                 failed to satisfy constraint"
+            ));
+        }
+        names.push(name);
+    }
+    None
 }
 
 fn error_response(error: &FakeError, request_id: &str) -> Response<Body> {

@@ -131,6 +131,15 @@ pub struct FakeReply {
     pub(super) retry_after: Option<u64>,
 }
 
+/// A tool call in a scripted reply: its id, the tool's name, and its input as the JSON text the
+/// model writes (which need not be valid, to test how a client copes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct FakeToolCall {
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) input: String,
+}
+
 #[derive(Clone, Debug)]
 pub(super) enum ReplyKind {
     Text {
@@ -138,6 +147,10 @@ pub(super) enum ReplyKind {
         stop_reason: String,
         usage: Option<WireUsage>,
         fault: Option<(usize, StreamFault)>,
+        tool_calls: Vec<FakeToolCall>,
+        /// Stream the tool calls' input pieces in turn across all calls, as Bedrock may when it
+        /// writes several at once, rather than one call after the other.
+        interleave: bool,
     },
     Error(FakeError),
     DropConnection,
@@ -161,6 +174,8 @@ impl FakeReply {
                 stop_reason: "end_turn".into(),
                 usage: None,
                 fault: None,
+                tool_calls: Vec::new(),
+                interleave: false,
             },
             delay: Duration::ZERO,
             chunk_delay: Duration::ZERO,
@@ -191,7 +206,53 @@ impl FakeReply {
         }
     }
 
-    /// Sets the stop reason. Default is `end_turn`.
+    /// A reply that calls one tool, without text; chain [`tool_call`](Self::tool_call) for
+    /// more. Its stop reason is `tool_use`.
+    pub fn tool_use(id: &str, name: &str, input: Value) -> Self {
+        Self::chunks(Vec::<String>::new()).tool_call(id, name, input)
+    }
+
+    /// Adds a tool call after the reply's text (the stop reason becomes `tool_use`). Streamed,
+    /// it is a `contentBlockStart` with the id and name, the input's JSON text in three
+    /// `contentBlockDelta` pieces (one empty piece for an empty object, as Bedrock sends for a
+    /// tool without input), and a `contentBlockStop`.
+    pub fn tool_call(self, id: &str, name: &str, input: Value) -> Self {
+        let text = if input.as_object().is_some_and(serde_json::Map::is_empty) {
+            String::new()
+        } else {
+            input.to_string()
+        };
+        self.tool_call_raw(id, name, &text)
+    }
+
+    /// Adds a tool call whose input is this JSON text as written, valid or not.
+    pub fn tool_call_raw(mut self, id: &str, name: &str, input: &str) -> Self {
+        if let ReplyKind::Text {
+            tool_calls,
+            stop_reason,
+            ..
+        } = &mut self.kind
+        {
+            tool_calls.push(FakeToolCall {
+                id: id.to_string(),
+                name: name.to_string(),
+                input: input.to_string(),
+            });
+            *stop_reason = "tool_use".to_string();
+        }
+        self
+    }
+
+    /// Streams the pieces of several tool calls' input in turn (first piece of each call, then
+    /// the second of each, ...), all blocks open at once. Default is one call after another.
+    pub fn interleave_tool_calls(mut self) -> Self {
+        if let ReplyKind::Text { interleave, .. } = &mut self.kind {
+            *interleave = true;
+        }
+        self
+    }
+
+    /// Sets the stop reason. Default is `end_turn`, or `tool_use` with tool calls.
     pub fn stop_reason(mut self, reason: &str) -> Self {
         if let ReplyKind::Text { stop_reason, .. } = &mut self.kind {
             *stop_reason = reason.to_string();
@@ -307,6 +368,28 @@ impl RecordedRequest {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// The tool calls (`toolUse` blocks) of each assistant message and the results
+    /// (`toolResult` blocks) of each user message, in order, as JSON.
+    pub fn tool_blocks(&self) -> Vec<Value> {
+        self.body["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|m| m["content"].as_array().cloned().unwrap_or_default())
+            .filter(|b| b.get("toolUse").is_some() || b.get("toolResult").is_some())
+            .collect()
+    }
+
+    /// The names of the tools in the request's `toolConfig`.
+    pub fn tool_names(&self) -> Vec<String> {
+        self.body["toolConfig"]["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["toolSpec"]["name"].as_str().map(str::to_string))
+            .collect()
     }
 
     /// The system prompt's text, if the request had one.

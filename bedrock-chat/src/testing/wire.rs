@@ -41,16 +41,31 @@ impl WireUsage {
     }
 }
 
-/// The body of a successful Converse response.
+/// The body of a successful Converse response: the text (if any, or if there is nothing else)
+/// and the tool calls, as `(id, name, input JSON text)`.
 pub(crate) fn converse_body(
     text: &str,
+    tool_calls: &[(&str, &str, &str)],
     stop_reason: &str,
     usage: WireUsage,
     latency_ms: u64,
 ) -> Bytes {
+    let mut content = Vec::new();
+    if !text.is_empty() || tool_calls.is_empty() {
+        content.push(json!({"text": text}));
+    }
+    for (id, name, input) in tool_calls {
+        let input: Value = if input.trim().is_empty() {
+            json!({})
+        } else {
+            // Input that is not JSON cannot travel in a whole reply; it arrives as a string.
+            serde_json::from_str(input).unwrap_or_else(|_| json!(input))
+        };
+        content.push(json!({"toolUse": {"toolUseId": id, "name": name, "input": input}}));
+    }
     let body = json!({
         "metrics": {"latencyMs": latency_ms},
-        "output": {"message": {"content": [{"text": text}], "role": "assistant"}},
+        "output": {"message": {"content": content, "role": "assistant"}},
         "stopReason": stop_reason,
         "usage": usage.to_json(),
     });
@@ -105,8 +120,24 @@ pub(crate) fn text_delta(text: &str, seed: usize) -> Bytes {
     )
 }
 
-pub(crate) fn content_block_stop() -> Bytes {
-    event("contentBlockStop", json!({"contentBlockIndex": 0}), 3)
+pub(crate) fn content_block_stop(index: usize) -> Bytes {
+    event("contentBlockStop", json!({"contentBlockIndex": index}), 3)
+}
+
+pub(crate) fn tool_use_start(index: usize, id: &str, name: &str) -> Bytes {
+    event(
+        "contentBlockStart",
+        json!({"contentBlockIndex": index, "start": {"toolUse": {"toolUseId": id, "name": name}}}),
+        index + 11,
+    )
+}
+
+pub(crate) fn tool_use_delta(index: usize, input: &str) -> Bytes {
+    event(
+        "contentBlockDelta",
+        json!({"contentBlockIndex": index, "delta": {"toolUse": {"input": input}}}),
+        index + input.len(),
+    )
 }
 
 pub(crate) fn message_stop(stop_reason: &str) -> Bytes {
