@@ -564,3 +564,138 @@ async fn the_fake_refuses_what_bedrock_refuses() {
         "{error}"
     );
 }
+
+mod properties {
+    use super::*;
+    use bedrock_chat::testing::FakeError;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        /// Send a message; the model answers after this many tool rounds, each with this many
+        /// calls (of which some go to a tool that fails or does not exist).
+        Send {
+            rounds: usize,
+            calls: usize,
+            streamed: bool,
+        },
+        /// Send a message that fails (throttled, no retries).
+        Fail,
+        /// Stop a streamed turn after this many events.
+        Stop {
+            after: usize,
+        },
+        Undo,
+        Retry,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            4 => (0..3usize, 1..4usize, any::<bool>())
+                .prop_map(|(rounds, calls, streamed)| Step::Send { rounds, calls, streamed }),
+            1 => Just(Step::Fail),
+            1 => (0..8usize).prop_map(|after| Step::Stop { after }),
+            1 => Just(Step::Undo),
+            1 => Just(Step::Retry),
+        ]
+    }
+
+    fn script(h: &Harness, rounds: usize, calls: usize, turn: usize) {
+        for round in 0..rounds {
+            let mut reply = FakeReply::text("working ");
+            for call in 0..calls {
+                let name = ["add", "fails", "missing"][call % 3];
+                reply = reply.tool_call(
+                    &format!("t{turn}r{round}c{call}"),
+                    name,
+                    json!({"a": 1, "b": 2}),
+                );
+            }
+            h.fake.push(reply);
+        }
+        h.fake.push(FakeReply::text("done."));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// Whatever happens (tool rounds, failing tools, failed and stopped turns, undo, retry,
+        /// trimming), every request is one Bedrock accepts (the fake refuses any other with a
+        /// ValidationException) and the history stays a valid conversation.
+        #[test]
+        fn any_sequence_of_turns_keeps_every_request_and_the_history_valid(
+            steps in proptest::collection::vec(step(), 1..10),
+            last in 1..4usize,
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let h = Harness::start().await;
+                let mut session = builder(&h)
+                    .await
+                    .tool(add())
+                    .tool(Fails)
+                    .context_policy(ContextPolicy::LastExchanges(last))
+                    .build()
+                    .unwrap();
+                for (turn, step) in steps.into_iter().enumerate() {
+                    let result = match step {
+                        Step::Send { rounds, calls, streamed } => {
+                            script(&h, rounds, calls, turn);
+                            if streamed {
+                                match session.send_streaming(format!("q{turn}")).await {
+                                    Ok(stream) => stream.finish().await.map(drop),
+                                    Err(error) => Err(error),
+                                }
+                            } else {
+                                session.send(format!("q{turn}")).await.map(drop)
+                            }
+                        }
+                        Step::Fail => {
+                            h.fake.push(FakeReply::error(FakeError::Throttling));
+                            session.send("fails").await.map(drop)
+                        }
+                        Step::Stop { after } => {
+                            script(&h, 1, 2, turn);
+                            if let Ok(mut stream) = session.send_streaming("stop me").await {
+                                for _ in 0..after {
+                                    if stream.next().await.is_none() {
+                                        break;
+                                    }
+                                }
+                            }
+                            h.fake.clear_script();
+                            Ok(())
+                        }
+                        Step::Undo => {
+                            session.undo();
+                            Ok(())
+                        }
+                        Step::Retry => {
+                            script(&h, 1, 1, turn);
+                            let result = session.retry().await.map(drop);
+                            if result.is_err() {
+                                h.fake.clear_script();
+                            }
+                            result
+                        }
+                    };
+                    if let Err(error) = result {
+                        assert!(
+                            !error.to_string().contains("Bedrock rejected"),
+                            "a request broke Bedrock's rules: {error}"
+                        );
+                        h.fake.clear_script();
+                    }
+                }
+                for request in h.fake.requests() {
+                    assert_valid_conversation(&request);
+                }
+                // The history is one a new session accepts as its start.
+                ChatSession::builder(h.fake.client().await.unwrap())
+                    .history(session.history().to_vec())
+                    .build()
+                    .expect("the history stays a valid conversation");
+            });
+        }
+    }
+}

@@ -131,6 +131,13 @@ impl FakeBedrock {
         self
     }
 
+    /// Drops the replies still scripted, for a test that moves on after a turn that did not
+    /// use them all.
+    pub fn clear_script(&self) -> &Self {
+        self.state().script.clear();
+        self
+    }
+
     /// Sets the reply used when the script is empty. Default is a short text reply.
     pub fn set_fallback(&self, reply: FakeReply) -> &Self {
         self.state().fallback = Some(reply);
