@@ -90,6 +90,44 @@ async fn streaming() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_use_runs_both_tools_at_once_to_an_answer() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(
+        FakeReply::text("Let me work that out. ")
+            .tool_call(
+                "c1",
+                "calculator",
+                serde_json::json!({"a": 1234, "b": 5678, "operation": "multiply"}),
+            )
+            .tool_call("c2", "clock", serde_json::json!({}))
+            .interleave_tool_calls(),
+    )
+    .push(FakeReply::text("1234 * 5678 = 7006652."));
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(example("tool_use", &fake.endpoint_url(), dir.path())).await;
+    assert_eq!(
+        stdout(&output),
+        "Let me work that out. 1234 * 5678 = 7006652.\n"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("[calling calculator…]"), "{stderr}");
+    assert!(stderr.contains("[→ 7006652.0]"), "{stderr}");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2);
+    let results: Vec<serde_json::Value> = requests[1].tool_blocks();
+    let answered: Vec<&str> = results
+        .iter()
+        .filter_map(|b| b["toolResult"]["toolUseId"].as_str())
+        .collect();
+    assert_eq!(answered, ["c1", "c2"], "every call got exactly one result");
+    assert!(
+        results
+            .iter()
+            .all(|b| b.get("toolUse").is_some() || b["toolResult"]["status"] == "success")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_policy_prints_each_retry() {
     let fake = FakeBedrock::start().await.unwrap();
     fake.push(FakeReply::error(FakeError::Throttling))
