@@ -115,7 +115,7 @@ mod tool_spec;
 mod tools;
 mod usd;
 
-pub use bedrock::{BedrockClient, BedrockClientBuilder};
+pub use bedrock::{BEARER_TOKEN_VARIABLE, BedrockClient, BedrockClientBuilder};
 pub use budget::{Budget, BudgetMode};
 pub use client::ModelClient;
 pub use config::{ChatConfig, SETTINGS, Setting};
@@ -155,7 +155,8 @@ pub use usd::Usd;
 /// events that may carry credentials.
 ///
 /// At `trace` level the SDK's SigV4 signer logs the canonical request, and its orchestrator logs
-/// each request with its headers; both include the session token of temporary credentials. This
+/// each request with its headers; both include the session token of temporary credentials, and
+/// the SDK's environment reader logs the Bedrock API key (`AWS_BEARER_TOKEN_BEDROCK`). This
 /// crate never logs credentials itself, but if you turn on trace logging for everything, add this
 /// filter (the REPL always does):
 ///
@@ -169,7 +170,9 @@ pub use usd::Usd;
 /// ```
 pub fn secret_safe_log_filter(metadata: &tracing::Metadata<'_>) -> bool {
     let target = metadata.target();
-    if target.starts_with("aws_sigv4") {
+    // aws_runtime's environment reader logs each service variable it reads with its value,
+    // AWS_BEARER_TOKEN_BEDROCK (an API key) among them.
+    if target.starts_with("aws_sigv4") || target.starts_with("aws_runtime::env_config") {
         return false;
     }
     !(*metadata.level() == tracing::Level::TRACE && target.starts_with("aws_smithy_runtime"))

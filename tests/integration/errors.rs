@@ -225,3 +225,24 @@ async fn bad_endpoint_urls_and_regions_are_refused_before_any_request() {
         .unwrap_err();
     assert!(error.to_string().contains("not an AWS region"), "{error}");
 }
+
+#[tokio::test]
+async fn a_bedrock_api_key_authenticates_with_a_bearer_token_that_is_never_shown() {
+    let h = Harness::start().await;
+    h.fake.push(FakeReply::text("Hi."));
+    let builder = BedrockClient::builder()
+        .region("us-east-1")
+        .endpoint_url(h.fake.endpoint_url())
+        .credentials_provider(NoCredentials)
+        .bearer_token("BEDROCKAPIKEYSENTINEL");
+    assert!(!format!("{builder:?}").contains("SENTINEL"), "{builder:?}");
+    let client = builder.build().await.unwrap();
+    // No AWS credentials are needed (the provider above has none), so none are checked.
+    client.check_credentials().await.unwrap();
+    let mut session = ChatSession::builder(client).build().unwrap();
+    assert!(!format!("{session:?}").contains("SENTINEL"));
+    session.send("hi").await.unwrap();
+    let request = &h.fake.requests()[0];
+    assert_eq!(request.authorization_scheme.as_deref(), Some("Bearer"));
+    assert!(!request.signed, "an API key request is not SigV4-signed");
+}

@@ -471,6 +471,31 @@ async fn sentinel_credentials_never_reach_stdout_or_stderr_even_at_trace_level()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bedrock_api_key_in_the_environment_is_used_and_never_printed() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::text("fine"))
+        .push(FakeReply::error(FakeError::AccessDenied));
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = bedrock_chat(Some(&fake), dir.path());
+    command
+        .env("AWS_BEARER_TOKEN_BEDROCK", "ABSKBEARERSENTINEL")
+        .env("BEDROCK_CHAT_LOG", "trace");
+    let output = run_with_stdin(command, b"one\ntwo\n").await;
+    assert_eq!(output.status.code(), Some(1));
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.authorization_scheme.as_deref() == Some("Bearer")),
+        "the API key was not used"
+    );
+    let everything = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(everything.contains("TRACE"), "trace logging is on");
+    assert!(!everything.contains("BEARERSENTINEL"), "the API key leaked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_reaches_the_network_before_the_first_message() {
     // A stand-in for the EC2 instance metadata service that records any connection.
     let imds = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -15,6 +15,7 @@ use aws_sdk_bedrockruntime::config::retry::RetryConfig;
 use aws_sdk_bedrockruntime::config::timeout::TimeoutConfig;
 use aws_sdk_bedrockruntime::operation::RequestId;
 use aws_sdk_bedrockruntime::types::ConverseStreamOutput;
+use aws_smithy_runtime_api::client::auth::http::HTTP_BEARER_AUTH_SCHEME_ID;
 use futures::stream;
 
 use crate::client::ModelClient;
@@ -124,7 +125,7 @@ impl BedrockClient {
     /// This may reach the network: on a machine without credentials in the environment or in the
     /// AWS files, the chain asks the container or instance metadata service, as the first request
     /// would. A client made with [`from_sdk_client`](Self::from_sdk_client) cannot reach its
-    /// chain and always passes; its first request tells.
+    /// chain, and one that uses a Bedrock API key needs no credentials: both always pass.
     ///
     /// # Errors
     ///
@@ -262,7 +263,11 @@ impl fmt::Debug for BedrockClient {
 pub struct BedrockClientBuilder {
     settings: ConnectionSettings,
     credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    bearer_token: Option<String>,
 }
+
+/// The environment variable the AWS SDK reads a Bedrock API key from.
+pub const BEARER_TOKEN_VARIABLE: &str = "AWS_BEARER_TOKEN_BEDROCK";
 
 impl BedrockClientBuilder {
     /// Replaces every connection setting. Default is [`ConnectionSettings::default`].
@@ -315,6 +320,15 @@ impl BedrockClientBuilder {
         self
     }
 
+    /// Authenticates with a Bedrock API key (`Authorization: Bearer …`) instead of signing
+    /// requests with AWS credentials. Default is the `AWS_BEARER_TOKEN_BEDROCK` environment
+    /// variable when set (the AWS SDK reads it), else AWS credentials. The key never appears in
+    /// `Debug` output, logs or errors.
+    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.bearer_token = Some(token.into());
+        self
+    }
+
     /// Loads the AWS configuration and builds the client.
     ///
     /// Credentials are resolved at the first request, not here; a missing region or a malformed
@@ -358,11 +372,23 @@ impl BedrockClientBuilder {
                 StalledStreamProtectionConfig::enabled()
                     .grace_period(settings.read_timeout)
                     .build(),
-            )
-            .build();
-        let mut client = BedrockClient::from_sdk_conf(conf)?;
+            );
+        let uses_bearer = self.bearer_token.is_some()
+            || std::env::var_os(BEARER_TOKEN_VARIABLE).is_some_and(|v| !v.is_empty());
+        let conf = match self.bearer_token {
+            Some(token) => conf
+                .bearer_token(aws_sdk_bedrockruntime::config::Token::new(token, None))
+                .auth_scheme_preference([HTTP_BEARER_AUTH_SCHEME_ID]),
+            None => conf,
+        };
+        let mut client = BedrockClient::from_sdk_conf(conf.build())?;
         client.endpoint = endpoint;
-        client.credentials = sdk_config.credentials_provider();
+        // With an API key no AWS credentials are needed, so there are none to check.
+        client.credentials = if uses_bearer {
+            None
+        } else {
+            sdk_config.credentials_provider()
+        };
         Ok(client)
     }
 }
@@ -374,6 +400,10 @@ impl fmt::Debug for BedrockClientBuilder {
             .field(
                 "credentials",
                 &self.credentials.as_ref().map(|_| "** redacted **"),
+            )
+            .field(
+                "bearer_token",
+                &self.bearer_token.as_ref().map(|_| "** redacted **"),
             )
             .finish()
     }

@@ -273,7 +273,6 @@ type Handled = Result<Response<Body>, std::io::Error>;
 
 async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled {
     let path = request.uri().path().to_string();
-    let signed = request.headers().contains_key("authorization");
     let access_key_id = request
         .headers()
         .get("authorization")
@@ -281,6 +280,13 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
         .and_then(|value| value.split("Credential=").nth(1))
         .and_then(|credential| credential.split('/').next())
         .map(str::to_string);
+    let authorization_scheme = request
+        .headers()
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_whitespace().next())
+        .map(str::to_string);
+    let signed = authorization_scheme.as_deref() == Some("AWS4-HMAC-SHA256");
     let body = request
         .into_body()
         .collect()
@@ -311,6 +317,7 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
             body,
             signed,
             access_key_id,
+            authorization_scheme,
         };
         let chosen = state
             .responder

@@ -346,6 +346,9 @@ pub struct RecordedRequest {
     /// The access key id the request was signed with (from the `Credential=` part of the
     /// `authorization` header), to tell which credentials a program used. Never a secret.
     pub access_key_id: Option<String>,
+    /// The scheme of the `authorization` header: `AWS4-HMAC-SHA256` for a SigV4-signed request,
+    /// `Bearer` for a Bedrock API key. The token itself is never recorded.
+    pub authorization_scheme: Option<String>,
 }
 
 impl RecordedRequest {
