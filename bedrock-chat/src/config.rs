@@ -169,6 +169,20 @@ fn session_default() -> SessionSettings {
     SessionSettings::default()
 }
 
+fn on_off(value: bool) -> &'static str {
+    if value { "on" } else { "off" }
+}
+
+fn parse_on_off(what: &str, value: &str) -> Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        _ => Err(crate::Error::invalid_input(format!(
+            "{what} must be on or off, not {value:?}"
+        ))),
+    }
+}
+
 fn duration_text(duration: std::time::Duration) -> String {
     humantime::format_duration(duration).to_string()
 }
@@ -394,6 +408,19 @@ pub const SETTINGS: &[Setting] = &[
             if let Some(budget) = &mut c.session.budget {
                 *budget = Budget::new(budget.limit_usd, c.budget_mode);
             }
+            Ok(())
+        },
+    },
+    Setting {
+        flag: "prompt-caching",
+        short: None,
+        env: "BEDROCK_PROMPT_CACHING",
+        also: &[],
+        value_name: "on|off",
+        about: "Cache the tools, system prompt and conversation so far between turns (cached input costs a tenth)",
+        default: || on_off(session_default().prompt_caching).to_string(),
+        apply: |c, v| {
+            c.session.prompt_caching = parse_on_off("prompt caching", v)?;
             Ok(())
         },
     },

@@ -95,6 +95,7 @@
 
 mod bedrock;
 mod budget;
+mod caching;
 mod client;
 mod config;
 mod context;
@@ -117,6 +118,7 @@ mod usd;
 
 pub use bedrock::{BEARER_TOKEN_VARIABLE, BedrockClient, BedrockClientBuilder};
 pub use budget::{Budget, BudgetMode};
+pub use caching::{CachePoints, MAX_CACHE_POINTS, min_cacheable_tokens};
 pub use client::ModelClient;
 pub use config::{ChatConfig, SETTINGS, Setting};
 pub use context::{ContextPolicy, DEFAULT_CONTEXT_TOKENS};

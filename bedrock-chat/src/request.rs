@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::caching::{CachePoints, MAX_CACHE_POINTS};
 use crate::error::{Error, Result};
 use crate::message::{Message, Role};
 use crate::tool_spec::ToolConfig;
@@ -113,6 +114,8 @@ pub struct ChatRequest {
     inference: InferenceConfig,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tool_config: Option<ToolConfig>,
+    #[serde(default, skip_serializing_if = "CachePoints::is_empty")]
+    cache_points: CachePoints,
 }
 
 impl ChatRequest {
@@ -124,7 +127,20 @@ impl ChatRequest {
             messages,
             inference: InferenceConfig::default(),
             tool_config: None,
+            cache_points: CachePoints::default(),
         }
+    }
+
+    /// Sets where the request's prompt-cache points go. Default is none.
+    #[must_use]
+    pub fn with_cache_points(mut self, cache_points: CachePoints) -> Self {
+        self.cache_points = cache_points;
+        self
+    }
+
+    /// Where the request's prompt-cache points go.
+    pub fn cache_points(&self) -> &CachePoints {
+        &self.cache_points
     }
 
     /// Sets the tools the model may call, and how it must choose. Default is none; a request
@@ -193,6 +209,24 @@ impl ChatRequest {
                 "the conversation holds tool calls, so the request must define the tools \
                  (Bedrock: \"The toolConfig field must be defined when using toolUse and \
                  toolResult content blocks\")",
+            ));
+        }
+        let points = &self.cache_points;
+        if points.count() > MAX_CACHE_POINTS {
+            return Err(Error::invalid_input(format!(
+                "a request may have at most {MAX_CACHE_POINTS} cache points, not {}",
+                points.count()
+            )));
+        }
+        if (points.system && self.system.is_none())
+            || (points.tools && self.tool_config.is_none())
+            || points
+                .after_messages
+                .iter()
+                .any(|&i| i >= self.messages.len())
+        {
+            return Err(Error::invalid_input(
+                "a cache point is placed after something the request does not have",
             ));
         }
         if self.system.as_deref().is_some_and(|s| s.trim().is_empty()) {

@@ -52,6 +52,9 @@ pub struct SessionSettings {
     pub prices: PriceTable,
     /// A spending limit. Default is none.
     pub budget: Option<Budget>,
+    /// Whether requests carry prompt-cache points (see [`CachePoints`](crate::CachePoints)).
+    /// Default is off.
+    pub prompt_caching: bool,
 }
 
 impl Default for SessionSettings {
@@ -64,6 +67,7 @@ impl Default for SessionSettings {
             context_policy: ContextPolicy::default(),
             prices: PriceTable::builtin(),
             budget: None,
+            prompt_caching: false,
         }
     }
 }

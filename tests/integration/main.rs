@@ -5,6 +5,7 @@
 
 mod support;
 
+mod caching;
 mod cancellation;
 mod concurrency;
 mod converse;

@@ -23,20 +23,48 @@ pub(super) struct SdkRequest {
 }
 
 pub(super) fn to_sdk(request: &ChatRequest) -> Result<SdkRequest> {
-    let messages = request
+    let points = request.cache_points();
+    let mut messages = request
         .messages()
         .iter()
         .map(message_to_sdk)
         .collect::<Result<Vec<_>>>()?;
-    let system = request
-        .system()
-        .map(|text| vec![sdk::SystemContentBlock::Text(text.to_string())]);
+    for &index in &points.after_messages {
+        if let Some(message) = messages.get_mut(index) {
+            message
+                .content
+                .push(sdk::ContentBlock::CachePoint(cache_point()?));
+        }
+    }
+    let system = match request.system() {
+        Some(text) => {
+            let mut blocks = vec![sdk::SystemContentBlock::Text(text.to_string())];
+            if points.system {
+                blocks.push(sdk::SystemContentBlock::CachePoint(cache_point()?));
+            }
+            Some(blocks)
+        }
+        None => None,
+    };
+    let mut tool_config = request.tool_config().map(tool_config_to_sdk).transpose()?;
+    if points.tools
+        && let Some(config) = &mut tool_config
+    {
+        config.tools.push(sdk::Tool::CachePoint(cache_point()?));
+    }
     Ok(SdkRequest {
         messages,
         system,
         inference: inference_to_sdk(request.inference())?,
-        tool_config: request.tool_config().map(tool_config_to_sdk).transpose()?,
+        tool_config,
     })
+}
+
+fn cache_point() -> Result<sdk::CachePointBlock> {
+    sdk::CachePointBlock::builder()
+        .r#type(sdk::CachePointType::Default)
+        .build()
+        .map_err(sdk_build_error)
 }
 
 fn message_to_sdk(message: &Message) -> Result<sdk::Message> {

@@ -153,6 +153,16 @@ impl ChatSessionBuilder {
         self
     }
 
+    /// Places prompt-cache points in each request where they pay off (after the tools, the
+    /// system prompt and the conversation so far, once each is past the model's minimum
+    /// cacheable length; see [`CachePoints`](crate::CachePoints)), so later turns read the
+    /// unchanged start of the conversation from Bedrock's cache at a tenth of the input price.
+    /// Usage then reports cache reads and writes, priced at their own rates. Default is off.
+    pub fn prompt_caching(mut self, on: bool) -> Self {
+        self.settings.prompt_caching = on;
+        self
+    }
+
     /// Starts from an existing conversation of whole exchanges. Default is empty.
     pub fn history(mut self, history: Vec<Message>) -> Self {
         self.history = history;

@@ -8,6 +8,7 @@ use tracing::Instrument;
 use super::ChatSession;
 use super::notice::Notice;
 use super::streamed_turn::{self, ChatStream, Opened};
+use crate::caching::CachePoints;
 use crate::context::{ContextPolicy, first_sent, shrink};
 use crate::error::{Error, Result, ServiceDetails};
 use crate::message::{ContentBlock, Message, Role, ToolResult, ToolUse};
@@ -206,10 +207,29 @@ impl ChatSession {
         messages.extend_from_slice(&kept[start..]);
         messages.extend_from_slice(turn);
         let tool_config = self.tools.config(round, &messages);
+        let cache_points = if settings.prompt_caching {
+            let tools_bytes = tool_config.as_ref().map_or(0, |config| {
+                config
+                    .tools
+                    .iter()
+                    .map(|t| t.name.len() + t.description.len() + t.input_schema.to_string().len())
+                    .sum()
+            });
+            crate::caching::place(
+                &settings.model_id,
+                tools_bytes,
+                settings.system_prompt.as_deref(),
+                &messages,
+                &self.estimator,
+            )
+        } else {
+            CachePoints::default()
+        };
         let request = ChatRequest::new(settings.model_id.clone(), messages)
             .with_system(settings.system_prompt.clone())
             .with_inference(settings.inference.clone())
-            .with_tool_config(tool_config);
+            .with_tool_config(tool_config)
+            .with_cache_points(cache_points);
         request.validate()?;
         self.check_budget(&request)?;
         if start > 0 && report_trimming {

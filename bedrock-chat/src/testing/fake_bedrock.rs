@@ -308,7 +308,7 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
         ));
     };
     let input_tokens = estimate_input_tokens(&body);
-    let broken_rule = check_tool_rules(&body);
+    let broken_rule = check_tool_rules(&body).or_else(|| check_cache_points(&body));
     let (reply, request_number) = {
         let mut state = lock(&state);
         let recorded = RecordedRequest {
@@ -605,7 +605,8 @@ fn check_tool_rules(body: &Value) -> Option<String> {
         }
     }
     let mut names = Vec::new();
-    for tool in body["toolConfig"]["tools"].as_array().into_iter().flatten() {
+    let specs = body["toolConfig"]["tools"].as_array().into_iter().flatten();
+    for tool in specs.filter(|t| t.get("cachePoint").is_none()) {
         let name = tool["toolSpec"]["name"].as_str().unwrap_or_default();
         let valid = !name.is_empty()
             && name.len() <= 64
@@ -619,6 +620,37 @@ fn check_tool_rules(body: &Value) -> Option<String> {
             ));
         }
         names.push(name);
+    }
+    None
+}
+
+/// Bedrock's rules for cache points: at most four, and never one with nothing before it.
+fn check_cache_points(body: &Value) -> Option<String> {
+    let is_point = |block: &Value| block.get("cachePoint").is_some();
+    let system: Vec<Value> = body["system"].as_array().cloned().unwrap_or_default();
+    let tools: Vec<Value> = body["toolConfig"]["tools"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let messages: Vec<Value> = body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|m| m["content"].as_array().cloned().unwrap_or_default())
+        .collect();
+    let count = [&tools, &system, &messages]
+        .iter()
+        .flat_map(|blocks| blocks.iter())
+        .filter(|b| is_point(b))
+        .count();
+    if count > 4 {
+        return Some(format!(
+            "A maximum of 4 blocks with cache_control may be provided. Found {count}."
+        ));
+    }
+    let first = tools.first().or(system.first()).or(messages.first());
+    if first.is_some_and(is_point) {
+        return Some("There is nothing available to cache.".into());
     }
     None
 }
