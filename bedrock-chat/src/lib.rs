@@ -93,6 +93,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod attachment;
 mod bedrock;
 mod budget;
 mod caching;
@@ -116,6 +117,10 @@ mod tool_spec;
 mod tools;
 mod usd;
 
+pub use attachment::{
+    Attachment, DocumentFormat, ImageFormat, MAX_DOCUMENT_BYTES, MAX_DOCUMENTS_PER_MESSAGE,
+    MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, MAX_IMAGES_PER_MESSAGE, document_name,
+};
 pub use bedrock::{BEARER_TOKEN_VARIABLE, BedrockClient, BedrockClientBuilder};
 pub use budget::{Budget, BudgetMode};
 pub use caching::{CachePoints, MAX_CACHE_POINTS, min_cacheable_tokens};

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::attachment::Attachment;
+
 /// Who wrote a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -36,6 +38,9 @@ pub enum ContentBlock {
     ToolUse(ToolUse),
     /// A tool's answer (in the user message right after the call).
     ToolResult(ToolResult),
+    /// An image or a document (in a user message); `{"image": {...}}` or `{"document": {...}}`.
+    #[serde(untagged)]
+    Attachment(Attachment),
 }
 
 impl ContentBlock {
@@ -76,6 +81,10 @@ impl ContentBlock {
         match self {
             ContentBlock::Text(text) => text.len(),
             ContentBlock::ToolUse(call) => call.name.len() + call.input.to_string().len() + 32,
+            // Claude counts about (width × height) / 750 tokens for an image, at most about
+            // 1,600 once Bedrock scales it down; a document's bytes stand for its text.
+            ContentBlock::Attachment(attachment) if attachment.is_image() => 4800,
+            ContentBlock::Attachment(attachment) => attachment.len(),
             ContentBlock::ToolResult(result) => {
                 result
                     .content
@@ -243,6 +252,28 @@ impl Message {
             .filter_map(ContentBlock::as_text)
             .map(str::len)
             .sum()
+    }
+
+    /// A user message with attachments (images and documents) and text. The attachments come
+    /// first, as Claude reads best.
+    pub fn user_with_attachments(text: impl Into<String>, attachments: Vec<Attachment>) -> Self {
+        let mut content: Vec<ContentBlock> = attachments
+            .into_iter()
+            .map(ContentBlock::Attachment)
+            .collect();
+        let text = text.into();
+        if !text.is_empty() {
+            content.push(ContentBlock::Text(text));
+        }
+        Message::new(Role::User, content)
+    }
+
+    /// The attachments in the message, in order.
+    pub fn attachments(&self) -> impl Iterator<Item = &Attachment> {
+        self.content.iter().filter_map(|b| match b {
+            ContentBlock::Attachment(a) => Some(a),
+            _ => None,
+        })
     }
 
     /// The tool calls in the message, in order.

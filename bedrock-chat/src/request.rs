@@ -294,6 +294,28 @@ fn check_tool_exchange(messages: &[Message], index: usize) -> Result<()> {
     Ok(())
 }
 
+/// Attachments only in user messages, within Bedrock's per-message limits.
+fn check_attachments(message: &Message, index: usize) -> Result<()> {
+    let (images, documents) =
+        message.attachments().fold(
+            (0, 0),
+            |(i, d), a| if a.is_image() { (i + 1, d) } else { (i, d + 1) },
+        );
+    if images + documents == 0 {
+        return Ok(());
+    }
+    if message.role() == Role::Assistant {
+        return Err(Error::invalid_input(format!(
+            "message {index} is from the assistant but holds attachments"
+        )));
+    }
+    crate::attachment::check_message_attachments(
+        images,
+        documents,
+        !message.text().trim().is_empty(),
+    )
+}
+
 /// Which role a conversation must end with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Ending {
@@ -326,6 +348,7 @@ pub(crate) fn validate_conversation(messages: &[Message], ending: Ending) -> Res
             )));
         }
         check_tool_exchange(messages, index)?;
+        check_attachments(message, index)?;
         if message.text_len() > MAX_MESSAGE_BYTES {
             return Err(Error::invalid_input(format!(
                 "message {index} has {} bytes of text, more than the {MAX_MESSAGE_BYTES} a request may carry",

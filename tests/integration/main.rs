@@ -5,6 +5,7 @@
 
 mod support;
 
+mod attachments;
 mod caching;
 mod cancellation;
 mod concurrency;

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use aws_sdk_bedrockruntime::operation::converse::ConverseOutput;
 use aws_sdk_bedrockruntime::types as sdk;
-use aws_smithy_types::{Document, Number};
+use aws_smithy_types::{Blob, Document, Number};
 use serde_json::Value;
 
+use crate::attachment::{Attachment, DocumentFormat, ImageFormat};
 use crate::error::{Error, Result};
 use crate::event_stream::StreamEvent;
 use crate::message::{ContentBlock, Message, Role, ToolResultContent, ToolResultStatus, ToolUse};
@@ -94,6 +95,40 @@ fn sdk_build_error(error: aws_smithy_types::error::operation::BuildError) -> Err
 fn block_to_sdk(block: &ContentBlock) -> Result<sdk::ContentBlock> {
     Ok(match block {
         ContentBlock::Text(text) => sdk::ContentBlock::Text(text.clone()),
+        ContentBlock::Attachment(Attachment::Image { format, bytes }) => sdk::ContentBlock::Image(
+            sdk::ImageBlock::builder()
+                .format(match format {
+                    ImageFormat::Png => sdk::ImageFormat::Png,
+                    ImageFormat::Jpeg => sdk::ImageFormat::Jpeg,
+                    ImageFormat::Gif => sdk::ImageFormat::Gif,
+                    ImageFormat::Webp => sdk::ImageFormat::Webp,
+                })
+                .source(sdk::ImageSource::Bytes(Blob::new(bytes.clone())))
+                .build()
+                .map_err(sdk_build_error)?,
+        ),
+        ContentBlock::Attachment(Attachment::Document {
+            format,
+            name,
+            bytes,
+        }) => sdk::ContentBlock::Document(
+            sdk::DocumentBlock::builder()
+                .format(match format {
+                    DocumentFormat::Pdf => sdk::DocumentFormat::Pdf,
+                    DocumentFormat::Csv => sdk::DocumentFormat::Csv,
+                    DocumentFormat::Doc => sdk::DocumentFormat::Doc,
+                    DocumentFormat::Docx => sdk::DocumentFormat::Docx,
+                    DocumentFormat::Xls => sdk::DocumentFormat::Xls,
+                    DocumentFormat::Xlsx => sdk::DocumentFormat::Xlsx,
+                    DocumentFormat::Html => sdk::DocumentFormat::Html,
+                    DocumentFormat::Txt => sdk::DocumentFormat::Txt,
+                    DocumentFormat::Md => sdk::DocumentFormat::Md,
+                })
+                .name(name)
+                .source(sdk::DocumentSource::Bytes(Blob::new(bytes.clone())))
+                .build()
+                .map_err(sdk_build_error)?,
+        ),
         ContentBlock::ToolUse(call) => sdk::ContentBlock::ToolUse(
             sdk::ToolUseBlock::builder()
                 .tool_use_id(&call.id)

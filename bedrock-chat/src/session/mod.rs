@@ -25,6 +25,7 @@ pub use stateless::{converse_once, converse_stream_once};
 pub use streamed_turn::ChatStream;
 pub use usage::{SessionCost, SessionUsage, TurnUsage};
 
+use crate::attachment::Attachment;
 use crate::budget::Budget;
 use crate::client::ModelClient;
 use crate::context::{ContextPolicy, TokenEstimator};
@@ -119,6 +120,37 @@ impl ChatSession {
     pub async fn send(&mut self, text: impl Into<String>) -> Result<ChatResponse> {
         let user = user_message(text.into())?;
         self.run_turn(self.history.len(), user).await
+    }
+
+    /// Like [`send`](Self::send), with images and documents ([`Attachment`]s) before the text.
+    /// The text may be empty when there are only images.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send); [`Error::InvalidInput`] when the attachments are over Bedrock's
+    /// per-message limits (20 images, 5 documents) or a document comes without text.
+    pub async fn send_with(
+        &mut self,
+        text: impl Into<String>,
+        attachments: Vec<Attachment>,
+    ) -> Result<ChatResponse> {
+        let user = user_message_with(text.into(), attachments)?;
+        self.run_turn(self.history.len(), user).await
+    }
+
+    /// Like [`send_streaming`](Self::send_streaming), with attachments; see
+    /// [`send_with`](Self::send_with).
+    ///
+    /// # Errors
+    ///
+    /// As [`send_with`](Self::send_with) and [`send_streaming`](Self::send_streaming).
+    pub async fn send_streaming_with(
+        &mut self,
+        text: impl Into<String>,
+        attachments: Vec<Attachment>,
+    ) -> Result<ChatStream<'_>> {
+        let user = user_message_with(text.into(), attachments)?;
+        self.start_stream(self.history.len(), user).await
     }
 
     /// Sends a user message and streams the reply.
@@ -403,6 +435,19 @@ impl fmt::Debug for ChatSession {
 fn user_message(text: String) -> Result<Message> {
     check_user_text(&text)?;
     Ok(Message::user(text))
+}
+
+fn user_message_with(text: String, attachments: Vec<Attachment>) -> Result<Message> {
+    if attachments.is_empty() || !text.trim().is_empty() {
+        check_user_text(&text)?;
+    }
+    let images = attachments.iter().filter(|a| a.is_image()).count();
+    crate::attachment::check_message_attachments(
+        images,
+        attachments.len() - images,
+        !text.trim().is_empty(),
+    )?;
+    Ok(Message::user_with_attachments(text, attachments))
 }
 
 fn check_user_text(text: &str) -> Result<()> {

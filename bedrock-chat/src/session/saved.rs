@@ -13,8 +13,10 @@ use crate::response::TokenUsage;
 /// The `format` field every saved conversation carries, so a stray JSON file is recognised.
 const FORMAT: &str = "bedrock-chat/conversation";
 
-/// The newest format version this build writes and reads.
-pub const CONVERSATION_FORMAT_VERSION: u32 = 1;
+/// The newest format version this build writes and reads. Version 2 added tool calls, tool
+/// results, images and documents; a conversation of text only is still written as version 1,
+/// so older builds can read it.
+pub const CONVERSATION_FORMAT_VERSION: u32 = 2;
 
 /// The largest conversation file read. A conversation near this size would not fit any model's
 /// context window anyway, and the limit keeps `/load /dev/zero` or a huge stray file from
@@ -56,9 +58,16 @@ impl SavedConversation {
         messages: Vec<Message>,
         usage: TokenUsage,
     ) -> Self {
+        let text_only = messages
+            .iter()
+            .all(|m| m.content().iter().all(|b| b.as_text().is_some()));
         SavedConversation {
             format: FORMAT.to_string(),
-            version: CONVERSATION_FORMAT_VERSION,
+            version: if text_only {
+                1
+            } else {
+                CONVERSATION_FORMAT_VERSION
+            },
             model_id,
             system_prompt,
             inference,

@@ -308,7 +308,9 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
         ));
     };
     let input_tokens = estimate_input_tokens(&body);
-    let broken_rule = check_tool_rules(&body).or_else(|| check_cache_points(&body));
+    let broken_rule = check_tool_rules(&body)
+        .or_else(|| check_cache_points(&body))
+        .or_else(|| check_attachments(&body));
     let (reply, request_number) = {
         let mut state = lock(&state);
         let recorded = RecordedRequest {
@@ -620,6 +622,56 @@ fn check_tool_rules(body: &Value) -> Option<String> {
             ));
         }
         names.push(name);
+    }
+    None
+}
+
+/// Bedrock's rules for images and documents: bytes that decode, a document name of letters,
+/// digits, single spaces, hyphens, parentheses and brackets, text alongside a document.
+fn check_attachments(body: &Value) -> Option<String> {
+    use base64::Engine;
+    let decodes = |block: &Value| {
+        block["source"]["bytes"]
+            .as_str()
+            .is_some_and(|b| base64::engine::general_purpose::STANDARD.decode(b).is_ok())
+    };
+    for (n, message) in body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let blocks = message["content"].as_array().cloned().unwrap_or_default();
+        let has_text = blocks.iter().any(|b| b.get("text").is_some());
+        for (k, block) in blocks.iter().enumerate() {
+            if let Some(image) = block.get("image")
+                && !decodes(image)
+            {
+                return Some(format!(
+                    "messages.{n}.content.{k}.image.source.bytes is not valid base64"
+                ));
+            }
+            if let Some(document) = block.get("document") {
+                let name = document["name"].as_str().unwrap_or_default();
+                let valid_name = !name.is_empty()
+                    && !name.contains("  ")
+                    && name.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '(' | ')' | '[' | ']')
+                    });
+                if !valid_name {
+                    return Some(format!(
+                        "The document file name can only contain alphanumeric characters, whitespace \
+                         characters, hyphens, parentheses, and square brackets. The name can't contain \
+                         more than one consecutive whitespace character. (messages.{n}.content.{k})"
+                    ));
+                }
+                if !has_text || !decodes(document) {
+                    return Some(format!(
+                        "messages.{n}.content.{k}: a document needs valid bytes and a text block in the same message"
+                    ));
+                }
+            }
+        }
     }
     None
 }
