@@ -113,7 +113,18 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
         stderr_is_terminal: io::stderr().is_terminal(),
         output_closed: crate::output::stdout_is_unread,
     };
+    let mut attachments = Vec::with_capacity(args.attach.len());
+    for path in &args.attach {
+        match bedrock_chat::Attachment::from_path(path) {
+            Ok(attachment) => attachments.push(attachment),
+            Err(error) => {
+                print_error(&format!("--attach: {}", describe(&error)));
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+        }
+    }
     let mut repl = Repl::new(session, options, io::stdout(), io::stderr(), notices_rx);
+    repl.attach(attachments);
 
     let outcome = if let Some(prompt) = args.prompt.clone() {
         let mut interrupts = NoInterrupts;

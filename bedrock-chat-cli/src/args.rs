@@ -51,6 +51,11 @@ pub struct Args {
     #[arg(long, short, value_name = "TEXT")]
     pub prompt: Option<String>,
 
+    /// Attach an image (PNG, JPEG, GIF, WebP) or a document (PDF, CSV, DOC, DOCX, XLS, XLSX,
+    /// HTML, TXT, MD) to the first message; repeat for several
+    #[arg(long, value_name = "PATH")]
+    pub attach: Vec<PathBuf>,
+
     /// File that keeps the REPL's input history; it must be a bedrock-chat history file or not
     /// exist yet (anything else is left alone) [env: BEDROCK_CHAT_HISTORY_FILE, not taken from
     /// .env] [default: bedrock-chat/history in the user's data directory]

@@ -34,6 +34,10 @@ pub enum Command {
     },
     /// `/load PATH`
     Load(PathBuf),
+    /// `/attach [PATH]`: attach a file to the next message, or list what is attached.
+    Attach(Option<PathBuf>),
+    /// `/detach`: drop what is attached.
+    Detach,
     /// A command that needs an argument it did not get, or one that does not exist.
     Invalid(String),
 }
@@ -59,7 +63,10 @@ Ctrl-D or /exit quits.
   /save PATH       save the conversation (JSON, readable only by you); asks before
                    replacing a saved conversation, never replaces any other file
   /save --force PATH   replace an existing saved conversation without asking
-  /load PATH       load a saved conversation";
+  /load PATH       load a saved conversation
+  /attach PATH     attach an image or a document to your next message
+                   (PNG, JPEG, GIF, WebP; PDF, CSV, DOC, DOCX, XLS, XLSX, HTML, TXT, MD)
+  /attach          list what is attached; /detach drops it";
 
 /// Parses one line of input.
 pub fn parse(line: &str) -> Command {
@@ -107,6 +114,8 @@ pub fn parse(line: &str) -> Command {
         "usage" => Command::Usage,
         "save" => save(arg),
         "load" => path(arg, "/load").map_or_else(|e| e, Command::Load),
+        "attach" => Command::Attach(arg.map(expand_home)),
+        "detach" => Command::Detach,
         other => Command::Invalid(format!(
             "unknown command /{other}; type /help for the list (start with // to send text beginning with /)"
         )),

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use bedrock_chat::{ChatSession, Error, PRICES_AS_OF, Usd};
+use bedrock_chat::{Attachment, ChatSession, ContentBlock, Error, PRICES_AS_OF, Usd};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::commands::{self, Command};
@@ -33,8 +33,10 @@ pub struct Repl<O, E> {
     out: O,
     err: E,
     notices: UnboundedReceiver<String>,
-    /// The last message that failed, so `/retry` can send it again.
-    failed_input: Option<String>,
+    /// The last message that failed, with its attachments, so `/retry` can send it again.
+    failed_input: Option<(String, Vec<Attachment>)>,
+    /// Files attached with `/attach` (or `--attach`), to go with the next message.
+    attachments: Vec<Attachment>,
 }
 
 impl<O: Write + Send, E: Write + Send> Repl<O, E> {
@@ -55,7 +57,13 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
             err,
             notices,
             failed_input: None,
+            attachments: Vec::new(),
         }
+    }
+
+    /// Attaches files to the next message (`--attach`).
+    pub fn attach(&mut self, attachments: Vec<Attachment>) {
+        self.attachments.extend(attachments);
     }
 
     /// The session, for inspection after the loop.
@@ -125,7 +133,8 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
         text: String,
         interrupts: &mut dyn Interrupts,
     ) -> io::Result<Outcome> {
-        match self.turn(Turn::Say(text), interrupts).await? {
+        let attachments = std::mem::take(&mut self.attachments);
+        match self.turn(Turn::Say(text, attachments), interrupts).await? {
             TurnEnd::Replied => Ok(Outcome::Done),
             TurnEnd::Failed(_) | TurnEnd::Cancelled => Ok(Outcome::TurnFailed),
         }
@@ -146,13 +155,42 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
         interrupts: &mut dyn Interrupts,
     ) -> io::Result<Option<Outcome>> {
         match command {
-            Command::Say(text) => return self.say(Turn::Say(text), interrupts).await,
+            Command::Say(text) => {
+                let attachments = std::mem::take(&mut self.attachments);
+                return self.say(Turn::Say(text, attachments), interrupts).await;
+            }
             Command::Retry => {
                 let turn = match self.failed_input.clone() {
-                    Some(text) => Turn::Say(text),
+                    Some((text, attachments)) => Turn::Say(text, attachments),
                     None => Turn::Retry,
                 };
                 return self.say(turn, interrupts).await;
+            }
+            Command::Attach(Some(path)) => match Attachment::from_path(&path) {
+                Ok(attachment) => {
+                    let described = attachment.describe();
+                    self.attachments.push(attachment);
+                    self.info(&format!(
+                        "Attached {described}; it goes with your next message ({} attached).",
+                        self.attachments.len()
+                    ))?;
+                }
+                Err(error) => return self.command_failed(&error),
+            },
+            Command::Attach(None) => {
+                let text = if self.attachments.is_empty() {
+                    "Nothing is attached; /attach PATH attaches a file to your next message."
+                        .to_string()
+                } else {
+                    let list: Vec<String> =
+                        self.attachments.iter().map(Attachment::describe).collect();
+                    format!("Attached to your next message: {}", list.join(", "))
+                };
+                self.info(&text)?;
+            }
+            Command::Detach => {
+                let dropped = std::mem::take(&mut self.attachments).len();
+                self.info(&format!("Dropped {dropped} attachments."))?;
             }
             Command::Exit => return Ok(Some(Outcome::Done)),
             Command::Help => self.info(commands::HELP)?,
@@ -308,7 +346,7 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
         interrupts: &mut dyn Interrupts,
     ) -> io::Result<Option<Outcome>> {
         let text = match &turn {
-            Turn::Say(text) => Some(text.clone()),
+            Turn::Say(text, attachments) => Some((text.clone(), attachments.clone())),
             Turn::Retry => None,
         };
         match self.turn(turn, interrupts).await? {
@@ -404,7 +442,7 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
                 bedrock_chat::Role::User => "you",
                 bedrock_chat::Role::Assistant => "claude",
             };
-            text.push_str(&format!("{who}: {}\n", message.text()));
+            text.push_str(&format!("{who}: {}\n", describe_message(message)));
         }
         text.pop();
         text
@@ -470,6 +508,25 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
         ));
         text
     }
+}
+
+/// A message for `/history`: its text, with attachments, tool calls and results in brackets.
+fn describe_message(message: &bedrock_chat::Message) -> String {
+    let parts: Vec<String> = message
+        .content()
+        .iter()
+        .map(|block| match block {
+            ContentBlock::Text(text) => text.clone(),
+            ContentBlock::Attachment(attachment) => format!("[{}]", attachment.describe()),
+            ContentBlock::ToolUse(call) => format!("[calls {} {}]", call.name, call.input),
+            ContentBlock::ToolResult(result) => {
+                let status = if result.is_error() { "failed: " } else { "" };
+                format!("[tool result: {status}{}]", result.text())
+            }
+            _ => "[content this version cannot show]".to_string(),
+        })
+        .collect();
+    parts.join(" ")
 }
 
 fn describe_cost(cost: Option<f64>) -> String {

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io::{self, Write};
 use std::pin::Pin;
 
-use bedrock_chat::{ChatSession, Error, StreamEvent};
+use bedrock_chat::{Attachment, ChatSession, Error, StreamEvent};
 use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -63,8 +63,8 @@ const CLEAR_LINE: &str = "\r\x1b[2K";
 
 /// What a turn sends.
 pub(crate) enum Turn {
-    /// A new message.
-    Say(String),
+    /// A new message, with any attachments.
+    Say(String, Vec<Attachment>),
     /// The last message again.
     Retry,
 }
@@ -97,7 +97,7 @@ impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
     ) -> io::Result<TurnEnd> {
         let answer = async {
             match turn {
-                Turn::Say(text) => session.send(text).await,
+                Turn::Say(text, attachments) => session.send_with(text, attachments).await,
                 Turn::Retry => session.retry().await,
             }
         };
@@ -123,7 +123,9 @@ impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
     ) -> io::Result<TurnEnd> {
         let answer = async {
             match turn {
-                Turn::Say(text) => session.send_streaming(text).await,
+                Turn::Say(text, attachments) => {
+                    session.send_streaming_with(text, attachments).await
+                }
                 Turn::Retry => session.retry_streaming().await,
             }
         };

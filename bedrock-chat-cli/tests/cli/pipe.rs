@@ -577,3 +577,61 @@ async fn a_refusing_budget_ends_the_pipe_with_status_1() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_attach_to_the_next_message_with_attach_and_the_flag() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.set_fallback(FakeReply::text("Seen."));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.md"), "# Plan\n- ship it\n").unwrap();
+    std::fs::write(dir.path().join("data.bin"), [0u8, 159, 146, 150]).unwrap();
+
+    // In a pipe: /attach, then the message it goes with; /history shows it.
+    let command = bedrock_chat(Some(&fake), dir.path());
+    let output = run_with_stdin(
+        command,
+        b"/attach notes.md\nSummarise the plan.\n/history\n/attach data.bin\n",
+    )
+    .await;
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("Attached notes (md, 1 KB)"), "{stderr}");
+    assert!(
+        stderr.contains("not an attachment Bedrock takes"),
+        "{stderr}"
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a failed /attach in a pipe stops it"
+    );
+    let history = text(&output.stderr);
+    assert!(
+        history.contains("you: [notes (md, 1 KB)] Summarise the plan."),
+        "{history}"
+    );
+    let request = &fake.requests()[0];
+    let content = &request.body["messages"][0]["content"];
+    assert_eq!(content[0]["document"]["format"], "md");
+    assert_eq!(content[0]["document"]["name"], "notes");
+    assert_eq!(content[1]["text"], "Summarise the plan.");
+
+    // With --attach and -p: the one message carries it; a missing file is bad usage.
+    let mut command = bedrock_chat(Some(&fake), dir.path());
+    command.args(["--attach", "notes.md", "-p", "What is planned?"]);
+    let output = run_with_stdin(command, b"").await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let last = fake.requests().pop().unwrap();
+    assert_eq!(
+        last.body["messages"][0]["content"][0]["document"]["name"],
+        "notes"
+    );
+    let mut command = bedrock_chat(Some(&fake), dir.path());
+    command.args(["--attach", "missing.png", "-p", "hi"]);
+    let output = run_with_stdin(command, b"").await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("missing.png does not exist"),
+        "{}",
+        text(&output.stderr)
+    );
+}
