@@ -127,6 +127,51 @@ async fn tool_use_runs_both_tools_at_once_to_an_answer() {
     );
 }
 
+/// A valid 1×1 PNG.
+const PIXEL_PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_image_sends_the_picture_with_the_question() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::text("A single red pixel."));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pixel.png"), PIXEL_PNG).unwrap();
+    let mut command = example("describe_image", &fake.endpoint_url(), dir.path());
+    command.args(["pixel.png", "What is this?"]);
+    let output = run(command).await;
+    assert_eq!(stdout(&output), "A single red pixel.\n");
+    let content = &fake.requests()[0].body["messages"][0]["content"];
+    assert_eq!(content[0]["image"]["format"], "png");
+    assert_eq!(content[1]["text"], "What is this?");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summarise_document_keeps_the_document_for_the_follow_up() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::text("- one\n- two\n- three"))
+        .push(FakeReply::text("Ship it."));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("John's plan #2.md"),
+        "# Plan\n\nShip it on Friday.\n",
+    )
+    .unwrap();
+    let mut command = example("summarise_document", &fake.endpoint_url(), dir.path());
+    command.arg("John's plan #2.md");
+    let output = run(command).await;
+    assert_eq!(stdout(&output), "- one\n- two\n- three\n\nShip it.\n");
+    let requests = fake.requests();
+    let document = &requests[1].body["messages"][0]["content"][0]["document"];
+    assert_eq!(document["name"], "Johns plan 2");
+    assert_eq!(document["format"], "md");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_policy_prints_each_retry() {
     let fake = FakeBedrock::start().await.unwrap();
