@@ -425,6 +425,22 @@ pub const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        flag: "guardrail",
+        short: None,
+        env: "BEDROCK_GUARDRAIL",
+        also: &[],
+        value_name: "ID:VERSION",
+        about: "An Amazon Bedrock guardrail that checks every message and reply, such as gr-abc123:1 (\"none\" for none)",
+        default: || "none".to_string(),
+        apply: |c, v| {
+            c.session.guardrail = match v.trim() {
+                "" | "none" => None,
+                text => Some(text.parse()?),
+            };
+            Ok(())
+        },
+    },
+    Setting {
         flag: "price-table",
         short: None,
         env: "BEDROCK_PRICE_TABLE",

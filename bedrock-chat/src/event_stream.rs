@@ -54,6 +54,9 @@ pub enum StreamEvent {
     /// A tool's result, about to go back to the model (from a
     /// [`ChatStream`](crate::ChatStream)).
     ToolResult(crate::message::ToolResult),
+    /// What the guardrail found (from the stream's closing metadata, just before
+    /// [`Metadata`](Self::Metadata)), when a guardrail with its trace on assessed something.
+    GuardrailTrace(crate::guardrail::GuardrailTrace),
     /// What the reply used; the last event of a stream.
     Metadata {
         /// The tokens the reply used.

@@ -102,6 +102,7 @@ mod config;
 mod context;
 mod error;
 mod event_stream;
+mod guardrail;
 mod message;
 mod pricing;
 mod request;
@@ -129,6 +130,9 @@ pub use config::{ChatConfig, SETTINGS, Setting};
 pub use context::{ContextPolicy, DEFAULT_CONTEXT_TOKENS};
 pub use error::{BoxError, Error, Result, ServiceDetails};
 pub use event_stream::{EventStream, StreamEvent};
+pub use guardrail::{
+    GuardrailConfig, GuardrailFinding, GuardrailTrace, GuardrailTraceMode, StreamProcessingMode,
+};
 pub use message::{
     ContentBlock, Message, Role, ToolResult, ToolResultContent, ToolResultStatus, ToolUse,
 };

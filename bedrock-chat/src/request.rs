@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::caching::{CachePoints, MAX_CACHE_POINTS};
 use crate::error::{Error, Result};
+use crate::guardrail::GuardrailConfig;
 use crate::message::{Message, Role};
 use crate::tool_spec::ToolConfig;
 
@@ -116,6 +117,8 @@ pub struct ChatRequest {
     tool_config: Option<ToolConfig>,
     #[serde(default, skip_serializing_if = "CachePoints::is_empty")]
     cache_points: CachePoints,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    guardrail: Option<GuardrailConfig>,
 }
 
 impl ChatRequest {
@@ -128,7 +131,20 @@ impl ChatRequest {
             inference: InferenceConfig::default(),
             tool_config: None,
             cache_points: CachePoints::default(),
+            guardrail: None,
         }
+    }
+
+    /// Sets the guardrail that checks the request and the reply. Default is none.
+    #[must_use]
+    pub fn with_guardrail(mut self, guardrail: Option<GuardrailConfig>) -> Self {
+        self.guardrail = guardrail;
+        self
+    }
+
+    /// The guardrail, if any.
+    pub fn guardrail(&self) -> Option<&GuardrailConfig> {
+        self.guardrail.as_ref()
     }
 
     /// Sets where the request's prompt-cache points go. Default is none.
@@ -210,6 +226,9 @@ impl ChatRequest {
                  (Bedrock: \"The toolConfig field must be defined when using toolUse and \
                  toolResult content blocks\")",
             ));
+        }
+        if let Some(guardrail) = &self.guardrail {
+            guardrail.validate()?;
         }
         let points = &self.cache_points;
         if points.count() > MAX_CACHE_POINTS {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::guardrail::GuardrailTrace;
 use crate::message::Message;
 
 /// Why the model stopped generating.
@@ -170,6 +171,8 @@ pub struct ChatResponse {
     latency: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    guardrail_trace: Option<GuardrailTrace>,
 }
 
 /// `Option<Duration>` as whole milliseconds, the way Bedrock reports latency.
@@ -204,7 +207,20 @@ impl ChatResponse {
             usage,
             latency: None,
             request_id: None,
+            guardrail_trace: None,
         }
+    }
+
+    /// Sets what a guardrail found. Default is none.
+    #[must_use]
+    pub fn with_guardrail_trace(mut self, trace: Option<GuardrailTrace>) -> Self {
+        self.guardrail_trace = trace;
+        self
+    }
+
+    /// What the session's guardrail found, when it has its trace on and assessed something.
+    pub fn guardrail_trace(&self) -> Option<&GuardrailTrace> {
+        self.guardrail_trace.as_ref()
     }
 
     /// Sets the latency Bedrock reported. Default is none.

@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::budget::Budget;
 use crate::context::ContextPolicy;
 use crate::error::{Error, Result};
+use crate::guardrail::GuardrailConfig;
 use crate::pricing::PriceTable;
 use crate::request::{InferenceConfig, check_model_id};
 use crate::retry::RetryPolicy;
@@ -55,6 +56,8 @@ pub struct SessionSettings {
     /// Whether requests carry prompt-cache points (see [`CachePoints`](crate::CachePoints)).
     /// Default is off.
     pub prompt_caching: bool,
+    /// A guardrail that checks every request and reply. Default is none.
+    pub guardrail: Option<GuardrailConfig>,
 }
 
 impl Default for SessionSettings {
@@ -68,6 +71,7 @@ impl Default for SessionSettings {
             prices: PriceTable::builtin(),
             budget: None,
             prompt_caching: false,
+            guardrail: None,
         }
     }
 }
@@ -85,6 +89,9 @@ impl SessionSettings {
         }
         if let Some(budget) = &self.budget {
             budget.validate()?;
+        }
+        if let Some(guardrail) = &self.guardrail {
+            guardrail.validate()?;
         }
         self.inference.validate()?;
         self.retry_policy.validate()

@@ -12,6 +12,7 @@ mod concurrency;
 mod converse;
 mod errors;
 mod faults;
+mod guardrails;
 mod history;
 mod hostile;
 mod live;

@@ -10,6 +10,9 @@ use serde_json::Value;
 use crate::attachment::{Attachment, DocumentFormat, ImageFormat};
 use crate::error::{Error, Result};
 use crate::event_stream::StreamEvent;
+use crate::guardrail::{
+    GuardrailConfig, GuardrailFinding, GuardrailTrace, GuardrailTraceMode, StreamProcessingMode,
+};
 use crate::message::{ContentBlock, Message, Role, ToolResultContent, ToolResultStatus, ToolUse};
 use crate::request::{ChatRequest, InferenceConfig};
 use crate::response::{ChatResponse, StopReason, TokenUsage};
@@ -276,6 +279,104 @@ pub(super) fn response_from_sdk(output: &ConverseOutput, request_id: Option<&str
     )
     .with_latency(output.metrics().map(|m| latency(m.latency_ms())))
     .with_request_id(request_id.map(str::to_string))
+    .with_guardrail_trace(
+        output
+            .trace()
+            .and_then(|t| t.guardrail())
+            .map(guardrail_trace_from_sdk),
+    )
+}
+
+pub(super) fn guardrail_to_sdk(config: &GuardrailConfig) -> Result<sdk::GuardrailConfiguration> {
+    Ok(sdk::GuardrailConfiguration::builder()
+        .guardrail_identifier(&config.id)
+        .guardrail_version(&config.version)
+        .trace(trace_mode_to_sdk(config.trace))
+        .build())
+}
+
+pub(super) fn guardrail_stream_to_sdk(
+    config: &GuardrailConfig,
+) -> Result<sdk::GuardrailStreamConfiguration> {
+    Ok(sdk::GuardrailStreamConfiguration::builder()
+        .guardrail_identifier(&config.id)
+        .guardrail_version(&config.version)
+        .trace(trace_mode_to_sdk(config.trace))
+        .stream_processing_mode(match config.stream_processing {
+            StreamProcessingMode::Sync => sdk::GuardrailStreamProcessingMode::Sync,
+            StreamProcessingMode::Async => sdk::GuardrailStreamProcessingMode::Async,
+        })
+        .build())
+}
+
+fn trace_mode_to_sdk(mode: GuardrailTraceMode) -> sdk::GuardrailTrace {
+    match mode {
+        GuardrailTraceMode::Disabled => sdk::GuardrailTrace::Disabled,
+        GuardrailTraceMode::Enabled => sdk::GuardrailTrace::Enabled,
+        GuardrailTraceMode::EnabledFull => sdk::GuardrailTrace::EnabledFull,
+    }
+}
+
+/// What a guardrail found, flattened from the SDK's nested assessment: one finding per policy
+/// match, in the input and in the output.
+fn guardrail_trace_from_sdk(trace: &sdk::GuardrailTraceAssessment) -> GuardrailTrace {
+    let mut findings = Vec::new();
+    let mut add = |source: &str, assessment: &sdk::GuardrailAssessment| {
+        let mut push = |policy: &str, name: &str, action: &str| {
+            findings.push(GuardrailFinding {
+                source: source.to_string(),
+                policy: policy.to_string(),
+                name: name.to_string(),
+                action: action.to_string(),
+            });
+        };
+        if let Some(topics) = &assessment.topic_policy {
+            for t in &topics.topics {
+                push("topic", &t.name, t.action.as_str());
+            }
+        }
+        if let Some(content) = &assessment.content_policy {
+            for f in &content.filters {
+                push("content", f.r#type.as_str(), f.action.as_str());
+            }
+        }
+        if let Some(words) = &assessment.word_policy {
+            for w in &words.custom_words {
+                push("word", &w.r#match, w.action.as_str());
+            }
+            for w in &words.managed_word_lists {
+                push("managed_word", &w.r#match, w.action.as_str());
+            }
+        }
+        if let Some(sensitive) = &assessment.sensitive_information_policy {
+            for p in &sensitive.pii_entities {
+                push("pii", p.r#type.as_str(), p.action.as_str());
+            }
+            for r in &sensitive.regexes {
+                push(
+                    "regex",
+                    r.name.as_deref().unwrap_or("regex"),
+                    r.action.as_str(),
+                );
+            }
+        }
+    };
+    for assessment in trace.input_assessment.iter().flat_map(|m| m.values()) {
+        add("input", assessment);
+    }
+    for assessment in trace
+        .output_assessments
+        .iter()
+        .flat_map(|m| m.values())
+        .flatten()
+    {
+        add("output", assessment);
+    }
+    GuardrailTrace {
+        action_reason: trace.action_reason.clone(),
+        model_output: trace.model_output.clone().unwrap_or_default(),
+        findings,
+    }
 }
 
 /// The blocks of a reply the conversation carries: text (empty text left out, as Bedrock would
@@ -317,9 +418,23 @@ fn latency(ms: i64) -> Duration {
     Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
-/// The crate's event for an SDK stream event, or `None` for events that carry nothing a caller
-/// needs (the message start, text block starts, reasoning deltas, unknown events).
-pub(super) fn event_from_sdk(event: sdk::ConverseStreamOutput) -> Option<StreamEvent> {
+/// The crate's events for an SDK stream event: none for events that carry nothing a caller
+/// needs (the message start, text block starts, reasoning deltas, unknown events), two for the
+/// closing metadata when it has a guardrail trace.
+pub(super) fn events_from_sdk(event: sdk::ConverseStreamOutput) -> Vec<StreamEvent> {
+    if let sdk::ConverseStreamOutput::Metadata(metadata) = &event
+        && let Some(trace) = metadata.trace.as_ref().and_then(|t| t.guardrail.as_ref())
+    {
+        let trace = StreamEvent::GuardrailTrace(guardrail_trace_from_sdk(trace));
+        return [Some(trace), event_from_sdk(event)]
+            .into_iter()
+            .flatten()
+            .collect();
+    }
+    event_from_sdk(event).into_iter().collect()
+}
+
+fn event_from_sdk(event: sdk::ConverseStreamOutput) -> Option<StreamEvent> {
     match event {
         sdk::ConverseStreamOutput::ContentBlockStart(start) => match start.start {
             Some(sdk::ContentBlockStart::ToolUse(call)) => Some(StreamEvent::ToolUseStart {

@@ -159,6 +159,10 @@ impl BedrockClient {
 impl ModelClient for BedrockClient {
     async fn converse(&self, request: &ChatRequest) -> Result<ChatResponse> {
         let parts = convert::to_sdk(request)?;
+        let guardrail = request
+            .guardrail()
+            .map(convert::guardrail_to_sdk)
+            .transpose()?;
         let output = self
             .sdk
             .converse()
@@ -167,6 +171,7 @@ impl ModelClient for BedrockClient {
             .set_system(parts.system)
             .set_inference_config(parts.inference)
             .set_tool_config(parts.tool_config)
+            .set_guardrail_config(guardrail)
             .send()
             .await
             .map_err(|e| from_sdk_error(e, self.context(request)))?;
@@ -175,6 +180,10 @@ impl ModelClient for BedrockClient {
 
     async fn converse_stream(&self, request: &ChatRequest) -> Result<EventStream> {
         let parts = convert::to_sdk(request)?;
+        let guardrail = request
+            .guardrail()
+            .map(convert::guardrail_stream_to_sdk)
+            .transpose()?;
         let output = self
             .sdk
             .converse_stream()
@@ -183,6 +192,7 @@ impl ModelClient for BedrockClient {
             .set_system(parts.system)
             .set_inference_config(parts.inference)
             .set_tool_config(parts.tool_config)
+            .set_guardrail_config(guardrail)
             .send()
             .await
             .map_err(|e| from_sdk_error(e, self.context(request)))?;
@@ -193,17 +203,17 @@ impl ModelClient for BedrockClient {
             region: self.region.clone(),
             request_id: request_id.clone(),
             endpoint: self.endpoint.clone(),
+            pending: std::collections::VecDeque::new(),
         };
         // One SDK event at a time: each event is handed on as soon as its frame is decoded.
         let events = stream::unfold(state, |mut state| async move {
             loop {
+                if let Some(event) = state.pending.pop_front() {
+                    return Some((Ok(event), state));
+                }
                 let receiver = state.receiver.as_mut()?;
                 match receiver.recv().await {
-                    Ok(Some(event)) => {
-                        if let Some(event) = convert::event_from_sdk(event) {
-                            return Some((Ok(event), state));
-                        }
-                    }
+                    Ok(Some(event)) => state.pending.extend(convert::events_from_sdk(event)),
                     Ok(None) => return None,
                     Err(err) => {
                         // An error ends the stream; the receiver is dropped with the connection.
@@ -239,6 +249,8 @@ struct StreamState {
     region: Arc<str>,
     request_id: Option<String>,
     endpoint: Option<Arc<str>>,
+    /// Events decoded from one SDK event and not yet handed on.
+    pending: std::collections::VecDeque<crate::event_stream::StreamEvent>,
 }
 
 impl fmt::Debug for BedrockClient {

@@ -9,6 +9,7 @@ use crate::budget::Budget;
 use crate::client::ModelClient;
 use crate::context::{ContextPolicy, TokenEstimator};
 use crate::error::Result;
+use crate::guardrail::GuardrailConfig;
 use crate::message::{Message, check_conversation_text};
 use crate::pricing::PriceTable;
 use crate::request::{Ending, InferenceConfig, validate_conversation};
@@ -160,6 +161,18 @@ impl ChatSessionBuilder {
     /// Usage then reports cache reads and writes, priced at their own rates. Default is off.
     pub fn prompt_caching(mut self, on: bool) -> Self {
         self.settings.prompt_caching = on;
+        self
+    }
+
+    /// Applies an Amazon Bedrock guardrail to every request and reply. A reply it stops ends
+    /// with [`StopReason::GuardrailIntervened`](crate::StopReason::GuardrailIntervened) and the
+    /// guardrail's message as its text, and
+    /// [`ChatResponse::guardrail_trace`](crate::ChatResponse::guardrail_trace) says what it
+    /// found. That exchange is returned but not kept in the history (its tokens are counted):
+    /// kept, the blocked content would be sent, and blocked, again with every later turn.
+    /// Default is none.
+    pub fn guardrail(mut self, guardrail: GuardrailConfig) -> Self {
+        self.settings.guardrail = Some(guardrail);
         self
     }
 

@@ -114,6 +114,7 @@ pub struct ChatStream<'a> {
     /// Whether a request's stream is open and not yet billed into `billed`.
     round_open: bool,
     latency: Option<Duration>,
+    guardrail_trace: Option<crate::guardrail::GuardrailTrace>,
     state: State,
     span: tracing::Span,
 }
@@ -252,6 +253,7 @@ impl<'a> ChatStream<'a> {
             round_usage: None,
             round_open: true,
             latency: None,
+            guardrail_trace: None,
             state: State::Streaming,
             span: tracing::Span::none(),
         }
@@ -312,6 +314,7 @@ impl<'a> ChatStream<'a> {
                 }
             }
             StreamEvent::MessageStop(reason) => self.stop_reason = Some(reason.clone()),
+            StreamEvent::GuardrailTrace(trace) => self.guardrail_trace = Some(trace.clone()),
             StreamEvent::Metadata { usage, latency } => {
                 self.round_usage = Some(*usage);
                 self.latency = *latency;
@@ -360,12 +363,22 @@ impl<'a> ChatStream<'a> {
             self.state = State::RunningTools(async move { tools.run(&calls).await }.boxed());
             return Ok(());
         }
-        if message.has_blank_content() {
+        let intervened = stop_reason == StopReason::GuardrailIntervened;
+        if message.has_blank_content() && !intervened {
             return Err(Error::EmptyReply { stop_reason });
         }
         let response = ChatResponse::new(message.clone(), stop_reason, self.billed)
             .with_latency(self.latency)
-            .with_request_id(self.events.request_id().map(str::to_string));
+            .with_request_id(self.events.request_id().map(str::to_string))
+            .with_guardrail_trace(self.guardrail_trace.take());
+        if intervened {
+            // Shown but not kept, as for a whole reply: see `run_turn`.
+            self.session
+                .record_unfinished(self.billed, Some(TokenUsage::default()), 0, None);
+            self.committed = true;
+            self.state = State::Done(Box::new(response));
+            return Ok(());
+        }
         let mut turn = std::mem::take(&mut self.turn);
         turn.push(message);
         self.session

@@ -109,6 +109,12 @@ impl ChatSession {
                 turn.push(tool_results_message(results));
                 continue;
             }
+            if *response.stop_reason() == StopReason::GuardrailIntervened {
+                // Returned, so the user sees the guardrail's message, but not kept: the blocked
+                // content would be sent again, and blocked again, with every later turn.
+                self.record_unfinished(billed, Some(TokenUsage::default()), 0, None);
+                return Ok(response.with_turn_usage(billed));
+            }
             if reply.has_blank_content() {
                 self.record_unfinished(billed, Some(TokenUsage::default()), 0, None);
                 return Err(Error::EmptyReply {
@@ -229,7 +235,8 @@ impl ChatSession {
             .with_system(settings.system_prompt.clone())
             .with_inference(settings.inference.clone())
             .with_tool_config(tool_config)
-            .with_cache_points(cache_points);
+            .with_cache_points(cache_points)
+            .with_guardrail(settings.guardrail.clone());
         request.validate()?;
         self.check_budget(&request)?;
         if start > 0 && report_trimming {

@@ -363,6 +363,7 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
             fault,
             tool_calls,
             interleave,
+            trace,
         } => {
             let calls: Vec<(&str, &str, &str)> = tool_calls
                 .iter()
@@ -385,7 +386,7 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
                             &chunks.concat(),
                             &calls,
                             &stop_reason,
-                            usage,
+                            (usage, trace.as_ref()),
                             REPORTED_LATENCY_MS,
                         );
                         let cut = body.slice(..body.len() / 2);
@@ -396,7 +397,7 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
                             &chunks.concat(),
                             &calls,
                             &stop_reason,
-                            usage,
+                            (usage, trace.as_ref()),
                             REPORTED_LATENCY_MS,
                         );
                         Ok(json_response(StatusCode::OK, body, request_id))
@@ -406,7 +407,7 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
                     chunks,
                     (&calls, interleave),
                     &stop_reason,
-                    usage,
+                    (usage, trace.as_ref()),
                     fault,
                     (chunk_delay, pause),
                     request_id,
@@ -420,7 +421,7 @@ fn stream_response(
     chunks: Vec<String>,
     (tool_calls, interleave): (&[(&str, &str, &str)], bool),
     stop_reason: &str,
-    usage: WireUsage,
+    (usage, trace): (WireUsage, Option<&Value>),
     fault: Option<(usize, StreamFault)>,
     (chunk_delay, pause): (Duration, Option<(usize, Duration)>),
     request_id: &str,
@@ -463,7 +464,7 @@ fn stream_response(
                     .map(Ok),
             );
             frames.push(Ok(wire::message_stop(stop_reason)));
-            frames.push(Ok(wire::metadata(usage, REPORTED_LATENCY_MS)));
+            frames.push(Ok(wire::metadata(usage, trace, REPORTED_LATENCY_MS)));
         }
     }
     // Frame 0 is `messageStart`, so a pause after `n` chunks comes before frame `n + 1`.

@@ -151,6 +151,8 @@ pub(super) enum ReplyKind {
         /// Stream the tool calls' input pieces in turn across all calls, as Bedrock may when it
         /// writes several at once, rather than one call after the other.
         interleave: bool,
+        /// The `trace` of the reply (a whole reply's body, a stream's metadata).
+        trace: Option<Value>,
     },
     Error(FakeError),
     DropConnection,
@@ -176,6 +178,7 @@ impl FakeReply {
                 fault: None,
                 tool_calls: Vec::new(),
                 interleave: false,
+                trace: None,
             },
             delay: Duration::ZERO,
             chunk_delay: Duration::ZERO,
@@ -250,6 +253,23 @@ impl FakeReply {
             *interleave = true;
         }
         self
+    }
+
+    /// A reply a guardrail stopped: `message` as its text (what Bedrock sends in place of the
+    /// model's answer), stop reason `guardrail_intervened`, and a trace saying the content
+    /// filter `filter` (such as `VIOLENCE`) blocked the input.
+    pub fn guardrail_intervened(message: &str, filter: &str) -> Self {
+        let mut reply = Self::chunks([message]).stop_reason("guardrail_intervened");
+        if let ReplyKind::Text { trace, .. } = &mut reply.kind {
+            *trace = Some(serde_json::json!({"guardrail": {
+                "actionReason": "Guardrail blocked.",
+                "inputAssessment": {"gr-fake": {"contentPolicy": {"filters": [
+                    {"type": filter, "confidence": "HIGH", "filterStrength": "HIGH",
+                     "action": "BLOCKED", "detected": true}
+                ]}}},
+            }}));
+        }
+        reply
     }
 
     /// Sets the stop reason. Default is `end_turn`, or `tool_use` with tool calls.

@@ -47,7 +47,7 @@ pub(crate) fn converse_body(
     text: &str,
     tool_calls: &[(&str, &str, &str)],
     stop_reason: &str,
-    usage: WireUsage,
+    (usage, trace): (WireUsage, Option<&Value>),
     latency_ms: u64,
 ) -> Bytes {
     let mut content = Vec::new();
@@ -63,12 +63,15 @@ pub(crate) fn converse_body(
         };
         content.push(json!({"toolUse": {"toolUseId": id, "name": name, "input": input}}));
     }
-    let body = json!({
+    let mut body = json!({
         "metrics": {"latencyMs": latency_ms},
         "output": {"message": {"content": content, "role": "assistant"}},
         "stopReason": stop_reason,
         "usage": usage.to_json(),
     });
+    if let Some(trace) = trace {
+        body["trace"] = trace.clone();
+    }
     Bytes::from(body.to_string())
 }
 
@@ -151,12 +154,12 @@ pub(crate) fn message_stop(stop_reason: &str) -> Bytes {
     )
 }
 
-pub(crate) fn metadata(usage: WireUsage, latency_ms: u64) -> Bytes {
-    event(
-        "metadata",
-        json!({"metrics": {"latencyMs": latency_ms}, "usage": usage.to_json()}),
-        5,
-    )
+pub(crate) fn metadata(usage: WireUsage, trace: Option<&Value>, latency_ms: u64) -> Bytes {
+    let mut payload = json!({"metrics": {"latencyMs": latency_ms}, "usage": usage.to_json()});
+    if let Some(trace) = trace {
+        payload["trace"] = trace.clone();
+    }
+    event("metadata", payload, 5)
 }
 
 /// An exception frame, as Bedrock sends when a stream fails after it started.
