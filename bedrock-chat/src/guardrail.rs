@@ -59,9 +59,8 @@ impl GuardrailConfig {
             return Err(Error::invalid_input("the guardrail id is empty"));
         }
         let version = self.version.trim();
-        if version != "DRAFT"
-            && !(!version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()))
-        {
+        let numbered = !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit());
+        if version != "DRAFT" && !numbered {
             return Err(Error::invalid_input(format!(
                 "guardrail version {version:?} must be a number or DRAFT"
             )));
