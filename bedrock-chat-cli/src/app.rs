@@ -112,6 +112,7 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
         stdout_is_terminal: io::stdout().is_terminal(),
         stderr_is_terminal: io::stderr().is_terminal(),
         output_closed: crate::output::stdout_is_unread,
+        show_reasoning: !args.hide_thinking,
     };
     let mut attachments = Vec::with_capacity(args.attach.len());
     for path in &args.attach {

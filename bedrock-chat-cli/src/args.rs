@@ -47,6 +47,11 @@ pub struct Args {
     #[arg(long)]
     pub no_stream: bool,
 
+    /// With --thinking-budget, do not show the model's reasoning (it is shown dimmed before each
+    /// answer at a terminal, and never written to a pipe)
+    #[arg(long)]
+    pub hide_thinking: bool,
+
     /// Send one message, print the reply and exit
     #[arg(long, short, value_name = "TEXT")]
     pub prompt: Option<String>,

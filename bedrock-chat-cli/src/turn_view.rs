@@ -29,6 +29,9 @@ pub struct Options {
     /// Whether standard output is known to be closed (a pipe whose reader has gone): checked
     /// before each turn, so no paid request is sent for a reply nobody can read.
     pub output_closed: fn() -> bool,
+    /// Show the model's reasoning (extended thinking), dimmed, before its answer, when standard
+    /// output is a terminal (it never goes to a pipe).
+    pub show_reasoning: bool,
 }
 
 impl Options {
@@ -40,6 +43,7 @@ impl Options {
             stdout_is_terminal: true,
             stderr_is_terminal: true,
             output_closed: || false,
+            show_reasoning: true,
         }
     }
 }
@@ -59,6 +63,8 @@ pub fn write_error(err: &mut dyn Write, error: &Error) -> io::Result<()> {
 }
 
 const THINKING: &str = "thinking…";
+const DIM: &str = "\x1b[2m";
+const UNDIM: &str = "\x1b[22m";
 const CLEAR_LINE: &str = "\r\x1b[2K";
 
 /// What a turn sends.
@@ -138,7 +144,9 @@ impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
         };
         self.hide_spinner()?;
         let live = self.options.stdout_is_terminal;
+        let show_reasoning = live && self.options.show_reasoning;
         let mut wrote_text = false;
+        let mut in_reasoning = false;
         loop {
             let next = tokio::select! {
                 next = stream.next() => next,
@@ -152,7 +160,18 @@ impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
                 }
             };
             match next {
+                Some(Ok(StreamEvent::ReasoningDelta { text, .. })) if show_reasoning => {
+                    // Dim (SGR 2), and visible() keeps the model's own text from changing it.
+                    write!(self.out, "{DIM}{}{UNDIM}", visible(&text))?;
+                    self.out.flush()?;
+                    in_reasoning = true;
+                }
                 Some(Ok(StreamEvent::TextDelta(text))) => {
+                    if in_reasoning {
+                        // The answer starts on a line of its own, under the reasoning.
+                        writeln!(self.out, "\n")?;
+                        in_reasoning = false;
+                    }
                     if live {
                         self.write_reply(&text)?;
                         self.out.flush()?;

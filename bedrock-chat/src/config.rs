@@ -425,6 +425,20 @@ pub const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        flag: "thinking-budget",
+        short: None,
+        env: "BEDROCK_THINKING_BUDGET",
+        also: &[],
+        value_name: "TOKENS",
+        about: "Let the model reason in up to this many tokens before it answers (extended thinking; at least 1024, below --max-tokens; 0 for off)",
+        default: || "0".to_string(),
+        apply: |c, v| {
+            let budget: u32 = number(v)?;
+            c.session.thinking_budget = (budget > 0).then_some(budget);
+            Ok(())
+        },
+    },
+    Setting {
         flag: "guardrail",
         short: None,
         env: "BEDROCK_GUARDRAIL",

@@ -44,7 +44,28 @@ pub enum StreamEvent {
         /// The piece of JSON text.
         input: String,
     },
-    /// A content block (text or tool call) is complete.
+    /// The next piece of the model's reasoning (extended thinking), before its answer.
+    ReasoningDelta {
+        /// The content block's index in the reply.
+        index: u32,
+        /// The piece of reasoning text.
+        text: String,
+    },
+    /// The signature of a reasoning block, which must go back to Bedrock with it.
+    ReasoningSignature {
+        /// The content block's index in the reply.
+        index: u32,
+        /// The signature.
+        signature: String,
+    },
+    /// Reasoning Bedrock redacted: encrypted bytes that go back to it as they are.
+    RedactedReasoning {
+        /// The content block's index in the reply.
+        index: u32,
+        /// The encrypted reasoning.
+        data: Vec<u8>,
+    },
+    /// A content block (text, reasoning or tool call) is complete.
     ContentBlockStop {
         /// The content block's index in the reply.
         index: u32,

@@ -134,7 +134,8 @@ pub use guardrail::{
     GuardrailConfig, GuardrailFinding, GuardrailTrace, GuardrailTraceMode, StreamProcessingMode,
 };
 pub use message::{
-    ContentBlock, Message, Role, ToolResult, ToolResultContent, ToolResultStatus, ToolUse,
+    ContentBlock, Message, Reasoning, Role, ToolResult, ToolResultContent, ToolResultStatus,
+    ToolUse,
 };
 pub use pricing::{ModelPrice, PRICES_AS_OF, PriceTable};
 pub use request::{ChatRequest, InferenceConfig, MAX_MESSAGE_BYTES};

@@ -38,9 +38,40 @@ pub enum ContentBlock {
     ToolUse(ToolUse),
     /// A tool's answer (in the user message right after the call).
     ToolResult(ToolResult),
+    /// The model's reasoning before its answer (extended thinking), with the signature Bedrock
+    /// needs to accept it back; `{"reasoningContent": {...}}`.
+    ReasoningContent(Reasoning),
     /// An image or a document (in a user message); `{"image": {...}}` or `{"document": {...}}`.
     #[serde(untagged)]
     Attachment(Attachment),
+}
+
+/// The model's reasoning (extended thinking): its text and signature, or, when Bedrock
+/// redacted it, the encrypted bytes to send back as they are.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum Reasoning {
+    /// Readable reasoning.
+    ReasoningText {
+        /// What the model thought.
+        text: String,
+        /// Bedrock's signature over it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+    },
+    /// Reasoning Bedrock redacted.
+    RedactedContent(#[serde(with = "crate::attachment::base64_bytes")] Vec<u8>),
+}
+
+impl Reasoning {
+    /// The readable reasoning, if it was not redacted.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Reasoning::ReasoningText { text, .. } => Some(text),
+            Reasoning::RedactedContent(_) => None,
+        }
+    }
 }
 
 impl ContentBlock {
@@ -85,6 +116,7 @@ impl ContentBlock {
             // 1,600 once Bedrock scales it down; a document's bytes stand for its text.
             ContentBlock::Attachment(attachment) if attachment.is_image() => 4800,
             ContentBlock::Attachment(attachment) => attachment.len(),
+            ContentBlock::ReasoningContent(reasoning) => reasoning.text().map_or(256, str::len),
             ContentBlock::ToolResult(result) => {
                 result
                     .content

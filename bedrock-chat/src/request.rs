@@ -119,6 +119,8 @@ pub struct ChatRequest {
     cache_points: CachePoints,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     guardrail: Option<GuardrailConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    thinking_budget: Option<u32>,
 }
 
 impl ChatRequest {
@@ -132,7 +134,21 @@ impl ChatRequest {
             tool_config: None,
             cache_points: CachePoints::default(),
             guardrail: None,
+            thinking_budget: None,
         }
+    }
+
+    /// Lets the model reason before it answers (extended thinking), in up to `budget` tokens.
+    /// Default is none.
+    #[must_use]
+    pub fn with_thinking_budget(mut self, budget: Option<u32>) -> Self {
+        self.thinking_budget = budget;
+        self
+    }
+
+    /// The extended-thinking budget, in tokens, if thinking is on.
+    pub fn thinking_budget(&self) -> Option<u32> {
+        self.thinking_budget
     }
 
     /// Sets the guardrail that checks the request and the reply. Default is none.
@@ -230,6 +246,7 @@ impl ChatRequest {
         if let Some(guardrail) = &self.guardrail {
             guardrail.validate()?;
         }
+        check_thinking(self.thinking_budget, &self.inference)?;
         let points = &self.cache_points;
         if points.count() > MAX_CACHE_POINTS {
             return Err(Error::invalid_input(format!(
@@ -255,6 +272,37 @@ impl ChatRequest {
         }
         self.inference.validate()
     }
+}
+
+/// The smallest extended-thinking budget Claude accepts.
+pub const MIN_THINKING_BUDGET: u32 = 1024;
+
+/// The one check of an extended-thinking budget against the inference settings: at least
+/// [`MIN_THINKING_BUDGET`], below max tokens (the reply's thinking and answer share them), and no
+/// temperature or top-p other than the defaults, which Claude refuses with thinking on.
+pub(crate) fn check_thinking(budget: Option<u32>, inference: &InferenceConfig) -> Result<()> {
+    let Some(budget) = budget else {
+        return Ok(());
+    };
+    if budget < MIN_THINKING_BUDGET {
+        return Err(Error::invalid_input(format!(
+            "the thinking budget must be at least {MIN_THINKING_BUDGET} tokens, not {budget}"
+        )));
+    }
+    if let Some(max) = inference.max_tokens
+        && budget >= max
+    {
+        return Err(Error::invalid_input(format!(
+            "the thinking budget ({budget} tokens) must be less than max tokens ({max}), which \
+             the reasoning and the answer share; raise max tokens or lower the budget"
+        )));
+    }
+    if inference.temperature.is_some_and(|t| t != 1.0) || inference.top_p.is_some() {
+        return Err(Error::invalid_input(
+            "with extended thinking, leave temperature and top-p unset (Claude refuses them)",
+        ));
+    }
+    Ok(())
 }
 
 /// The one check of a model id, wherever one is given.

@@ -58,6 +58,9 @@ pub struct SessionSettings {
     pub prompt_caching: bool,
     /// A guardrail that checks every request and reply. Default is none.
     pub guardrail: Option<GuardrailConfig>,
+    /// Extended thinking: how many tokens the model may reason in before it answers. Default
+    /// is none (off).
+    pub thinking_budget: Option<u32>,
 }
 
 impl Default for SessionSettings {
@@ -72,6 +75,7 @@ impl Default for SessionSettings {
             budget: None,
             prompt_caching: false,
             guardrail: None,
+            thinking_budget: None,
         }
     }
 }
@@ -94,6 +98,7 @@ impl SessionSettings {
             guardrail.validate()?;
         }
         self.inference.validate()?;
+        crate::request::check_thinking(self.thinking_budget, &self.inference)?;
         self.retry_policy.validate()
     }
 

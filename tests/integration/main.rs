@@ -22,4 +22,5 @@ mod recorded;
 mod retries;
 mod store;
 mod streaming;
+mod thinking;
 mod tools;

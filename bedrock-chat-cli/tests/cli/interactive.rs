@@ -312,3 +312,28 @@ async fn retry_resends_a_stopped_first_message_and_usage_says_what_was_undone() 
     );
     assert!(out.contains("1 reply was stopped before the end"), "{out}");
 }
+
+#[tokio::test]
+async fn reasoning_is_shown_dimmed_before_the_answer_or_hidden_on_request() {
+    for show in [true, false] {
+        let fake = FakeBedrock::start().await.unwrap();
+        fake.push(FakeReply::text("Answer.").thinking("Pondering \x1b[31mred\x1b[0m."));
+        let mut options = terminal();
+        options.show_reasoning = show;
+        let mut repl = repl(&fake, options).await;
+        let mut input = Typed::new(&["question"]);
+        repl.run(&mut input, &mut NoInterrupts).await.unwrap();
+        let (out, _) = repl.into_outputs();
+        let out = text(&out);
+        assert!(out.contains("Answer."), "{out}");
+        if show {
+            // Dimmed, and the model's own escape codes made visible, not obeyed.
+            assert!(out.contains("\x1b[2mPondering"), "{out:?}");
+            assert!(out.contains('␛') && !out.contains("\x1b[31m"), "{out:?}");
+            assert!(out.find("Pondering").unwrap() < out.find("Answer.").unwrap());
+        } else {
+            assert!(!out.contains("Pondering"), "{out:?}");
+        }
+        assert_eq!(fake.request_count(), 1);
+    }
+}

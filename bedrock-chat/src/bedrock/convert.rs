@@ -13,7 +13,9 @@ use crate::event_stream::StreamEvent;
 use crate::guardrail::{
     GuardrailConfig, GuardrailFinding, GuardrailTrace, GuardrailTraceMode, StreamProcessingMode,
 };
-use crate::message::{ContentBlock, Message, Role, ToolResultContent, ToolResultStatus, ToolUse};
+use crate::message::{
+    ContentBlock, Message, Reasoning, Role, ToolResultContent, ToolResultStatus, ToolUse,
+};
 use crate::request::{ChatRequest, InferenceConfig};
 use crate::response::{ChatResponse, StopReason, TokenUsage};
 use crate::tool_spec::{ToolChoice, ToolConfig};
@@ -24,6 +26,7 @@ pub(super) struct SdkRequest {
     pub(super) system: Option<Vec<sdk::SystemContentBlock>>,
     pub(super) inference: Option<sdk::InferenceConfiguration>,
     pub(super) tool_config: Option<sdk::ToolConfiguration>,
+    pub(super) additional_fields: Option<Document>,
 }
 
 pub(super) fn to_sdk(request: &ChatRequest) -> Result<SdkRequest> {
@@ -61,6 +64,11 @@ pub(super) fn to_sdk(request: &ChatRequest) -> Result<SdkRequest> {
         system,
         inference: inference_to_sdk(request.inference())?,
         tool_config,
+        additional_fields: request.thinking_budget().map(|budget| {
+            document_from_json(&serde_json::json!({
+                "thinking": {"type": "enabled", "budget_tokens": budget}
+            }))
+        }),
     })
 }
 
@@ -98,6 +106,20 @@ fn sdk_build_error(error: aws_smithy_types::error::operation::BuildError) -> Err
 fn block_to_sdk(block: &ContentBlock) -> Result<sdk::ContentBlock> {
     Ok(match block {
         ContentBlock::Text(text) => sdk::ContentBlock::Text(text.clone()),
+        ContentBlock::ReasoningContent(Reasoning::ReasoningText { text, signature }) => {
+            sdk::ContentBlock::ReasoningContent(sdk::ReasoningContentBlock::ReasoningText(
+                sdk::ReasoningTextBlock::builder()
+                    .text(text)
+                    .set_signature(signature.clone())
+                    .build()
+                    .map_err(sdk_build_error)?,
+            ))
+        }
+        ContentBlock::ReasoningContent(Reasoning::RedactedContent(bytes)) => {
+            sdk::ContentBlock::ReasoningContent(sdk::ReasoningContentBlock::RedactedContent(
+                Blob::new(bytes.clone()),
+            ))
+        }
         ContentBlock::Attachment(Attachment::Image { format, bytes }) => sdk::ContentBlock::Image(
             sdk::ImageBlock::builder()
                 .format(match format {
@@ -388,6 +410,17 @@ fn blocks_from_sdk(blocks: &[sdk::ContentBlock]) -> Vec<ContentBlock> {
             sdk::ContentBlock::Text(text) if !text.is_empty() => {
                 Some(ContentBlock::Text(text.clone()))
             }
+            sdk::ContentBlock::ReasoningContent(sdk::ReasoningContentBlock::ReasoningText(r)) => {
+                Some(ContentBlock::ReasoningContent(Reasoning::ReasoningText {
+                    text: r.text.clone(),
+                    signature: r.signature.clone(),
+                }))
+            }
+            sdk::ContentBlock::ReasoningContent(sdk::ReasoningContentBlock::RedactedContent(
+                bytes,
+            )) => Some(ContentBlock::ReasoningContent(Reasoning::RedactedContent(
+                bytes.as_ref().to_vec(),
+            ))),
             sdk::ContentBlock::ToolUse(call) => Some(ContentBlock::ToolUse(ToolUse::new(
                 call.tool_use_id(),
                 call.name(),
@@ -450,6 +483,24 @@ fn event_from_sdk(event: sdk::ConverseStreamOutput) -> Option<StreamEvent> {
                 index: block_index(delta.content_block_index),
                 input: input.input,
             }),
+            Some(sdk::ContentBlockDelta::ReasoningContent(reasoning)) => {
+                let index = block_index(delta.content_block_index);
+                match reasoning {
+                    sdk::ReasoningContentBlockDelta::Text(text) => {
+                        Some(StreamEvent::ReasoningDelta { index, text })
+                    }
+                    sdk::ReasoningContentBlockDelta::Signature(signature) => {
+                        Some(StreamEvent::ReasoningSignature { index, signature })
+                    }
+                    sdk::ReasoningContentBlockDelta::RedactedContent(bytes) => {
+                        Some(StreamEvent::RedactedReasoning {
+                            index,
+                            data: bytes.into_inner(),
+                        })
+                    }
+                    _ => None,
+                }
+            }
             _ => None,
         },
         sdk::ConverseStreamOutput::ContentBlockStop(stop) => Some(StreamEvent::ContentBlockStop {

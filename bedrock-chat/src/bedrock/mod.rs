@@ -172,6 +172,7 @@ impl ModelClient for BedrockClient {
             .set_inference_config(parts.inference)
             .set_tool_config(parts.tool_config)
             .set_guardrail_config(guardrail)
+            .set_additional_model_request_fields(parts.additional_fields)
             .send()
             .await
             .map_err(|e| from_sdk_error(e, self.context(request)))?;
@@ -193,6 +194,7 @@ impl ModelClient for BedrockClient {
             .set_inference_config(parts.inference)
             .set_tool_config(parts.tool_config)
             .set_guardrail_config(guardrail)
+            .set_additional_model_request_fields(parts.additional_fields)
             .send()
             .await
             .map_err(|e| from_sdk_error(e, self.context(request)))?;

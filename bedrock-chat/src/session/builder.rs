@@ -176,6 +176,17 @@ impl ChatSessionBuilder {
         self
     }
 
+    /// Lets the model reason before it answers (extended thinking), in up to `budget` tokens (at
+    /// least 1,024, and below max tokens, which the reasoning and the answer share). Streamed,
+    /// the reasoning arrives as [`StreamEvent::ReasoningDelta`](crate::StreamEvent::ReasoningDelta)s
+    /// before the answer; it is kept in the history with its signature, as Bedrock requires when
+    /// tools are used, and is not part of the reply's [`text`](crate::ChatResponse::text).
+    /// Default is off.
+    pub fn thinking_budget(mut self, budget: u32) -> Self {
+        self.settings.thinking_budget = Some(budget);
+        self
+    }
+
     /// Starts from an existing conversation of whole exchanges. Default is empty.
     pub fn history(mut self, history: Vec<Message>) -> Self {
         self.history = history;

@@ -16,7 +16,9 @@ use super::turn::tool_results_message;
 use crate::client::ModelClient;
 use crate::error::{Error, Result};
 use crate::event_stream::{EventStream, StreamEvent};
-use crate::message::{ContentBlock, INVALID_INPUT_KEY, Message, Role, ToolResult, ToolUse};
+use crate::message::{
+    ContentBlock, INVALID_INPUT_KEY, Message, Reasoning, Role, ToolResult, ToolUse,
+};
 use crate::request::ChatRequest;
 use crate::response::{ChatResponse, StopReason, TokenUsage};
 
@@ -139,6 +141,11 @@ struct ReplyBuilder {
 
 enum Block {
     Text(String),
+    Reasoning {
+        text: String,
+        signature: Option<String>,
+        redacted: Option<Vec<u8>>,
+    },
     Tool {
         id: String,
         name: String,
@@ -159,6 +166,24 @@ impl ReplyBuilder {
         if let Some(Block::Text(text)) = self.blocks.get_mut(at) {
             text.push_str(delta);
         }
+    }
+
+    /// The reasoning block at `index`, begun on its first piece.
+    fn reasoning(&mut self, index: u32) -> Option<&mut Block> {
+        let at = match self.tools.get(&index) {
+            Some(&at) => at,
+            None => {
+                self.open_text = None;
+                self.blocks.push(Block::Reasoning {
+                    text: String::new(),
+                    signature: None,
+                    redacted: None,
+                });
+                self.tools.insert(index, self.blocks.len() - 1);
+                self.blocks.len() - 1
+            }
+        };
+        self.blocks.get_mut(at)
     }
 
     fn tool_start(&mut self, index: u32, id: &str, name: &str) {
@@ -193,7 +218,7 @@ impl ReplyBuilder {
     }
 
     fn has_tool_calls(&self) -> bool {
-        !self.tools.is_empty()
+        self.blocks.iter().any(|b| matches!(b, Block::Tool { .. }))
     }
 
     /// The reply as a message: its non-empty text blocks and its tool calls, in order.
@@ -209,6 +234,18 @@ impl ReplyBuilder {
                     name,
                     parse_input(input),
                 ))),
+                Block::Reasoning {
+                    redacted: Some(data),
+                    ..
+                } => Some(ContentBlock::ReasoningContent(Reasoning::RedactedContent(
+                    data.clone(),
+                ))),
+                Block::Reasoning {
+                    text, signature, ..
+                } => Some(ContentBlock::ReasoningContent(Reasoning::ReasoningText {
+                    text: text.clone(),
+                    signature: signature.clone(),
+                })),
             })
             .collect();
         Message::new(Role::Assistant, content)
@@ -308,6 +345,26 @@ impl<'a> ChatStream<'a> {
                 self.reply.tool_start(*index, id, name);
             }
             StreamEvent::ToolUseInputDelta { index, input } => self.reply.tool_input(*index, input),
+            StreamEvent::ReasoningDelta { index, text } => {
+                if let Some(Block::Reasoning { text: so_far, .. }) = self.reply.reasoning(*index) {
+                    so_far.push_str(text);
+                }
+            }
+            StreamEvent::ReasoningSignature { index, signature } => {
+                if let Some(Block::Reasoning {
+                    signature: slot, ..
+                }) = self.reply.reasoning(*index)
+                {
+                    *slot = Some(signature.clone());
+                }
+            }
+            StreamEvent::RedactedReasoning { index, data } => {
+                if let Some(Block::Reasoning { redacted, .. }) = self.reply.reasoning(*index) {
+                    redacted
+                        .get_or_insert_with(Vec::new)
+                        .extend_from_slice(data);
+                }
+            }
             StreamEvent::ContentBlockStop { index } => {
                 if let Some(call) = self.reply.stop(*index) {
                     self.pending.push_back(StreamEvent::ToolCall(call));
@@ -364,7 +421,7 @@ impl<'a> ChatStream<'a> {
             return Ok(());
         }
         let intervened = stop_reason == StopReason::GuardrailIntervened;
-        if message.has_blank_content() && !intervened {
+        if (message.has_blank_content() || message.text().trim().is_empty()) && !intervened {
             return Err(Error::EmptyReply { stop_reason });
         }
         let response = ChatResponse::new(message.clone(), stop_reason, self.billed)
@@ -490,7 +547,7 @@ impl Drop for ChatStream<'_> {
             Some(TokenUsage::default())
         };
         let round_text = self.reply.blocks.iter().map(|b| match b {
-            Block::Text(text) => text.len(),
+            Block::Text(text) | Block::Reasoning { text, .. } => text.len(),
             Block::Tool { input, .. } => input.len(),
         });
         let bytes = round_text.sum();

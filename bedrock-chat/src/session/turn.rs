@@ -115,7 +115,7 @@ impl ChatSession {
                 self.record_unfinished(billed, Some(TokenUsage::default()), 0, None);
                 return Ok(response.with_turn_usage(billed));
             }
-            if reply.has_blank_content() {
+            if reply.has_blank_content() || reply.text().trim().is_empty() {
                 self.record_unfinished(billed, Some(TokenUsage::default()), 0, None);
                 return Err(Error::EmptyReply {
                     stop_reason: response.stop_reason().clone(),
@@ -236,7 +236,8 @@ impl ChatSession {
             .with_inference(settings.inference.clone())
             .with_tool_config(tool_config)
             .with_cache_points(cache_points)
-            .with_guardrail(settings.guardrail.clone());
+            .with_guardrail(settings.guardrail.clone())
+            .with_thinking_budget(settings.thinking_budget);
         request.validate()?;
         self.check_budget(&request)?;
         if start > 0 && report_trimming {

@@ -308,7 +308,8 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
         ));
     };
     let input_tokens = estimate_input_tokens(&body);
-    let broken_rule = check_tool_rules(&body)
+    let broken_rule = check_thinking_rules(&body)
+        .or_else(|| check_tool_rules(&body))
         .or_else(|| check_cache_points(&body))
         .or_else(|| check_attachments(&body));
     let (reply, request_number) = {
@@ -364,6 +365,7 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
             tool_calls,
             interleave,
             trace,
+            thinking,
         } => {
             let calls: Vec<(&str, &str, &str)> = tool_calls
                 .iter()
@@ -383,7 +385,7 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
                     Some((_, StreamFault::DropConnection)) => Err(dropped()),
                     Some((_, StreamFault::CorruptFrame | StreamFault::Truncate)) => {
                         let body = wire::converse_body(
-                            &chunks.concat(),
+                            (thinking.as_deref(), &chunks.concat()),
                             &calls,
                             &stop_reason,
                             (usage, trace.as_ref()),
@@ -394,7 +396,7 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
                     }
                     None => {
                         let body = wire::converse_body(
-                            &chunks.concat(),
+                            (thinking.as_deref(), &chunks.concat()),
                             &calls,
                             &stop_reason,
                             (usage, trace.as_ref()),
@@ -404,7 +406,7 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
                     }
                 },
                 Operation::ConverseStream => Ok(stream_response(
-                    chunks,
+                    (thinking.as_deref(), chunks),
                     (&calls, interleave),
                     &stop_reason,
                     (usage, trace.as_ref()),
@@ -418,7 +420,7 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
 }
 
 fn stream_response(
-    chunks: Vec<String>,
+    (thinking, chunks): (Option<&str>, Vec<String>),
     (tool_calls, interleave): (&[(&str, &str, &str)], bool),
     stop_reason: &str,
     (usage, trace): (WireUsage, Option<&Value>),
@@ -427,6 +429,11 @@ fn stream_response(
     request_id: &str,
 ) -> Response<Body> {
     let mut frames: Vec<Result<Bytes, std::io::Error>> = vec![Ok(wire::message_start())];
+    // With reasoning first, every other block's index moves up by one.
+    let text_index = usize::from(thinking.is_some());
+    if let Some(thinking) = thinking {
+        frames.extend(wire::reasoning_frames(0, thinking).into_iter().map(Ok));
+    }
     let break_at = fault.as_ref().map(|(after, _)| *after);
     let mut broken = false;
     for (index, chunk) in chunks.iter().enumerate() {
@@ -434,7 +441,7 @@ fn stream_response(
             broken = true;
             break;
         }
-        frames.push(Ok(wire::text_delta(chunk, index + 1)));
+        frames.push(Ok(wire::text_delta_at(text_index, chunk, index + 1)));
     }
     if !broken && break_at.is_some_and(|after| after >= chunks.len()) {
         broken = true;
@@ -454,10 +461,10 @@ fn stream_response(
         None => {
             let has_text = chunks.iter().any(|c| !c.is_empty());
             if has_text || tool_calls.is_empty() {
-                frames.push(Ok(wire::content_block_stop(0)));
+                frames.push(Ok(wire::content_block_stop(text_index)));
             }
-            // Tool blocks follow the text block (index 0 when there is text).
-            let first = usize::from(has_text);
+            // Tool blocks follow the reasoning and text blocks.
+            let first = text_index + usize::from(has_text);
             frames.extend(
                 tool_call_frames(tool_calls, first, interleave)
                     .into_iter()
@@ -673,6 +680,29 @@ fn check_attachments(body: &Value) -> Option<String> {
                 }
             }
         }
+    }
+    None
+}
+
+/// With extended thinking on, the assistant message that called the tools now being answered
+/// must start with its reasoning, signed, as the model wrote it.
+fn check_thinking_rules(body: &Value) -> Option<String> {
+    if body["additionalModelRequestFields"]["thinking"]["type"] != "enabled" {
+        return None;
+    }
+    let messages = body["messages"].as_array()?;
+    let last_assistant = messages.iter().rev().find(|m| m["role"] == "assistant")?;
+    let blocks = last_assistant["content"].as_array()?;
+    let calls_tools = blocks.iter().any(|b| b.get("toolUse").is_some());
+    let first = blocks.first()?;
+    let signed = first["reasoningContent"]["reasoningText"]["signature"] == wire::SIGNATURE
+        || first["reasoningContent"].get("redactedContent").is_some();
+    if calls_tools && !signed {
+        return Some(
+            "messages: Expected `thinking` or `redacted_thinking`, but found `tool_use`. When \
+             `thinking` is enabled, a final `assistant` message must start with a thinking block."
+                .into(),
+        );
     }
     None
 }

@@ -153,6 +153,8 @@ pub(super) enum ReplyKind {
         interleave: bool,
         /// The `trace` of the reply (a whole reply's body, a stream's metadata).
         trace: Option<Value>,
+        /// Reasoning before the answer (extended thinking), sent first with a signature.
+        thinking: Option<String>,
     },
     Error(FakeError),
     DropConnection,
@@ -179,6 +181,7 @@ impl FakeReply {
                 tool_calls: Vec::new(),
                 interleave: false,
                 trace: None,
+                thinking: None,
             },
             delay: Duration::ZERO,
             chunk_delay: Duration::ZERO,
@@ -270,6 +273,16 @@ impl FakeReply {
             }}));
         }
         reply
+    }
+
+    /// Puts the model's reasoning (extended thinking) before the reply, as its first block with
+    /// a signature; streamed, as `reasoningContent` text deltas, a signature delta and a block
+    /// stop, the other blocks' indexes moved up by one.
+    pub fn thinking(mut self, reasoning: &str) -> Self {
+        if let ReplyKind::Text { thinking, .. } = &mut self.kind {
+            *thinking = Some(reasoning.to_string());
+        }
+        self
     }
 
     /// Sets the stop reason. Default is `end_turn`, or `tool_use` with tool calls.

@@ -44,13 +44,18 @@ impl WireUsage {
 /// The body of a successful Converse response: the text (if any, or if there is nothing else)
 /// and the tool calls, as `(id, name, input JSON text)`.
 pub(crate) fn converse_body(
-    text: &str,
+    (thinking, text): (Option<&str>, &str),
     tool_calls: &[(&str, &str, &str)],
     stop_reason: &str,
     (usage, trace): (WireUsage, Option<&Value>),
     latency_ms: u64,
 ) -> Bytes {
     let mut content = Vec::new();
+    if let Some(thinking) = thinking {
+        content.push(json!({"reasoningContent": {"reasoningText": {
+            "text": thinking, "signature": SIGNATURE,
+        }}}));
+    }
     if !text.is_empty() || tool_calls.is_empty() {
         content.push(json!({"text": text}));
     }
@@ -116,11 +121,44 @@ pub(crate) fn message_start() -> Bytes {
 }
 
 pub(crate) fn text_delta(text: &str, seed: usize) -> Bytes {
+    text_delta_at(0, text, seed)
+}
+
+pub(crate) fn text_delta_at(index: usize, text: &str, seed: usize) -> Bytes {
     event(
         "contentBlockDelta",
-        json!({"contentBlockIndex": 0, "delta": {"text": text}}),
+        json!({"contentBlockIndex": index, "delta": {"text": text}}),
         seed,
     )
+}
+
+/// The signature the fake puts on reasoning, and expects back with it.
+pub(crate) const SIGNATURE: &str = "EqoBCkgIARABGAIiQFake+Signature==";
+
+/// A reasoning block streamed: its text in two pieces, its signature, its stop.
+pub(crate) fn reasoning_frames(index: usize, text: &str) -> Vec<Bytes> {
+    let middle = text
+        .char_indices()
+        .nth(text.chars().count() / 2)
+        .map_or(0, |(i, _)| i);
+    let mut frames: Vec<Bytes> = [&text[..middle], &text[middle..]]
+        .into_iter()
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| {
+            event(
+                "contentBlockDelta",
+                json!({"contentBlockIndex": index, "delta": {"reasoningContent": {"text": piece}}}),
+                piece.len(),
+            )
+        })
+        .collect();
+    frames.push(event(
+        "contentBlockDelta",
+        json!({"contentBlockIndex": index, "delta": {"reasoningContent": {"signature": SIGNATURE}}}),
+        7,
+    ));
+    frames.push(content_block_stop(index));
+    frames
 }
 
 pub(crate) fn content_block_stop(index: usize) -> Bytes {
