@@ -67,6 +67,39 @@
 //! [`ChatSession::usage`] and [`ChatSession::cost`] give tokens and US dollars per turn and in
 //! total, from a [`PriceTable`]; a [`Budget`] warns or refuses before a turn could go over it.
 //!
+//! # Tools, attachments and the rest
+//!
+//! - **Tools**: a [`FunctionTool`] is a typed async function (its input schema from
+//!   `schemars`), or implement [`Tool`]; register them with [`ChatSessionBuilder::tool`] and a
+//!   turn runs the whole loop: the model's calls run at once, their results go back together,
+//!   until the model answers, within [`ChatSessionBuilder::max_tool_rounds`]. A failing,
+//!   panicking, slow or unknown tool becomes an error result the model reads. Streamed turns
+//!   yield [`StreamEvent::ToolCall`] and [`StreamEvent::ToolResult`].
+//! - **Images and documents**: [`Attachment::from_path`] and [`ChatSession::send_with`], with
+//!   Bedrock's limits checked before sending.
+//! - **Prompt caching**: [`ChatSessionBuilder::prompt_caching`] places [`CachePoints`] where
+//!   they pay off; cache reads and writes are counted and priced.
+//! - **Guardrails**: [`ChatSessionBuilder::guardrail`] with a [`GuardrailConfig`]; an
+//!   intervention comes back with its [`GuardrailTrace`].
+//! - **Bedrock API keys**: `AWS_BEARER_TOKEN_BEDROCK` or [`BedrockClientBuilder::bearer_token`].
+//! - **Extended thinking**: [`ChatSessionBuilder::thinking_budget`]; reasoning streams as
+//!   [`StreamEvent::ReasoningDelta`] and stays in the history with its signature.
+//!
+//! ```
+//! use bedrock_chat::FunctionTool;
+//!
+//! #[derive(serde::Deserialize, schemars::JsonSchema)]
+//! struct City {
+//!     /// The city's name.
+//!     name: String,
+//! }
+//!
+//! let weather = FunctionTool::new("get_weather", "Today's weather in a city", |c: City| async move {
+//!     Ok::<_, String>(format!("Sunny in {}", c.name))
+//! })?;
+//! # Ok::<(), bedrock_chat::Error>(())
+//! ```
+//!
 //! # Testing
 //!
 //! With the `testing` feature, `testing::FakeBedrock` is a fake Bedrock on 127.0.0.1 that
@@ -77,11 +110,14 @@
 //!
 //! Modules are private and everything public is re-exported here. They import downward only:
 //!
-//! - the bottom, plain data: `message` (who said what), `request` ([`ChatRequest`],
-//!   [`InferenceConfig`] and the checks Bedrock would make), `response`, `event_stream`
-//!   ([`EventStream`], [`StreamEvent`]), `usd` ([`Usd`]), `error` ([`Error`]);
-//! - policies: `retry` ([`RetryPolicy`]), `context` ([`ContextPolicy`] and the token
-//!   estimate), `pricing` ([`PriceTable`]), `budget` ([`Budget`]);
+//! - the bottom, plain data: `message` (who said what, tool calls and results, reasoning),
+//!   `attachment` ([`Attachment`]), `tool_spec` ([`ToolSpec`], [`ToolConfig`]), `guardrail`
+//!   ([`GuardrailConfig`]), `request` ([`ChatRequest`], [`InferenceConfig`] and the checks
+//!   Bedrock would make), `response`, `event_stream` ([`EventStream`], [`StreamEvent`]), `usd`
+//!   ([`Usd`]), `error` ([`Error`]);
+//! - policies: `retry` ([`RetryPolicy`]), `context` ([`ContextPolicy`], the token estimate and
+//!   exchange boundaries), `caching` ([`CachePoints`]), `pricing` ([`PriceTable`]), `budget`
+//!   ([`Budget`]), `tools` ([`Tool`], [`FunctionTool`] and the toolbox that runs a round);
 //! - `settings`: [`SessionSettings`] and [`ConnectionSettings`], each setting's default and check;
 //! - `client` ([`ModelClient`]) and `bedrock` ([`BedrockClient`], and in `bedrock/errors.rs` the
 //!   one mapping of AWS SDK errors);

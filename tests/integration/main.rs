@@ -19,6 +19,7 @@ mod live;
 mod long_conversations;
 mod mock;
 mod recorded;
+mod recorded_tools;
 mod retries;
 mod store;
 mod streaming;

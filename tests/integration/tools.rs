@@ -699,3 +699,57 @@ mod properties {
         }
     }
 }
+
+#[tokio::test]
+async fn a_tool_turn_stopped_at_any_event_leaves_the_history_as_it_was() {
+    // How many events a full streamed tool turn yields, counted once.
+    let script = |h: &Harness| {
+        h.fake
+            .push(
+                FakeReply::text("Let me check. ")
+                    .tool_call("a", "add", json!({"a": 1, "b": 2}))
+                    .tool_call("c", "clock", json!({}))
+                    .interleave_tool_calls(),
+            )
+            .push(FakeReply::text("Three, at noon."));
+    };
+    let h = Harness::start().await;
+    script(&h);
+    let mut session = builder(&h).await.tool(add()).tool(clock()).build().unwrap();
+    let mut stream = session.send_streaming("go").await.unwrap();
+    let mut total = 0;
+    while stream.next().await.is_some() {
+        total += 1;
+    }
+    drop(stream);
+    assert!(total > 15, "{total} events");
+
+    for stop_after in 0..total {
+        let h = Harness::start().await;
+        script(&h);
+        let mut session = builder(&h).await.tool(add()).tool(clock()).build().unwrap();
+        {
+            let mut stream = session.send_streaming("go").await.unwrap();
+            for _ in 0..stop_after {
+                stream.next().await.unwrap().unwrap();
+            }
+        }
+        assert!(
+            session.history().is_empty(),
+            "stopped after {stop_after} events"
+        );
+        h.fake.clear_script();
+        h.fake.push(FakeReply::text("Fresh."));
+        session.send("again").await.unwrap();
+        for request in h.fake.requests() {
+            assert_valid_conversation(&request);
+        }
+        let last = h.fake.requests().pop().unwrap();
+        assert!(
+            last.tool_blocks().is_empty(),
+            "stopped after {stop_after}: {:?}",
+            last.body
+        );
+        assert_eq!(session.history().len(), 2);
+    }
+}
