@@ -149,8 +149,9 @@ pub struct ServeArgs {
     pub log_format: LogFormat,
 
     /// Where conversations live: `memory` (this process; lost on restart) or a Redis URL
-    /// (`redis://[:password@]host:6379/0`, `rediss://` for TLS, `redis+unix:///path`) shared by
-    /// several instances behind a load balancer
+    /// (`redis://[:password@]host:6379/0`, `rediss://` for TLS, `redis+unix:///path`,
+    /// `redis+cluster://host:port,host:port` for a Redis Cluster) shared by several instances
+    /// behind a load balancer
     #[arg(
         long,
         env = "BEDROCK_CHAT_STORE",

@@ -149,15 +149,27 @@ async fn type_and_enter(client: &Client, text: &str) {
 }
 
 async fn click_button(client: &Client, name: &str) {
-    let button = client
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::XPath(&format!(
-            "//button[normalize-space(.)='{name}' and not(@hidden)]"
-        )))
-        .await
-        .unwrap_or_else(|e| panic!("no {name} button: {e}"));
-    button.click().await.unwrap();
+    let xpath = format!("//button[normalize-space(.)='{name}' and not(@hidden)]");
+    click(client, Locator::XPath(&xpath)).await;
+}
+
+/// Clicks the element once it is there. The page re-renders lists as answers arrive, so an
+/// element found a moment ago may have been replaced: it is then looked up again.
+async fn click(client: &Client, locator: Locator<'_>) {
+    let mut last_error = None;
+    for _ in 0..20 {
+        let element = client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(locator)
+            .await
+            .unwrap_or_else(|e| panic!("no {locator:?}: {e}"));
+        match element.click().await {
+            Ok(()) => return,
+            Err(error) => last_error = Some(error),
+        }
+    }
+    panic!("{locator:?} could not be clicked: {last_error:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -394,13 +406,7 @@ async fn new_chat_switching_deleting_and_regenerate() {
     )
     .await;
     // Delete it: the list keeps the other.
-    client
-        .find(Locator::Css("button[aria-label='Delete Cats?']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Css("button[aria-label='Delete Cats?']")).await;
     wait_until(
         &client,
         "document.querySelectorAll('#conversations li').length === 1",

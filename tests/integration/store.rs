@@ -104,6 +104,67 @@ mod on_redis {
     }
 
     #[tokio::test]
+    async fn a_redis_cluster_keeps_the_store_contract_with_conversations_on_every_node() {
+        use bedrock_chat::testing::RedisCluster;
+        let Some(cluster) = RedisCluster::start().await else {
+            return;
+        };
+        let store = RedisStore::open(
+            &cluster.url(),
+            "test",
+            Duration::from_secs(60),
+            100,
+            8 * 1024 * 1024,
+        )
+        .unwrap();
+        store_contract(&store).await;
+
+        // Enough conversations that each node holds some: every operation, on every slot.
+        let mut ids = Vec::new();
+        for n in 0..24 {
+            let stored = store
+                .create("owner", sample_conversation(&format!("chat {n}")).await)
+                .await
+                .unwrap();
+            let lease = store
+                .lease("owner", &stored.id, Duration::from_secs(5))
+                .await
+                .unwrap();
+            store
+                .save(
+                    "owner",
+                    &stored.id,
+                    stored.version,
+                    stored.conversation.clone(),
+                )
+                .await
+                .unwrap();
+            store.release(&lease).await.unwrap();
+            ids.push(stored.id);
+        }
+        assert_eq!(store.list("owner").await.unwrap().len(), 24);
+        for port in cluster.ports() {
+            let output = std::process::Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "dbsize"])
+                .output()
+                .unwrap();
+            let keys: u64 = String::from_utf8_lossy(&output.stdout)
+                .trim()
+                .parse()
+                .unwrap();
+            assert!(
+                keys > 0,
+                "node {port} holds no keys: the slots were not spread"
+            );
+        }
+        store.delete("owner", &ids[0]).await.unwrap();
+        assert_eq!(store.list("owner").await.unwrap().len(), 23);
+        store.add_spending("owner", 0.25).await.unwrap();
+        assert!((store.spent_today("owner").await.unwrap() - 0.25).abs() < 1e-9);
+        store.ping().await.unwrap();
+    }
+
+    #[tokio::test]
     async fn redis_keys_expire_and_a_dead_holders_lease_frees_itself() {
         let Some(server) = RedisServer::start().await else {
             return;

@@ -13,13 +13,24 @@
 //! | `P:spend:DAY:ACCOUNT` | string (a float) | US dollars spent that UTC day by a client or the server |
 //!
 //! The `{c:ID}` hash tag keeps a conversation's keys in one cluster slot, so the Lua scripts that
-//! compare-and-set them are atomic on a cluster too. Every key expires (`ttl`), refreshed on use.
+//! compare-and-set them are atomic on a cluster too, and no command or pipeline ever spans two
+//! slots. Every key expires (`ttl`), refreshed on use.
+//!
+//! # Redis Cluster
+//!
+//! `redis+cluster://host:port,host:port` (or `rediss+cluster://` for TLS, with
+//! `user:password@` before the first host applying to every node) connects to a Redis Cluster
+//! (or ElastiCache or Valkey in cluster mode) through any of the nodes given; the others are
+//! discovered, and the client follows slot moves and failovers.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
 use redis::{AsyncCommands, Script};
 
 use super::{
@@ -77,7 +88,7 @@ return 0
 /// its own when Redis comes back.
 #[derive(Clone)]
 pub struct RedisStore {
-    connection: ConnectionManager,
+    redis: Redis,
     prefix: String,
     ttl: Duration,
     max_per_owner: usize,
@@ -106,25 +117,43 @@ impl RedisStore {
         max_bytes: usize,
     ) -> Result<Self, StoreError> {
         let address = redact(url);
-        let client = redis::Client::open(url).map_err(|e| StoreError::Unavailable {
+        let not_redis = |e: redis::RedisError| StoreError::Unavailable {
             message: format!("{address} is not a Redis URL ({})", e.kind_description()),
             source: None,
-        })?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1);
-        let connection = ConnectionManager::new_lazy_with_config(client, config).map_err(|e| {
-            StoreError::Unavailable {
-                message: format!(
-                    "cannot use the Redis at {address} ({})",
-                    e.kind_description()
-                ),
-                source: None,
-            }
-        })?;
+        };
+        let redis =
+            match cluster_nodes(url) {
+                Some(nodes) => {
+                    let client = ClusterClient::builder(nodes)
+                        .connection_timeout(Duration::from_secs(2))
+                        .response_timeout(Duration::from_secs(2))
+                        .retries(1)
+                        .build()
+                        .map_err(not_redis)?;
+                    Redis::Cluster {
+                        client,
+                        connection: Arc::new(tokio::sync::OnceCell::new()),
+                    }
+                }
+                None => {
+                    let client = redis::Client::open(url).map_err(not_redis)?;
+                    let config = redis::aio::ConnectionManagerConfig::new()
+                        .set_connection_timeout(Some(Duration::from_secs(2)))
+                        .set_response_timeout(Some(Duration::from_secs(2)))
+                        .set_number_of_retries(1);
+                    let connection = ConnectionManager::new_lazy_with_config(client, config)
+                        .map_err(|e| StoreError::Unavailable {
+                            message: format!(
+                                "cannot use the Redis at {address} ({})",
+                                e.kind_description()
+                            ),
+                            source: None,
+                        })?;
+                    Redis::Single(connection)
+                }
+            };
         Ok(RedisStore {
-            connection,
+            redis,
             prefix: prefix.to_string(),
             ttl,
             max_per_owner: max_per_owner.max(1),
@@ -147,6 +176,19 @@ impl RedisStore {
 
     fn owner_key(&self, owner: &str) -> String {
         format!("{}:owner:{owner}", self.prefix)
+    }
+
+    /// A connection: the single server's (which reconnects on its own), or the cluster's,
+    /// made on first use and again after a failure to make it.
+    async fn connection(&self) -> Result<Connection, StoreError> {
+        match &self.redis {
+            Redis::Single(connection) => Ok(Connection::Single(connection.clone())),
+            Redis::Cluster { client, connection } => connection
+                .get_or_try_init(|| client.get_async_connection())
+                .await
+                .map(|c| Connection::Cluster(c.clone()))
+                .map_err(|e| self.unavailable(&e)),
+        }
     }
 
     fn ttl_ms(&self) -> u64 {
@@ -176,8 +218,83 @@ impl RedisStore {
     }
 }
 
+/// Where the store's Redis is.
+#[derive(Clone)]
+enum Redis {
+    Single(ConnectionManager),
+    Cluster {
+        client: Box<ClusterClient>,
+        connection: Arc<tokio::sync::OnceCell<ClusterConnection>>,
+    },
+}
+
+/// One connection of either kind, for commands, pipelines and scripts alike.
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Connection {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Connection::Single(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Connection::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(c) => c.get_db(),
+            Connection::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// The node URLs of a `redis+cluster://` or `rediss+cluster://` URL, or `None` for any other:
+/// `redis+cluster://u:p@a:1,b:2/` gives `redis://u:p@a:1/` and `redis://u:p@b:2/`.
+fn cluster_nodes(url: &str) -> Option<Vec<String>> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = match scheme {
+        "redis+cluster" => "redis",
+        "rediss+cluster" => "rediss",
+        _ => return None,
+    };
+    let rest = rest.trim_end_matches('/');
+    let (credentials, hosts) = match rest.rsplit_once('@') {
+        Some((credentials, hosts)) => (format!("{credentials}@"), hosts),
+        None => (String::new(), rest),
+    };
+    Some(
+        hosts
+            .split(',')
+            .filter(|host| !host.trim().is_empty())
+            .map(|host| format!("{scheme}://{credentials}{}/", host.trim()))
+            .collect(),
+    )
+}
+
 /// `redis://user:secret@host` without the secret.
 fn redact(url: &str) -> String {
+    if let Some(nodes) = cluster_nodes(url) {
+        let nodes: Vec<String> = nodes.iter().map(|node| redact(node)).collect();
+        return format!("the cluster of {}", nodes.join(", "));
+    }
     match url::Url::parse(url) {
         Ok(mut parsed) => {
             if parsed.password().is_some() {
@@ -226,7 +343,7 @@ impl ConversationStore for RedisStore {
         };
         let key = self.conversation_key(&stored.id);
         let owner_key = self.owner_key(owner);
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection().await?;
         let ttl = self.ttl_ms();
         redis::pipe()
             .atomic()
@@ -277,7 +394,7 @@ impl ConversationStore for RedisStore {
 
     async fn load(&self, owner: &str, id: &str) -> Result<StoredConversation, StoreError> {
         let key = self.conversation_key(id);
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection().await?;
         let (stored_owner, version, title, updated, data): (
             Option<String>,
             Option<u64>,
@@ -300,13 +417,15 @@ impl ConversationStore for RedisStore {
                 source: None,
             })?;
         let ttl = self.ttl_ms() as i64;
-        let _: () = redis::pipe()
-            .pexpire(&key, ttl)
-            .ignore()
-            .pexpire(self.owner_key(owner), ttl)
-            .ignore()
-            .query_async(&mut connection)
-            .await
+        // Two commands, not one pipeline: the keys are in different cluster slots. Sent at
+        // once, they still share one round trip on a single server's multiplexed connection.
+        let mut other = connection.clone();
+        let (conversation_refreshed, owner_refreshed) = tokio::join!(
+            connection.pexpire::<_, ()>(&key, ttl),
+            other.pexpire::<_, ()>(self.owner_key(owner), ttl),
+        );
+        conversation_refreshed
+            .and(owner_refreshed)
             .map_err(|e| self.unavailable(&e))?;
         Ok(StoredConversation {
             id: id.to_string(),
@@ -326,7 +445,7 @@ impl ConversationStore for RedisStore {
     ) -> Result<u64, StoreError> {
         let data = self.encode(&conversation)?;
         let updated = now_secs();
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection().await?;
         let result: i64 = Script::new(SAVE)
             .key(self.conversation_key(id))
             .arg(owner)
@@ -353,24 +472,26 @@ impl ConversationStore for RedisStore {
 
     async fn list(&self, owner: &str) -> Result<Vec<ConversationSummary>, StoreError> {
         let owner_key = self.owner_key(owner);
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection().await?;
         let ids: Vec<String> = connection
             .zrevrange(&owner_key, 0, -1)
             .await
             .map_err(|e| self.unavailable(&e))?;
-        // One round trip for all of them, not one per conversation.
-        let mut pipe = redis::pipe();
-        for id in &ids {
-            pipe.hmget(self.conversation_key(id), &["owner", "title", "updated"]);
-        }
+        // All at once rather than one after another: each key is in its own cluster slot, so
+        // not one pipeline, but on a single server's multiplexed connection they still go out
+        // together.
         type Row = (Option<String>, Option<String>, Option<u64>);
-        let rows: Vec<Row> = if ids.is_empty() {
-            Vec::new()
-        } else {
-            pipe.query_async(&mut connection)
-                .await
-                .map_err(|e| self.unavailable(&e))?
-        };
+        let rows: Vec<Row> = futures::future::try_join_all(ids.iter().map(|id| {
+            let mut connection = connection.clone();
+            let key = self.conversation_key(id);
+            async move {
+                connection
+                    .hmget::<_, _, Row>(key, &["owner", "title", "updated"])
+                    .await
+            }
+        }))
+        .await
+        .map_err(|e| self.unavailable(&e))?;
         let mut list = Vec::with_capacity(ids.len());
         let mut gone = Vec::new();
         for (id, (stored_owner, title, updated)) in ids.into_iter().zip(rows) {
@@ -396,7 +517,7 @@ impl ConversationStore for RedisStore {
     }
 
     async fn delete(&self, owner: &str, id: &str) -> Result<(), StoreError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection().await?;
         let deleted: i64 = Script::new(DELETE)
             .key(self.conversation_key(id))
             .key(self.lease_key(id))
@@ -416,7 +537,7 @@ impl ConversationStore for RedisStore {
 
     async fn lease(&self, owner: &str, id: &str, ttl: Duration) -> Result<Lease, StoreError> {
         let token = new_id();
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection().await?;
         let taken: i64 = Script::new(LEASE)
             .key(self.conversation_key(id))
             .key(self.lease_key(id))
@@ -437,7 +558,7 @@ impl ConversationStore for RedisStore {
     }
 
     async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<(), StoreError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection().await?;
         let renewed: i64 = Script::new(RENEW)
             .key(self.lease_key(&lease.id))
             .arg(&lease.token)
@@ -453,7 +574,7 @@ impl ConversationStore for RedisStore {
     }
 
     async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection().await?;
         let _: i64 = Script::new(RELEASE)
             .key(self.lease_key(&lease.id))
             .arg(&lease.token)
@@ -464,7 +585,7 @@ impl ConversationStore for RedisStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection().await?;
         let _: String = redis::cmd("PING")
             .query_async(&mut connection)
             .await
@@ -473,7 +594,7 @@ impl ConversationStore for RedisStore {
     }
 
     async fn spent_today(&self, account: &str) -> Result<f64, StoreError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection().await?;
         let spent: Option<f64> = connection
             .get(self.spending_key(account))
             .await
@@ -483,7 +604,7 @@ impl ConversationStore for RedisStore {
 
     async fn add_spending(&self, account: &str, usd: f64) -> Result<(), StoreError> {
         let key = self.spending_key(account);
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection().await?;
         // Kept two days, so the key of a day outlives it in every time zone's reading.
         let _: () = redis::pipe()
             .atomic()
@@ -522,5 +643,24 @@ mod tests {
         let error = RedisStore::open("nonsense://:hunter2@x", "p", Duration::from_secs(1), 1, 1)
             .unwrap_err();
         assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn cluster_urls_name_every_node_and_hide_the_password() {
+        assert_eq!(
+            cluster_nodes("redis+cluster://u:hunter2@a:7000,b:7001/").unwrap(),
+            ["redis://u:hunter2@a:7000/", "redis://u:hunter2@b:7001/"]
+        );
+        assert_eq!(
+            cluster_nodes("rediss+cluster://a:7000").unwrap(),
+            ["rediss://a:7000/"]
+        );
+        assert!(cluster_nodes("redis://a:6379").is_none());
+        let redacted = redact("redis+cluster://u:hunter2@a:7000,b:7001");
+        assert!(!redacted.contains("hunter2"), "{redacted}");
+        assert!(
+            redacted.contains("a:7000") && redacted.contains("b:7001"),
+            "{redacted}"
+        );
     }
 }

@@ -110,3 +110,154 @@ impl Drop for RedisServer {
         self.stop();
     }
 }
+
+/// A three-node Redis Cluster of real `redis-server`s (cluster mode, no replicas) on free
+/// local ports, made with `redis-cli --cluster create`, stopped when dropped.
+pub struct RedisCluster {
+    nodes: Vec<Child>,
+    ports: Vec<u16>,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisCluster {
+    /// Starts one; `None` (after saying why) when redis-server is not installed and this is
+    /// not CI, where a missing server is a failure.
+    ///
+    /// # Panics
+    ///
+    /// In CI without redis-server, or when the cluster is not ready within 20 s.
+    pub async fn start() -> Option<Self> {
+        if Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "redis-server is missing: {INSTALL}"
+            );
+            eprintln!("SKIPPED: Redis Cluster test: redis-server is missing: {INSTALL}");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let ports = free_ports(3);
+        let mut nodes = Vec::new();
+        for port in &ports {
+            let node_dir = dir.path().join(port.to_string());
+            std::fs::create_dir(&node_dir).expect("a node folder");
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args([
+                    "--cluster-enabled",
+                    "yes",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .args(["--cluster-node-timeout", "2000"])
+                .arg("--dir")
+                .arg(&node_dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server starts");
+            nodes.push(child);
+        }
+        let cluster = RedisCluster {
+            nodes,
+            ports,
+            _dir: dir,
+        };
+        for port in &cluster.ports {
+            wait_for_tcp(*port).await;
+        }
+        let addresses: Vec<String> = cluster
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        let created = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli runs");
+        assert!(created.success(), "redis-cli --cluster create failed");
+        // Ready when every node says so.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        for port in &cluster.ports {
+            loop {
+                let info = Command::new("redis-cli")
+                    .args(["-p", &port.to_string(), "cluster", "info"])
+                    .output()
+                    .expect("redis-cli runs");
+                if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
+                    break;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the Redis Cluster did not become ready"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Some(cluster)
+    }
+
+    /// Its URL, for `RedisStore::open`: every node, `redis+cluster://127.0.0.1:P1,...`.
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        format!("redis+cluster://{}", hosts.join(","))
+    }
+
+    /// The node ports.
+    pub fn ports(&self) -> &[u16] {
+        &self.ports
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for child in &mut self.nodes {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `count` distinct free ports whose cluster bus ports (port + 10000) are valid too.
+fn free_ports(count: usize) -> Vec<u16> {
+    let mut ports = Vec::new();
+    while ports.len() < count {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = listener.local_addr().expect("its address").port();
+        let bus_free =
+            port < 55_000 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok();
+        if bus_free && !ports.contains(&port) {
+            ports.push(port);
+        }
+    }
+    ports
+}
+
+async fn wait_for_tcp(port: u16) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "redis-server on port {port} did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
