@@ -131,7 +131,7 @@ impl RedisStore {
                         .build()
                         .map_err(not_redis)?;
                     Redis::Cluster {
-                        client,
+                        client: Box::new(client),
                         connection: Arc::new(tokio::sync::OnceCell::new()),
                     }
                 }
