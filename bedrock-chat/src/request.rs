@@ -321,6 +321,13 @@ pub(crate) fn check_model_id(model_id: &str) -> Result<()> {
 /// nothing else answered there.
 fn check_tool_exchange(messages: &[Message], index: usize) -> Result<()> {
     let message = &messages[index];
+    // The common case, checked without allocating: no tool blocks here or in the answer.
+    let next_has_tools = messages
+        .get(index + 1)
+        .is_some_and(Message::has_tool_blocks);
+    if !message.has_tool_blocks() && !next_has_tools {
+        return Ok(());
+    }
     match message.role() {
         Role::Assistant => {
             if message.tool_results().next().is_some() {
