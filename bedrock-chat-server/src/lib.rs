@@ -38,6 +38,7 @@ mod error;
 mod identity;
 mod limits;
 mod openai;
+mod openai_tools;
 mod page;
 mod state;
 mod telemetry;

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use bedrock_chat::{
-    ChatRequest, InferenceConfig, Message, Role, StopReason, StreamEvent, TokenUsage,
+    ChatRequest, ContentBlock, InferenceConfig, Message, Role, StopReason, StreamEvent, TokenUsage,
     converse_once, converse_stream_once,
 };
 use futures::StreamExt;
@@ -23,6 +23,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::openai_tools::{
+    InTool, InToolCall, calls_to_blocks, reply_tool_calls, tool_config, tool_message_block,
+};
 use crate::state::AppState;
 
 /// An error in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
@@ -88,7 +91,7 @@ pub struct CompletionRequest {
     top_p: Option<f32>,
     stop: Option<Stop>,
     n: Option<u32>,
-    tools: Option<Value>,
+    tools: Option<Vec<InTool>>,
     tool_choice: Option<Value>,
     functions: Option<Value>,
 }
@@ -111,6 +114,10 @@ struct InMessage {
     role: String,
     #[serde(default)]
     content: Option<Content>,
+    #[serde(default)]
+    tool_calls: Option<Vec<InToolCall>>,
+    #[serde(default)]
+    tool_call_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -163,10 +170,10 @@ fn to_request(
     state: &AppState,
     body: CompletionRequest,
 ) -> Result<(ChatRequest, String, bool, bool), OpenAiError> {
-    if body.tools.is_some() || body.tool_choice.is_some() || body.functions.is_some() {
+    if body.functions.is_some() {
         return Err(OpenAiError::invalid(
-            "tool calls are not supported by this server yet; send the request without `tools`",
-            "tools",
+            "`functions` is OpenAI's older form; send `tools` instead",
+            "functions",
         ));
     }
     if body.n.is_some_and(|n| n != 1) {
@@ -174,58 +181,93 @@ fn to_request(
     }
     let model = resolve_model(state, &body.model)?;
     let mut system: Vec<String> = Vec::new();
-    let mut messages: Vec<(Role, String)> = Vec::new();
+    let mut messages: Vec<Message> = Vec::new();
     for (index, message) in body.messages.into_iter().enumerate() {
         let text = content_text(message.content, index)?;
-        let role = match message.role.as_str() {
+        let (role, mut blocks) = match message.role.as_str() {
             "system" | "developer" => {
                 if !text.trim().is_empty() {
                     system.push(text);
                 }
                 continue;
             }
-            "user" => Role::User,
-            "assistant" => Role::Assistant,
-            "tool" | "function" => {
-                return Err(OpenAiError::invalid(
-                    "tool messages are not supported by this server yet",
-                    "messages",
-                ));
+            "user" => (Role::User, text_block(text)),
+            "assistant" => {
+                let mut blocks = text_block(text);
+                let calls = message.tool_calls.unwrap_or_default();
+                blocks.extend(
+                    calls_to_blocks(calls, index)
+                        .map_err(|m| OpenAiError::invalid(m, "messages"))?,
+                );
+                (Role::Assistant, blocks)
+            }
+            "tool" => {
+                let Some(id) = message.tool_call_id else {
+                    return Err(OpenAiError::invalid(
+                        format!("messages[{index}] is a tool message without tool_call_id"),
+                        "messages",
+                    ));
+                };
+                (Role::User, vec![tool_message_block(id, text)])
             }
             other => {
                 return Err(OpenAiError::invalid(
-                    format!("messages[{index}].role {other:?} is not system, user or assistant"),
+                    format!(
+                        "messages[{index}].role {other:?} is not system, user, assistant or tool"
+                    ),
                     "messages",
                 ));
             }
         };
-        if text.trim().is_empty() {
+        if blocks.is_empty() {
             // Bedrock refuses blank blocks; an empty message carries nothing anyway.
             continue;
         }
+        // Bedrock requires alternating roles: one role's consecutive messages become one,
+        // tool results first (they must answer the calls before anything else is said).
         match messages.last_mut() {
-            Some((last, joined)) if *last == role => {
-                joined.push_str("\n\n");
-                joined.push_str(&text);
+            Some(last) if last.role() == role => {
+                let mut content = last.content().to_vec();
+                if role == Role::User && blocks.iter().any(|b| b.as_tool_result().is_some()) {
+                    let (results, rest): (Vec<_>, Vec<_>) = content
+                        .into_iter()
+                        .partition(|b| b.as_tool_result().is_some());
+                    content = results;
+                    content.append(&mut blocks);
+                    content.extend(rest);
+                } else {
+                    // Two texts in a row read as one, a paragraph apart.
+                    if let (Some(ContentBlock::Text(before)), Some(ContentBlock::Text(after))) =
+                        (content.last_mut(), blocks.first())
+                    {
+                        before.push_str("\n\n");
+                        before.push_str(after);
+                        blocks.remove(0);
+                    }
+                    content.append(&mut blocks);
+                }
+                *last = Message::new(role, content);
             }
-            _ => messages.push((role, text)),
+            _ => messages.push(Message::new(role, blocks)),
         }
     }
     if messages
         .first()
-        .is_some_and(|(role, _)| *role == Role::Assistant)
+        .is_some_and(|m| m.role() == Role::Assistant)
     {
         return Err(OpenAiError::invalid(
             "the first message (after system messages) must be from the user",
             "messages",
         ));
     }
-    if !messages.last().is_some_and(|(role, _)| *role == Role::User) {
+    if !messages.last().is_some_and(|m| m.role() == Role::User) {
         return Err(OpenAiError::invalid(
-            "the last message must be from the user",
+            "the last message must be from the user (or a tool's result)",
             "messages",
         ));
     }
+    let tool_config = tool_config(body.tools, body.tool_choice.as_ref(), &messages)
+        .map_err(|(message, param)| OpenAiError::invalid(message, param))?;
     let defaults = &state.settings().inference;
     let mut inference = InferenceConfig::new();
     inference.max_tokens = body
@@ -247,19 +289,17 @@ fn to_request(
         Some(Stop::One(s)) => vec![s],
         Some(Stop::Many(many)) => many,
     };
-    let messages = messages
-        .into_iter()
-        .map(|(role, text)| match role {
-            Role::User => Message::user(text),
-            Role::Assistant => Message::assistant(text),
-        })
-        .collect();
     let system = (!system.is_empty())
         .then(|| system.join("\n\n"))
         .or_else(|| state.settings().system_prompt.clone());
     let request = ChatRequest::new(model.clone(), messages)
         .with_system(system)
-        .with_inference(inference);
+        .with_inference(inference)
+        .with_tool_config(tool_config);
+    // What Bedrock would refuse (a call without its result, say) is a 400 here, with the reason.
+    request
+        .validate()
+        .map_err(|e| OpenAiError::invalid(e.to_string(), "messages"))?;
     let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
     Ok((request, model, body.stream, include_usage))
 }
@@ -283,6 +323,28 @@ fn resolve_model(state: &AppState, requested: &str) -> Result<String, OpenAiErro
         ),
         Some("model"),
     ))
+}
+
+fn text_block(text: String) -> Vec<ContentBlock> {
+    if text.trim().is_empty() {
+        Vec::new()
+    } else {
+        vec![ContentBlock::Text(text)]
+    }
+}
+
+/// A reply as an OpenAI assistant message: its text (`null` when it only calls tools) and its
+/// tool calls.
+fn assistant_message(message: &Message) -> Value {
+    let text = message.text();
+    let mut reply = json!({
+        "role": "assistant",
+        "content": if text.is_empty() && message.tool_uses().next().is_some() { Value::Null } else { json!(text) },
+    });
+    if let Some(calls) = reply_tool_calls(message) {
+        reply["tool_calls"] = calls;
+    }
+    reply
 }
 
 fn finish_reason(reason: &StopReason) -> &'static str {
@@ -395,7 +457,7 @@ pub async fn chat_completions(
             "model": model,
             "choices": [{
                 "index": 0,
-                "message": {"role": "assistant", "content": response.text()},
+                "message": assistant_message(response.message()),
                 "finish_reason": finish_reason(response.stop_reason()),
             }],
             "usage": usage_json(&usage),
@@ -428,7 +490,32 @@ pub async fn chat_completions(
         }
         let mut stop = None;
         let mut usage = TokenUsage::default();
+        // OpenAI numbers a reply's tool calls from 0; Bedrock's block indexes count text too.
+        let mut call_numbers: Vec<u32> = Vec::new();
         while let Some(event) = events.next().await {
+            let delta = match &event {
+                Ok(StreamEvent::ToolUseStart { index, id, name }) => {
+                    call_numbers.push(*index);
+                    Some(json!({"tool_calls": [{
+                        "index": call_numbers.len() - 1,
+                        "id": id,
+                        "type": "function",
+                        "function": {"name": name, "arguments": ""},
+                    }]}))
+                }
+                Ok(StreamEvent::ToolUseInputDelta { index, input }) if !input.is_empty() => {
+                    call_numbers.iter().position(|i| i == index).map(
+                        |n| json!({"tool_calls": [{"index": n, "function": {"arguments": input}}]}),
+                    )
+                }
+                _ => None,
+            };
+            if let Some(delta) = delta {
+                if send(chunk(delta, None)).is_err() {
+                    return;
+                }
+                continue;
+            }
             match event {
                 Ok(StreamEvent::TextDelta(text)) => {
                     if send(chunk(json!({"content": text}), None)).is_err() {

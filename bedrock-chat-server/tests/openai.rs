@@ -258,7 +258,7 @@ async fn errors_come_in_openais_shape_with_statuses_clients_handle() {
             "invalid_request_error",
         ),
         (
-            json!({"model": "default", "messages": hi, "tools": [{"type": "function", "function": {"name": "f"}}]}),
+            json!({"model": "default", "messages": hi, "tools": [{"type": "function", "function": {"name": "no spaces allowed"}}]}),
             "sk-test-token",
             400,
             "invalid_request_error",
@@ -350,4 +350,149 @@ async fn the_endpoint_is_off_unless_switched_on() {
         .unwrap();
     assert_eq!(response.status(), 404);
     assert_eq!(server.fake.request_count(), 0);
+}
+
+fn weather_tool() -> async_openai::types::ChatCompletionTool {
+    async_openai::types::ChatCompletionToolArgs::default()
+        .function(async_openai::types::FunctionObject {
+            name: "get_weather".into(),
+            description: Some("Today's weather in a city".into()),
+            parameters: Some(json!({
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            })),
+            strict: None,
+        })
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn tool_calls_go_to_the_client_and_its_results_come_back_as_tool_messages() {
+    use async_openai::types::{
+        ChatCompletionMessageToolCall, ChatCompletionRequestToolMessageArgs,
+        ChatCompletionToolType, FunctionCall,
+    };
+    let server = server().await;
+    server
+        .fake
+        .push(FakeReply::text("Let me look. ").tool_call(
+            "tooluse_1",
+            "get_weather",
+            json!({"city": "Lisbon"}),
+        ))
+        .push(FakeReply::text("Sunny, take no umbrella."));
+    let client = openai(&server);
+    let first = CreateChatCompletionRequestArgs::default()
+        .model("default")
+        .messages([user("Umbrella in Lisbon?")])
+        .tools(vec![weather_tool()])
+        .build()
+        .unwrap();
+    let reply = client.chat().create(first).await.unwrap();
+    let choice = &reply.choices[0];
+    assert_eq!(choice.finish_reason, Some(FinishReason::ToolCalls));
+    let calls = choice.message.tool_calls.clone().unwrap();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].id, "tooluse_1");
+    assert_eq!(calls[0].function.name, "get_weather");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&calls[0].function.arguments).unwrap(),
+        json!({"city": "Lisbon"})
+    );
+    let sent = &server.fake.requests()[0].body;
+    assert_eq!(
+        sent["toolConfig"]["tools"][0]["toolSpec"]["name"],
+        "get_weather"
+    );
+
+    // The client runs its tool and sends the result back as a tool message.
+    let call: ChatCompletionRequestMessage = ChatCompletionRequestAssistantMessageArgs::default()
+        .content("Let me look. ")
+        .tool_calls(vec![ChatCompletionMessageToolCall {
+            id: "tooluse_1".into(),
+            r#type: ChatCompletionToolType::Function,
+            function: FunctionCall {
+                name: "get_weather".into(),
+                arguments: r#"{"city":"Lisbon"}"#.into(),
+            },
+        }])
+        .build()
+        .unwrap()
+        .into();
+    let result: ChatCompletionRequestMessage = ChatCompletionRequestToolMessageArgs::default()
+        .tool_call_id("tooluse_1")
+        .content("Sunny, 21 °C")
+        .build()
+        .unwrap()
+        .into();
+    let second = CreateChatCompletionRequestArgs::default()
+        .model("default")
+        .messages([user("Umbrella in Lisbon?"), call, result])
+        .tools(vec![weather_tool()])
+        .build()
+        .unwrap();
+    let reply = client.chat().create(second).await.unwrap();
+    assert_eq!(
+        reply.choices[0].message.content.as_deref(),
+        Some("Sunny, take no umbrella.")
+    );
+    let sent = &server.fake.requests()[1];
+    let messages = sent.body["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 3);
+    assert_eq!(
+        messages[1]["content"][1]["toolUse"]["toolUseId"],
+        "tooluse_1"
+    );
+    assert_eq!(
+        messages[2]["content"][0]["toolResult"]["toolUseId"],
+        "tooluse_1"
+    );
+    assert_eq!(
+        messages[2]["content"][0]["toolResult"]["content"][0]["text"],
+        "Sunny, 21 °C"
+    );
+}
+
+#[tokio::test]
+async fn streamed_tool_calls_arrive_as_numbered_deltas() {
+    let server = server().await;
+    server.fake.push(
+        FakeReply::tool_use("a", "get_weather", json!({"city": "Porto"}))
+            .tool_call("b", "get_weather", json!({"city": "Faro"}))
+            .interleave_tool_calls(),
+    );
+    let request = CreateChatCompletionRequestArgs::default()
+        .model("default")
+        .messages([user("Weather in Porto and Faro?")])
+        .tools(vec![weather_tool()])
+        .tool_choice(async_openai::types::ChatCompletionToolChoiceOption::Required)
+        .stream(true)
+        .build()
+        .unwrap();
+    let mut stream = openai(&server).chat().create_stream(request).await.unwrap();
+    let mut ids = vec![String::new(); 2];
+    let mut arguments = vec![String::new(); 2];
+    let mut finish = None;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.unwrap();
+        for choice in chunk.choices {
+            for call in choice.delta.tool_calls.unwrap_or_default() {
+                let n = call.index as usize;
+                if let Some(id) = call.id {
+                    ids[n] = id;
+                }
+                if let Some(function) = call.function {
+                    arguments[n].push_str(&function.arguments.unwrap_or_default());
+                }
+            }
+            finish = choice.finish_reason.or(finish);
+        }
+    }
+    assert_eq!(ids, ["a", "b"]);
+    assert_eq!(arguments, [r#"{"city":"Porto"}"#, r#"{"city":"Faro"}"#]);
+    assert_eq!(finish, Some(FinishReason::ToolCalls));
+    let sent = &server.fake.requests()[0].body;
+    assert_eq!(sent["toolConfig"]["toolChoice"], json!({"any": {}}));
 }
