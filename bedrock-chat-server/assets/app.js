@@ -195,6 +195,31 @@ function renderMarkdown(text) {
       root.appendChild(list);
       continue;
     }
+    // A table: a row of cells, then a separator row of dashes (GitHub's Markdown).
+    const separator = /^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$/;
+    if (line.includes("|") && i + 1 < lines.length && separator.test(lines[i + 1])) {
+      flush();
+      const cells = (row) => row.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map((c) => c.trim());
+      const table = document.createElement("table");
+      const head = table.createTHead().insertRow();
+      for (const cell of cells(line)) {
+        const th = document.createElement("th");
+        appendInline(th, cell);
+        head.appendChild(th);
+      }
+      const body = table.createTBody();
+      i += 2;
+      while (i < lines.length && lines[i].includes("|") && lines[i].trim() !== "") {
+        const row = body.insertRow();
+        for (const cell of cells(lines[i])) appendInline(row.insertCell(), cell);
+        i++;
+      }
+      const scroller = document.createElement("div");
+      scroller.className = "table";
+      scroller.appendChild(table);
+      root.appendChild(scroller);
+      continue;
+    }
     if (/^\s*>/.test(line)) {
       flush();
       const quote = document.createElement("blockquote");

@@ -185,6 +185,7 @@ async fn a_visitor_chats_sees_the_stream_and_the_conversation_survives_a_reload(
                 "The capital of France is **Paris**.\n\n",
                 "- It is on the Seine\n- It has ",
                 "2.1 million people\n\n```rust\nfn main() {}\n```",
+                "\n\n| city | people |\n|---|---:|\n| Paris | 2.1 M |",
             ])
             .chunk_delay(Duration::from_millis(150)),
         )
@@ -209,6 +210,13 @@ async fn a_visitor_chats_sees_the_stream_and_the_conversation_survives_a_reload(
     assert!(replies[0].contains("fn main() {}"));
     wait_for(&client, ".message[data-role='assistant'] li").await;
     wait_for(&client, ".message[data-role='assistant'] pre code").await;
+    // A table is a table, not rows of pipes.
+    wait_until(
+        &client,
+        "[...document.querySelectorAll('.message[data-role=\"assistant\"] table th')].map(c => c.textContent).join() === 'city,people' \
+         && document.querySelector('.message[data-role=\"assistant\"] table td')?.textContent === 'Paris'",
+    )
+    .await;
     wait_until(
         &client,
         "document.querySelector('#usage').textContent.includes('tokens')",
