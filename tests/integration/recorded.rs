@@ -4,10 +4,9 @@
 
 use std::time::Duration;
 
-use aws_smithy_eventstream::frame::write_message_to;
-use aws_smithy_types::event_stream::{Header, HeaderValue, Message as Frame};
 use bedrock_chat::{Error, StopReason, StreamEvent};
 
+use crate::support::event_frames;
 use crate::support::session_on_mock as session;
 use futures::StreamExt;
 use wiremock::matchers::{body_partial_json, header_exists, method, path_regex};
@@ -42,24 +41,7 @@ const STREAM_EVENTS: [(&str, &str); 6] = [
 ];
 
 fn stream_body() -> Vec<u8> {
-    let mut body = Vec::new();
-    for (event_type, payload) in STREAM_EVENTS {
-        let frame = Frame::new(payload.as_bytes().to_vec())
-            .add_header(Header::new(
-                ":event-type",
-                HeaderValue::String(event_type.to_string().into()),
-            ))
-            .add_header(Header::new(
-                ":content-type",
-                HeaderValue::String("application/json".to_string().into()),
-            ))
-            .add_header(Header::new(
-                ":message-type",
-                HeaderValue::String("event".to_string().into()),
-            ));
-        write_message_to(&frame, &mut body).unwrap();
-    }
-    body
+    event_frames(&STREAM_EVENTS)
 }
 
 #[tokio::test]

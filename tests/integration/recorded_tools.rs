@@ -3,8 +3,7 @@
 //! replayed by `wiremock`: the tool loop runs on real answers, with frames encoded here
 //! independently of `FakeBedrock`.
 
-use aws_smithy_eventstream::frame::write_message_to;
-use aws_smithy_types::event_stream::{Header, HeaderValue, Message as Frame};
+use crate::support::event_frames as frames;
 use bedrock_chat::{BedrockClient, ChatSession, FunctionTool, RetryPolicy, StreamEvent};
 use futures::StreamExt;
 use serde::Deserialize;
@@ -37,27 +36,6 @@ const STREAMED_CALL: [(&str, &str); 5] = [
 ];
 
 const ANSWER: &str = r#"{"metrics":{"latencyMs":900},"output":{"message":{"content":[{"text":"Done."}],"role":"assistant"}},"stopReason":"end_turn","usage":{"inputTokens":900,"outputTokens":5,"totalTokens":905}}"#;
-
-fn frames(events: &[(&str, &str)]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (event_type, payload) in events {
-        let frame = Frame::new(payload.as_bytes().to_vec())
-            .add_header(Header::new(
-                ":event-type",
-                HeaderValue::String(event_type.to_string().into()),
-            ))
-            .add_header(Header::new(
-                ":content-type",
-                HeaderValue::String("application/json".to_string().into()),
-            ))
-            .add_header(Header::new(
-                ":message-type",
-                HeaderValue::String("event".to_string().into()),
-            ));
-        write_message_to(&frame, &mut body).unwrap();
-    }
-    body
-}
 
 #[derive(Deserialize, schemars::JsonSchema)]
 struct Part {

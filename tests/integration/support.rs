@@ -131,3 +131,28 @@ pub async fn session_on_mock(server: &wiremock::MockServer) -> ChatSession {
         .build()
         .expect("session builds")
 }
+
+/// AWS event-stream frames of `(event type, JSON payload)` pairs, encoded here independently of
+/// `FakeBedrock`, for replaying recorded streams with `wiremock`.
+pub fn event_frames(events: &[(&str, &str)]) -> Vec<u8> {
+    use aws_smithy_eventstream::frame::write_message_to;
+    use aws_smithy_types::event_stream::{Header, HeaderValue, Message as Frame};
+    let mut body = Vec::new();
+    for (event_type, payload) in events {
+        let frame = Frame::new(payload.as_bytes().to_vec())
+            .add_header(Header::new(
+                ":event-type",
+                HeaderValue::String(event_type.to_string().into()),
+            ))
+            .add_header(Header::new(
+                ":content-type",
+                HeaderValue::String("application/json".to_string().into()),
+            ))
+            .add_header(Header::new(
+                ":message-type",
+                HeaderValue::String("event".to_string().into()),
+            ));
+        write_message_to(&frame, &mut body).unwrap();
+    }
+    body
+}

@@ -9,6 +9,24 @@ use std::time::Duration;
 const INSTALL: &str =
     "install it with `sudo apt-get install redis-server` (or run ./scripts/test, which does)";
 
+/// Whether redis-server is installed; when not, says so for `test`, and in CI, where a missing
+/// server is a failure, panics.
+fn installed(test: &str) -> bool {
+    if Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "redis-server is missing: {INSTALL}"
+    );
+    eprintln!("SKIPPED: {test}: redis-server is missing: {INSTALL}");
+    false
+}
+
 /// A `redis-server` process for one test, on its own unix socket, stopped on drop.
 pub struct RedisServer {
     child: Option<Child>,
@@ -23,16 +41,7 @@ impl RedisServer {
     ///
     /// In CI without redis-server, or when it does not answer within 10 s.
     pub async fn start() -> Option<Self> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "redis-server is missing: {INSTALL}"
-            );
-            eprintln!("SKIPPED: Redis test: redis-server is missing: {INSTALL}");
+        if !installed("Redis test") {
             return None;
         }
         let mut server = RedisServer {
@@ -127,16 +136,7 @@ impl RedisCluster {
     ///
     /// In CI without redis-server, or when the cluster is not ready within 20 s.
     pub async fn start() -> Option<Self> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "redis-server is missing: {INSTALL}"
-            );
-            eprintln!("SKIPPED: Redis Cluster test: redis-server is missing: {INSTALL}");
+        if !installed("Redis Cluster test") {
             return None;
         }
         let dir = tempfile::tempdir().expect("a temporary folder");
