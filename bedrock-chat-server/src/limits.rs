@@ -102,16 +102,25 @@ pub async fn check_spending(
 ) -> Result<(), ApiError> {
     let refuse =
         |message: String| ApiError::new(StatusCode::PAYMENT_REQUIRED, "daily_budget", message);
-    if let Some(cap) = limits.server_daily_usd
-        && store.spent_today(SERVER_ACCOUNT).await? >= cap
-    {
+    // Both sums at once: each is a round trip to a shared store.
+    let spent = |cap: Option<f64>, account: String| async move {
+        match cap {
+            Some(cap) => store.spent_today(&account).await.map(|spent| (spent, cap)),
+            None => Ok((0.0, f64::INFINITY)),
+        }
+    };
+    let (server, client) = tokio::join!(
+        spent(limits.server_daily_usd, SERVER_ACCOUNT.to_string()),
+        spent(limits.client_daily_usd, client_account(client)),
+    );
+    let (spent, cap) = server?;
+    if spent >= cap {
         return Err(refuse(format!(
             "this server has reached its spending limit for today (${cap:.2}); try again tomorrow"
         )));
     }
-    if let Some(cap) = limits.client_daily_usd
-        && store.spent_today(&client_account(client)).await? >= cap
-    {
+    let (spent, cap) = client?;
+    if spent >= cap {
         return Err(refuse(format!(
             "you have reached your spending limit for today (${cap:.2}); try again tomorrow"
         )));
@@ -122,10 +131,15 @@ pub async fn check_spending(
 /// Adds what a turn cost to the client's and the server's sums for today. A store that fails
 /// here is logged, not reported: the reply has already been given.
 pub async fn record_spending(store: &dyn ConversationStore, client: &str, usd: f64) {
-    for account in [SERVER_ACCOUNT.to_string(), client_account(client)] {
-        if let Err(error) = store.add_spending(&account, usd).await {
-            tracing::warn!(%error, "could not record spending");
-        }
+    let accounts = [SERVER_ACCOUNT.to_string(), client_account(client)];
+    let added = futures::future::join_all(
+        accounts
+            .iter()
+            .map(|account| store.add_spending(account, usd)),
+    )
+    .await;
+    for error in added.into_iter().filter_map(Result::err) {
+        tracing::warn!(%error, "could not record spending");
     }
 }
 

@@ -201,6 +201,30 @@ impl ConversationStore for MeteredStore {
         metered("release", self.0.release(lease)).await
     }
 
+    async fn lease_and_load(
+        &self,
+        owner: &str,
+        id: &str,
+        ttl: Duration,
+    ) -> Result<(Lease, StoredConversation), StoreError> {
+        metered("lease_and_load", self.0.lease_and_load(owner, id, ttl)).await
+    }
+
+    async fn save_and_release(
+        &self,
+        lease: &Lease,
+        owner: &str,
+        expected_version: u64,
+        conversation: SavedConversation,
+    ) -> Result<u64, StoreError> {
+        metered(
+            "save_and_release",
+            self.0
+                .save_and_release(lease, owner, expected_version, conversation),
+        )
+        .await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         metered("ping", self.0.ping()).await
     }

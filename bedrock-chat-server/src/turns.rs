@@ -112,9 +112,10 @@ pub async fn undo(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let store = state.store();
-    let lease = store.lease(&client, &id, state.config().turn_lease).await?;
-    let result = async {
-        let stored = store.load(&client, &id).await?;
+    let (lease, stored) = store
+        .lease_and_load(&client, &id, state.config().turn_lease)
+        .await?;
+    let undone = (|| {
         let mut session = state.new_session()?;
         session.restore(stored.conversation.clone())?;
         if session.undo().is_none() {
@@ -124,15 +125,21 @@ pub async fn undo(
                 "the conversation is empty; there is nothing to undo",
             ));
         }
-        store
-            .save(&client, &id, stored.version, session.snapshot())
-            .await?;
-        let stored = store.load(&client, &id).await?;
-        Ok(Json(view(&state, &stored)).into_response())
-    }
-    .await;
-    let _ = store.release(&lease).await;
-    result
+        Ok(session.snapshot())
+    })();
+    let conversation = match undone {
+        Ok(conversation) => conversation,
+        Err(error) => {
+            let _ = store.release(&lease).await;
+            return Err(error);
+        }
+    };
+    store
+        .save_and_release(&lease, &client, stored.version, conversation)
+        .await?;
+    // Read back for the title and time the store gave it.
+    let stored = store.load(&client, &id).await?;
+    Ok(Json(view(&state, &stored)).into_response())
 }
 
 /// Checks what can be checked before anything is sent, starts the turn, and answers with its
@@ -164,25 +171,21 @@ async fn run(
         error.retry_after = Some(Duration::from_secs(2));
         return Err(error);
     };
-    let lease = state
+    let (lease, stored) = state
         .store()
-        .lease(&client, &id, state.config().turn_lease)
+        .lease_and_load(&client, &id, state.config().turn_lease)
         .await?;
-    let stored = match state.store().load(&client, &id).await {
-        Ok(stored) => stored,
-        Err(error) => {
-            let _ = state.store().release(&lease).await;
-            return Err(error.into());
-        }
-    };
     let (events, mut received) = mpsc::unbounded_channel();
     let turn_state = state.clone();
     tokio::spawn(async move {
         let _permit = permit;
         let last = turn(&turn_state, &client, stored, &lease, action, &events).await;
-        // Released before the last event goes out: a client that sends its next message the
-        // moment this reply is done must not find the conversation still busy.
-        let _ = turn_state.store().release(&lease).await;
+        // The lease is given back before the last event goes out (a completed turn's with its
+        // save, any other's here): a client that sends its next message the moment this reply
+        // is done must not find the conversation still busy.
+        if !matches!(last, Some(TurnEvent::Done(_))) {
+            let _ = turn_state.store().release(&lease).await;
+        }
         if let Some(last) = last {
             let _ = events.send(last);
         }
@@ -238,7 +241,7 @@ async fn turn(
 ) -> Option<TurnEvent> {
     let mut meter = TurnMeter::start("chat");
     let result = tokio::select! {
-        result = reply(state, client, &stored, action, events, &mut meter) => result,
+        result = reply(state, client, &stored, lease, action, events, &mut meter) => result,
         // The client went away: dropping the reply cancels it, and nothing is saved.
         () = events.closed() => {
             meter.finish("cancelled", 0, 0, None);
@@ -286,11 +289,12 @@ async fn keep_lease(state: &AppState, lease: &Lease) -> ApiError {
 }
 
 /// Sends the message, streams the reply to `events`, and saves the conversation when the reply
-/// is complete. Returns the `done` event's data.
+/// is complete, giving the lease back with the save. Returns the `done` event's data.
 async fn reply(
     state: &AppState,
     client: &str,
     stored: &bedrock_chat::StoredConversation,
+    lease: &Lease,
     action: Action,
     events: &mpsc::UnboundedSender<TurnEvent>,
     meter: &mut TurnMeter,
@@ -332,11 +336,14 @@ async fn reply(
     let usage = response.usage();
     let model = session.model_id().to_string();
     let turn_cost = cost_of(state, &model, &usage);
-    state
-        .store()
-        .save(client, &stored.id, stored.version, session.snapshot())
-        .await?;
-    crate::limits::record_spending(state.store(), client, turn_cost.unwrap_or(0.0)).await;
+    // Both at once: the tokens are billed whether or not the save wins.
+    let (saved, ()) = tokio::join!(
+        state
+            .store()
+            .save_and_release(lease, client, stored.version, session.snapshot()),
+        crate::limits::record_spending(state.store(), client, turn_cost.unwrap_or(0.0)),
+    );
+    saved?;
     let total: TokenUsage = session.conversation_usage();
     Ok(json!({
         "usage": usage,

@@ -509,7 +509,7 @@ async fn metrics_count_requests_turns_tokens_retries_and_store_operations() {
         "bedrock_chat_tokens_total{api=\"chat\",direction=\"output\"}",
         "bedrock_chat_retries_total{kind=\"throttled\"}",
         "bedrock_chat_throttles_total",
-        "bedrock_chat_store_operation_seconds_bucket{operation=\"save\"",
+        "bedrock_chat_store_operation_seconds_bucket{operation=\"save_and_release\"",
         "bedrock_chat_active_turns{api=\"chat\"}",
     ] {
         assert!(

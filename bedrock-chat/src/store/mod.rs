@@ -152,6 +152,46 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
     /// nothing.
     async fn release(&self, lease: &Lease) -> Result<(), StoreError>;
 
+    /// Takes the lease on a conversation and loads it: what a turn does first. Errors as
+    /// [`lease`](Self::lease) and [`load`](Self::load); on an error no lease is held.
+    ///
+    /// The default calls the two in turn; a networked store should override it to do both in
+    /// one round trip, since every turn waits for it before anything is sent to the model.
+    async fn lease_and_load(
+        &self,
+        owner: &str,
+        id: &str,
+        ttl: Duration,
+    ) -> Result<(Lease, StoredConversation), StoreError> {
+        let lease = self.lease(owner, id, ttl).await?;
+        match self.load(owner, id).await {
+            Ok(stored) => Ok((lease, stored)),
+            Err(error) => {
+                let _ = self.release(&lease).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Saves the conversation as [`save`](Self::save) does, then gives the lease back whether
+    /// the save succeeded or not: what a turn does last.
+    ///
+    /// The default calls the two in turn; a networked store should override it to do both in
+    /// one round trip. A release that fails is not an error (the lease expires on its own).
+    async fn save_and_release(
+        &self,
+        lease: &Lease,
+        owner: &str,
+        expected_version: u64,
+        conversation: SavedConversation,
+    ) -> Result<u64, StoreError> {
+        let saved = self
+            .save(owner, &lease.id, expected_version, conversation)
+            .await;
+        let _ = self.release(lease).await;
+        saved
+    }
+
     /// Whether the store answers (for a readiness check).
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -69,6 +69,38 @@ if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 1 end
 return 0
 ";
 
+/// What a turn does first, in one round trip: takes the lease (as `LEASE`) and, when taken,
+/// refreshes the conversation's expiry and returns `{version, title, updated, data}`; -1 when
+/// there is no such conversation for the owner, 0 when the lease is held by another turn.
+const LEASE_AND_LOAD: &str = r"
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner or owner ~= ARGV[1] then return -1 end
+if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return redis.call('HMGET', KEYS[1], 'version', 'title', 'updated', 'data')
+";
+
+/// What a turn does last, in one round trip: `SAVE`, then gives the lease back if this token
+/// still holds it, whatever the save's outcome. Returns what `SAVE` returns.
+const SAVE_AND_RELEASE: &str = r"
+local result
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner or owner ~= ARGV[1] then
+  result = -1
+else
+  local version = tonumber(redis.call('HGET', KEYS[1], 'version'))
+  if version ~= tonumber(ARGV[2]) then
+    result = -2
+  else
+    redis.call('HSET', KEYS[1], 'version', version + 1, 'title', ARGV[3], 'updated', ARGV[4], 'data', ARGV[5])
+    redis.call('PEXPIRE', KEYS[1], ARGV[6])
+    result = version + 1
+  end
+end
+if redis.call('GET', KEYS[2]) == ARGV[7] then redis.call('DEL', KEYS[2]) end
+return result
+";
+
 /// Extends the lease only for its holder: 1, or 0 when it is no longer held by this token.
 const RENEW: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -554,6 +586,121 @@ impl ConversationStore for RedisStore {
             }),
             0 => Err(StoreError::Busy),
             _ => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn lease_and_load(
+        &self,
+        owner: &str,
+        id: &str,
+        ttl: Duration,
+    ) -> Result<(Lease, StoredConversation), StoreError> {
+        let token = new_id();
+        let mut connection = self.connection().await?;
+        let mut other = connection.clone();
+        let expiry = self.ttl_ms();
+        let script = Script::new(LEASE_AND_LOAD);
+        let mut invocation = script.key(self.conversation_key(id));
+        invocation
+            .key(self.lease_key(id))
+            .arg(owner)
+            .arg(&token)
+            .arg(ttl.as_millis().max(1) as u64)
+            .arg(expiry);
+        // The owner's list is in another cluster slot, so not in the script; sent alongside, it
+        // shares the round trip on a single server's multiplexed connection. Refreshing the
+        // list's expiry when the lease turns out to be busy or the id someone else's is
+        // harmless: the list is checked against each conversation's owner when read.
+        let owner_key = self.owner_key(owner);
+        let (taken, refreshed) = tokio::join!(
+            invocation.invoke_async::<redis::Value>(&mut connection),
+            other.pexpire::<_, ()>(&owner_key, expiry as i64),
+        );
+        let taken = taken.map_err(|e| self.unavailable(&e))?;
+        refreshed.map_err(|e| self.unavailable(&e))?;
+        let fields = match taken {
+            redis::Value::Int(0) => return Err(StoreError::Busy),
+            redis::Value::Int(_) => return Err(StoreError::NotFound),
+            fields => fields,
+        };
+        let lease = Lease {
+            id: id.to_string(),
+            token,
+        };
+        let unreadable = |detail: String| StoreError::Unavailable {
+            message: format!("a stored conversation cannot be read: {detail}"),
+            source: None,
+        };
+        let read = redis::from_redis_value::<(u64, Option<String>, Option<u64>, String)>(fields)
+            .map_err(|e| unreadable(e.to_string()))
+            .and_then(|(version, title, updated, data)| {
+                let conversation = SavedConversation::from_json(data.as_bytes())
+                    .map_err(|e| unreadable(e.to_string()))?;
+                Ok(StoredConversation {
+                    id: id.to_string(),
+                    title: title.unwrap_or_default(),
+                    updated: updated.unwrap_or_default(),
+                    version,
+                    conversation,
+                })
+            });
+        match read {
+            Ok(stored) => Ok((lease, stored)),
+            Err(error) => {
+                let _ = self.release(&lease).await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn save_and_release(
+        &self,
+        lease: &Lease,
+        owner: &str,
+        expected_version: u64,
+        conversation: SavedConversation,
+    ) -> Result<u64, StoreError> {
+        let data = match self.encode(&conversation) {
+            Ok(data) => data,
+            Err(error) => {
+                let _ = self.release(lease).await;
+                return Err(error);
+            }
+        };
+        let updated = now_secs();
+        let mut connection = self.connection().await?;
+        let mut other = connection.clone();
+        let script = Script::new(SAVE_AND_RELEASE);
+        let mut invocation = script.key(self.conversation_key(&lease.id));
+        invocation
+            .key(self.lease_key(&lease.id))
+            .arg(owner)
+            .arg(expected_version)
+            .arg(title_of(&conversation))
+            .arg(updated)
+            .arg(data)
+            .arg(self.ttl_ms())
+            .arg(&lease.token);
+        // The owner's list moves the conversation to the top, alongside the script for the
+        // same reason as in `lease_and_load`. `XX` only moves an id already listed, so a
+        // conversation deleted meanwhile is not listed again (it would count against the
+        // owner's bound); a save that loses leaves a score a little newer than the
+        // conversation's last change, which only orders the list.
+        let mut list = redis::cmd("ZADD");
+        list.arg(self.owner_key(owner))
+            .arg("XX")
+            .arg(updated)
+            .arg(&lease.id);
+        let (result, listed) = tokio::join!(
+            invocation.invoke_async::<i64>(&mut connection),
+            list.query_async::<()>(&mut other),
+        );
+        let result = result.map_err(|e| self.unavailable(&e))?;
+        listed.map_err(|e| self.unavailable(&e))?;
+        match result {
+            -1 => Err(StoreError::NotFound),
+            -2 => Err(StoreError::Conflict),
+            version => Ok(u64::try_from(version).unwrap_or_default()),
         }
     }
 

@@ -132,6 +132,56 @@ pub async fn store_contract(store: &dyn ConversationStore) {
         .expect("free again");
     store.release(&again).await.expect("release");
 
+    // A turn's first and last steps: lease and load together, save and release together.
+    let (lease, stored) = store
+        .lease_and_load(alice, &created.id, ttl)
+        .await
+        .expect("lease and load");
+    assert_eq!((stored.version, &stored.conversation), (2, &second));
+    assert!(matches!(
+        store.lease_and_load(alice, &created.id, ttl).await,
+        Err(StoreError::Busy)
+    ));
+    assert!(matches!(
+        store.lease(alice, &created.id, ttl).await,
+        Err(StoreError::Busy)
+    ));
+    assert!(matches!(
+        store.lease_and_load(mallory, &created.id, ttl).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .lease_and_load(alice, "no-such-conversation", ttl)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .save_and_release(&lease, alice, 1, first.clone())
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    let (lease, stored) = store
+        .lease_and_load(alice, &created.id, ttl)
+        .await
+        .expect("a losing save still gives the lease back");
+    assert_eq!(
+        stored.conversation, second,
+        "the losing save changed nothing"
+    );
+    let version = store
+        .save_and_release(&lease, alice, stored.version, first.clone())
+        .await
+        .expect("save and release");
+    assert_eq!(version, 3);
+    let (lease, stored) = store
+        .lease_and_load(alice, &created.id, ttl)
+        .await
+        .expect("released after saving");
+    assert_eq!((stored.version, &stored.conversation), (3, &first));
+    store.release(&lease).await.expect("release");
+
     // Delete.
     store.delete(alice, &created.id).await.expect("delete");
     assert!(matches!(
