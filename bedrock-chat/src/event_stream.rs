@@ -106,14 +106,19 @@ pub struct EventStream {
 }
 
 /// The longest pause allowed between two events, and the timer for the current pause.
+///
+/// A pause starts when the caller begins to wait, so time the caller spends between polls is not
+/// counted as a pause of the server's. Re-arming a timer for every pause costs more than the
+/// rest of an event's handling (it re-registers with the runtime's timer wheel), so one timer
+/// is made for the first pause and left to run: each later pause only notes when it began, and
+/// when the timer fires early for the pause under way it is moved on to that pause's end.
 struct Idle {
     limit: Duration,
-    /// Started when the caller begins to wait, so time the caller spends between polls is not
-    /// counted as a pause of the server's. One timer, reset for each pause, so a stream of many
-    /// small events does not allocate one per event.
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
-    /// Whether `timer` is counting the current pause.
-    armed: bool,
+    /// When the current pause began.
+    pause_began: tokio::time::Instant,
+    /// Whether an event arrived since the current pause began (so the next wait is a new pause).
+    event_since: bool,
 }
 
 impl EventStream {
@@ -135,7 +140,8 @@ impl EventStream {
         self.idle = Some(Idle {
             limit,
             timer: None,
-            armed: false,
+            pause_began: tokio::time::Instant::now(),
+            event_since: true,
         });
         self
     }
@@ -164,7 +170,7 @@ impl Stream for EventStream {
                     match &item {
                         // The stream is over: no more pauses to time.
                         None | Some(Err(_)) => this.idle = None,
-                        Some(Ok(_)) => idle.armed = false,
+                        Some(Ok(_)) => idle.event_since = true,
                     }
                 }
                 Poll::Ready(item)
@@ -175,18 +181,23 @@ impl Stream for EventStream {
                 };
                 let limit = idle.limit;
                 // The clock is read only when a pause begins, not on every poll within it.
-                let timer = match &mut idle.timer {
-                    Some(timer) => {
-                        if !idle.armed {
-                            timer.as_mut().reset(tokio::time::Instant::now() + limit);
-                        }
-                        timer
+                if idle.event_since {
+                    idle.pause_began = tokio::time::Instant::now();
+                    idle.event_since = false;
+                }
+                let ends = idle.pause_began + limit;
+                let timer = idle
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(ends)));
+                loop {
+                    if timer.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
                     }
-                    None => idle.timer.insert(Box::pin(tokio::time::sleep(limit))),
-                };
-                idle.armed = true;
-                if timer.as_mut().poll(cx).is_pending() {
-                    return Poll::Pending;
+                    // Fired: at the end of this pause, or of an earlier one that events ended.
+                    if timer.deadline() >= ends {
+                        break;
+                    }
+                    timer.as_mut().reset(ends);
                 }
                 this.idle = None;
                 // Whatever the inner stream would say next is no longer wanted.

@@ -1,5 +1,7 @@
 //! Messages: who said what.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::attachment::Attachment;
@@ -234,16 +236,24 @@ pub enum ToolResultStatus {
 }
 
 /// A message in a conversation: a role and one or more content blocks.
+///
+/// Cloning is cheap: the content is shared, not copied, so a turn can hand its history to a
+/// request without copying every message of a long conversation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     role: Role,
-    content: Vec<ContentBlock>,
+    // Shared because messages never change once made: a request, a snapshot and the history
+    // all hold the same blocks.
+    content: Arc<[ContentBlock]>,
 }
 
 impl Message {
     /// A message from `role` with the given content blocks.
     pub fn new(role: Role, content: Vec<ContentBlock>) -> Self {
-        Message { role, content }
+        Message {
+            role,
+            content: content.into(),
+        }
     }
 
     /// A user message holding one text block.
@@ -269,7 +279,7 @@ impl Message {
     /// All text blocks joined together.
     pub fn text(&self) -> String {
         let mut out = String::new();
-        for block in &self.content {
+        for block in self.content.iter() {
             if let Some(text) = block.as_text() {
                 out.push_str(text);
             }

@@ -1,6 +1,10 @@
 //! The figures in the README: the library's cost as a ratio to the bare AWS SDK doing the same
-//! work, measured in alternating rounds (library, SDK, library, SDK, ...) in one run, so that a
-//! noisy machine slows both sides alike. Each figure is the median over rounds.
+//! work, measured in alternating rounds in one run, so that a noisy machine slows both sides
+//! alike. Each round times a few operations of each side, in turn first and second, and gives
+//! one ratio; each figure is the median of those ratios, so a burst of load on the machine that
+//! slows one round moves one ratio, not the figure.
+//!
+//! For a count that does not move with the machine's load at all, see `instructions`.
 //!
 //! Run: `cargo bench -p bedrock-chat-benches --bench ratios` (about a minute).
 #![allow(missing_docs, clippy::unwrap_used)]
@@ -12,42 +16,53 @@ use bedrock_chat_benches::{
     sdk_stream, sdk_turn, session, text_bytes,
 };
 
-const ROUNDS: usize = 41;
+const ROUNDS: usize = 101;
 
-fn median(mut values: Vec<Duration>) -> Duration {
-    values.sort();
+fn median<T: PartialOrd + Copy>(mut values: Vec<T>) -> T {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
     values[values.len() / 2]
 }
 
-/// Runs the two blocks in alternating rounds of `$n` operations (after a warm-up) and prints a
-/// table row: the median time per operation of each side and their ratio. Each block is one
-/// operation and evaluates to the time it took. (A macro rather than a function because the
-/// library side borrows its session mutably in every call.)
+/// Runs the two blocks in rounds of `$n` operations each (after a warm-up), the library first in
+/// even rounds and the SDK first in odd ones, and prints a table row: the median time per
+/// operation of each side and the median of the rounds' ratios. Each block is one operation
+/// and evaluates to the time it took. (A macro rather than a function because the library side
+/// borrows its session mutably in every call.)
 macro_rules! alternate {
-    ($name:expr, $n:expr, $library:expr, $sdk:expr) => {{
+    ($name:expr, $n:expr, $rounds:expr, $library:expr, $sdk:expr) => {{
         for _ in 0..($n).min(20) {
             let _ = $library;
             let _ = $sdk;
         }
         let mut lib_rounds = Vec::new();
         let mut sdk_rounds = Vec::new();
-        for _ in 0..ROUNDS {
-            let mut total = Duration::ZERO;
-            for _ in 0..$n {
-                total += $library;
+        let mut ratios = Vec::new();
+        for round in 0..$rounds {
+            let (mut lib, mut sdk) = (Duration::ZERO, Duration::ZERO);
+            if round % 2 == 0 {
+                for _ in 0..$n {
+                    lib += $library;
+                }
+                for _ in 0..$n {
+                    sdk += $sdk;
+                }
+            } else {
+                for _ in 0..$n {
+                    sdk += $sdk;
+                }
+                for _ in 0..$n {
+                    lib += $library;
+                }
             }
-            lib_rounds.push(total / $n);
-            let mut total = Duration::ZERO;
-            for _ in 0..$n {
-                total += $sdk;
-            }
-            sdk_rounds.push(total / $n);
+            lib_rounds.push(lib / $n);
+            sdk_rounds.push(sdk / $n);
+            ratios.push(lib.as_secs_f64() / sdk.as_secs_f64());
         }
         let (lib, sdk) = (median(lib_rounds), median(sdk_rounds));
         println!(
             "| {} | {lib:.1?} | {sdk:.1?} | {:.3}x |",
             $name,
-            lib.as_secs_f64() / sdk.as_secs_f64()
+            median(ratios)
         );
         lib
     }};
@@ -67,7 +82,8 @@ fn main() {
         let mut s = session(&c.library, Vec::new());
         alternate!(
             "one turn, whole reply (Converse)",
-            50u32,
+            10u32,
+            ROUNDS,
             library_turn(&mut s).await,
             sdk_turn(&c.sdk, &[]).await
         );
@@ -77,7 +93,8 @@ fn main() {
         ] {
             alternate!(
                 name,
-                50u32,
+                10u32,
+                ROUNDS,
                 library_stream(&mut s, to_end).await,
                 sdk_stream(&c.sdk, to_end).await
             );
@@ -89,11 +106,16 @@ fn main() {
             let kb = text_bytes(&past) as f64 / 1024.0;
             let sdk_past = sdk_history(&past);
             let mut s = session(&c.library, past);
-            let n = if messages >= 1000 { 5u32 } else { 25 };
+            let (n, rounds) = if messages >= 1000 {
+                (2u32, 41)
+            } else {
+                (5, ROUNDS)
+            };
             let name = format!("one turn with {messages} messages of history ({kb:.0} KB)");
             let lib = alternate!(
                 &name,
                 n,
+                rounds,
                 library_turn(&mut s).await,
                 sdk_turn(&c.sdk, &sdk_past).await
             );
@@ -103,6 +125,7 @@ fn main() {
         alternate!(
             "1,000 concurrent sessions, one turn each (time per batch)",
             1u32,
+            41,
             library_batch(&c.library, 1000).await,
             sdk_batch(&c.sdk, 1000).await
         );

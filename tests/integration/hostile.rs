@@ -119,6 +119,22 @@ async fn the_idle_timeout_measures_pauses_not_the_whole_stream() {
         events.next().await.is_none(),
         "the stream ends after its timeout"
     );
+
+    // Silence after a run of events: the limit counts from the last event, not the first pause.
+    let then_stalled = futures::stream::unfold(0u32, |n| async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        (n < 5).then(|| (Ok(StreamEvent::TextDelta(format!("{n} "))), n + 1))
+    })
+    .chain(futures::stream::pending());
+    let mut events = EventStream::new(then_stalled).with_idle_timeout(Duration::from_secs(2));
+    for _ in 0..5 {
+        assert!(events.next().await.unwrap().is_ok());
+    }
+    let last = tokio::time::Instant::now();
+    let error = events.next().await.unwrap().unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    // The unfold's sixth sleep (1.5 s) ends its stream part, then the pending part is silent.
+    assert_eq!(last.elapsed(), Duration::from_secs(2));
 }
 
 /// A stream that panics when polled after its end, as `futures::stream::unfold` (under the

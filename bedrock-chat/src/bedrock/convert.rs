@@ -451,23 +451,22 @@ fn latency(ms: i64) -> Duration {
     Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
-/// The crate's events for an SDK stream event: none for events that carry nothing a caller
-/// needs (the message start, text block starts, reasoning deltas, unknown events), two for the
-/// closing metadata when it has a guardrail trace.
-pub(super) fn events_from_sdk(event: sdk::ConverseStreamOutput) -> Vec<StreamEvent> {
-    if let sdk::ConverseStreamOutput::Metadata(metadata) = &event
-        && let Some(trace) = metadata.trace.as_ref().and_then(|t| t.guardrail.as_ref())
-    {
-        let trace = StreamEvent::GuardrailTrace(guardrail_trace_from_sdk(trace));
-        return [Some(trace), event_from_sdk(event)]
-            .into_iter()
-            .flatten()
-            .collect();
+/// The guardrail trace an SDK stream event carries (only the closing metadata can), as an event
+/// to pass on before the metadata's own.
+pub(super) fn guardrail_trace_event(event: &sdk::ConverseStreamOutput) -> Option<StreamEvent> {
+    match event {
+        sdk::ConverseStreamOutput::Metadata(metadata) => metadata
+            .trace
+            .as_ref()
+            .and_then(|t| t.guardrail.as_ref())
+            .map(|trace| StreamEvent::GuardrailTrace(guardrail_trace_from_sdk(trace))),
+        _ => None,
     }
-    event_from_sdk(event).into_iter().collect()
 }
 
-fn event_from_sdk(event: sdk::ConverseStreamOutput) -> Option<StreamEvent> {
+/// The event an SDK stream event makes: none for events that carry nothing a caller needs (the
+/// message start, text block starts, unknown events).
+pub(super) fn event_from_sdk(event: sdk::ConverseStreamOutput) -> Option<StreamEvent> {
     match event {
         sdk::ConverseStreamOutput::ContentBlockStart(start) => match start.start {
             Some(sdk::ContentBlockStart::ToolUse(call)) => Some(StreamEvent::ToolUseStart {

@@ -208,14 +208,27 @@ impl ModelClient for BedrockClient {
             pending: std::collections::VecDeque::new(),
         };
         // One SDK event at a time: each event is handed on as soon as its frame is decoded.
-        let events = stream::unfold(state, |mut state| async move {
+        // `unfold` moves its state in and out for every event, so the state is boxed.
+        let events = stream::unfold(Box::new(state), |mut state| async move {
             loop {
                 if let Some(event) = state.pending.pop_front() {
                     return Some((Ok(event), state));
                 }
                 let receiver = state.receiver.as_mut()?;
                 match receiver.recv().await {
-                    Ok(Some(event)) => state.pending.extend(convert::events_from_sdk(event)),
+                    Ok(Some(event)) => {
+                        if let Some(trace) = convert::guardrail_trace_event(&event) {
+                            state.pending.push_back(trace);
+                        }
+                        match convert::event_from_sdk(event) {
+                            // Most SDK events make exactly one of ours: handed on directly.
+                            Some(event) if state.pending.is_empty() => {
+                                return Some((Ok(event), state));
+                            }
+                            Some(event) => state.pending.push_back(event),
+                            None => {}
+                        }
+                    }
                     Ok(None) => return None,
                     Err(err) => {
                         // An error ends the stream; the receiver is dropped with the connection.
