@@ -238,6 +238,20 @@ impl RedisStore {
         }
     }
 
+    /// An owner's list that could not be updated alongside a conversation is only logged: the
+    /// conversation's own change has been made (or refused) by then, and reporting a failure
+    /// for a save that happened would leave the caller believing a kept turn was lost. The list
+    /// only orders and bounds the owner's conversations, and is checked against them when read.
+    fn list_not_updated(&self, result: redis::RedisResult<()>) {
+        if let Err(error) = result {
+            tracing::warn!(
+                store = %self.address,
+                error = %error.kind_description(),
+                "could not update an owner's list of conversations"
+            );
+        }
+    }
+
     fn encode(&self, conversation: &SavedConversation) -> Result<String, StoreError> {
         let json = conversation.to_json();
         if json.len() > self.max_bytes {
@@ -493,10 +507,10 @@ impl ConversationStore for RedisStore {
             -1 => Err(StoreError::NotFound),
             -2 => Err(StoreError::Conflict),
             version => {
-                let _: () = connection
-                    .zadd(self.owner_key(owner), id, updated)
-                    .await
-                    .map_err(|e| self.unavailable(&e))?;
+                let listed = connection
+                    .zadd::<_, _, _, ()>(self.owner_key(owner), id, updated)
+                    .await;
+                self.list_not_updated(listed);
                 Ok(u64::try_from(version).unwrap_or_default())
             }
         }
@@ -617,7 +631,7 @@ impl ConversationStore for RedisStore {
             other.pexpire::<_, ()>(&owner_key, expiry as i64),
         );
         let taken = taken.map_err(|e| self.unavailable(&e))?;
-        refreshed.map_err(|e| self.unavailable(&e))?;
+        self.list_not_updated(refreshed);
         let fields = match taken {
             redis::Value::Int(0) => return Err(StoreError::Busy),
             redis::Value::Int(_) => return Err(StoreError::NotFound),
@@ -696,7 +710,7 @@ impl ConversationStore for RedisStore {
             list.query_async::<()>(&mut other),
         );
         let result = result.map_err(|e| self.unavailable(&e))?;
-        listed.map_err(|e| self.unavailable(&e))?;
+        self.list_not_updated(listed);
         match result {
             -1 => Err(StoreError::NotFound),
             -2 => Err(StoreError::Conflict),
