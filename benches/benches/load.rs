@@ -1,8 +1,13 @@
 //! Many visitors at once through the browser chat's HTTP API: 200 conversations x 5 streamed
-//! turns, all conversations at once, on two server instances sharing one real `redis-server`
-//! (turns alternate between the instances), and on one instance with the in-process store.
-//! Reports turns/s, time to first token (p50, p99), failed and lost turns, and the median added
-//! against the same turns through the library directly.
+//! turns, all 200 under way together, on two server instances sharing one real `redis-server`
+//! (turns alternate between the instances), on one instance with the in-process store, and
+//! through the library directly. Reports turns/s, time to first text (p50, p99), failed and lost
+//! turns, and what the server adds at the median.
+//!
+//! Two tables: at Bedrock's pace (the fake waits as Claude does, and the visitors arrive over
+//! about one turn), where the difference is what the server adds to a turn; and as fast as the
+//! machine goes (the fake answers at once, every visitor starts together), a saturation test in
+//! which the difference is mostly queueing for the cores.
 //!
 //! Run: `cargo bench -p bedrock-chat-benches --bench load` (needs Debian's redis-server).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
