@@ -161,7 +161,6 @@ async fn run(
             wait,
         ));
     }
-    crate::limits::check_spending(state.store(), &client, &state.config().limits).await?;
     let Ok(permit) = state.turns().try_acquire_owned() else {
         let mut error = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -171,10 +170,21 @@ async fn run(
         error.retry_after = Some(Duration::from_secs(2));
         return Err(error);
     };
-    let (lease, stored) = state
-        .store()
-        .lease_and_load(&client, &id, state.config().turn_lease)
-        .await?;
+    // At once: each is a round trip to a shared store, and a turn waits for both before
+    // anything is sent to the model. A spending cap reached still answers first.
+    let (spending, leased) = tokio::join!(
+        crate::limits::check_spending(state.store(), &client, &state.config().limits),
+        state
+            .store()
+            .lease_and_load(&client, &id, state.config().turn_lease),
+    );
+    if let Err(error) = spending {
+        if let Ok((lease, _)) = &leased {
+            let _ = state.store().release(lease).await;
+        }
+        return Err(error);
+    }
+    let (lease, stored) = leased?;
     let (events, mut received) = mpsc::unbounded_channel();
     let turn_state = state.clone();
     tokio::spawn(async move {

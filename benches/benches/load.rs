@@ -46,7 +46,6 @@ async fn instance(
     let mut config = ServerConfig::default();
     let mut limits = Limits::default();
     limits.turns_per_minute = u32::MAX;
-    limits.client_daily_usd = None;
     limits.concurrent_turns = 100_000;
     config.limits = limits;
     let state = AppState::with_shared_store(client, settings, store, config);
