@@ -137,8 +137,11 @@ impl EventStream {
     /// Default is no limit.
     #[must_use]
     pub fn with_idle_timeout(mut self, limit: Duration) -> Self {
+        // Clamped so the end of a pause can always be computed (an `Instant` cannot hold
+        // `Duration::MAX` from now); a limit of 30 years is no limit.
+        const LONGEST: Duration = Duration::from_secs(30 * 365 * 86_400);
         self.idle = Some(Idle {
-            limit,
+            limit: limit.min(LONGEST),
             timer: None,
             pause_began: tokio::time::Instant::now(),
             event_since: true,

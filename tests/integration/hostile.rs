@@ -135,6 +135,14 @@ async fn the_idle_timeout_measures_pauses_not_the_whole_stream() {
     assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
     // The unfold's sixth sleep (1.5 s) ends its stream part, then the pending part is silent.
     assert_eq!(last.elapsed(), Duration::from_secs(2));
+
+    // A limit too long for any clock is no limit, not a panic.
+    let stalled = futures::stream::iter([Ok(StreamEvent::TextDelta("a".into()))])
+        .chain(futures::stream::pending());
+    let mut events = EventStream::new(stalled).with_idle_timeout(Duration::MAX);
+    assert!(events.next().await.unwrap().is_ok());
+    let error = events.next().await.unwrap().unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
 }
 
 /// A stream that panics when polled after its end, as `futures::stream::unfold` (under the
@@ -297,4 +305,25 @@ async fn a_response_that_is_not_bedrocks_is_reported_with_its_status() {
         assert_eq!(error.is_retryable(), retryable, "{text}");
         assert!(session.history().is_empty());
     }
+}
+
+/// A read timeout longer than any clock can count works as no limit, whole and streamed.
+#[tokio::test]
+async fn an_enormous_read_timeout_is_no_limit_rather_than_a_panic() {
+    let h = Harness::start().await;
+    h.fake
+        .push(FakeReply::text("whole"))
+        .push(FakeReply::chunks(["stre", "amed"]));
+    let mut session = h
+        .session_with_read_timeout(Duration::from_secs(u64::MAX))
+        .await;
+    assert_eq!(session.send("one").await.unwrap().text(), "whole");
+    let reply = session
+        .send_streaming("two")
+        .await
+        .unwrap()
+        .finish()
+        .await
+        .unwrap();
+    assert_eq!(reply.text(), "streamed");
 }
