@@ -31,6 +31,10 @@ pub async fn run(
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     }
+    if args.ttl.is_zero() {
+        print_error("--ttl: conversations must be kept longer than 0; use e.g. 24h");
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
     let auth_token = args.auth_token.clone().filter(|t| !t.is_empty());
     if args.openai_api && auth_token.is_none() && !args.addr.ip().is_loopback() {
         print_error(&format!(

@@ -190,8 +190,8 @@ pub use settings::{
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use store::RedisStore;
 pub use store::{
-    ConversationStore, ConversationSummary, Lease, MemoryStore, MemoryStoreBuilder, StoreError,
-    StoredConversation, title_of,
+    ConversationStore, ConversationSummary, LONGEST_TTL, Lease, MemoryStore, MemoryStoreBuilder,
+    StoreError, StoredConversation, title_of,
 };
 pub use tool_spec::{MAX_TOOL_NAME_LEN, ToolChoice, ToolConfig, ToolSpec};
 pub use tools::{

@@ -184,7 +184,12 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
     let text = text.trim();
     if let Ok(seconds) = text.parse::<f64>() {
         if seconds.is_finite() && seconds >= 0.0 {
-            return Ok(Duration::from_secs_f64(seconds));
+            // `from_secs_f64` would panic past about 584 billion years.
+            return Duration::try_from_secs_f64(seconds).map_err(|_| {
+                Error::config(format!(
+                    "{text} seconds is longer than any wait can be; use e.g. 24h or 30s"
+                ))
+            });
         }
         return Err(Error::config(format!(
             "{text} is not a duration; use a number of seconds of at least 0, or e.g. 2s, 250ms, 1m30s"
@@ -274,6 +279,11 @@ mod tests {
                 .contains("2s")
         );
         assert!(parse_duration("-1").is_err());
+        // Past what a `Duration` holds: an error saying so, not a panic.
+        for huge in ["1e30", "1e300"] {
+            let error = parse_duration(huge).unwrap_err().to_string();
+            assert!(error.contains("longer than any wait"), "{error}");
+        }
     }
 
     #[test]

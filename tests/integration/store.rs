@@ -11,6 +11,25 @@ async fn the_memory_store_keeps_the_store_contract() {
     store_contract(&MemoryStore::new()).await;
 }
 
+/// A keep-forever TTL or lease (`Duration::MAX`) is cut to a hundred years, not a panic when
+/// the expiry is computed.
+#[tokio::test]
+async fn an_endless_ttl_or_lease_is_kept_a_century_not_a_panic() {
+    let store = MemoryStore::builder().ttl(Duration::MAX).build();
+    let created = store
+        .create("a", sample_conversation("hello").await)
+        .await
+        .unwrap();
+    let lease = store.lease("a", &created.id, Duration::MAX).await.unwrap();
+    store.renew(&lease, Duration::MAX).await.unwrap();
+    assert!(matches!(
+        store.lease("a", &created.id, Duration::MAX).await,
+        Err(StoreError::Busy)
+    ));
+    store.release(&lease).await.unwrap();
+    store.load("a", &created.id).await.unwrap();
+}
+
 #[tokio::test(start_paused = true)]
 async fn conversations_and_leases_expire_and_use_refreshes_them() {
     let store = MemoryStore::builder().ttl(Duration::from_secs(60)).build();

@@ -101,6 +101,22 @@ async fn an_open_openai_gateway_on_the_network_is_refused() {
     assert!(stderr.contains("--auth-token"), "{stderr}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_or_impossible_ttl_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for (ttl, says) in [("0", "longer than 0"), ("1e30", "longer than any wait")] {
+        let output = bedrock_chat(None, dir.path())
+            .args(["serve", "--addr", "127.0.0.1:0", "--ttl", ttl])
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "--ttl {ttl}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
 /// An instance killed (SIGKILL) mid-reply: the conversation is exactly as before that message,
 /// and once the dead instance's lease lapses the other instance serves the next turn.
 #[cfg(unix)]

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::{
-    ConversationStore, ConversationSummary, Lease, StoreError, StoredConversation, new_id,
-    now_secs, title_of,
+    ConversationStore, ConversationSummary, LONGEST_TTL, Lease, StoreError, StoredConversation,
+    new_id, now_secs, title_of,
 };
 use crate::session::SavedConversation;
 
@@ -66,9 +66,10 @@ pub struct MemoryStoreBuilder {
 }
 
 impl MemoryStoreBuilder {
-    /// How long a conversation is kept after its last use. Default is 24 hours.
+    /// How long a conversation is kept after its last use, at most [`LONGEST_TTL`]. Default is
+    /// 24 hours.
     pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.limits.ttl = ttl;
+        self.limits.ttl = ttl.min(LONGEST_TTL);
         self
     }
 
@@ -347,7 +348,7 @@ impl ConversationStore for MemoryStore {
         let token = new_id();
         inner
             .leases
-            .insert(id.to_string(), (token.clone(), now + ttl));
+            .insert(id.to_string(), (token.clone(), now + ttl.min(LONGEST_TTL)));
         Ok(Lease {
             id: id.to_string(),
             token,
@@ -359,7 +360,7 @@ impl ConversationStore for MemoryStore {
         let mut inner = self.lock();
         match inner.leases.get_mut(&lease.id) {
             Some((token, until)) if *token == lease.token && *until > now => {
-                *until = now + ttl;
+                *until = now + ttl.min(LONGEST_TTL);
                 Ok(())
             }
             _ => Err(StoreError::Busy),

@@ -204,6 +204,11 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
     async fn add_spending(&self, account: &str, usd: f64) -> Result<(), StoreError>;
 }
 
+/// The longest time a store keeps a conversation or a lease; longer ones are cut to it. A
+/// hundred years is "forever" for a chat, and keeps every expiry computable (an `Instant` or a
+/// Redis expiry cannot be `Duration::MAX` away).
+pub const LONGEST_TTL: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 /// Today, as days since the Unix epoch (UTC).
 pub(crate) fn today() -> u64 {
     now_secs() / 86_400

@@ -134,7 +134,8 @@ impl RedisStore {
     /// `redis+unix:///path`). It connects when first used, so a server can start while Redis is
     /// still coming up; a request meanwhile gets [`StoreError::Unavailable`].
     ///
-    /// Keys start with `prefix`; conversations expire `ttl` after their last use; an owner keeps
+    /// Keys start with `prefix`; conversations expire `ttl` (at most
+    /// [`LONGEST_TTL`](super::LONGEST_TTL)) after their last use; an owner keeps
     /// at most `max_per_owner`; one conversation is at most `max_bytes` of JSON.
     ///
     /// # Errors
@@ -187,7 +188,7 @@ impl RedisStore {
         Ok(RedisStore {
             redis,
             prefix: prefix.to_string(),
-            ttl,
+            ttl: ttl.min(super::LONGEST_TTL),
             max_per_owner: max_per_owner.max(1),
             max_bytes,
             address,
