@@ -102,15 +102,21 @@ async fn an_open_openai_gateway_on_the_network_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_zero_or_impossible_ttl_is_a_usage_error() {
+async fn settings_that_would_refuse_every_message_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
-    for (ttl, says) in [("0", "longer than 0"), ("1e30", "longer than any wait")] {
+    for (flag, value, says) in [
+        ("--ttl", "0", "longer than 0"),
+        ("--ttl", "1e30", "longer than any wait"),
+        ("--max-streams", "0", "at least 1 reply"),
+        ("--turns-per-minute", "0", "at least 1 message"),
+        ("--conversations-per-client", "0", "at least 1 conversation"),
+    ] {
         let output = bedrock_chat(None, dir.path())
-            .args(["serve", "--addr", "127.0.0.1:0", "--ttl", ttl])
+            .args(["serve", "--addr", "127.0.0.1:0", flag, value])
             .output()
             .await
             .unwrap();
-        assert_eq!(output.status.code(), Some(2), "--ttl {ttl}");
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(says), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
