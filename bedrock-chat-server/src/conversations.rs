@@ -85,11 +85,35 @@ pub async fn list(
     Ok(Json(json!({"conversations": list})))
 }
 
+/// The conversation id in a request's path. Ids are made by the store (32 hex digits); anything
+/// else is answered 404 before the store is asked, so a made-up path never becomes part of a
+/// storage key (on Redis a `{` or `}` in it would even move the key's cluster slot).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationId(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ConversationId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found())?;
+        if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(ConversationId(id))
+        } else {
+            Err(ApiError::not_found())
+        }
+    }
+}
+
 /// `GET /api/conversations/{id}`.
 pub async fn get(
     State(state): State<AppState>,
     ClientId(client): ClientId,
-    Path(id): Path<String>,
+    ConversationId(id): ConversationId,
 ) -> Result<impl IntoResponse, ApiError> {
     let stored = state.store().load(&client, &id).await?;
     Ok(Json(view(&state, &stored)))
@@ -99,7 +123,7 @@ pub async fn get(
 pub async fn delete(
     State(state): State<AppState>,
     ClientId(client): ClientId,
-    Path(id): Path<String>,
+    ConversationId(id): ConversationId,
 ) -> Result<impl IntoResponse, ApiError> {
     state.store().delete(&client, &id).await?;
     Ok(StatusCode::NO_CONTENT)

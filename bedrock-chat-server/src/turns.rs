@@ -10,8 +10,8 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::conversations::{cost_of, view};
+use crate::conversations::{ConversationId, cost_of, view};
 use crate::error::ApiError;
 use crate::identity::ClientId;
 use crate::state::AppState;
@@ -86,7 +86,7 @@ fn wants_stream(headers: &HeaderMap) -> bool {
 pub async fn send(
     State(state): State<AppState>,
     ClientId(client): ClientId,
-    Path(id): Path<String>,
+    ConversationId(id): ConversationId,
     headers: HeaderMap,
     body: Result<Json<SendBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -99,7 +99,7 @@ pub async fn send(
 pub async fn retry(
     State(state): State<AppState>,
     ClientId(client): ClientId,
-    Path(id): Path<String>,
+    ConversationId(id): ConversationId,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     run(state, client, id, Action::Retry, wants_stream(&headers)).await
@@ -109,7 +109,7 @@ pub async fn retry(
 pub async fn undo(
     State(state): State<AppState>,
     ClientId(client): ClientId,
-    Path(id): Path<String>,
+    ConversationId(id): ConversationId,
 ) -> Result<Response, ApiError> {
     let store = state.store();
     let (lease, stored) = store

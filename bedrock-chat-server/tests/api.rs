@@ -519,3 +519,111 @@ async fn metrics_count_requests_turns_tokens_retries_and_store_operations() {
     }
     assert!(!metrics.contains(&id), "ids never become labels");
 }
+
+/// A store that refuses to be asked about any conversation: every operation naming one fails
+/// the test.
+#[derive(Debug)]
+struct NoConversations(bedrock_chat::MemoryStore);
+
+#[async_trait::async_trait]
+impl bedrock_chat::ConversationStore for NoConversations {
+    async fn create(
+        &self,
+        owner: &str,
+        conversation: bedrock_chat::SavedConversation,
+    ) -> Result<bedrock_chat::StoredConversation, bedrock_chat::StoreError> {
+        self.0.create(owner, conversation).await
+    }
+    async fn load(
+        &self,
+        _: &str,
+        id: &str,
+    ) -> Result<bedrock_chat::StoredConversation, bedrock_chat::StoreError> {
+        panic!("the store was asked to load {id:?}")
+    }
+    async fn save(
+        &self,
+        _: &str,
+        id: &str,
+        _: u64,
+        _: bedrock_chat::SavedConversation,
+    ) -> Result<u64, bedrock_chat::StoreError> {
+        panic!("the store was asked to save {id:?}")
+    }
+    async fn list(
+        &self,
+        owner: &str,
+    ) -> Result<Vec<bedrock_chat::ConversationSummary>, bedrock_chat::StoreError> {
+        self.0.list(owner).await
+    }
+    async fn delete(&self, _: &str, id: &str) -> Result<(), bedrock_chat::StoreError> {
+        panic!("the store was asked to delete {id:?}")
+    }
+    async fn lease(
+        &self,
+        _: &str,
+        id: &str,
+        _: Duration,
+    ) -> Result<bedrock_chat::Lease, bedrock_chat::StoreError> {
+        panic!("the store was asked to lease {id:?}")
+    }
+    async fn renew(
+        &self,
+        lease: &bedrock_chat::Lease,
+        _: Duration,
+    ) -> Result<(), bedrock_chat::StoreError> {
+        panic!("the store was asked to renew {lease:?}")
+    }
+    async fn release(&self, lease: &bedrock_chat::Lease) -> Result<(), bedrock_chat::StoreError> {
+        panic!("the store was asked to release {lease:?}")
+    }
+    async fn ping(&self) -> Result<(), bedrock_chat::StoreError> {
+        self.0.ping().await
+    }
+    async fn spent_today(&self, account: &str) -> Result<f64, bedrock_chat::StoreError> {
+        self.0.spent_today(account).await
+    }
+    async fn add_spending(&self, account: &str, usd: f64) -> Result<(), bedrock_chat::StoreError> {
+        self.0.add_spending(account, usd).await
+    }
+}
+
+#[tokio::test]
+async fn a_made_up_conversation_id_is_a_404_that_never_reaches_the_store() {
+    let fake = bedrock_chat::testing::FakeBedrock::start().await.unwrap();
+    let server = TestServer::start_on(
+        fake,
+        ServerConfig::default(),
+        std::sync::Arc::new(NoConversations(bedrock_chat::MemoryStore::new())),
+    )
+    .await;
+    let visitor = server.visitor();
+    let long = "a".repeat(4000);
+    for id in [
+        "%7Bc%3Ax%7D",
+        "x",
+        "0123456789abcdef0123456789abcdeg",
+        long.as_str(),
+    ] {
+        for response in [
+            visitor.get(&format!("/api/conversations/{id}")).await,
+            visitor.say(id, "hi").await,
+            visitor
+                .http
+                .post(format!("{}/api/conversations/{id}/undo", visitor.base))
+                .send()
+                .await
+                .unwrap(),
+            visitor
+                .http
+                .delete(format!("{}/api/conversations/{id}", visitor.base))
+                .send()
+                .await
+                .unwrap(),
+        ] {
+            assert_eq!(response.status(), 404, "{id}");
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["kind"], "not_found", "{body}");
+        }
+    }
+}
