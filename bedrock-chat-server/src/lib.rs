@@ -101,7 +101,7 @@ pub fn router(state: AppState) -> Router {
                 state.clone(),
                 openai::authorize,
             ))
-            .layer(DefaultBodyLimit::max(limits.body_bytes * 4));
+            .layer(DefaultBodyLimit::max(limits.openai_body_bytes));
         app = app.nest("/v1", v1);
     }
     app

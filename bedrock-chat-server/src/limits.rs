@@ -15,8 +15,12 @@ use crate::error::ApiError;
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Limits {
-    /// The largest request body. Default is 1 MiB plus room for JSON.
+    /// The largest request body of the browser chat's API. Default is 1 MiB plus room for JSON.
     pub body_bytes: usize,
+    /// The largest request body of the OpenAI-compatible API, whose callers send the whole
+    /// conversation, images included (as base64 `data:` URLs, a third larger than the image).
+    /// Default is 20 MiB: several images at Bedrock's 3.75 MB limit.
+    pub openai_body_bytes: usize,
     /// Messages (turns) one client may send per minute. Default is 20.
     pub turns_per_minute: u32,
     /// Replies being written at once, over all clients. Default is 64.
@@ -38,6 +42,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             body_bytes: bedrock_chat::MAX_MESSAGE_BYTES + 64 * 1024,
+            openai_body_bytes: 20 * 1024 * 1024,
             turns_per_minute: 20,
             concurrent_turns: 64,
             client_daily_usd: Some(5.0),

@@ -15,8 +15,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use bedrock_chat::{
-    ChatRequest, ContentBlock, InferenceConfig, Message, Role, StopReason, StreamEvent, TokenUsage,
-    converse_once, converse_stream_once,
+    Attachment, ChatRequest, ContentBlock, InferenceConfig, Message, Role, StopReason, StreamEvent,
+    TokenUsage, converse_once, converse_stream_once,
 };
 use futures::StreamExt;
 use serde::Deserialize;
@@ -133,34 +133,82 @@ struct Part {
     kind: String,
     #[serde(default)]
     text: Option<String>,
+    #[serde(default)]
+    image_url: Option<ImageUrl>,
 }
 
-fn content_text(content: Option<Content>, index: usize) -> Result<String, OpenAiError> {
-    match content {
-        None => Ok(String::new()),
-        Some(Content::Text(text)) => Ok(text),
-        Some(Content::Parts(parts)) => {
-            let mut text = String::new();
-            for part in parts {
-                match (part.kind.as_str(), part.text) {
-                    ("text", Some(part)) => {
-                        if !text.is_empty() {
-                            text.push('\n');
-                        }
-                        text.push_str(&part);
-                    }
-                    (kind, _) => {
-                        return Err(OpenAiError::invalid(
-                            format!(
-                                "messages[{index}]: content parts of type {kind:?} are not supported; send text parts"
-                            ),
-                            "messages",
-                        ));
-                    }
+#[derive(Deserialize)]
+struct ImageUrl {
+    url: String,
+}
+
+/// A message's text, its parts joined a line apart, and its images.
+fn content_of(
+    content: Option<Content>,
+    index: usize,
+) -> Result<(String, Vec<Attachment>), OpenAiError> {
+    let parts = match content {
+        None => return Ok((String::new(), Vec::new())),
+        Some(Content::Text(text)) => return Ok((text, Vec::new())),
+        Some(Content::Parts(parts)) => parts,
+    };
+    let mut text = String::new();
+    let mut images = Vec::new();
+    for part in parts {
+        match (part.kind.as_str(), part.text, part.image_url) {
+            ("text", Some(part), _) => {
+                if !text.is_empty() {
+                    text.push('\n');
                 }
+                text.push_str(&part);
             }
-            Ok(text)
+            ("image_url", _, Some(image)) => {
+                let name = format!("messages[{index}] image {}", images.len() + 1);
+                images.push(image_from_url(&image.url, &name)?);
+            }
+            (kind, _, _) => {
+                return Err(OpenAiError::invalid(
+                    format!(
+                        "messages[{index}]: content parts of type {kind:?} are not supported; \
+                         send text and image_url parts"
+                    ),
+                    "messages",
+                ));
+            }
         }
+    }
+    Ok((text, images))
+}
+
+/// An image sent inline as a `data:` URL (`data:image/png;base64,...`), as OpenAI's clients do
+/// for local files. Other URLs are refused rather than fetched: a server that fetched any URL a
+/// caller names could be made to reach hosts the caller cannot.
+fn image_from_url(url: &str, name: &str) -> Result<Attachment, OpenAiError> {
+    use base64::Engine;
+    let invalid = |message: String| OpenAiError::invalid(message, "messages");
+    let Some((header, data)) = url
+        .strip_prefix("data:")
+        .and_then(|rest| rest.split_once(','))
+    else {
+        return Err(invalid(format!(
+            "{name}: image URLs are not fetched by this server; send the image inline as a data: \
+             URL (data:image/png;base64,...)"
+        )));
+    };
+    if !header.ends_with(";base64") {
+        return Err(invalid(format!(
+            "{name}: the data: URL must be base64 (data:image/png;base64,...)"
+        )));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|_| invalid(format!("{name}: the data: URL's base64 cannot be decoded")))?;
+    match Attachment::from_bytes(bytes, name) {
+        Ok(attachment) if attachment.is_image() => Ok(attachment),
+        Ok(_) => Err(invalid(format!(
+            "{name} is not an image; images must be PNG, JPEG, GIF or WebP"
+        ))),
+        Err(error) => Err(OpenAiError::invalid(error.to_string(), "messages")),
     }
 }
 
@@ -183,7 +231,13 @@ fn to_request(
     let mut system: Vec<String> = Vec::new();
     let mut messages: Vec<Message> = Vec::new();
     for (index, message) in body.messages.into_iter().enumerate() {
-        let text = content_text(message.content, index)?;
+        let (text, images) = content_of(message.content, index)?;
+        if !images.is_empty() && message.role != "user" {
+            return Err(OpenAiError::invalid(
+                format!("messages[{index}]: only user messages may carry images"),
+                "messages",
+            ));
+        }
         let (role, mut blocks) = match message.role.as_str() {
             "system" | "developer" => {
                 if !text.trim().is_empty() {
@@ -191,7 +245,13 @@ fn to_request(
                 }
                 continue;
             }
-            "user" => (Role::User, text_block(text)),
+            // Images first, as Claude reads best (and as `Message::user_with_attachments` does).
+            "user" => {
+                let mut blocks: Vec<ContentBlock> =
+                    images.into_iter().map(ContentBlock::Attachment).collect();
+                blocks.extend(text_block(text));
+                (Role::User, blocks)
+            }
             "assistant" => {
                 let mut blocks = text_block(text);
                 let calls = message.tool_calls.unwrap_or_default();

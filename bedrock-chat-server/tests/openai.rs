@@ -496,3 +496,87 @@ async fn streamed_tool_calls_arrive_as_numbered_deltas() {
     let sent = &server.fake.requests()[0].body;
     assert_eq!(sent["toolConfig"]["toolChoice"], json!({"any": {}}));
 }
+
+/// A valid 1×1 PNG.
+const PIXEL_PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
+];
+
+/// Images as OpenAI's clients send them, inline `data:` URLs, reach Bedrock as image blocks
+/// before the text; a URL to fetch, a document or broken base64 is a 400 saying which.
+#[tokio::test]
+async fn an_inline_image_reaches_bedrock_and_a_url_to_fetch_is_refused() {
+    use async_openai::types::{
+        ChatCompletionRequestMessageContentPartImageArgs,
+        ChatCompletionRequestMessageContentPartTextArgs, ImageUrlArgs,
+    };
+    use base64::Engine;
+    let server = server().await;
+    server.fake.push(FakeReply::text("A single pixel."));
+    let data_url = format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(PIXEL_PNG)
+    );
+    let message: ChatCompletionRequestMessage = ChatCompletionRequestUserMessageArgs::default()
+        .content(vec![
+            ChatCompletionRequestMessageContentPartTextArgs::default()
+                .text("What is in this picture?")
+                .build()
+                .unwrap()
+                .into(),
+            ChatCompletionRequestMessageContentPartImageArgs::default()
+                .image_url(ImageUrlArgs::default().url(data_url).build().unwrap())
+                .build()
+                .unwrap()
+                .into(),
+        ])
+        .build()
+        .unwrap()
+        .into();
+    let request = CreateChatCompletionRequestArgs::default()
+        .model("default")
+        .messages(vec![message])
+        .build()
+        .unwrap();
+    let reply = openai(&server).chat().create(request).await.unwrap();
+    assert_eq!(
+        reply.choices[0].message.content.as_deref(),
+        Some("A single pixel.")
+    );
+    let sent = &server.fake.requests()[0].body["messages"][0]["content"];
+    assert_eq!(sent[0]["image"]["format"], "png", "{sent}");
+    assert_eq!(
+        sent[0]["image"]["source"]["bytes"],
+        base64::engine::general_purpose::STANDARD.encode(PIXEL_PNG)
+    );
+    assert_eq!(sent[1]["text"], "What is in this picture?");
+
+    let http = reqwest::Client::new();
+    for (url, says) in [
+        ("https://example.com/cat.png", "not fetched"),
+        ("data:application/pdf;base64,JVBERi0xLjcK", "not an image"),
+        ("data:image/png;base64,@@@", "cannot be decoded"),
+    ] {
+        let response = http
+            .post(server.url("/v1/chat/completions"))
+            .bearer_auth("sk-test-token")
+            .json(
+                &json!({"model": "default", "messages": [{"role": "user", "content": [
+                    {"type": "text", "text": "look"},
+                    {"type": "image_url", "image_url": {"url": url}},
+                ]}]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{url}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{url}: {message}");
+    }
+    assert_eq!(server.fake.requests().len(), 1, "refused before Bedrock");
+}
