@@ -336,6 +336,14 @@ fn cluster_nodes(url: &str) -> Option<Vec<String>> {
     )
 }
 
+/// A lease's length for `SET PX`/`PEXPIRE`: at least a millisecond, at most
+/// [`LONGEST_TTL`](super::LONGEST_TTL) (Redis refuses an expiry past what it can count).
+fn lease_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.min(super::LONGEST_TTL).as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
 /// `redis://user:secret@host` without the secret.
 fn redact(url: &str) -> String {
     if let Some(nodes) = cluster_nodes(url) {
@@ -590,7 +598,7 @@ impl ConversationStore for RedisStore {
             .key(self.lease_key(id))
             .arg(owner)
             .arg(&token)
-            .arg(ttl.as_millis().max(1) as u64)
+            .arg(lease_ms(ttl))
             .invoke_async(&mut connection)
             .await
             .map_err(|e| self.unavailable(&e))?;
@@ -620,7 +628,7 @@ impl ConversationStore for RedisStore {
             .key(self.lease_key(id))
             .arg(owner)
             .arg(&token)
-            .arg(ttl.as_millis().max(1) as u64)
+            .arg(lease_ms(ttl))
             .arg(expiry);
         // The owner's list is in another cluster slot, so not in the script; sent alongside, it
         // shares the round trip on a single server's multiplexed connection. Refreshing the
@@ -724,7 +732,7 @@ impl ConversationStore for RedisStore {
         let renewed: i64 = Script::new(RENEW)
             .key(self.lease_key(&lease.id))
             .arg(&lease.token)
-            .arg(ttl.as_millis().max(1) as u64)
+            .arg(lease_ms(ttl))
             .invoke_async(&mut connection)
             .await
             .map_err(|e| self.unavailable(&e))?;

@@ -195,6 +195,25 @@ pub async fn store_contract(store: &dyn ConversationStore) {
     assert_eq!(store.list(alice).await.expect("list").len(), 1);
     store.ping().await.expect("ping");
 
+    // An endless lease is cut to `LONGEST_TTL`: taken, renewed and released, never a panic or
+    // an expiry the store refuses.
+    let endless = store.create(alice, first.clone()).await.expect("create");
+    let lease = store
+        .lease(alice, &endless.id, Duration::MAX)
+        .await
+        .expect("an endless lease");
+    store
+        .renew(&lease, Duration::MAX)
+        .await
+        .expect("renewed endlessly");
+    store.release(&lease).await.expect("release");
+    let (lease, _) = store
+        .lease_and_load(alice, &endless.id, Duration::MAX)
+        .await
+        .expect("an endless lease and load");
+    store.release(&lease).await.expect("release");
+    store.delete(alice, &endless.id).await.expect("delete");
+
     // Today's spending, per account.
     assert_eq!(store.spent_today("client:alice").await.expect("spent"), 0.0);
     store.add_spending("client:alice", 1.5).await.expect("add");
