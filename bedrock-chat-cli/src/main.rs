@@ -20,16 +20,14 @@ fn main() -> ExitCode {
         .command
         .as_ref()
         .map(|args::Subcommand::Serve(serve)| serve.log_format);
-    let requested = std::env::var("BEDROCK_CHAT_LOG")
-        .ok()
-        .or_else(|| {
-            // The region lookup's instance-metadata warnings are left out: off EC2 each is a
-            // page of a debug dump, and the server then says itself that no region was found.
-            serving.map(|_| {
-                "info,aws_config=warn,aws_config::imds::region=error,aws_smithy_runtime=warn"
-                    .to_string()
-            })
-        });
+    let requested = std::env::var("BEDROCK_CHAT_LOG").ok().or_else(|| {
+        // The region lookup's instance-metadata warnings are left out: off EC2 each is a
+        // page of a debug dump, and the server then says itself that no region was found.
+        serving.map(|_| {
+            "info,aws_config=warn,aws_config::imds::region=error,aws_smithy_runtime=warn"
+                .to_string()
+        })
+    });
     if let Some(requested) = requested {
         use tracing_subscriber::filter::{EnvFilter, FilterExt, filter_fn};
         use tracing_subscriber::prelude::*;

@@ -230,6 +230,10 @@ fn to_request(
     let model = resolve_model(state, &body.model)?;
     let mut system: Vec<String> = Vec::new();
     let mut messages: Vec<Message> = Vec::new();
+    let count = body.messages.len();
+    // The last message, when it was a user's with nothing in it: said so, rather than that the
+    // conversation does not end with the user.
+    let mut empty_last = None;
     for (index, message) in body.messages.into_iter().enumerate() {
         let (text, images) = content_of(message.content, index)?;
         if !images.is_empty() && message.role != "user" {
@@ -281,6 +285,9 @@ fn to_request(
         };
         if blocks.is_empty() {
             // Bedrock refuses blank blocks; an empty message carries nothing anyway.
+            if index + 1 == count && role == Role::User {
+                empty_last = Some(index);
+            }
             continue;
         }
         // Bedrock requires alternating roles: one role's consecutive messages become one,
@@ -317,6 +324,12 @@ fn to_request(
     {
         return Err(OpenAiError::invalid(
             "the first message (after system messages) must be from the user",
+            "messages",
+        ));
+    }
+    if let Some(index) = empty_last {
+        return Err(OpenAiError::invalid(
+            format!("messages[{index}], the last message, has no content; send the user's text"),
             "messages",
         ));
     }

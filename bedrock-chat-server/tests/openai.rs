@@ -580,3 +580,32 @@ async fn an_inline_image_reaches_bedrock_and_a_url_to_fetch_is_refused() {
     }
     assert_eq!(server.fake.requests().len(), 1, "refused before Bedrock");
 }
+
+/// A conversation that ends with an empty user message is told so, not that it does not end
+/// with the user.
+#[tokio::test]
+async fn an_empty_last_user_message_is_named() {
+    let server = server().await;
+    let http = reqwest::Client::new();
+    for content in [json!(null), json!(""), json!("   "), json!([])] {
+        let response = http
+            .post(server.url("/v1/chat/completions"))
+            .bearer_auth("sk-test-token")
+            .json(&json!({"model": "default", "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": "hello"},
+                {"role": "user", "content": content},
+            ]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{content}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("messages[2], the last message, has no content"),
+            "{content}: {message}"
+        );
+    }
+    assert!(server.fake.requests().is_empty());
+}
