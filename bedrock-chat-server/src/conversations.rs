@@ -101,7 +101,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ConversationId {
         let Path(id) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::not_found())?;
-        if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if crate::identity::is_random_id(&id) {
             Ok(ConversationId(id))
         } else {
             Err(ApiError::not_found())

@@ -16,7 +16,8 @@ pub const COOKIE: &str = "bc_client";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientId(pub String);
 
-fn is_client_id(value: &str) -> bool {
+/// 32 hex digits (128 random bits): the form of client ids and of the store's conversation ids.
+pub(crate) fn is_random_id(value: &str) -> bool {
     value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
@@ -27,7 +28,7 @@ fn cookie_client_id(headers: &HeaderMap) -> Option<String> {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == COOKIE && is_client_id(value))
+        .find(|(name, value)| *name == COOKIE && is_random_id(value))
         .map(|(_, value)| value.to_string())
 }
 

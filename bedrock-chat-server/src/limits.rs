@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use bedrock_chat::ConversationStore;
+use bedrock_chat::{ConversationStore, StoreError};
 use tokio::time::Instant;
 
 use crate::error::ApiError;
@@ -107,25 +107,23 @@ pub async fn check_spending(
 ) -> Result<(), ApiError> {
     let refuse =
         |message: String| ApiError::new(StatusCode::PAYMENT_REQUIRED, "daily_budget", message);
-    // Both sums at once: each is a round trip to a shared store.
-    let spent = |cap: Option<f64>, account: String| async move {
+    // Both sums at once: each is a round trip to a shared store. Each gives its cap when reached.
+    let reached = |cap: Option<f64>, account: String| async move {
         match cap {
-            Some(cap) => store.spent_today(&account).await.map(|spent| (spent, cap)),
-            None => Ok((0.0, f64::INFINITY)),
+            Some(cap) => Ok((store.spent_today(&account).await? >= cap).then_some(cap)),
+            None => Ok::<_, StoreError>(None),
         }
     };
     let (server, client) = tokio::join!(
-        spent(limits.server_daily_usd, SERVER_ACCOUNT.to_string()),
-        spent(limits.client_daily_usd, client_account(client)),
+        reached(limits.server_daily_usd, SERVER_ACCOUNT.to_string()),
+        reached(limits.client_daily_usd, client_account(client)),
     );
-    let (spent, cap) = server?;
-    if spent >= cap {
+    if let Some(cap) = server? {
         return Err(refuse(format!(
             "this server has reached its spending limit for today (${cap:.2}); try again tomorrow"
         )));
     }
-    let (spent, cap) = client?;
-    if spent >= cap {
+    if let Some(cap) = client? {
         return Err(refuse(format!(
             "you have reached your spending limit for today (${cap:.2}); try again tomorrow"
         )));

@@ -24,7 +24,7 @@
 //! discovered, and the client follows slot moves and failovers.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -39,50 +39,16 @@ use super::{
 };
 use crate::session::SavedConversation;
 
-/// Replaces the conversation if the owner matches and the version is the expected one.
-/// Returns the new version, -1 when there is no such conversation for the owner, -2 on a
-/// version conflict.
-const SAVE: &str = r"
-local owner = redis.call('HGET', KEYS[1], 'owner')
-if not owner or owner ~= ARGV[1] then return -1 end
-local version = tonumber(redis.call('HGET', KEYS[1], 'version'))
-if version ~= tonumber(ARGV[2]) then return -2 end
-redis.call('HSET', KEYS[1], 'version', version + 1, 'title', ARGV[3], 'updated', ARGV[4], 'data', ARGV[5])
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-return version + 1
-";
+// The scripts are made once each: a `Script` hashes its source (for `EVALSHA`) when made, work
+// that would otherwise be repeated on every request.
 
-/// Deletes the conversation and its lease if the owner matches: 1, or 0 when not found.
-const DELETE: &str = r"
-local owner = redis.call('HGET', KEYS[1], 'owner')
-if not owner or owner ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2])
-return 1
-";
-
-/// Takes the lease if the conversation is the owner's and no lease is held: 1 taken, 0 busy,
-/// -1 not found.
-const LEASE: &str = r"
-local owner = redis.call('HGET', KEYS[1], 'owner')
-if not owner or owner ~= ARGV[1] then return -1 end
-if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 1 end
-return 0
-";
-
-/// What a turn does first, in one round trip: takes the lease (as `LEASE`) and, when taken,
-/// refreshes the conversation's expiry and returns `{version, title, updated, data}`; -1 when
-/// there is no such conversation for the owner, 0 when the lease is held by another turn.
-const LEASE_AND_LOAD: &str = r"
-local owner = redis.call('HGET', KEYS[1], 'owner')
-if not owner or owner ~= ARGV[1] then return -1 end
-if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return redis.call('HMGET', KEYS[1], 'version', 'title', 'updated', 'data')
-";
-
-/// What a turn does last, in one round trip: `SAVE`, then gives the lease back if this token
-/// still holds it, whatever the save's outcome. Returns what `SAVE` returns.
-const SAVE_AND_RELEASE: &str = r"
+/// Replaces the conversation if the owner matches and the version is the expected one, then
+/// gives the lease back if `ARGV[7]` is the token that holds it, whatever the save's outcome (an
+/// empty token, which no lease has, keeps the lease). Returns the new version, -1 when there is no
+/// such conversation for the owner, -2 on a version conflict.
+static SAVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 local result
 local owner = redis.call('HGET', KEYS[1], 'owner')
 if not owner or owner ~= ARGV[1] then
@@ -97,24 +63,74 @@ else
     result = version + 1
   end
 end
-if redis.call('GET', KEYS[2]) == ARGV[7] then redis.call('DEL', KEYS[2]) end
+if ARGV[7] ~= '' and redis.call('GET', KEYS[2]) == ARGV[7] then redis.call('DEL', KEYS[2]) end
 return result
-";
+",
+    )
+});
+
+/// Deletes the conversation and its lease if the owner matches: 1, or 0 when not found.
+static DELETE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner or owner ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+return 1
+",
+    )
+});
+
+/// Takes the lease if the conversation is the owner's and no lease is held: 1 taken, 0 busy,
+/// -1 not found.
+static LEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner or owner ~= ARGV[1] then return -1 end
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 1 end
+return 0
+",
+    )
+});
+
+/// What a turn does first, in one round trip: takes the lease (as `LEASE`) and, when taken,
+/// refreshes the conversation's expiry and returns `{version, title, updated, data}`; -1 when
+/// there is no such conversation for the owner, 0 when the lease is held by another turn.
+static LEASE_AND_LOAD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner or owner ~= ARGV[1] then return -1 end
+if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return redis.call('HMGET', KEYS[1], 'version', 'title', 'updated', 'data')
+",
+    )
+});
 
 /// Extends the lease only for its holder: 1, or 0 when it is no longer held by this token.
-const RENEW: &str = r"
+static RENEW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
 return 0
-";
+",
+    )
+});
 
 /// Gives the lease back only for its holder.
-const RELEASE: &str = r"
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-";
+",
+    )
+});
 
 /// Conversations on Redis. Cloning is cheap; clones share one connection, which reconnects on
 /// its own when Redis comes back.
@@ -253,6 +269,54 @@ impl RedisStore {
         }
     }
 
+    /// The `SAVE` script, with the lease of `token` given back in the same round trip (none for
+    /// an empty token), and the owner's list updated alongside.
+    async fn save_then_release(
+        &self,
+        owner: &str,
+        id: &str,
+        expected_version: u64,
+        conversation: &SavedConversation,
+        data: String,
+        token: &str,
+    ) -> Result<u64, StoreError> {
+        let updated = now_secs();
+        let mut connection = self.connection().await?;
+        let mut other = connection.clone();
+        let mut invocation = SAVE.key(self.conversation_key(id));
+        invocation
+            .key(self.lease_key(id))
+            .arg(owner)
+            .arg(expected_version)
+            .arg(title_of(conversation))
+            .arg(updated)
+            .arg(data)
+            .arg(self.ttl_ms())
+            .arg(token);
+        // The owner's list (another cluster slot, so not in the script) moves the conversation
+        // to the top; sent alongside, it shares the round trip on a single server's multiplexed
+        // connection. `XX` only moves an id already listed, so a conversation deleted meanwhile
+        // is not listed again (it would count against the owner's bound); a save that loses
+        // leaves a score a little newer than the conversation's last change, which only orders
+        // the list.
+        let mut list = redis::cmd("ZADD");
+        list.arg(self.owner_key(owner))
+            .arg("XX")
+            .arg(updated)
+            .arg(id);
+        let (result, listed) = tokio::join!(
+            invocation.invoke_async::<i64>(&mut connection),
+            list.query_async::<()>(&mut other),
+        );
+        let result = result.map_err(|e| self.unavailable(&e))?;
+        self.list_not_updated(listed);
+        match result {
+            -1 => Err(StoreError::NotFound),
+            -2 => Err(StoreError::Conflict),
+            version => Ok(u64::try_from(version).unwrap_or_default()),
+        }
+    }
+
     fn encode(&self, conversation: &SavedConversation) -> Result<String, StoreError> {
         let json = conversation.to_json();
         if json.len() > self.max_bytes {
@@ -334,6 +398,31 @@ fn cluster_nodes(url: &str) -> Option<Vec<String>> {
             .map(|host| format!("{scheme}://{credentials}{}/", host.trim()))
             .collect(),
     )
+}
+
+/// A conversation as read from its hash.
+fn stored_conversation(
+    id: &str,
+    version: u64,
+    title: Option<String>,
+    updated: Option<u64>,
+    data: &str,
+) -> Result<StoredConversation, StoreError> {
+    Ok(StoredConversation {
+        id: id.to_string(),
+        title: title.unwrap_or_default(),
+        updated: updated.unwrap_or_default(),
+        version,
+        conversation: SavedConversation::from_json(data.as_bytes()).map_err(unreadable)?,
+    })
+}
+
+/// A stored conversation that does not parse: the store is not in a state to answer.
+fn unreadable(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Unavailable {
+        message: format!("a stored conversation cannot be read: {error}"),
+        source: Some(Box::new(error)),
+    }
 }
 
 /// A lease's length for `SET PX`/`PEXPIRE`: at least a millisecond, at most
@@ -466,11 +555,7 @@ impl ConversationStore for RedisStore {
         let (Some(version), Some(data)) = (version, data) else {
             return Err(StoreError::NotFound);
         };
-        let conversation =
-            SavedConversation::from_json(data.as_bytes()).map_err(|e| StoreError::Unavailable {
-                message: format!("a stored conversation cannot be read: {e}"),
-                source: None,
-            })?;
+        let stored = stored_conversation(id, version, title, updated, &data)?;
         let ttl = self.ttl_ms() as i64;
         // Two commands, not one pipeline: the keys are in different cluster slots. Sent at
         // once, they still share one round trip on a single server's multiplexed connection.
@@ -482,13 +567,7 @@ impl ConversationStore for RedisStore {
         conversation_refreshed
             .and(owner_refreshed)
             .map_err(|e| self.unavailable(&e))?;
-        Ok(StoredConversation {
-            id: id.to_string(),
-            title: title.unwrap_or_default(),
-            updated: updated.unwrap_or_default(),
-            version,
-            conversation,
-        })
+        Ok(stored)
     }
 
     async fn save(
@@ -499,30 +578,8 @@ impl ConversationStore for RedisStore {
         conversation: SavedConversation,
     ) -> Result<u64, StoreError> {
         let data = self.encode(&conversation)?;
-        let updated = now_secs();
-        let mut connection = self.connection().await?;
-        let result: i64 = Script::new(SAVE)
-            .key(self.conversation_key(id))
-            .arg(owner)
-            .arg(expected_version)
-            .arg(title_of(&conversation))
-            .arg(updated)
-            .arg(data)
-            .arg(self.ttl_ms())
-            .invoke_async(&mut connection)
+        self.save_then_release(owner, id, expected_version, &conversation, data, "")
             .await
-            .map_err(|e| self.unavailable(&e))?;
-        match result {
-            -1 => Err(StoreError::NotFound),
-            -2 => Err(StoreError::Conflict),
-            version => {
-                let listed = connection
-                    .zadd::<_, _, _, ()>(self.owner_key(owner), id, updated)
-                    .await;
-                self.list_not_updated(listed);
-                Ok(u64::try_from(version).unwrap_or_default())
-            }
-        }
     }
 
     async fn list(&self, owner: &str) -> Result<Vec<ConversationSummary>, StoreError> {
@@ -573,7 +630,7 @@ impl ConversationStore for RedisStore {
 
     async fn delete(&self, owner: &str, id: &str) -> Result<(), StoreError> {
         let mut connection = self.connection().await?;
-        let deleted: i64 = Script::new(DELETE)
+        let deleted: i64 = DELETE
             .key(self.conversation_key(id))
             .key(self.lease_key(id))
             .arg(owner)
@@ -593,7 +650,7 @@ impl ConversationStore for RedisStore {
     async fn lease(&self, owner: &str, id: &str, ttl: Duration) -> Result<Lease, StoreError> {
         let token = new_id();
         let mut connection = self.connection().await?;
-        let taken: i64 = Script::new(LEASE)
+        let taken: i64 = LEASE
             .key(self.conversation_key(id))
             .key(self.lease_key(id))
             .arg(owner)
@@ -622,8 +679,7 @@ impl ConversationStore for RedisStore {
         let mut connection = self.connection().await?;
         let mut other = connection.clone();
         let expiry = self.ttl_ms();
-        let script = Script::new(LEASE_AND_LOAD);
-        let mut invocation = script.key(self.conversation_key(id));
+        let mut invocation = LEASE_AND_LOAD.key(self.conversation_key(id));
         invocation
             .key(self.lease_key(id))
             .arg(owner)
@@ -650,22 +706,10 @@ impl ConversationStore for RedisStore {
             id: id.to_string(),
             token,
         };
-        let unreadable = |detail: String| StoreError::Unavailable {
-            message: format!("a stored conversation cannot be read: {detail}"),
-            source: None,
-        };
         let read = redis::from_redis_value::<(u64, Option<String>, Option<u64>, String)>(fields)
-            .map_err(|e| unreadable(e.to_string()))
+            .map_err(unreadable)
             .and_then(|(version, title, updated, data)| {
-                let conversation = SavedConversation::from_json(data.as_bytes())
-                    .map_err(|e| unreadable(e.to_string()))?;
-                Ok(StoredConversation {
-                    id: id.to_string(),
-                    title: title.unwrap_or_default(),
-                    updated: updated.unwrap_or_default(),
-                    version,
-                    conversation,
-                })
+                stored_conversation(id, version, title, updated, &data)
             });
         match read {
             Ok(stored) => Ok((lease, stored)),
@@ -690,46 +734,20 @@ impl ConversationStore for RedisStore {
                 return Err(error);
             }
         };
-        let updated = now_secs();
-        let mut connection = self.connection().await?;
-        let mut other = connection.clone();
-        let script = Script::new(SAVE_AND_RELEASE);
-        let mut invocation = script.key(self.conversation_key(&lease.id));
-        invocation
-            .key(self.lease_key(&lease.id))
-            .arg(owner)
-            .arg(expected_version)
-            .arg(title_of(&conversation))
-            .arg(updated)
-            .arg(data)
-            .arg(self.ttl_ms())
-            .arg(&lease.token);
-        // The owner's list moves the conversation to the top, alongside the script for the
-        // same reason as in `lease_and_load`. `XX` only moves an id already listed, so a
-        // conversation deleted meanwhile is not listed again (it would count against the
-        // owner's bound); a save that loses leaves a score a little newer than the
-        // conversation's last change, which only orders the list.
-        let mut list = redis::cmd("ZADD");
-        list.arg(self.owner_key(owner))
-            .arg("XX")
-            .arg(updated)
-            .arg(&lease.id);
-        let (result, listed) = tokio::join!(
-            invocation.invoke_async::<i64>(&mut connection),
-            list.query_async::<()>(&mut other),
-        );
-        let result = result.map_err(|e| self.unavailable(&e))?;
-        self.list_not_updated(listed);
-        match result {
-            -1 => Err(StoreError::NotFound),
-            -2 => Err(StoreError::Conflict),
-            version => Ok(u64::try_from(version).unwrap_or_default()),
-        }
+        self.save_then_release(
+            owner,
+            &lease.id,
+            expected_version,
+            &conversation,
+            data,
+            &lease.token,
+        )
+        .await
     }
 
     async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<(), StoreError> {
         let mut connection = self.connection().await?;
-        let renewed: i64 = Script::new(RENEW)
+        let renewed: i64 = RENEW
             .key(self.lease_key(&lease.id))
             .arg(&lease.token)
             .arg(lease_ms(ttl))
@@ -745,7 +763,7 @@ impl ConversationStore for RedisStore {
 
     async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
         let mut connection = self.connection().await?;
-        let _: i64 = Script::new(RELEASE)
+        let _: i64 = RELEASE
             .key(self.lease_key(&lease.id))
             .arg(&lease.token)
             .invoke_async(&mut connection)
