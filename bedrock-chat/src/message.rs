@@ -358,6 +358,14 @@ impl Message {
 /// Checked where text enters a conversation (a new message, a system prompt, a loaded file), not
 /// on every request, so a long conversation is not scanned again each turn.
 pub(crate) fn check_control_characters(what: &str, text: &str) -> crate::Result<()> {
+    // Every control character but tab and line breaks is below 0x20 or 0x7F itself, or is
+    // U+0080..U+009F, which UTF-8 writes as 0xC2 then a second byte: one pass over the bytes
+    // (which the compiler vectorises) clears nearly all text without decoding a character.
+    let suspect =
+        |b: &u8| (*b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || matches!(b, 0x7F | 0xC2);
+    if !text.as_bytes().iter().any(suspect) {
+        return Ok(());
+    }
     match text
         .chars()
         .enumerate()
@@ -388,6 +396,15 @@ pub(crate) fn check_conversation_text(messages: &[Message]) -> crate::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_byte_check_refuses_exactly_the_control_characters_for_every_character() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let refused = check_control_characters("t", &format!("a{c}é")).is_err();
+            let control = c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+            assert_eq!(refused, control, "U+{:04X}", u32::from(c));
+        }
+    }
 
     #[test]
     fn serialises_like_the_converse_api() {

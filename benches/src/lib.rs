@@ -30,8 +30,9 @@ pub struct Clients {
     pub fake: FakeBedrock,
     /// `bedrock_chat::BedrockClient` on the fake.
     pub library: BedrockClient,
-    /// `aws_sdk_bedrockruntime::Client` on the fake, configured like the library's: same
-    /// credentials, region, endpoint and timeouts, SDK retries off.
+    /// `aws_sdk_bedrockruntime::Client` on the fake, set up as the library sets up its own (the
+    /// shared configuration loader): same credentials, region, endpoint and timeouts, SDK
+    /// retries off.
     pub sdk: aws_sdk_bedrockruntime::Client,
 }
 
@@ -41,8 +42,11 @@ pub async fn clients() -> Clients {
     fake.set_fallback(bedrock_chat::testing::FakeReply::text(REPLY).usage(21, 69));
     fake.set_recording(false);
     let library = fake.client().await.expect("client builds");
-    let conf = aws_sdk_bedrockruntime::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
+    // Set up as the AWS SDK's guide sets up a client (the shared configuration loader, then
+    // `Client::new`), which is also how the library sets up its own: same loader defaults and
+    // interceptors on both sides, so the comparison is of the library's code, not of two
+    // configurations.
+    let config = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(fake.endpoint_url())
         .credentials_provider(aws_credential_types::Credentials::new(
@@ -59,8 +63,9 @@ pub async fn clients() -> Clients {
                 .read_timeout(bedrock_chat::DEFAULT_READ_TIMEOUT)
                 .build(),
         )
-        .build();
-    let sdk = aws_sdk_bedrockruntime::Client::from_conf(conf);
+        .load()
+        .await;
+    let sdk = aws_sdk_bedrockruntime::Client::new(&config);
     Clients { fake, library, sdk }
 }
 

@@ -2,6 +2,7 @@
 
 mod convert;
 mod errors;
+mod reused_home;
 
 use std::fmt;
 use std::sync::Arc;
@@ -46,6 +47,15 @@ pub struct BedrockClient {
     /// The credential chain, when the client was built from a configuration (the SDK client
     /// does not expose its own), for [`check_credentials`](Self::check_credentials).
     credentials: Option<SharedCredentialsProvider>,
+    /// Where the SDK's request futures run, shared by clones; see `reused_home`.
+    homes: Arc<RequestHomes>,
+}
+
+/// The reused homes of each SDK operation's request futures.
+#[derive(Default)]
+struct RequestHomes {
+    converse: reused_home::Homes,
+    converse_stream: reused_home::Homes,
 }
 
 impl BedrockClient {
@@ -110,6 +120,7 @@ impl BedrockClient {
             read_timeout,
             endpoint: None,
             credentials: None,
+            homes: Arc::default(),
         })
     }
 
@@ -155,6 +166,32 @@ impl BedrockClient {
     }
 }
 
+/// An SDK fluent builder (`converse()` or `converse_stream()`) with a request's parts. Every
+/// setter moves the builder (about 1 KB), so the parts a request does not have (a system
+/// prompt, tools, a guardrail, extra model fields: most requests have none) are not set at all.
+macro_rules! with_parts {
+    ($builder:expr, $model_id:expr, $parts:expr, $guardrail:expr) => {{
+        let parts = $parts;
+        let mut builder = $builder
+            .model_id($model_id)
+            .set_messages(Some(parts.messages))
+            .set_inference_config(parts.inference);
+        if parts.system.is_some() {
+            builder = builder.set_system(parts.system);
+        }
+        if parts.tool_config.is_some() {
+            builder = builder.set_tool_config(parts.tool_config);
+        }
+        if $guardrail.is_some() {
+            builder = builder.set_guardrail_config($guardrail);
+        }
+        if parts.additional_fields.is_some() {
+            builder = builder.set_additional_model_request_fields(parts.additional_fields);
+        }
+        builder
+    }};
+}
+
 #[async_trait]
 impl ModelClient for BedrockClient {
     async fn converse(&self, request: &ChatRequest) -> Result<ChatResponse> {
@@ -163,17 +200,11 @@ impl ModelClient for BedrockClient {
             .guardrail()
             .map(convert::guardrail_to_sdk)
             .transpose()?;
-        let output = self
-            .sdk
-            .converse()
-            .model_id(request.model_id())
-            .set_messages(Some(parts.messages))
-            .set_system(parts.system)
-            .set_inference_config(parts.inference)
-            .set_tool_config(parts.tool_config)
-            .set_guardrail_config(guardrail)
-            .set_additional_model_request_fields(parts.additional_fields)
-            .send()
+        let sent = self
+            .homes
+            .converse
+            .run(|| with_parts!(self.sdk.converse(), request.model_id(), parts, guardrail).send());
+        let output = sent
             .await
             .map_err(|e| from_sdk_error(e, self.context(request)))?;
         Ok(convert::response_from_sdk(&output, output.request_id()))
@@ -185,17 +216,16 @@ impl ModelClient for BedrockClient {
             .guardrail()
             .map(convert::guardrail_stream_to_sdk)
             .transpose()?;
-        let output = self
-            .sdk
-            .converse_stream()
-            .model_id(request.model_id())
-            .set_messages(Some(parts.messages))
-            .set_system(parts.system)
-            .set_inference_config(parts.inference)
-            .set_tool_config(parts.tool_config)
-            .set_guardrail_config(guardrail)
-            .set_additional_model_request_fields(parts.additional_fields)
+        let sent = self.homes.converse_stream.run(|| {
+            with_parts!(
+                self.sdk.converse_stream(),
+                request.model_id(),
+                parts,
+                guardrail
+            )
             .send()
+        });
+        let output = sent
             .await
             .map_err(|e| from_sdk_error(e, self.context(request)))?;
         let request_id = output.request_id().map(str::to_string);

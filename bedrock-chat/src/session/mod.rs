@@ -31,7 +31,7 @@ use crate::client::ModelClient;
 use crate::context::{ContextPolicy, TokenEstimator};
 use crate::error::{Error, Result};
 use crate::message::{Message, check_control_characters};
-use crate::pricing::PriceTable;
+use crate::pricing::{ModelPrice, PriceTable};
 use crate::request::{InferenceConfig, check_model_id};
 use crate::response::{ChatResponse, TokenUsage};
 use crate::retry::{RetryObserver, RetryPolicy};
@@ -82,6 +82,10 @@ pub struct ChatSession {
     usage: SessionUsage,
     /// What the priced turns cost so far, in US dollars.
     spent_usd: f64,
+    /// The price of `settings.model_id`, looked up when the model is set rather than on every
+    /// turn (the lookup is a substring search of the price table). Only `set_model` sets the
+    /// model, so the two cannot disagree.
+    model_price: Option<ModelPrice>,
     /// Where this conversation's turns begin in `usage`, and the tokens it had used before
     /// (in the file it was loaded from), so a snapshot carries the conversation's whole usage.
     conversation_start: ConversationStart,
@@ -307,8 +311,23 @@ impl ChatSession {
     pub fn set_model_id(&mut self, model_id: impl Into<String>) -> Result<()> {
         let model_id = model_id.into();
         check_model_id(&model_id)?;
-        self.settings.model_id = model_id;
+        self.set_model(model_id);
         Ok(())
+    }
+
+    /// The one place the model of a built session changes.
+    fn set_model(&mut self, model_id: String) {
+        self.model_price = self.settings.prices.price_for(&model_id);
+        self.settings.model_id = model_id;
+    }
+
+    /// The price of `model_id`: the session's model's without a lookup.
+    fn price_of(&self, model_id: &str) -> Option<ModelPrice> {
+        if model_id == self.settings.model_id {
+            self.model_price
+        } else {
+            self.settings.prices.price_for(model_id)
+        }
     }
 
     /// The system prompt, if any.
@@ -383,7 +402,7 @@ impl ChatSession {
     pub fn restore(&mut self, saved: SavedConversation) -> Result<()> {
         saved.validate()?;
         let parts = saved.into_parts();
-        self.settings.model_id = parts.model_id;
+        self.set_model(parts.model_id);
         self.settings.system_prompt = parts.system_prompt.filter(|p| !p.trim().is_empty());
         self.settings.inference = parts.inference;
         self.history = parts.messages;

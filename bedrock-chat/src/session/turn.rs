@@ -287,7 +287,7 @@ impl ChatSession {
         let Some(budget) = self.settings.budget else {
             return Ok(());
         };
-        let Some(price) = self.settings.prices.price_for(request.model_id()) else {
+        let Some(price) = self.price_of(request.model_id()) else {
             return Ok(());
         };
         let input = self
@@ -297,11 +297,7 @@ impl ChatSession {
         let next_turn_usd = price.cost(&TokenUsage::new(input, output));
         // A loaded conversation brings what it had cost: the budget is the conversation's.
         let earlier = self.conversation_start.earlier;
-        let earlier_usd = self
-            .settings
-            .prices
-            .price_for(request.model_id())
-            .map_or(0.0, |price| price.cost(&earlier));
+        let earlier_usd = price.cost(&earlier);
         let spent_usd = self.spent_usd + earlier_usd;
         if spent_usd + next_turn_usd <= budget.limit_usd {
             return Ok(());
@@ -354,7 +350,7 @@ impl ChatSession {
         self.history.extend(turn);
         self.usage.record(usage, request.model_id());
         // Kept as a running sum so that checking the budget does not grow with the session.
-        if let Some(price) = self.settings.prices.price_for(request.model_id()) {
+        if let Some(price) = self.price_of(request.model_id()) {
             self.spent_usd += price.cost(&usage);
         }
     }
@@ -385,7 +381,7 @@ impl ChatSession {
             return;
         }
         let model_id = request.map_or(self.settings.model_id.as_str(), ChatRequest::model_id);
-        if let Some(price) = self.settings.prices.price_for(model_id) {
+        if let Some(price) = self.price_of(model_id) {
             self.spent_usd += price.cost(&usage);
         }
         self.usage.push(super::TurnUsage {
