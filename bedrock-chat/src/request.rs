@@ -1,5 +1,7 @@
 //! What is sent to the model: the conversation and the settings for one reply.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::caching::{CachePoints, MAX_CACHE_POINTS};
@@ -107,7 +109,8 @@ impl InferenceConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatRequest {
-    model_id: String,
+    // Shared: a session sends the same id with every request.
+    model_id: Arc<str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     system: Option<String>,
     messages: Vec<Message>,
@@ -126,8 +129,13 @@ pub struct ChatRequest {
 impl ChatRequest {
     /// A request for `model_id` with the given conversation, no system prompt and default settings.
     pub fn new(model_id: impl Into<String>, messages: Vec<Message>) -> Self {
+        Self::for_model(model_id.into().into(), messages)
+    }
+
+    /// [`new`](Self::new) with a model id the caller shares rather than copies.
+    pub(crate) fn for_model(model_id: Arc<str>, messages: Vec<Message>) -> Self {
         ChatRequest {
-            model_id: model_id.into(),
+            model_id,
             system: None,
             messages,
             inference: InferenceConfig::default(),
@@ -232,16 +240,24 @@ impl ChatRequest {
     /// [`Error::InvalidInput`] (or [`Error::Config`] for an empty model id) naming the first rule
     /// broken.
     pub fn validate(&self) -> Result<()> {
-        check_model_id(&self.model_id)?;
         validate_conversation(&self.messages, Ending::User)?;
-        if let Some(tools) = &self.tool_config {
-            tools.validate()?;
-        } else if self.messages.iter().any(Message::has_tool_blocks) {
+        if self.tool_config.is_none() && self.messages.iter().any(Message::has_tool_blocks) {
             return Err(Error::invalid_input(
                 "the conversation holds tool calls, so the request must define the tools \
                  (Bedrock: \"The toolConfig field must be defined when using toolUse and \
                  toolResult content blocks\")",
             ));
+        }
+        self.validate_settings()
+    }
+
+    /// [`validate`](Self::validate) without the conversation: for a session, whose history was
+    /// checked as it entered (built, loaded, or each turn's messages), so a long conversation is
+    /// not checked again on every request.
+    pub(crate) fn validate_settings(&self) -> Result<()> {
+        check_model_id(&self.model_id)?;
+        if let Some(tools) = &self.tool_config {
+            tools.validate()?;
         }
         if let Some(guardrail) = &self.guardrail {
             guardrail.validate()?;

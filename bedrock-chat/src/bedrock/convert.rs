@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_bedrockruntime::operation::RequestId;
 use aws_sdk_bedrockruntime::operation::converse::ConverseOutput;
 use aws_sdk_bedrockruntime::types as sdk;
 use aws_smithy_types::{Blob, Document, Number};
@@ -289,21 +290,28 @@ fn inference_to_sdk(config: &InferenceConfig) -> Result<Option<sdk::InferenceCon
     ))
 }
 
-pub(super) fn response_from_sdk(output: &ConverseOutput, request_id: Option<&str>) -> ChatResponse {
-    let content = match output.output() {
-        Some(sdk::ConverseOutput::Message(message)) => blocks_from_sdk(message.content()),
+/// A whole reply from the SDK's output, taken by value so its text is moved, not copied.
+pub(super) fn response_from_sdk(output: ConverseOutput) -> ChatResponse {
+    let request_id = output.request_id().map(str::to_string);
+    let content = match output.output {
+        Some(sdk::ConverseOutput::Message(message)) => blocks_from_sdk(message.content),
         _ => Vec::new(),
     };
     ChatResponse::new(
         Message::new(Role::Assistant, content),
-        stop_reason_from_sdk(output.stop_reason()),
-        output.usage().map(usage_from_sdk).unwrap_or_default(),
+        stop_reason_from_sdk(&output.stop_reason),
+        output
+            .usage
+            .as_ref()
+            .map(usage_from_sdk)
+            .unwrap_or_default(),
     )
-    .with_latency(output.metrics().map(|m| latency(m.latency_ms())))
-    .with_request_id(request_id.map(str::to_string))
+    .with_latency(output.metrics.map(|m| latency(m.latency_ms())))
+    .with_request_id(request_id)
     .with_guardrail_trace(
         output
-            .trace()
+            .trace
+            .as_ref()
             .and_then(|t| t.guardrail())
             .map(guardrail_trace_from_sdk),
     )
@@ -403,28 +411,26 @@ fn guardrail_trace_from_sdk(trace: &sdk::GuardrailTraceAssessment) -> GuardrailT
 
 /// The blocks of a reply the conversation carries: text (empty text left out, as Bedrock would
 /// refuse it back) and tool calls. Other kinds (reasoning) are not kept yet.
-fn blocks_from_sdk(blocks: &[sdk::ContentBlock]) -> Vec<ContentBlock> {
+fn blocks_from_sdk(blocks: Vec<sdk::ContentBlock>) -> Vec<ContentBlock> {
     blocks
-        .iter()
+        .into_iter()
         .filter_map(|block| match block {
-            sdk::ContentBlock::Text(text) if !text.is_empty() => {
-                Some(ContentBlock::Text(text.clone()))
-            }
+            sdk::ContentBlock::Text(text) if !text.is_empty() => Some(ContentBlock::Text(text)),
             sdk::ContentBlock::ReasoningContent(sdk::ReasoningContentBlock::ReasoningText(r)) => {
                 Some(ContentBlock::ReasoningContent(Reasoning::ReasoningText {
-                    text: r.text.clone(),
-                    signature: r.signature.clone(),
+                    text: r.text,
+                    signature: r.signature,
                 }))
             }
             sdk::ContentBlock::ReasoningContent(sdk::ReasoningContentBlock::RedactedContent(
                 bytes,
             )) => Some(ContentBlock::ReasoningContent(Reasoning::RedactedContent(
-                bytes.as_ref().to_vec(),
+                bytes.into_inner(),
             ))),
             sdk::ContentBlock::ToolUse(call) => Some(ContentBlock::ToolUse(ToolUse::new(
-                call.tool_use_id(),
-                call.name(),
-                json_from_document(call.input()),
+                call.tool_use_id,
+                call.name,
+                json_from_document(&call.input),
             ))),
             _ => None,
         })
@@ -566,7 +572,7 @@ mod tests {
             sdk::ContentBlock::Text(String::new()),
             sdk::ContentBlock::ToolUse(call),
         ];
-        let ours = blocks_from_sdk(&blocks);
+        let ours = blocks_from_sdk(blocks.to_vec());
         assert_eq!(ours.len(), 2);
         assert_eq!(ours[0].as_text(), Some("a"));
         let call = ours[1].as_tool_use().unwrap();

@@ -207,7 +207,7 @@ impl ModelClient for BedrockClient {
         let output = sent
             .await
             .map_err(|e| from_sdk_error(e, self.context(request)))?;
-        Ok(convert::response_from_sdk(&output, output.request_id()))
+        Ok(convert::response_from_sdk(output))
     }
 
     async fn converse_stream(&self, request: &ChatRequest) -> Result<EventStream> {

@@ -217,6 +217,7 @@ impl ChatSessionBuilder {
             ));
         }
         Ok(ChatSession {
+            model: Arc::from(self.settings.model_id.as_str()),
             model_price: self.settings.prices.price_for(&self.settings.model_id),
             client: self.client,
             settings: self.settings,

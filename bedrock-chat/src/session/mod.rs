@@ -82,9 +82,10 @@ pub struct ChatSession {
     usage: SessionUsage,
     /// What the priced turns cost so far, in US dollars.
     spent_usd: f64,
-    /// The price of `settings.model_id`, looked up when the model is set rather than on every
-    /// turn (the lookup is a substring search of the price table). Only `set_model` sets the
-    /// model, so the two cannot disagree.
+    /// `settings.model_id` as every request needs it: shared rather than copied into each one,
+    /// and with its price looked up once rather than every turn (the lookup is a substring
+    /// search of the price table). Only `set_model` changes the model, so these always match it.
+    model: Arc<str>,
     model_price: Option<ModelPrice>,
     /// Where this conversation's turns begin in `usage`, and the tokens it had used before
     /// (in the file it was loaded from), so a snapshot carries the conversation's whole usage.
@@ -318,6 +319,7 @@ impl ChatSession {
     /// The one place the model of a built session changes.
     fn set_model(&mut self, model_id: String) {
         self.model_price = self.settings.prices.price_for(&model_id);
+        self.model = Arc::from(model_id.as_str());
         self.settings.model_id = model_id;
     }
 

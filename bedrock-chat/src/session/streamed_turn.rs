@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, Stream, StreamExt};
 
 use super::ChatSession;
-use super::turn::tool_results_message;
+use super::turn::{Prepared, tool_results_message};
 use crate::client::ModelClient;
 use crate::error::{Error, Result};
 use crate::event_stream::{EventStream, StreamEvent};
@@ -97,7 +97,8 @@ pub struct ChatStream<'a> {
     /// The turn's messages so far: the user's, then each finished tool round.
     turn: Vec<Message>,
     committed: bool,
-    request: ChatRequest,
+    /// The request of the current round.
+    request: Prepared,
     /// Tool rounds finished.
     round: u32,
     ahead: VecDeque<StreamEvent>,
@@ -270,7 +271,7 @@ impl<'a> ChatStream<'a> {
         session: &'a mut ChatSession,
         keep: usize,
         turn: Vec<Message>,
-        request: ChatRequest,
+        request: Prepared,
         opened: Opened,
     ) -> Self {
         ChatStream {
@@ -453,11 +454,11 @@ impl<'a> ChatStream<'a> {
         let prepared = self
             .session
             .prepare(self.keep, &self.turn, None, self.round)?;
-        self.request = prepared.request;
+        self.request = prepared;
         let client = Arc::clone(&self.session.client);
         let policy = self.session.settings.retry_policy.clone();
         let observer = self.session.on_retry.clone();
-        let request = self.request.clone();
+        let request = self.request.request.clone();
         self.state = State::Opening(
             async move {
                 policy
@@ -552,7 +553,7 @@ impl Drop for ChatStream<'_> {
         });
         let bytes = round_text.sum();
         self.session
-            .record_unfinished(self.billed, current, bytes, Some(&self.request));
+            .record_unfinished(self.billed, current, bytes, Some(&self.request.request));
     }
 }
 

@@ -2,6 +2,7 @@
 //! retry policy, recover once from a context overflow, and commit the exchange on success.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use tracing::Instrument;
 
@@ -12,7 +13,7 @@ use crate::caching::CachePoints;
 use crate::context::{ContextPolicy, first_sent, shrink};
 use crate::error::{Error, Result, ServiceDetails};
 use crate::message::{ContentBlock, Message, Role, ToolResult, ToolUse};
-use crate::request::ChatRequest;
+use crate::request::{ChatRequest, Ending, validate_conversation};
 use crate::response::{ChatResponse, StopReason, TokenUsage};
 use crate::settings::DEFAULT_MAX_TOKENS;
 
@@ -21,6 +22,8 @@ pub(super) struct Prepared {
     pub(super) request: ChatRequest,
     /// The index in the history of the first message sent.
     start: usize,
+    /// The bytes of text the request carries, for the token estimates.
+    pub(super) text_bytes: usize,
 }
 
 /// How a turn asks the model: a whole reply, or a stream opened up to its first text.
@@ -78,7 +81,9 @@ impl ChatSession {
     /// runs the tool loop: while the model asks for tools, call them, send the results, and ask
     /// again, up to the session's limit of rounds.
     pub(super) async fn run_turn(&mut self, keep: usize, user: Message) -> Result<ChatResponse> {
-        let mut turn = vec![user];
+        // Room for the reply too: most turns are one exchange.
+        let mut turn = Vec::with_capacity(2);
+        turn.push(user);
         // What the finished rounds were billed; a failure after them still counts it.
         let mut billed = TokenUsage::default();
         let mut round = 0;
@@ -128,7 +133,7 @@ impl ChatSession {
                 });
             }
             turn.push(reply.clone());
-            self.commit(keep, turn, billed, &prepared.request);
+            self.commit(keep, turn, billed, &prepared);
             return Ok(response.with_turn_usage(billed));
         }
     }
@@ -139,9 +144,10 @@ impl ChatSession {
         keep: usize,
         user: Message,
     ) -> Result<ChatStream<'_>> {
-        let turn = vec![user];
+        let mut turn = Vec::with_capacity(2);
+        turn.push(user);
         let (opened, prepared, span) = self.traced::<Streamed>(keep, &turn, 0).await?;
-        Ok(ChatStream::new(self, keep, turn, prepared.request, opened).with_span(span))
+        Ok(ChatStream::new(self, keep, turn, prepared, opened).with_span(span))
     }
 
     /// [`send_within_context`](Self::send_within_context) inside the turn's span, recording the
@@ -237,15 +243,20 @@ impl ChatSession {
         } else {
             CachePoints::default()
         };
-        let request = ChatRequest::new(settings.model_id.clone(), messages)
+        let request = ChatRequest::for_model(Arc::clone(&self.model), messages)
             .with_system(settings.system_prompt.clone())
             .with_inference(settings.inference.clone())
             .with_tool_config(tool_config)
             .with_cache_points(cache_points)
             .with_guardrail(settings.guardrail.clone())
             .with_thinking_budget(settings.thinking_budget);
-        request.validate()?;
-        self.check_budget(&request)?;
+        // What was kept of the history was checked as it entered the session; only this turn's
+        // messages are new. (Checked whole in debug builds, so a test would catch a gap.)
+        request.validate_settings()?;
+        validate_conversation(turn, Ending::User)?;
+        debug_assert!(request.validate().is_ok(), "{:?}", request.validate());
+        let text_bytes = request_text_bytes(&request);
+        self.check_budget(&request, text_bytes)?;
         if start > 0 && report_trimming {
             self.notify(&Notice::ContextTrimmed {
                 dropped_messages: start,
@@ -253,7 +264,11 @@ impl ChatSession {
                 after_overflow: false,
             });
         }
-        Ok(Prepared { request, start })
+        Ok(Prepared {
+            request,
+            start,
+            text_bytes,
+        })
     }
 
     /// Bedrock refused the conversation as too long: send less, once, or say how to continue.
@@ -283,16 +298,14 @@ impl ChatSession {
     }
 
     /// Refuses, or warns about, a request that could take the session over its budget.
-    fn check_budget(&self, request: &ChatRequest) -> Result<()> {
+    fn check_budget(&self, request: &ChatRequest, text_bytes: usize) -> Result<()> {
         let Some(budget) = self.settings.budget else {
             return Ok(());
         };
         let Some(price) = self.price_of(request.model_id()) else {
             return Ok(());
         };
-        let input = self
-            .estimator
-            .tokens(request_text_bytes(request), request.messages().len());
+        let input = self.estimator.tokens(text_bytes, request.messages().len());
         let output = u64::from(request.inference().max_tokens.unwrap_or(DEFAULT_MAX_TOKENS));
         let next_turn_usd = price.cost(&TokenUsage::new(input, output));
         // A loaded conversation brings what it had cost: the budget is the conversation's.
@@ -325,26 +338,24 @@ impl ChatSession {
     }
 
     /// Records a successful turn (the user's message, any tool rounds, the final reply), billed
-    /// `usage` over all its requests, of which `request` was the last: the only place the
+    /// `usage` over all its requests, of which `last` was the last: the only place the
     /// history grows.
     pub(super) fn commit(
         &mut self,
         keep: usize,
         turn: Vec<Message>,
         usage: TokenUsage,
-        request: &ChatRequest,
+        last: &Prepared,
     ) {
+        let request = &last.request;
         if turn.len() == 2 {
             // One request: what it was billed says how many tokens its text was. (With tool
             // rounds the sum covers several requests and says nothing about one.)
             let billed_input = usage.input_tokens
                 + usage.cache_read_input_tokens.unwrap_or(0)
                 + usage.cache_write_input_tokens.unwrap_or(0);
-            self.estimator.calibrate(
-                request_text_bytes(request),
-                request.messages().len(),
-                billed_input,
-            );
+            self.estimator
+                .calibrate(last.text_bytes, request.messages().len(), billed_input);
         }
         self.history.truncate(keep);
         self.history.extend(turn);
