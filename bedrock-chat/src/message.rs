@@ -345,6 +345,15 @@ impl Message {
         self.content.iter().map(ContentBlock::size_bytes).sum()
     }
 
+    /// True when some text block holds more than whitespace. (Looked at block by block:
+    /// joining the text to check it would copy the message.)
+    pub(crate) fn has_text(&self) -> bool {
+        self.content
+            .iter()
+            .filter_map(ContentBlock::as_text)
+            .any(|text| !text.trim().is_empty())
+    }
+
     /// True when the message has no content, or any block is blank.
     pub(crate) fn has_blank_content(&self) -> bool {
         self.content.is_empty() || self.content.iter().any(ContentBlock::is_blank)

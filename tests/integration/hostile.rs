@@ -145,6 +145,35 @@ async fn the_idle_timeout_measures_pauses_not_the_whole_stream() {
     assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
 }
 
+/// On paused time: a stream first waited on in one task and then handed to another still times
+/// out in the second (the timer must wake the task that waits now, not the one that began).
+#[tokio::test(start_paused = true)]
+async fn the_idle_timeout_follows_the_stream_to_another_task() {
+    let stalled = futures::stream::iter([Ok(StreamEvent::TextDelta("a".into()))])
+        .chain(futures::stream::pending());
+    let mut events = EventStream::new(stalled).with_idle_timeout(Duration::from_secs(2));
+    assert!(events.next().await.unwrap().is_ok());
+    // Polled once here, so its timer is registered with this task's waker...
+    assert!(futures::poll!(events.next()).is_pending());
+    // ...then waited on in another task, which must be woken at the limit.
+    let before = tokio::time::Instant::now();
+    // (A guard, so that a timer waking the wrong task fails the test instead of hanging it.)
+    let waited =
+        tokio::spawn(
+            async move { tokio::time::timeout(Duration::from_secs(60), events.next()).await },
+        );
+    let error = waited.await.unwrap().map_or_else(
+        |_| panic!("never woken"),
+        |event| event.unwrap().unwrap_err(),
+    );
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    assert_eq!(
+        before.elapsed(),
+        Duration::from_secs(2),
+        "woken by the idle timer at the limit"
+    );
+}
+
 /// A stream that panics when polled after its end, as `futures::stream::unfold` (under the
 /// Bedrock client) does.
 struct Strict {

@@ -222,30 +222,31 @@ impl ReplyBuilder {
         self.blocks.iter().any(|b| matches!(b, Block::Tool { .. }))
     }
 
-    /// The reply as a message: its non-empty text blocks and its tool calls, in order.
-    fn message(&self) -> Message {
+    /// The reply as a message: its non-empty text blocks and its tool calls, in order. Taken by
+    /// value, so the text is moved into the message, not copied.
+    fn into_message(self) -> Message {
         let content = self
             .blocks
-            .iter()
+            .into_iter()
             .filter_map(|block| match block {
                 Block::Text(text) if text.trim().is_empty() => None,
-                Block::Text(text) => Some(ContentBlock::Text(text.clone())),
+                Block::Text(text) => Some(ContentBlock::Text(text)),
                 Block::Tool { id, name, input } => Some(ContentBlock::ToolUse(ToolUse::new(
                     id,
                     name,
-                    parse_input(input),
+                    parse_input(&input),
                 ))),
                 Block::Reasoning {
                     redacted: Some(data),
                     ..
                 } => Some(ContentBlock::ReasoningContent(Reasoning::RedactedContent(
-                    data.clone(),
+                    data,
                 ))),
                 Block::Reasoning {
                     text, signature, ..
                 } => Some(ContentBlock::ReasoningContent(Reasoning::ReasoningText {
-                    text: text.clone(),
-                    signature: signature.clone(),
+                    text,
+                    signature,
                 })),
             })
             .collect();
@@ -407,8 +408,9 @@ impl<'a> ChatStream<'a> {
         self.billed += usage;
         self.round_open = false;
         let reply = std::mem::take(&mut self.reply);
-        let message = reply.message();
-        if reply.has_tool_calls() {
+        let has_tool_calls = reply.has_tool_calls();
+        let message = reply.into_message();
+        if has_tool_calls {
             self.round += 1;
             if self.round >= self.session.max_tool_rounds {
                 return Err(Error::ToolRoundsExceeded {
@@ -422,7 +424,7 @@ impl<'a> ChatStream<'a> {
             return Ok(());
         }
         let intervened = stop_reason == StopReason::GuardrailIntervened;
-        if (message.has_blank_content() || message.text().trim().is_empty()) && !intervened {
+        if (message.has_blank_content() || !message.has_text()) && !intervened {
             return Err(Error::EmptyReply { stop_reason });
         }
         let response = ChatResponse::new(message.clone(), stop_reason, self.billed)

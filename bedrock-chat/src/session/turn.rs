@@ -120,13 +120,7 @@ impl ChatSession {
                 self.record_unfinished(billed, Some(TokenUsage::default()), 0, None);
                 return Ok(response.with_turn_usage(billed));
             }
-            // Looked at block by block: joining the text to check it would copy every reply.
-            let has_text = reply
-                .content()
-                .iter()
-                .filter_map(ContentBlock::as_text)
-                .any(|text| !text.trim().is_empty());
-            if reply.has_blank_content() || !has_text {
+            if reply.has_blank_content() || !reply.has_text() {
                 self.record_unfinished(billed, Some(TokenUsage::default()), 0, None);
                 return Err(Error::EmptyReply {
                     stop_reason: response.stop_reason().clone(),
