@@ -130,24 +130,29 @@ pub(crate) fn exchange_starts(messages: &[Message]) -> impl DoubleEndedIterator<
         .map(|(index, _)| index)
 }
 
-/// What a turn sends: the index in the history where the sent part begins.
+/// What a turn sends: the index in the history where the sent part begins, and the bytes of
+/// text the request will carry (system prompt and messages) when the policy had to count them
+/// anyway (so the caller need not count them again).
 ///
 /// `kept` is the history the turn builds on (whole exchanges); `turn` holds the turn's own
 /// messages so far (the user's new message, then any tool rounds).
-pub(crate) fn first_sent(
+pub(crate) fn window(
     policy: ContextPolicy,
     kept: &[Message],
     system: Option<&str>,
     turn: &[Message],
     estimator: &TokenEstimator,
-) -> Result<usize> {
+) -> Result<(usize, Option<usize>)> {
     match policy {
-        ContextPolicy::SendAll => Ok(0),
-        ContextPolicy::LastExchanges(0) => Ok(kept.len()),
-        ContextPolicy::LastExchanges(n) => Ok(exchange_starts(kept).rev().nth(n - 1).unwrap_or(0)),
+        ContextPolicy::SendAll => Ok((0, None)),
+        ContextPolicy::LastExchanges(0) => Ok((kept.len(), None)),
+        ContextPolicy::LastExchanges(n) => {
+            Ok((exchange_starts(kept).rev().nth(n - 1).unwrap_or(0), None))
+        }
         ContextPolicy::TokenBudget(budget) => {
             let turn_bytes: usize = turn.iter().map(Message::size_bytes).sum();
-            let fixed = estimator.tokens(system.map_or(0, str::len) + turn_bytes, turn.len());
+            let fixed_bytes = system.map_or(0, str::len) + turn_bytes;
+            let fixed = estimator.tokens(fixed_bytes, turn.len());
             if fixed > budget {
                 return Err(Error::invalid_input(format!(
                     "the message (with the system prompt) is about {fixed} tokens, more than the \
@@ -156,6 +161,7 @@ pub(crate) fn first_sent(
             }
             // Newest exchanges first, while they fit: linear in the history.
             let mut total = fixed;
+            let mut bytes_sent = fixed_bytes;
             let mut start = kept.len();
             for exchange_start in exchange_starts(kept).rev() {
                 let exchange = &kept[exchange_start..start];
@@ -165,9 +171,10 @@ pub(crate) fn first_sent(
                     break;
                 }
                 total += cost;
+                bytes_sent += bytes;
                 start = exchange_start;
             }
-            Ok(start)
+            Ok((start, Some(bytes_sent)))
         }
     }
 }
@@ -186,6 +193,16 @@ pub(crate) fn shrink(start: usize, kept: &[Message]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn first_sent(
+        policy: ContextPolicy,
+        kept: &[Message],
+        system: Option<&str>,
+        turn: &[Message],
+        estimator: &TokenEstimator,
+    ) -> Result<usize> {
+        window(policy, kept, system, turn, estimator).map(|(start, _)| start)
+    }
 
     fn conversation(exchanges: usize, bytes: usize) -> Vec<Message> {
         (0..exchanges)

@@ -434,6 +434,18 @@ async fn saved_conversations_keep_tool_blocks_and_need_a_tool_config_when_tools_
     let last = h.fake.requests().pop().unwrap();
     assert_eq!(last.tool_names(), ["clock"]);
     assert_valid_conversation(&last);
+
+    // The same for a history given to the builder.
+    h.fake.push(FakeReply::text("Later still."));
+    let mut built = builder(&h)
+        .await
+        .history(session.history().to_vec())
+        .build()
+        .unwrap();
+    built.send("And then?").await.unwrap();
+    let last = h.fake.requests().pop().unwrap();
+    assert_eq!(last.tool_names(), ["clock"]);
+    assert_valid_conversation(&last);
 }
 
 #[tokio::test]

@@ -217,6 +217,7 @@ impl ChatSessionBuilder {
             ));
         }
         Ok(ChatSession {
+            loaded_tool_blocks: self.history.iter().any(Message::has_tool_blocks),
             model: Arc::from(self.settings.model_id.as_str()),
             model_price: self.settings.prices.price_for(&self.settings.model_id),
             client: self.client,

@@ -92,6 +92,11 @@ pub struct ChatSession {
     conversation_start: ConversationStart,
     /// The tools the model may call; shared with a streamed turn's tool calls.
     tools: Arc<Toolbox>,
+    /// Whether the history came (built or loaded) with tool blocks. Without tools, only such a
+    /// history needs a `toolConfig`, and only then is each request searched for tool blocks (a
+    /// pass over the whole conversation). The model cannot call tools a request does not
+    /// declare, so turns add tool blocks only where this is already true.
+    loaded_tool_blocks: bool,
     max_tool_rounds: u32,
 }
 
@@ -226,6 +231,7 @@ impl ChatSession {
     /// Starts a new conversation. The settings and the usage totals are kept.
     pub fn reset(&mut self) {
         self.history.clear();
+        self.loaded_tool_blocks = false;
         self.conversation_start = ConversationStart {
             turn: self.usage.turns().len(),
             earlier: TokenUsage::default(),
@@ -407,6 +413,7 @@ impl ChatSession {
         self.set_model(parts.model_id);
         self.settings.system_prompt = parts.system_prompt.filter(|p| !p.trim().is_empty());
         self.settings.inference = parts.inference;
+        self.loaded_tool_blocks = parts.messages.iter().any(Message::has_tool_blocks);
         self.history = parts.messages;
         self.conversation_start = ConversationStart {
             turn: self.usage.turns().len(),

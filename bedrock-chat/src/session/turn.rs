@@ -10,7 +10,7 @@ use super::ChatSession;
 use super::notice::Notice;
 use super::streamed_turn::{self, ChatStream, Opened};
 use crate::caching::CachePoints;
-use crate::context::{ContextPolicy, first_sent, shrink};
+use crate::context::{ContextPolicy, shrink, window};
 use crate::error::{Error, Result, ServiceDetails};
 use crate::message::{ContentBlock, Message, Role, ToolResult, ToolUse};
 use crate::request::{ChatRequest, Ending, validate_conversation};
@@ -205,9 +205,9 @@ impl ChatSession {
         // After an overflow the caller reports the trimming itself.
         let report_trimming = start.is_none() && round == 0;
         let settings = &self.settings;
-        let start = match start {
-            Some(start) => start,
-            None => first_sent(
+        let (start, counted_bytes) = match start {
+            Some(start) => (start, None),
+            None => window(
                 settings.context_policy,
                 kept,
                 settings.system_prompt.as_deref(),
@@ -218,7 +218,11 @@ impl ChatSession {
         let mut messages = Vec::with_capacity(keep - start + turn.len());
         messages.extend_from_slice(&kept[start..]);
         messages.extend_from_slice(turn);
-        let tool_config = self.tools.config(round, &messages);
+        let tool_config = if self.tools.is_empty() && !self.loaded_tool_blocks {
+            None
+        } else {
+            self.tools.config(round, &messages)
+        };
         let cache_points = if settings.prompt_caching {
             let tools_bytes = tool_config.as_ref().map_or(0, |config| {
                 config
@@ -249,7 +253,8 @@ impl ChatSession {
         request.validate_settings()?;
         validate_conversation(turn, Ending::User)?;
         debug_assert!(request.validate().is_ok(), "{:?}", request.validate());
-        let text_bytes = request_text_bytes(&request);
+        let text_bytes = counted_bytes.unwrap_or_else(|| request_text_bytes(&request));
+        debug_assert_eq!(text_bytes, request_text_bytes(&request));
         self.check_budget(&request, text_bytes)?;
         if start > 0 && report_trimming {
             self.notify(&Notice::ContextTrimmed {

@@ -49,6 +49,11 @@ impl Toolbox {
         }
     }
 
+    /// True when no tool is registered.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tools.is_empty()
+    }
+
     pub(crate) fn specs(&self) -> impl Iterator<Item = &ToolSpec> {
         self.tools.iter().map(|(spec, _)| spec)
     }
