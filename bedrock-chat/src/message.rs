@@ -258,12 +258,20 @@ impl Message {
 
     /// A user message holding one text block.
     pub fn user(text: impl Into<String>) -> Self {
-        Message::new(Role::User, vec![ContentBlock::Text(text.into())])
+        Message::one_text(Role::User, text.into())
     }
 
     /// An assistant message holding one text block.
     pub fn assistant(text: impl Into<String>) -> Self {
-        Message::new(Role::Assistant, vec![ContentBlock::Text(text.into())])
+        Message::one_text(Role::Assistant, text.into())
+    }
+
+    /// One text block, allocated once (through a `Vec`, it would be allocated, then copied).
+    fn one_text(role: Role, text: String) -> Self {
+        Message {
+            role,
+            content: Arc::new([ContentBlock::Text(text)]),
+        }
     }
 
     /// Who wrote the message.

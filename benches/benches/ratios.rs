@@ -130,6 +130,24 @@ fn main() {
             sdk_batch(&c.sdk, 1000).await
         );
 
+        // Controls: the bare SDK against itself, measured the same way. Their distance from
+        // 1.000x is this machine's noise in that measurement; a library row within it of
+        // another run's is no different.
+        alternate!(
+            "control: one turn, bare SDK against itself",
+            10u32,
+            ROUNDS,
+            sdk_turn(&c.sdk, &[]).await,
+            sdk_turn(&c.sdk, &[]).await
+        );
+        alternate!(
+            "control: 1,000 concurrent, bare SDK against itself",
+            1u32,
+            41,
+            sdk_batch(&c.sdk, 1000).await,
+            sdk_batch(&c.sdk, 1000).await
+        );
+
         println!();
         for (messages, us_per_kb) in per_kb {
             println!("history {messages:>4} messages: {us_per_kb:.1} us per KB of conversation");
