@@ -274,6 +274,18 @@ impl Message {
         }
     }
 
+    /// A message of the blocks `blocks` yields. Most replies are one block, which is then
+    /// allocated once rather than gathered in a `Vec` and copied into the shared slice.
+    pub(crate) fn from_blocks(role: Role, blocks: impl IntoIterator<Item = ContentBlock>) -> Self {
+        let mut blocks = blocks.into_iter();
+        let content: Arc<[ContentBlock]> = match (blocks.next(), blocks.next()) {
+            (None, _) => Arc::new([]),
+            (Some(only), None) => Arc::new([only]),
+            (Some(first), Some(second)) => [first, second].into_iter().chain(blocks).collect(),
+        };
+        Message { role, content }
+    }
+
     /// Who wrote the message.
     pub fn role(&self) -> Role {
         self.role
@@ -413,6 +425,17 @@ pub(crate) fn check_conversation_text(messages: &[Message]) -> crate::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_blocks_keeps_every_block_in_order() {
+        let text = |t: &str| ContentBlock::Text(t.into());
+        for n in 0..4 {
+            let blocks: Vec<ContentBlock> = (0..n).map(|i| text(&i.to_string())).collect();
+            let message = Message::from_blocks(Role::Assistant, blocks.clone());
+            assert_eq!(message.content(), blocks.as_slice(), "{n} blocks");
+            assert_eq!(message.role(), Role::Assistant);
+        }
+    }
 
     #[test]
     fn the_byte_check_refuses_exactly_the_control_characters_for_every_character() {

@@ -293,12 +293,14 @@ fn inference_to_sdk(config: &InferenceConfig) -> Result<Option<sdk::InferenceCon
 /// A whole reply from the SDK's output, taken by value so its text is moved, not copied.
 pub(super) fn response_from_sdk(output: ConverseOutput) -> ChatResponse {
     let request_id = output.request_id().map(str::to_string);
-    let content = match output.output {
-        Some(sdk::ConverseOutput::Message(message)) => blocks_from_sdk(message.content),
-        _ => Vec::new(),
+    let reply = match output.output {
+        Some(sdk::ConverseOutput::Message(message)) => {
+            Message::from_blocks(Role::Assistant, blocks_from_sdk(message.content))
+        }
+        _ => Message::from_blocks(Role::Assistant, []),
     };
     ChatResponse::new(
-        Message::new(Role::Assistant, content),
+        reply,
         stop_reason_from_sdk(&output.stop_reason),
         output
             .usage
@@ -411,30 +413,27 @@ fn guardrail_trace_from_sdk(trace: &sdk::GuardrailTraceAssessment) -> GuardrailT
 
 /// The blocks of a reply the conversation carries: text (empty text left out, as Bedrock would
 /// refuse it back) and tool calls. Other kinds (reasoning) are not kept yet.
-fn blocks_from_sdk(blocks: Vec<sdk::ContentBlock>) -> Vec<ContentBlock> {
-    blocks
-        .into_iter()
-        .filter_map(|block| match block {
-            sdk::ContentBlock::Text(text) if !text.is_empty() => Some(ContentBlock::Text(text)),
-            sdk::ContentBlock::ReasoningContent(sdk::ReasoningContentBlock::ReasoningText(r)) => {
-                Some(ContentBlock::ReasoningContent(Reasoning::ReasoningText {
-                    text: r.text,
-                    signature: r.signature,
-                }))
-            }
-            sdk::ContentBlock::ReasoningContent(sdk::ReasoningContentBlock::RedactedContent(
-                bytes,
-            )) => Some(ContentBlock::ReasoningContent(Reasoning::RedactedContent(
+fn blocks_from_sdk(blocks: Vec<sdk::ContentBlock>) -> impl Iterator<Item = ContentBlock> {
+    blocks.into_iter().filter_map(|block| match block {
+        sdk::ContentBlock::Text(text) if !text.is_empty() => Some(ContentBlock::Text(text)),
+        sdk::ContentBlock::ReasoningContent(sdk::ReasoningContentBlock::ReasoningText(r)) => {
+            Some(ContentBlock::ReasoningContent(Reasoning::ReasoningText {
+                text: r.text,
+                signature: r.signature,
+            }))
+        }
+        sdk::ContentBlock::ReasoningContent(sdk::ReasoningContentBlock::RedactedContent(bytes)) => {
+            Some(ContentBlock::ReasoningContent(Reasoning::RedactedContent(
                 bytes.into_inner(),
-            ))),
-            sdk::ContentBlock::ToolUse(call) => Some(ContentBlock::ToolUse(ToolUse::new(
-                call.tool_use_id,
-                call.name,
-                json_from_document(&call.input),
-            ))),
-            _ => None,
-        })
-        .collect()
+            )))
+        }
+        sdk::ContentBlock::ToolUse(call) => Some(ContentBlock::ToolUse(ToolUse::new(
+            call.tool_use_id,
+            call.name,
+            json_from_document(&call.input),
+        ))),
+        _ => None,
+    })
 }
 
 fn stop_reason_from_sdk(reason: &sdk::StopReason) -> StopReason {
@@ -572,7 +571,7 @@ mod tests {
             sdk::ContentBlock::Text(String::new()),
             sdk::ContentBlock::ToolUse(call),
         ];
-        let ours = blocks_from_sdk(blocks.to_vec());
+        let ours: Vec<ContentBlock> = blocks_from_sdk(blocks.to_vec()).collect();
         assert_eq!(ours.len(), 2);
         assert_eq!(ours[0].as_text(), Some("a"));
         let call = ours[1].as_tool_use().unwrap();

@@ -225,32 +225,28 @@ impl ReplyBuilder {
     /// The reply as a message: its non-empty text blocks and its tool calls, in order. Taken by
     /// value, so the text is moved into the message, not copied.
     fn into_message(self) -> Message {
-        let content = self
-            .blocks
-            .into_iter()
-            .filter_map(|block| match block {
-                Block::Text(text) if text.trim().is_empty() => None,
-                Block::Text(text) => Some(ContentBlock::Text(text)),
-                Block::Tool { id, name, input } => Some(ContentBlock::ToolUse(ToolUse::new(
-                    id,
-                    name,
-                    parse_input(&input),
-                ))),
-                Block::Reasoning {
-                    redacted: Some(data),
-                    ..
-                } => Some(ContentBlock::ReasoningContent(Reasoning::RedactedContent(
-                    data,
-                ))),
-                Block::Reasoning {
-                    text, signature, ..
-                } => Some(ContentBlock::ReasoningContent(Reasoning::ReasoningText {
-                    text,
-                    signature,
-                })),
-            })
-            .collect();
-        Message::new(Role::Assistant, content)
+        let blocks = self.blocks.into_iter().filter_map(|block| match block {
+            Block::Text(text) if text.trim().is_empty() => None,
+            Block::Text(text) => Some(ContentBlock::Text(text)),
+            Block::Tool { id, name, input } => Some(ContentBlock::ToolUse(ToolUse::new(
+                id,
+                name,
+                parse_input(&input),
+            ))),
+            Block::Reasoning {
+                redacted: Some(data),
+                ..
+            } => Some(ContentBlock::ReasoningContent(Reasoning::RedactedContent(
+                data,
+            ))),
+            Block::Reasoning {
+                text, signature, ..
+            } => Some(ContentBlock::ReasoningContent(Reasoning::ReasoningText {
+                text,
+                signature,
+            })),
+        });
+        Message::from_blocks(Role::Assistant, blocks)
     }
 }
 
