@@ -258,23 +258,15 @@ impl Message {
 
     /// A user message holding one text block.
     pub fn user(text: impl Into<String>) -> Self {
-        Message::one_text(Role::User, text.into())
+        Message::from_blocks(Role::User, [ContentBlock::Text(text.into())])
     }
 
     /// An assistant message holding one text block.
     pub fn assistant(text: impl Into<String>) -> Self {
-        Message::one_text(Role::Assistant, text.into())
+        Message::from_blocks(Role::Assistant, [ContentBlock::Text(text.into())])
     }
 
-    /// One text block, allocated once (through a `Vec`, it would be allocated, then copied).
-    fn one_text(role: Role, text: String) -> Self {
-        Message {
-            role,
-            content: Arc::new([ContentBlock::Text(text)]),
-        }
-    }
-
-    /// A message of the blocks `blocks` yields. Most replies are one block, which is then
+    /// A message of the blocks `blocks` yields. Most messages are one block, which is then
     /// allocated once rather than gathered in a `Vec` and copied into the shared slice.
     pub(crate) fn from_blocks(role: Role, blocks: impl IntoIterator<Item = ContentBlock>) -> Self {
         let mut blocks = blocks.into_iter();

@@ -92,10 +92,9 @@ pub struct ChatSession {
     conversation_start: ConversationStart,
     /// The tools the model may call; shared with a streamed turn's tool calls.
     tools: Arc<Toolbox>,
-    /// Whether the history came (built or loaded) with tool blocks. Without tools, only such a
-    /// history needs a `toolConfig`, and only then is each request searched for tool blocks (a
-    /// pass over the whole conversation). The model cannot call tools a request does not
-    /// declare, so turns add tool blocks only where this is already true.
+    /// Whether the history came (built or loaded) with tool blocks: without tools, only such a
+    /// history needs a `toolConfig` (see `Toolbox::config`). The model cannot call tools a
+    /// request does not declare, so turns add tool blocks only where this is already true.
     loaded_tool_blocks: bool,
     max_tool_rounds: u32,
 }

@@ -218,11 +218,7 @@ impl ChatSession {
         let mut messages = Vec::with_capacity(keep - start + turn.len());
         messages.extend_from_slice(&kept[start..]);
         messages.extend_from_slice(turn);
-        let tool_config = if self.tools.is_empty() && !self.loaded_tool_blocks {
-            None
-        } else {
-            self.tools.config(round, &messages)
-        };
+        let tool_config = self.tools.config(round, &messages, self.loaded_tool_blocks);
         let cache_points = if settings.prompt_caching {
             let tools_bytes = tool_config.as_ref().map_or(0, |config| {
                 config

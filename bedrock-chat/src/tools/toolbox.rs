@@ -49,11 +49,6 @@ impl Toolbox {
         }
     }
 
-    /// True when no tool is registered.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.tools.is_empty()
-    }
-
     pub(crate) fn specs(&self) -> impl Iterator<Item = &ToolSpec> {
         self.tools.iter().map(|(spec, _)| spec)
     }
@@ -76,8 +71,15 @@ impl Toolbox {
     /// A forced choice (any, or a named tool) applies to the first round only: forced again
     /// after the tool answered, the model could never finish its turn. Without tools, a
     /// conversation that holds tool blocks (from a loaded file, say) still needs a `toolConfig`;
-    /// it then names the tools the conversation used, which are no longer available.
-    pub(crate) fn config(&self, round: u32, messages: &[Message]) -> Option<ToolConfig> {
+    /// it then names the tools the conversation used, which are no longer available. Looking for
+    /// them is a pass over the whole conversation, so it is made only when `may_hold_tool_blocks`
+    /// says the conversation can hold any.
+    pub(crate) fn config(
+        &self,
+        round: u32,
+        messages: &[Message],
+        may_hold_tool_blocks: bool,
+    ) -> Option<ToolConfig> {
         if !self.tools.is_empty() {
             let choice = if round == 0 {
                 self.choice.clone()
@@ -85,6 +87,9 @@ impl Toolbox {
                 ToolChoice::Auto
             };
             return Some(ToolConfig::new(self.specs().cloned().collect(), choice));
+        }
+        if !may_hold_tool_blocks {
+            return None;
         }
         let mut used: Vec<&str> = messages
             .iter()
