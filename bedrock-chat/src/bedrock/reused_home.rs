@@ -5,8 +5,9 @@
 //! sorted bins rather than its per-thread cache: measured with callgrind, one such allocation cost
 //! about 5,000 instructions per request (a quarter of everything the library added to a turn
 //! over the bare SDK), before the cache misses of writing 8 KB of fresh memory. So each
-//! [`BedrockClient`](super::BedrockClient) keeps a few of those homes and moves each new request
-//! future into one that is free: no allocation, the same memory, still warm, every turn.
+//! [`BedrockClient`](super::BedrockClient) keeps the homes its finished requests leave and
+//! moves each new request future into one that is free: no allocation, the same memory, still
+//! warm, every turn.
 //!
 //! All of it is safe code: a home is a `Pin<Box<Option<F>>>`, filled with
 //! [`Pin::set`] (which drops what was there in place) and emptied the same way.
@@ -21,12 +22,12 @@ use std::task::{Context, Poll};
 
 /// How many empty homes a client keeps per kind of request. Homes are made only when a request
 /// finds none free, so a client keeps at most as many as it once had requests under way at
-/// once: 8 KB each, 8 MiB per kind at this bound. It was 128; with 1,000 turns at once, the 872
-/// homes beyond it were allocated and freed on every burst, and glibc's handling of those
-/// 8 KB blocks (consolidating its small free lists each time) was the whole of the library's
-/// extra cost there (measured with `benches/ratios`: 1.092x the bare SDK at 128, 0.991x at
-/// 1,024). More requests at once than this still work; the homes beyond it are allocated and
-/// freed as before.
+/// once: 8 KB each, 8 MiB per kind at this bound. The bound is as high as a busy server's
+/// bursts because a home let go is no saving: the next burst allocates it again, and glibc's
+/// handling of 8 KB blocks (consolidating its small free lists each time) was the whole of the
+/// library's extra cost with 1,000 turns at once (`benches/ratios`: 1.092x the bare SDK with
+/// 128 homes kept, 0.991x with 1,024). More requests at once than this still work; the homes
+/// beyond it are allocated and freed.
 const MAX_IDLE_HOMES: usize = 1024;
 
 /// One kind of request future's homes; `F` is named by the first call and fixed from then on.
