@@ -115,3 +115,30 @@ async fn usage_totals_add_up_over_turns_with_cache_figures() {
     assert_eq!(usage.total().cache_read_input_tokens, Some(5));
     assert_eq!(usage.total().cache_write_input_tokens, Some(7));
 }
+
+#[tokio::test]
+async fn the_fake_counts_but_keeps_no_requests_while_recording_is_off() {
+    // Benchmarks turn recording off so the fake's memory does not grow with every turn; a
+    // fake that went on keeping the bodies made every benchmarked turn grow the heap by 3 KB.
+    let h = Harness::start().await;
+    let mut session = h.session().await;
+    session.send("kept").await.unwrap();
+    h.fake.set_recording(false);
+    session.send("not kept").await.unwrap();
+    session.send("not kept either").await.unwrap();
+    h.fake.set_recording(true);
+    session.send("kept again").await.unwrap();
+
+    let kept: Vec<String> = h
+        .fake
+        .requests()
+        .iter()
+        .map(|r| {
+            r.body["messages"].as_array().unwrap().last().unwrap()["content"][0]["text"].to_string()
+        })
+        .collect();
+    assert_eq!(kept, ["\"kept\"", "\"kept again\""]);
+    assert_eq!(h.fake.request_count(), 4, "every request is counted");
+    h.fake.reset();
+    assert_eq!(h.fake.request_count(), 0);
+}
