@@ -12,8 +12,8 @@
 use std::time::Duration;
 
 use bedrock_chat_benches::{
-    clients, history, library_batch, library_stream, library_turn, sdk_batch, sdk_history,
-    sdk_stream, sdk_turn, session, text_bytes,
+    assert_same_request, clients, history, library_batch, library_stream, library_turn, sdk_batch,
+    sdk_history, sdk_stream, sdk_turn, session, text_bytes,
 };
 
 const ROUNDS: usize = 101;
@@ -80,6 +80,7 @@ fn main() {
         println!("|---|---|---|---|");
 
         let mut s = session(&c.library, Vec::new());
+        assert_same_request(&c, &mut s, &[]).await;
         alternate!(
             "one turn, whole reply (Converse)",
             10u32,
@@ -106,6 +107,7 @@ fn main() {
             let kb = text_bytes(&past) as f64 / 1024.0;
             let sdk_past = sdk_history(&past);
             let mut s = session(&c.library, past);
+            assert_same_request(&c, &mut s, &sdk_past).await;
             let (n, rounds) = if messages >= 1000 {
                 (2u32, 41)
             } else {

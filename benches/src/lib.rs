@@ -14,7 +14,7 @@ use aws_sdk_bedrockruntime::types::{
 };
 use aws_sdk_bedrockruntime::types::{ContentBlockDelta, ConverseStreamOutput};
 use bedrock_chat::testing::FakeBedrock;
-use bedrock_chat::{BedrockClient, ChatSession, Message, RetryPolicy, StreamEvent};
+use bedrock_chat::{BedrockClient, ChatSession, ContextPolicy, Message, RetryPolicy, StreamEvent};
 use futures::StreamExt;
 
 /// The model id every benchmark sends.
@@ -133,11 +133,16 @@ pub fn text_bytes(history: &[Message]) -> usize {
 /// The question every turn asks.
 pub const QUESTION: &str = "What is the capital of France?";
 
-/// A session on `client` for benchmarking: no retries, starting from `history`.
+/// A session on `client` for benchmarking: no retries, starting from `history`, with a context
+/// budget that holds all of it (a million tokens, Claude's largest window). The default budget
+/// (150,000 tokens) sends only the newest 85% of the 1,000-message history, so the library would
+/// be timed sending less than the bare SDK; with this budget the context window is still
+/// computed every turn, as by default, and both sides send the same bytes.
 pub fn session(client: &BedrockClient, history: Vec<Message>) -> ChatSession {
     ChatSession::builder(client.clone())
         .model_id(MODEL)
         .retry_policy(RetryPolicy::none())
+        .context_policy(ContextPolicy::TokenBudget(1_000_000))
         .history(history)
         .build()
         .unwrap()
@@ -153,6 +158,29 @@ pub async fn library_turn(session: &mut ChatSession) -> Duration {
     std::hint::black_box(reply);
     session.undo();
     took
+}
+
+/// Checks that a turn of `session` and a turn of the bare SDK with `past` send Bedrock the same
+/// bytes, so that a comparison of the two compares the same work; panics if not.
+pub async fn assert_same_request(
+    clients: &Clients,
+    session: &mut ChatSession,
+    past: &[SdkMessage],
+) {
+    clients.fake.reset();
+    clients.fake.set_recording(true);
+    library_turn(session).await;
+    sdk_turn(&clients.sdk, past).await;
+    clients.fake.set_recording(false);
+    let sent = clients.fake.requests();
+    clients.fake.reset();
+    assert_eq!(sent.len(), 2);
+    assert!(
+        sent[0].body == sent[1].body,
+        "the library sent {} bytes of JSON and the bare SDK {}: not the same request",
+        sent[0].body.to_string().len(),
+        sent[1].body.to_string().len()
+    );
 }
 
 /// One `converse` call on the bare SDK, sending `past` (cloned, as an application keeping its
