@@ -119,9 +119,8 @@ impl Counts {
     }
 
     /// Callgrind's own estimate of cycles: an instruction each, 10 for a first-level miss,
-    /// 100 for a last-level one. It tracks time better than instructions alone: a library turn
-    /// misses the instruction cache about 5% more often than the bare SDK's and the data cache
-    /// about 7% more, so its time ratio is about twice its instruction ratio.
+    /// 100 for a last-level one. It tracks time better than instructions alone, because the
+    /// library's extra code and data also cost cache misses, its own and the SDK's.
     fn estimated_cycles(&self) -> u64 {
         self.instructions + 10 * self.l1_misses + 100 * self.ll_misses
     }
