@@ -27,6 +27,14 @@ pub trait ModelClient: Send + Sync {
     /// An error before the stream starts is returned here; an error after it started is the
     /// stream's last item.
     async fn converse_stream(&self, request: &ChatRequest) -> Result<EventStream>;
+
+    /// The client itself as `Any`, when it is one a session can call without the boxed future
+    /// of this trait's methods (the library's own `BedrockClient`); `None` otherwise, which is
+    /// right for every other implementation. Not part of the stable API.
+    #[doc(hidden)]
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 #[async_trait]
@@ -37,5 +45,9 @@ impl<T: ModelClient + ?Sized> ModelClient for std::sync::Arc<T> {
 
     async fn converse_stream(&self, request: &ChatRequest) -> Result<EventStream> {
         (**self).converse_stream(request).await
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        (**self).as_any()
     }
 }

@@ -192,42 +192,81 @@ macro_rules! with_parts {
     }};
 }
 
-#[async_trait]
-impl ModelClient for BedrockClient {
-    async fn converse(&self, request: &ChatRequest) -> Result<ChatResponse> {
+impl BedrockClient {
+    /// The SDK's Converse call for `request`, ready to send.
+    fn converse_call(
+        &self,
+        request: &ChatRequest,
+    ) -> Result<aws_sdk_bedrockruntime::operation::converse::builders::ConverseFluentBuilder> {
         let parts = convert::to_sdk(request)?;
         let guardrail = request
             .guardrail()
             .map(convert::guardrail_to_sdk)
             .transpose()?;
-        let sent = self
-            .homes
-            .converse
-            .run(|| with_parts!(self.sdk.converse(), request.model_id(), parts, guardrail).send());
-        let output = sent
-            .await
-            .map_err(|e| from_sdk_error(e, self.context(request)))?;
-        Ok(convert::response_from_sdk(output))
+        Ok(with_parts!(
+            self.sdk.converse(),
+            request.model_id(),
+            parts,
+            guardrail
+        ))
     }
 
-    async fn converse_stream(&self, request: &ChatRequest) -> Result<EventStream> {
+    /// The SDK's ConverseStream call for `request`, ready to send.
+    fn converse_stream_call(
+        &self,
+        request: &ChatRequest,
+    ) -> Result<
+        aws_sdk_bedrockruntime::operation::converse_stream::builders::ConverseStreamFluentBuilder,
+    > {
         let parts = convert::to_sdk(request)?;
         let guardrail = request
             .guardrail()
             .map(convert::guardrail_stream_to_sdk)
             .transpose()?;
-        let sent = self.homes.converse_stream.run(|| {
-            with_parts!(
-                self.sdk.converse_stream(),
-                request.model_id(),
-                parts,
-                guardrail
-            )
-            .send()
-        });
-        let output = sent
+        Ok(with_parts!(
+            self.sdk.converse_stream(),
+            request.model_id(),
+            parts,
+            guardrail
+        ))
+    }
+
+    /// [`ModelClient::converse`] without the trait's boxed future: a session calls this when its
+    /// client is a `BedrockClient` (see [`ModelClient::as_any`]). The SDK's request future runs
+    /// in a reused home either way (see `reused_home`).
+    pub(crate) async fn converse_direct(&self, request: &ChatRequest) -> Result<ChatResponse> {
+        let call = self.converse_call(request)?;
+        let output = self
+            .homes
+            .converse
+            .run(|| call.send())
             .await
             .map_err(|e| from_sdk_error(e, self.context(request)))?;
+        Ok(convert::response_from_sdk(output))
+    }
+
+    /// [`ModelClient::converse_stream`] without the trait's boxed future; see
+    /// [`converse_direct`](Self::converse_direct).
+    pub(crate) async fn converse_stream_direct(
+        &self,
+        request: &ChatRequest,
+    ) -> Result<EventStream> {
+        let call = self.converse_stream_call(request)?;
+        let output = self
+            .homes
+            .converse_stream
+            .run(|| call.send())
+            .await
+            .map_err(|e| from_sdk_error(e, self.context(request)))?;
+        Ok(self.events(output, request))
+    }
+
+    /// The reply stream of an opened ConverseStream call, one event at a time.
+    fn events(
+        &self,
+        output: aws_sdk_bedrockruntime::operation::converse_stream::ConverseStreamOutput,
+        request: &ChatRequest,
+    ) -> EventStream {
         let request_id = output.request_id().map(str::to_string);
         let state = StreamState {
             receiver: Some(output.stream),
@@ -276,10 +315,25 @@ impl ModelClient for BedrockClient {
             }
         });
         let events = EventStream::new(events).with_request_id(request_id);
-        Ok(match self.read_timeout {
+        match self.read_timeout {
             Some(limit) => events.with_idle_timeout(limit),
             None => events,
-        })
+        }
+    }
+}
+
+#[async_trait]
+impl ModelClient for BedrockClient {
+    async fn converse(&self, request: &ChatRequest) -> Result<ChatResponse> {
+        self.converse_direct(request).await
+    }
+
+    async fn converse_stream(&self, request: &ChatRequest) -> Result<EventStream> {
+        self.converse_stream_direct(request).await
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 }
 

@@ -7,6 +7,7 @@
 //! - `saved.rs`, `usage.rs`, `notice.rs`: saved conversations, usage and cost, notices.
 
 mod builder;
+mod call;
 mod notice;
 mod saved;
 mod stateless;

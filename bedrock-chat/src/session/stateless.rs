@@ -23,7 +23,9 @@ pub async fn converse_once(
     observer: Option<&RetryObserver>,
 ) -> Result<ChatResponse> {
     request.validate()?;
-    policy.run(observer, || client.converse(request)).await
+    policy
+        .run(observer, || super::call::converse(client, request))
+        .await
 }
 
 /// Sends `request` and returns its stream once the first text has arrived, retrying under

@@ -47,7 +47,7 @@ pub(super) async fn open_until_text(
     client: &dyn ModelClient,
     request: &ChatRequest,
 ) -> Result<Opened> {
-    let mut events = client.converse_stream(request).await?;
+    let mut events = super::call::converse_stream(client, request).await?;
     let mut ahead = VecDeque::new();
     loop {
         match events.next().await {

@@ -49,7 +49,9 @@ impl Ask for Whole {
         let response = session
             .settings
             .retry_policy
-            .run(session.on_retry.as_ref(), || client.converse(request))
+            .run(session.on_retry.as_ref(), || {
+                super::call::converse(client.as_ref(), request)
+            })
             .await?;
         if *response.stop_reason() == StopReason::ModelContextWindowExceeded {
             return Err(stopped_for_context(response.request_id()));
