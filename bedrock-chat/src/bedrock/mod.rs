@@ -113,6 +113,12 @@ impl BedrockClient {
             )
         })?;
         validate_region(&region)?;
+        // The SDK's signer clones the signing region on every request; a region it was given as
+        // a `&'static str` clones without allocating.
+        let conf = match static_region(&region) {
+            Some(name) => conf.to_builder().region(Region::from_static(name)).build(),
+            None => conf,
+        };
         let read_timeout = conf.timeout_config().and_then(|t| t.read_timeout());
         Ok(BedrockClient {
             sdk: aws_sdk_bedrockruntime::Client::from_conf(conf),
@@ -352,6 +358,53 @@ struct StreamState {
     pending: std::collections::VecDeque<crate::event_stream::StreamEvent>,
 }
 
+/// The public AWS regions, so that a client in one of them can hold its name as a `&'static str`.
+/// A region not listed here works the same, at the cost of one small allocation per request.
+const AWS_REGIONS: [&str; 37] = [
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "us-west-1",
+    "us-west-2",
+    "eusc-de-east-1",
+];
+
+/// `region` as a `&'static str`, when it is a public AWS region.
+fn static_region(region: &str) -> Option<&'static str> {
+    AWS_REGIONS.iter().copied().find(|&known| known == region)
+}
+
 impl fmt::Debug for BedrockClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The SDK client's Debug output is long and holds nothing a caller needs; credentials
@@ -536,5 +589,27 @@ mod tests {
             ));
         let debug = format!("{builder:?}");
         assert!(!debug.contains("SENTINEL"), "{debug}");
+    }
+
+    fn client_in(region: &str) -> BedrockClient {
+        let config = SdkConfig::builder()
+            .region(Region::new(region.to_string()))
+            .behavior_version(BehaviorVersion::latest())
+            .build();
+        BedrockClient::from_sdk_config(&config).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_public_region_is_held_without_allocating_and_any_other_is_kept_as_given() {
+        assert_eq!(static_region("eu-west-3"), Some("eu-west-3"));
+        assert_eq!(static_region("xx-nowhere-9"), None);
+        for region in ["us-west-2", "xx-nowhere-9"] {
+            let client = client_in(region);
+            assert_eq!(client.region(), region);
+            assert_eq!(
+                client.sdk.config().region().map(|r| r.as_ref().to_string()),
+                Some(region.to_string())
+            );
+        }
     }
 }
