@@ -3,6 +3,8 @@
 //! - `mod.rs`: the session and what can be asked of it between turns;
 //! - `turn.rs`: the turn engine (context, budget, retries, overflow recovery, commit);
 //! - `streamed_turn.rs`: a streamed turn, committed when read to its end;
+//! - `call.rs`: one request to the model (straight to a `BedrockClient`, else through the trait);
+//! - `stateless.rs`: one request with retries and no session (`converse_once`);
 //! - `builder.rs`: `ChatSessionBuilder`;
 //! - `saved.rs`, `usage.rs`, `notice.rs`: saved conversations, usage and cost, notices.
 
