@@ -216,6 +216,11 @@ impl ChatRequest {
         &self.model_id
     }
 
+    /// The model id as the session shares it, for its usage records.
+    pub(crate) fn shared_model_id(&self) -> &Arc<str> {
+        &self.model_id
+    }
+
     /// The system prompt, if any.
     pub fn system(&self) -> Option<&str> {
         self.system.as_deref()

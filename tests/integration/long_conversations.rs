@@ -216,7 +216,7 @@ async fn usage_and_cost_add_up_for_both_call_kinds() {
 
     let usage = session.usage();
     assert_eq!(usage.turns().len(), 2);
-    assert_eq!(usage.turns()[1].model_id, SONNET);
+    assert_eq!(&*usage.turns()[1].model_id, SONNET);
     assert_eq!(usage.total().input_tokens, 3_000);
     assert_eq!(usage.total().output_tokens, 500);
     assert_eq!(usage.total().cache_read_input_tokens, Some(10_000));

@@ -360,7 +360,7 @@ impl ChatSession {
         }
         self.history.truncate(keep);
         self.history.extend(turn);
-        self.usage.record(usage, request.model_id());
+        self.usage.record(usage, request.shared_model_id());
         // Kept as a running sum so that checking the budget does not grow with the session.
         if let Some(price) = self.price_of(request.model_id()) {
             self.spent_usd += price.cost(&usage);
@@ -392,13 +392,13 @@ impl ChatSession {
         if usage == TokenUsage::default() {
             return;
         }
-        let model_id = request.map_or(self.settings.model_id.as_str(), ChatRequest::model_id);
+        let model_id = request.map_or(&self.model, ChatRequest::shared_model_id);
         if let Some(price) = self.price_of(model_id) {
             self.spent_usd += price.cost(&usage);
         }
         self.usage.push(super::TurnUsage {
             usage,
-            model_id: model_id.to_string(),
+            model_id: Arc::clone(model_id),
             complete: false,
             estimated,
         });
