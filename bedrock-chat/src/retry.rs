@@ -22,10 +22,12 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
+use futures::future::Either;
 
 use crate::error::{Error, Result};
 
@@ -181,42 +183,82 @@ impl RetryPolicy {
 
     /// Runs `attempt` until it succeeds, fails with an error that is not retryable, or the policy
     /// is exhausted. `attempt` is called afresh each time, so every retry rebuilds its request.
-    pub(crate) async fn run<T, F, Fut>(
-        &self,
-        observer: Option<&RetryObserver>,
-        attempt: F,
+    ///
+    /// The first attempt is awaited here directly, and the retry machinery (the backoff, its
+    /// timer, the notices) is built only after it has failed in a way worth retrying: nearly
+    /// every request succeeds at once, and on that path the machinery's code and state were
+    /// measurable work for nothing. The retries run in their own boxed future, so their code
+    /// and state do not weigh on the first attempt's either.
+    pub(crate) async fn run<'a, T, F, Fut>(
+        &'a self,
+        observer: Option<&'a RetryObserver>,
+        mut attempt: F,
     ) -> Result<T>
     where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T>>,
+        T: Send + 'a,
+        F: FnMut() -> Fut + Send + 'a,
+        Fut: Future<Output = Result<T>> + Send + 'a,
     {
-        let mut retry = 0;
-        let max_retries = self.max_retries;
-        let result = attempt
-            .retry(self.backoff())
-            .sleep(tokio::time::sleep)
-            .when(Error::is_retryable)
-            .adjust(|error, delay| {
-                // A server's own estimate wins over ours when it asks for a longer wait.
-                delay.map(|d| error.retry_after().map_or(d, |after| after.max(d)))
-            })
-            .notify(|error, delay| {
-                retry += 1;
-                let notice = RetryNotice {
-                    error,
-                    retry,
-                    max_retries,
-                    delay,
-                };
-                tracing::warn!(retry, max_retries, delay_ms = delay.as_millis() as u64, error = %error, "retrying");
-                if let Some(observer) = observer {
-                    observer(&notice);
-                }
-            })
-            .await;
-        // On the turn's span, when there is one: how many retries this took.
-        tracing::Span::current().record("bedrock_chat.retries", retry);
-        result
+        match attempt().await {
+            Err(error) if self.max_retries > 0 && error.is_retryable() => {
+                self.retry_after(observer, error, attempt).await
+            }
+            done => {
+                // On the turn's span, when there is one: no retries were needed.
+                tracing::Span::current().record("bedrock_chat.retries", 0);
+                done
+            }
+        }
+    }
+
+    /// The retries after a first attempt that failed with `first`, a retryable error: the same
+    /// schedule, notices and limits as if `backon` had made the first attempt itself (it is
+    /// handed `first` as that attempt's outcome).
+    fn retry_after<'a, T, F, Fut>(
+        &'a self,
+        observer: Option<&'a RetryObserver>,
+        first: Error,
+        mut attempt: F,
+    ) -> Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>
+    where
+        T: Send + 'a,
+        F: FnMut() -> Fut + Send + 'a,
+        Fut: Future<Output = Result<T>> + Send + 'a,
+    {
+        let mut first = Some(first);
+        let attempt = move || match first.take() {
+            Some(error) => Either::Left(std::future::ready(Err(error))),
+            None => Either::Right(attempt()),
+        };
+        Box::pin(async move {
+            let mut retry = 0;
+            let max_retries = self.max_retries;
+            let result = attempt
+                .retry(self.backoff())
+                .sleep(tokio::time::sleep)
+                .when(Error::is_retryable)
+                .adjust(|error, delay| {
+                    // A server's own estimate wins over ours when it asks for a longer wait.
+                    delay.map(|d| error.retry_after().map_or(d, |after| after.max(d)))
+                })
+                .notify(|error, delay| {
+                    retry += 1;
+                    let notice = RetryNotice {
+                        error,
+                        retry,
+                        max_retries,
+                        delay,
+                    };
+                    tracing::warn!(retry, max_retries, delay_ms = delay.as_millis() as u64, error = %error, "retrying");
+                    if let Some(observer) = observer {
+                        observer(&notice);
+                    }
+                })
+                .await;
+            // On the turn's span, when there is one: how many retries this took.
+            tracing::Span::current().record("bedrock_chat.retries", retry);
+            result
+        })
     }
 }
 
