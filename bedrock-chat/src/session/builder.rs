@@ -220,6 +220,7 @@ impl ChatSessionBuilder {
             loaded_tool_blocks: self.history.iter().any(Message::has_tool_blocks),
             model: Arc::from(self.settings.model_id.as_str()),
             model_price: self.settings.prices.price_for(&self.settings.model_id),
+            bedrock: super::call::bedrock(self.client.as_ref()).cloned(),
             client: self.client,
             settings: self.settings,
             on_retry: self.on_retry,

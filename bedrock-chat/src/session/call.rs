@@ -2,8 +2,9 @@
 //! [`BedrockClient`] when that is the session's client, through the [`ModelClient`] trait
 //! otherwise.
 //!
-//! Through the trait, every request is a boxed future and a dynamic call around the client's
-//! own work; called directly, neither (callgrind: a streamed turn 1,688k instructions before,
+//! Whether the client is a `BedrockClient` is asked once, when a session is built ([`Route`]);
+//! the stateless calls ask on each call. Through the trait, every request is a boxed future and
+//! a dynamic call around the client's own work; called directly, neither (callgrind: a streamed turn 1,688k instructions before,
 //! 1,674k after, against the bare SDK's 1,632k). The SDK's own request
 //! future (about 8 KB) still runs in the client's reused heap home, not inside the turn's
 //! future: inline, it makes a turn's future too deeply nested for rustc's default query depth,
@@ -17,30 +18,42 @@ use crate::event_stream::EventStream;
 use crate::request::ChatRequest;
 use crate::response::ChatResponse;
 
-/// Sends the request and waits for the whole reply.
-pub(super) async fn converse(
-    client: &dyn ModelClient,
-    request: &ChatRequest,
-) -> Result<ChatResponse> {
-    match bedrock(client) {
-        Some(bedrock) => bedrock.converse_direct(request).await,
-        None => client.converse(request).await,
-    }
+/// Where a request goes: straight to the library's Bedrock client, or through the trait.
+#[derive(Clone, Copy)]
+pub(super) enum Route<'a> {
+    Bedrock(&'a BedrockClient),
+    Other(&'a dyn ModelClient),
 }
 
-/// Sends the request and returns the reply as a stream of events.
-pub(super) async fn converse_stream(
-    client: &dyn ModelClient,
-    request: &ChatRequest,
-) -> Result<EventStream> {
-    match bedrock(client) {
-        Some(bedrock) => bedrock.converse_stream_direct(request).await,
-        None => client.converse_stream(request).await,
+impl<'a> Route<'a> {
+    /// The route for `client`, found by asking it (a dynamic call) whether it is a
+    /// `BedrockClient`. A session asks once, when it is built, and keeps the answer.
+    pub(super) fn of(client: &'a dyn ModelClient) -> Self {
+        match bedrock(client) {
+            Some(bedrock) => Route::Bedrock(bedrock),
+            None => Route::Other(client),
+        }
+    }
+
+    /// Sends the request and waits for the whole reply.
+    pub(super) async fn converse(self, request: &ChatRequest) -> Result<ChatResponse> {
+        match self {
+            Route::Bedrock(bedrock) => bedrock.converse_direct(request).await,
+            Route::Other(client) => client.converse(request).await,
+        }
+    }
+
+    /// Sends the request and returns the reply as a stream of events.
+    pub(super) async fn converse_stream(self, request: &ChatRequest) -> Result<EventStream> {
+        match self {
+            Route::Bedrock(bedrock) => bedrock.converse_stream_direct(request).await,
+            Route::Other(client) => client.converse_stream(request).await,
+        }
     }
 }
 
 /// The client as the library's Bedrock client, if it is one (also behind an `Arc`).
-fn bedrock(client: &dyn ModelClient) -> Option<&BedrockClient> {
+pub(super) fn bedrock(client: &dyn ModelClient) -> Option<&BedrockClient> {
     client.as_any()?.downcast_ref()
 }
 
@@ -72,5 +85,18 @@ mod tests {
     fn any_other_client_goes_through_the_trait() {
         let scripted = crate::testing::ScriptedClient::new();
         assert!(bedrock(&scripted).is_none());
+    }
+
+    #[cfg(feature = "testing")]
+    #[test]
+    fn a_session_finds_its_route_once_when_built() {
+        let direct = crate::ChatSession::builder(bedrock_client())
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(direct.route(), Route::Bedrock(_)));
+        let other = crate::ChatSession::builder(crate::testing::ScriptedClient::new())
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(other.route(), Route::Other(_)));
     }
 }

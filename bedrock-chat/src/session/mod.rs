@@ -29,6 +29,7 @@ pub use streamed_turn::ChatStream;
 pub use usage::{SessionCost, SessionUsage, TurnUsage};
 
 use crate::attachment::Attachment;
+use crate::bedrock::BedrockClient;
 use crate::budget::Budget;
 use crate::client::ModelClient;
 use crate::context::{ContextPolicy, TokenEstimator};
@@ -77,6 +78,9 @@ use crate::tools::Toolbox;
 /// ```
 pub struct ChatSession {
     client: Arc<dyn ModelClient>,
+    /// `client` when it is the library's own `BedrockClient`, found once here rather than by a
+    /// dynamic call and a type check on every request (see `call.rs`).
+    bedrock: Option<BedrockClient>,
     settings: SessionSettings,
     on_retry: Option<RetryObserver>,
     on_notice: Option<NoticeObserver>,
@@ -332,6 +336,14 @@ impl ChatSession {
     }
 
     /// The price of `model_id`: the session's model's without a lookup.
+    /// Where this session's requests go.
+    fn route(&self) -> call::Route<'_> {
+        match &self.bedrock {
+            Some(bedrock) => call::Route::Bedrock(bedrock),
+            None => call::Route::Other(self.client.as_ref()),
+        }
+    }
+
     fn price_of(&self, model_id: &str) -> Option<ModelPrice> {
         if model_id == self.settings.model_id {
             self.model_price

@@ -1,6 +1,7 @@
 //! One request without a session, for a gateway whose caller keeps the conversation (such as an
 //! OpenAI-compatible endpoint): the same retries, the same stream rule, no history.
 
+use super::call::Route;
 use super::streamed_turn::open_until_text;
 use crate::client::ModelClient;
 use crate::error::Result;
@@ -24,7 +25,7 @@ pub async fn converse_once(
 ) -> Result<ChatResponse> {
     request.validate()?;
     policy
-        .run(observer, || super::call::converse(client, request))
+        .run(observer, || Route::of(client).converse(request))
         .await
 }
 
@@ -43,7 +44,7 @@ pub async fn converse_stream_once(
 ) -> Result<EventStream> {
     request.validate()?;
     let opened = policy
-        .run(observer, || open_until_text(client, request))
+        .run(observer, || open_until_text(Route::of(client), request))
         .await?;
     Ok(opened.into_events())
 }

@@ -12,8 +12,8 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, Stream, StreamExt};
 
 use super::ChatSession;
+use super::call::Route;
 use super::turn::{Prepared, tool_results_message};
-use crate::client::ModelClient;
 use crate::error::{Error, Result};
 use crate::event_stream::{EventStream, StreamEvent};
 use crate::message::{
@@ -43,11 +43,8 @@ impl Opened {
 /// Nothing read here has reached the caller yet, so any failure up to this point can be retried
 /// without the caller seeing output twice; that is why the retry loop wraps this function and
 /// not just the call that opens the stream.
-pub(super) async fn open_until_text(
-    client: &dyn ModelClient,
-    request: &ChatRequest,
-) -> Result<Opened> {
-    let mut events = super::call::converse_stream(client, request).await?;
+pub(super) async fn open_until_text(route: Route<'_>, request: &ChatRequest) -> Result<Opened> {
+    let mut events = route.converse_stream(request).await?;
     let mut ahead = VecDeque::new();
     loop {
         match events.next().await {
@@ -454,6 +451,7 @@ impl<'a> ChatStream<'a> {
             .prepare(self.keep, &self.turn, None, self.round)?;
         self.request = prepared;
         let client = Arc::clone(&self.session.client);
+        let bedrock = self.session.bedrock.clone();
         let policy = self.session.settings.retry_policy.clone();
         let observer = self.session.on_retry.clone();
         let request = self.request.request.clone();
@@ -461,7 +459,11 @@ impl<'a> ChatStream<'a> {
             async move {
                 policy
                     .run(observer.as_ref(), || {
-                        open_until_text(client.as_ref(), &request)
+                        let route = match &bedrock {
+                            Some(bedrock) => Route::Bedrock(bedrock),
+                            None => Route::Other(client.as_ref()),
+                        };
+                        open_until_text(route, &request)
                     })
                     .await
             }

@@ -45,13 +45,11 @@ impl Ask for Whole {
     /// A whole reply that stopped because the context window was full is an overflow error, as
     /// Bedrock's own refusal is.
     async fn ask(session: &ChatSession, request: &ChatRequest) -> Result<ChatResponse> {
-        let client = &session.client;
+        let route = session.route();
         let response = session
             .settings
             .retry_policy
-            .run(session.on_retry.as_ref(), || {
-                super::call::converse(client.as_ref(), request)
-            })
+            .run(session.on_retry.as_ref(), || route.converse(request))
             .await?;
         if *response.stop_reason() == StopReason::ModelContextWindowExceeded {
             return Err(stopped_for_context(response.request_id()));
@@ -67,12 +65,12 @@ impl Ask for Streamed {
 
     /// A stream is retried only until its first text; see `open_until_text`.
     async fn ask(session: &ChatSession, request: &ChatRequest) -> Result<Opened> {
-        let client = &session.client;
+        let route = session.route();
         session
             .settings
             .retry_policy
             .run(session.on_retry.as_ref(), || {
-                streamed_turn::open_until_text(client.as_ref(), request)
+                streamed_turn::open_until_text(route, request)
             })
             .await
     }
