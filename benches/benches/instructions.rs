@@ -16,8 +16,8 @@
 use std::process::Command;
 
 use bedrock_chat_benches::{
-    clients, history, library_batch, library_stream, library_turn, sdk_batch, sdk_history,
-    sdk_stream, sdk_turn, session,
+    clients_with_connect_timeout, history, library_batch, library_stream, library_turn, sdk_batch,
+    sdk_history, sdk_stream, sdk_turn, session,
 };
 
 /// The child's instructions: which scenario, which side, how many operations.
@@ -139,7 +139,9 @@ fn child(spec: &str) {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let c = clients().await;
+        // Valgrind is slow enough that a thousand connections at once can outlast the default
+        // connect timeout; the timeout changes nothing that is counted.
+        let c = clients_with_connect_timeout(std::time::Duration::from_secs(300)).await;
         let messages = match scenario.as_str() {
             "history100" => 100,
             "history1000" => 1000,

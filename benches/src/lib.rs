@@ -38,10 +38,22 @@ pub struct Clients {
 
 /// Starts a fake on the current runtime and builds both clients.
 pub async fn clients() -> Clients {
+    clients_with_connect_timeout(bedrock_chat::DEFAULT_CONNECT_TIMEOUT).await
+}
+
+/// [`clients`] with another connect timeout on both sides: under Valgrind, which runs everything
+/// some fifty times slower, a thousand connections opened at once can take longer than the
+/// default ten seconds to be accepted.
+pub async fn clients_with_connect_timeout(connect_timeout: Duration) -> Clients {
     let fake = FakeBedrock::start().await.expect("fake starts");
     fake.set_fallback(bedrock_chat::testing::FakeReply::text(REPLY).usage(21, 69));
     fake.set_recording(false);
-    let library = fake.client().await.expect("client builds");
+    let library = fake
+        .client_builder()
+        .connect_timeout(connect_timeout)
+        .build()
+        .await
+        .expect("client builds");
     // Set up as the AWS SDK's guide sets up a client (the shared configuration loader, then
     // `Client::new`), which is also how the library sets up its own: same loader defaults and
     // interceptors on both sides, so the comparison is of the library's code, not of two
@@ -59,7 +71,7 @@ pub async fn clients() -> Clients {
         .retry_config(RetryConfig::disabled())
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(bedrock_chat::DEFAULT_CONNECT_TIMEOUT)
+                .connect_timeout(connect_timeout)
                 .read_timeout(bedrock_chat::DEFAULT_READ_TIMEOUT)
                 .build(),
         )
