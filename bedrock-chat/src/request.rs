@@ -216,6 +216,11 @@ impl ChatRequest {
         &self.model_id
     }
 
+    /// The request's message list, given back for reuse.
+    pub(crate) fn into_messages(self) -> Vec<Message> {
+        self.messages
+    }
+
     /// The model id as the session shares it, for its usage records.
     pub(crate) fn shared_model_id(&self) -> &Arc<str> {
         &self.model_id

@@ -227,6 +227,7 @@ impl ChatSessionBuilder {
             on_notice: self.on_notice,
             estimator: TokenEstimator::default(),
             history: self.history,
+            last_sent: Vec::new(),
             usage: SessionUsage::default(),
             spent_usd: 0.0,
             conversation_start: ConversationStart::default(),

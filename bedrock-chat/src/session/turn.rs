@@ -128,6 +128,7 @@ impl ChatSession {
             }
             turn.push(reply.clone());
             self.commit(keep, turn, billed, &prepared);
+            self.last_sent = prepared.request.into_messages();
             return Ok(response.with_turn_usage(billed));
         }
     }
@@ -179,7 +180,8 @@ impl ChatSession {
         turn: &[Message],
         round: u32,
     ) -> Result<(A::Answer, Prepared)> {
-        let mut prepared = self.prepare(keep, turn, None, round)?;
+        let last_sent = std::mem::take(&mut self.last_sent);
+        let mut prepared = self.prepare_from(keep, turn, None, round, last_sent)?;
         let mut recovered = false;
         loop {
             match A::ask(self, &prepared.request).await {
@@ -205,6 +207,19 @@ impl ChatSession {
         start: Option<usize>,
         round: u32,
     ) -> Result<Prepared> {
+        self.prepare_from(keep, turn, start, round, Vec::new())
+    }
+
+    /// [`prepare`](Self::prepare), building the message list in `last_sent` (the last turn's
+    /// list, or an empty one) where it can.
+    fn prepare_from(
+        &self,
+        keep: usize,
+        turn: &[Message],
+        start: Option<usize>,
+        round: u32,
+        last_sent: Vec<Message>,
+    ) -> Result<Prepared> {
         let kept = &self.history[..keep];
         // After an overflow the caller reports the trimming itself.
         let report_trimming = start.is_none() && round == 0;
@@ -219,9 +234,7 @@ impl ChatSession {
                 &self.estimator,
             )?,
         };
-        let mut messages = Vec::with_capacity(keep - start + turn.len());
-        messages.extend_from_slice(&kept[start..]);
-        messages.extend_from_slice(turn);
+        let messages = message_list(last_sent, &kept[start..], turn);
         let tool_config = self.tools.config(round, &messages, self.loaded_tool_blocks);
         let cache_points = if settings.prompt_caching {
             let tools_bytes = tool_config.as_ref().map_or(0, |config| {
@@ -455,6 +468,22 @@ impl std::fmt::Debug for ErrorKind<'_> {
     }
 }
 
+/// The messages `sent` then `turn`, built in `list` (the last turn's) and keeping what it holds
+/// of them already: the last turn's history and user message when the history has grown by its
+/// reply, or all of `sent` when the last exchange was undone. Finding that out compares
+/// pointers, a read of two arrays, where cloning each message touches each message's own memory.
+fn message_list(mut list: Vec<Message>, sent: &[Message], turn: &[Message]) -> Vec<Message> {
+    let kept = list
+        .iter()
+        .zip(sent)
+        .take_while(|(a, b)| a.is_same(b))
+        .count();
+    list.truncate(kept);
+    list.extend_from_slice(&sent[kept..]);
+    list.extend_from_slice(turn);
+    list
+}
+
 /// Bytes of text a request carries: system prompt and messages.
 fn request_text_bytes(request: &ChatRequest) -> usize {
     request.system().map_or(0, str::len)
@@ -481,5 +510,49 @@ pub(super) fn stopped_for_context(request_id: Option<&str>) -> Error {
             request_id.map(str::to_string),
         ),
         source: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn concat(sent: &[Message], turn: &[Message]) -> Vec<Message> {
+        sent.iter().chain(turn).cloned().collect()
+    }
+
+    #[test]
+    fn the_message_list_is_always_the_history_sent_then_the_turn() {
+        let history: Vec<Message> = (0..6)
+            .map(|i| {
+                if i % 2 == 0 {
+                    Message::user(format!("q{i}"))
+                } else {
+                    Message::assistant(format!("a{i}"))
+                }
+            })
+            .collect();
+        let user = [Message::user("next")];
+        // An equal message that is not the same one must not be taken for it.
+        let lookalike = Message::user("q0");
+        let lasts: Vec<Vec<Message>> = vec![
+            Vec::new(),
+            history[..3].to_vec(), // the last turn, before its reply joined the history
+            history.to_vec(),      // exactly the history
+            concat(&history, &user), // the last exchange was undone
+            vec![lookalike],       // equal but not the same
+            history[2..].to_vec(), // the window has moved
+        ];
+        for last in lasts {
+            for start in 0..history.len() {
+                let list = message_list(last.clone(), &history[start..], &user);
+                let expected = concat(&history[start..], &user);
+                assert_eq!(list, expected);
+                assert!(
+                    list.iter().zip(&expected).all(|(a, b)| a.is_same(b)),
+                    "the very messages of the history, not copies"
+                );
+            }
+        }
     }
 }
