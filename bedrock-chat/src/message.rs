@@ -240,19 +240,52 @@ pub enum ToolResultStatus {
 /// Cloning is cheap: the content is shared, not copied, so a turn can hand its history to a
 /// request without copying every message of a long conversation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "MessageFields")]
 pub struct Message {
     role: Role,
     // Shared because messages never change once made: a request, a snapshot and the history
     // all hold the same blocks.
     content: Arc<[ContentBlock]>,
+    // What every turn asks of every message of the history it sends (the context window's
+    // sizes, where exchanges begin), kept beside the pointer rather than read from the blocks:
+    // the blocks are the message's own memory, cold on a long conversation, where a turn missed
+    // the cache once per message to read them. (Held in what was padding: a `Message` is no
+    // larger.)
+    #[serde(skip)]
+    size: u32,
+    #[serde(skip)]
+    tool_results: bool,
+}
+
+/// A message as it is written in a saved conversation.
+#[derive(Deserialize)]
+struct MessageFields {
+    role: Role,
+    content: Arc<[ContentBlock]>,
+}
+
+impl From<MessageFields> for Message {
+    fn from(fields: MessageFields) -> Self {
+        Message::with_content(fields.role, fields.content)
+    }
 }
 
 impl Message {
     /// A message from `role` with the given content blocks.
     pub fn new(role: Role, content: Vec<ContentBlock>) -> Self {
+        Message::with_content(role, content.into())
+    }
+
+    /// The one place a message is made.
+    fn with_content(role: Role, content: Arc<[ContentBlock]>) -> Self {
+        let size = content.iter().map(ContentBlock::size_bytes).sum::<usize>();
+        let tool_results =
+            role == Role::User && content.iter().any(|b| b.as_tool_result().is_some());
         Message {
             role,
-            content: content.into(),
+            content,
+            size: u32::try_from(size).unwrap_or(u32::MAX),
+            tool_results,
         }
     }
 
@@ -275,7 +308,13 @@ impl Message {
             (Some(only), None) => Arc::new([only]),
             (Some(first), Some(second)) => [first, second].into_iter().chain(blocks).collect(),
         };
-        Message { role, content }
+        Message::with_content(role, content)
+    }
+
+    /// Whether `other` is this very message (a clone of it), not merely an equal one: the same
+    /// role and the same shared content. Compares two pointers, reads no content.
+    pub(crate) fn is_same(&self, other: &Message) -> bool {
+        self.role == other.role && Arc::ptr_eq(&self.content, &other.content)
     }
 
     /// Who wrote the message.
@@ -342,7 +381,7 @@ impl Message {
 
     /// True for a user message that answers tool calls rather than starting an exchange.
     pub fn is_tool_results(&self) -> bool {
-        self.role == Role::User && self.content.iter().any(|b| b.as_tool_result().is_some())
+        self.tool_results
     }
 
     /// True when any block is a tool call or a tool result.
@@ -354,7 +393,7 @@ impl Message {
 
     /// About how many bytes the message takes in a request, for token estimates.
     pub(crate) fn size_bytes(&self) -> usize {
-        self.content.iter().map(ContentBlock::size_bytes).sum()
+        self.size as usize
     }
 
     /// True when some text block holds more than whitespace. (Looked at block by block:
@@ -435,6 +474,42 @@ mod tests {
             let refused = check_control_characters("t", &format!("a{c}é")).is_err();
             let control = c.is_control() && !matches!(c, '\t' | '\n' | '\r');
             assert_eq!(refused, control, "U+{:04X}", u32::from(c));
+        }
+    }
+
+    #[test]
+    fn a_message_keeps_its_size_and_kind_where_padding_was_and_loads_them_anew() {
+        assert_eq!(
+            std::mem::size_of::<Message>(),
+            3 * std::mem::size_of::<usize>()
+        );
+        let messages = [
+            Message::user("héllo"),
+            Message::assistant("a longer answer"),
+            Message::new(
+                Role::User,
+                vec![ContentBlock::ToolResult(ToolResult::error(
+                    "id-1",
+                    "no such city",
+                ))],
+            ),
+        ];
+        for message in messages {
+            let blocks: usize = message.content().iter().map(ContentBlock::size_bytes).sum();
+            assert_eq!(message.size_bytes(), blocks);
+            let tool_results = message.role() == Role::User
+                && message
+                    .content()
+                    .iter()
+                    .any(|b| b.as_tool_result().is_some());
+            assert_eq!(message.is_tool_results(), tool_results);
+            let json = serde_json::to_string(&message).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!json.contains("size"), "{json}");
+            let loaded: Message = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                loaded, message,
+                "the same size and kind, computed on loading"
+            );
         }
     }
 
