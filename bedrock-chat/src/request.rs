@@ -221,6 +221,12 @@ impl ChatRequest {
         self.messages
     }
 
+    /// [`into_messages`](Self::into_messages) for a request that is not dropped yet; it is left
+    /// with none.
+    pub(crate) fn take_messages(&mut self) -> Vec<Message> {
+        std::mem::take(&mut self.messages)
+    }
+
     /// The model id as the session shares it, for its usage records.
     pub(crate) fn shared_model_id(&self) -> &Arc<str> {
         &self.model_id

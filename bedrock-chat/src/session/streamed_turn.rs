@@ -436,6 +436,8 @@ impl<'a> ChatStream<'a> {
         turn.push(message);
         self.session
             .commit(self.keep, turn, self.billed, &self.request);
+        // For the next turn to build on, as a whole turn leaves it (see `last_sent`).
+        self.session.last_sent = self.request.request.take_messages();
         self.committed = true;
         self.state = State::Done(Box::new(response));
         Ok(())
