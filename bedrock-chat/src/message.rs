@@ -317,6 +317,12 @@ impl Message {
         self.role == other.role && Arc::ptr_eq(&self.content, &other.content)
     }
 
+    /// How many clones of this message there are (the history, requests, the caller's).
+    #[cfg(test)]
+    pub(crate) fn holders(&self) -> usize {
+        Arc::strong_count(&self.content)
+    }
+
     /// Who wrote the message.
     pub fn role(&self) -> Role {
         self.role

@@ -276,6 +276,16 @@ impl ChatSession {
     /// result, and the final reply.
     pub fn undo(&mut self) -> Option<(Message, Message)> {
         let start = crate::context::exchange_starts(&self.history).next_back()?;
+        // The last request's list (`last_sent`) ends with this exchange's messages when it was
+        // the last turn: they go with it, so the list holds nothing the history does not.
+        let removed = &self.history[start..];
+        while self
+            .last_sent
+            .last()
+            .is_some_and(|sent| removed.iter().any(|m| m.is_same(sent)))
+        {
+            self.last_sent.pop();
+        }
         let reply = self.history.pop()?;
         let user = self.history.drain(start..).next()?;
         Some((user, reply))

@@ -555,4 +555,35 @@ mod tests {
             }
         }
     }
+
+    #[cfg(feature = "testing")]
+    #[tokio::test]
+    async fn the_last_list_holds_nothing_the_history_has_let_go() {
+        let client = crate::testing::ScriptedClient::new()
+            .with_text("one")
+            .with_text("two");
+        let mut session = ChatSession::builder(client)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        session
+            .send("first?")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            session.last_sent.len(),
+            1,
+            "the first request's list is kept"
+        );
+        let (user, reply) = session.undo().unwrap_or_else(|| panic!("an exchange"));
+        assert!(session.last_sent.is_empty());
+        // The caller, and the scripted client's record of the request it was sent in.
+        assert_eq!(user.holders(), 2);
+        assert_eq!(reply.holders(), 1, "only the caller");
+        session
+            .send("again?")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        session.reset();
+        assert!(session.last_sent.is_empty(), "emptied with the history");
+    }
 }
