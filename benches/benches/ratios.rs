@@ -12,8 +12,9 @@
 use std::time::Duration;
 
 use bedrock_chat_benches::{
-    assert_same_request, clients, history, library_batch, library_stream, library_turn, sdk_batch,
-    sdk_history, sdk_stream, sdk_turn, session, text_bytes,
+    assert_same_bytes, assert_same_request, client_turn, clients, history, library_batch,
+    library_stream, library_turn, sdk_batch, sdk_history, sdk_stream, sdk_turn, session,
+    text_bytes,
 };
 
 const ROUNDS: usize = 101;
@@ -86,6 +87,23 @@ fn main() {
             10u32,
             ROUNDS,
             library_turn(&mut s).await,
+            sdk_turn(&c.sdk, &[]).await
+        );
+        // The client alone, without a session: how much of the row above is the client's and
+        // how much the session's.
+        assert_same_bytes(
+            &c,
+            async || {
+                client_turn(&c.library).await;
+            },
+            &[],
+        )
+        .await;
+        alternate!(
+            "layer: the library's BedrockClient alone, no session (Converse)",
+            10u32,
+            ROUNDS,
+            client_turn(&c.library).await,
             sdk_turn(&c.sdk, &[]).await
         );
         for (name, to_end) in [

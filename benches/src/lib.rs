@@ -14,7 +14,10 @@ use aws_sdk_bedrockruntime::types::{
 };
 use aws_sdk_bedrockruntime::types::{ContentBlockDelta, ConverseStreamOutput};
 use bedrock_chat::testing::FakeBedrock;
-use bedrock_chat::{BedrockClient, ChatSession, ContextPolicy, Message, RetryPolicy, StreamEvent};
+use bedrock_chat::{
+    BedrockClient, ChatRequest, ChatSession, ContextPolicy, InferenceConfig, Message, ModelClient,
+    RetryPolicy, StreamEvent,
+};
 use futures::StreamExt;
 
 /// The model id every benchmark sends.
@@ -179,9 +182,26 @@ pub async fn assert_same_request(
     session: &mut ChatSession,
     past: &[SdkMessage],
 ) {
+    assert_same_bytes(
+        clients,
+        async || {
+            library_turn(session).await;
+        },
+        past,
+    )
+    .await;
+}
+
+/// Checks that `library` (one request of the library's) and a turn of the bare SDK with `past`
+/// send Bedrock the same bytes; panics if not.
+pub async fn assert_same_bytes(
+    clients: &Clients,
+    library: impl AsyncFnOnce(),
+    past: &[SdkMessage],
+) {
     clients.fake.reset();
     clients.fake.set_recording(true);
-    library_turn(session).await;
+    library().await;
     sdk_turn(&clients.sdk, past).await;
     clients.fake.set_recording(false);
     let sent = clients.fake.requests();
@@ -193,6 +213,20 @@ pub async fn assert_same_request(
         sent[0].body.to_string().len(),
         sent[1].body.to_string().len()
     );
+}
+
+/// One request of the library's `BedrockClient` alone, with no session: a request built for the
+/// question (as a session builds one each turn) and sent through the `ModelClient` trait.
+/// Compared with [`library_turn`], it says how much of a turn's cost is the client's and how
+/// much the session's.
+pub async fn client_turn(client: &BedrockClient) -> Duration {
+    let start = Instant::now();
+    let request = ChatRequest::new(MODEL, vec![Message::user(QUESTION)])
+        .with_inference(InferenceConfig::new().max_tokens(bedrock_chat::DEFAULT_MAX_TOKENS));
+    let reply = ModelClient::converse(client, &request).await.unwrap();
+    let took = start.elapsed();
+    std::hint::black_box(reply);
+    took
 }
 
 /// One `converse` call on the bare SDK, sending `past` (cloned, as an application keeping its
