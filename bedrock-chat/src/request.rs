@@ -216,13 +216,7 @@ impl ChatRequest {
         &self.model_id
     }
 
-    /// The request's message list, given back for reuse.
-    pub(crate) fn into_messages(self) -> Vec<Message> {
-        self.messages
-    }
-
-    /// [`into_messages`](Self::into_messages) for a request that is not dropped yet; it is left
-    /// with none.
+    /// The request's message list, given back for reuse; the request is left with none.
     pub(crate) fn take_messages(&mut self) -> Vec<Message> {
         std::mem::take(&mut self.messages)
     }

@@ -4,9 +4,9 @@
 //!
 //! Whether the client is a `BedrockClient` is asked once, when a session is built ([`Route`]);
 //! the stateless calls ask on each call. Through the trait, every request is a boxed future and
-//! a dynamic call around the client's own work; called directly, neither (callgrind: a streamed turn 1,688k instructions before,
-//! 1,674k after, against the bare SDK's 1,632k). The SDK's own request
-//! future (about 8 KB) still runs in the client's reused heap home, not inside the turn's
+//! a dynamic call around the client's own work; called directly, neither (callgrind: a streamed
+//! turn 1,688k instructions before, 1,674k after, against the bare SDK's 1,632k). The SDK's own
+//! request future (about 8 KB) still runs in the client's reused heap home, not inside the turn's
 //! future: inline, it makes a turn's future too deeply nested for rustc's default query depth,
 //! and an application awaiting a turn a few functions down (the REPL, the benchmarks) would fail
 //! to compile until it raised `recursion_limit`.
@@ -29,7 +29,12 @@ impl<'a> Route<'a> {
     /// The route for `client`, found by asking it (a dynamic call) whether it is a
     /// `BedrockClient`. A session asks once, when it is built, and keeps the answer.
     pub(super) fn of(client: &'a dyn ModelClient) -> Self {
-        match bedrock(client) {
+        Route::new(bedrock(client), client)
+    }
+
+    /// The route for `client` when `bedrock` is already known to be it, or `None` when it is not.
+    pub(super) fn new(bedrock: Option<&'a BedrockClient>, client: &'a dyn ModelClient) -> Self {
+        match bedrock {
             Some(bedrock) => Route::Bedrock(bedrock),
             None => Route::Other(client),
         }

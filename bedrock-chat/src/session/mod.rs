@@ -86,12 +86,13 @@ pub struct ChatSession {
     on_notice: Option<NoticeObserver>,
     estimator: TokenEstimator,
     history: Vec<Message>,
-    /// The message list of the last whole turn's request, kept for the next one: it sends the
-    /// same history and a little more, so the list is extended rather than built again. Building
-    /// it clones every message sent (a reference count up, and down when the request is dropped),
-    /// and on a long conversation those two walks over the history's messages were most of what a
-    /// turn cost beyond the bare SDK (perf, 1,000 messages: about 130 us of a 6 ms turn). Checked
-    /// against the history before reuse (`prepare`), and emptied with the history.
+    /// The message list of the last committed turn's request (whole or streamed), kept for the
+    /// next one: it sends the same history and a little more, so the list is extended rather
+    /// than built again. Building it clones every message sent (a reference count up, and down
+    /// when the request is dropped), and on a long conversation those two walks over the
+    /// history's messages were most of what a turn cost beyond the bare SDK (perf, 1,000
+    /// messages: about 130 us of a 6 ms turn). Compared with the history by pointer before reuse
+    /// (`turn::message_list`); `undo`, `reset` and loading let go of what they remove.
     last_sent: Vec<Message>,
     usage: SessionUsage,
     /// What the priced turns cost so far, in US dollars.
@@ -353,15 +354,12 @@ impl ChatSession {
         self.settings.model_id = model_id;
     }
 
-    /// The price of `model_id`: the session's model's without a lookup.
     /// Where this session's requests go.
     fn route(&self) -> call::Route<'_> {
-        match &self.bedrock {
-            Some(bedrock) => call::Route::Bedrock(bedrock),
-            None => call::Route::Other(self.client.as_ref()),
-        }
+        call::Route::new(self.bedrock.as_ref(), self.client.as_ref())
     }
 
+    /// The price of `model_id`: the session's model's without a lookup.
     fn price_of(&self, model_id: &str) -> Option<ModelPrice> {
         if model_id == self.settings.model_id {
             self.model_price

@@ -461,11 +461,7 @@ impl<'a> ChatStream<'a> {
             async move {
                 policy
                     .run(observer.as_ref(), || {
-                        let route = match &bedrock {
-                            Some(bedrock) => Route::Bedrock(bedrock),
-                            None => Route::Other(client.as_ref()),
-                        };
-                        open_until_text(route, &request)
+                        open_until_text(Route::new(bedrock.as_ref(), client.as_ref()), &request)
                     })
                     .await
             }

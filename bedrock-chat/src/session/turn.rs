@@ -88,15 +88,16 @@ impl ChatSession {
         let mut billed = TokenUsage::default();
         let mut round = 0;
         loop {
-            let (response, prepared, span) = match self.traced::<Whole>(keep, &turn, round).await {
-                Ok(answer) => answer,
-                Err(error) => {
-                    if round > 0 {
-                        self.record_unfinished(billed, Some(TokenUsage::default()), 0, None);
+            let (response, mut prepared, span) =
+                match self.traced::<Whole>(keep, &turn, round).await {
+                    Ok(answer) => answer,
+                    Err(error) => {
+                        if round > 0 {
+                            self.record_unfinished(billed, Some(TokenUsage::default()), 0, None);
+                        }
+                        return Err(error);
                     }
-                    return Err(error);
-                }
-            };
+                };
             record_reply(&span, &response.usage(), response.stop_reason());
             billed += response.usage();
             let reply = response.message();
@@ -128,7 +129,7 @@ impl ChatSession {
             }
             turn.push(reply.clone());
             self.commit(keep, turn, billed, &prepared);
-            self.last_sent = prepared.request.into_messages();
+            self.last_sent = prepared.request.take_messages();
             return Ok(response.with_turn_usage(billed));
         }
     }
