@@ -204,8 +204,12 @@ impl RetryPolicy {
                 self.retry_after(observer, error, attempt).await
             }
             done => {
-                // On the turn's span, when there is one: no retries were needed.
-                tracing::Span::current().record("bedrock_chat.retries", 0);
+                // On the turn's span, when there is one: no retries were needed. Without any
+                // subscriber there is no current span, and asking for it would be work for
+                // nothing on every turn.
+                if tracing::dispatcher::has_been_set() {
+                    tracing::Span::current().record("bedrock_chat.retries", 0);
+                }
                 done
             }
         }

@@ -102,9 +102,20 @@ async fn limits_are_checked_before_any_request_with_clear_errors() {
     assert!(error.to_string().contains("not a regular file"), "{error}");
     assert_eq!(h.fake.request_count(), 0);
 
-    // An image alone needs no text.
+    // An image alone needs no text; blank text beside it is left out (Bedrock refuses a blank
+    // text block), and blank text does not count as text for a document.
     session.send_with("", vec![pixel()]).await.unwrap();
     assert_eq!(h.fake.request_count(), 1);
+    let error = session
+        .send_with(" \n ", vec![doc()])
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("needs text"), "{error}");
+    session.send_with(" \n ", vec![pixel()]).await.unwrap();
+    assert_eq!(h.fake.request_count(), 2);
+    let question = &session.history()[2];
+    assert_eq!(question.attachments().count(), 1);
+    assert_eq!(question.content().len(), 1, "the image alone: {question:?}");
 }
 
 #[tokio::test]

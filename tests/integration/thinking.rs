@@ -123,3 +123,47 @@ async fn thinking_budgets_are_checked_against_the_other_settings() {
         .await
         .unwrap();
 }
+
+/// A session's settings are checked where they change, so that a turn need not check them again:
+/// inference settings set later, or brought by a loaded conversation, that the session's thinking
+/// budget does not allow are refused there, and the session is unchanged.
+#[tokio::test]
+async fn later_inference_settings_are_checked_against_the_thinking_budget_where_they_are_set() {
+    let h = Harness::start().await;
+    let mut session = h
+        .builder()
+        .await
+        .inference(InferenceConfig::new().max_tokens(4000))
+        .thinking_budget(2048)
+        .build()
+        .unwrap();
+    let error = session
+        .set_inference(InferenceConfig::new().max_tokens(1000))
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("less than max tokens"),
+        "{error}"
+    );
+    let error = session
+        .set_inference(InferenceConfig::new().max_tokens(4000).top_p(0.5))
+        .unwrap_err();
+    assert!(error.to_string().contains("top-p"), "{error}");
+    assert_eq!(session.inference().max_tokens, Some(4000), "unchanged");
+    session
+        .set_inference(InferenceConfig::new().max_tokens(8000))
+        .unwrap();
+
+    let mut other = h
+        .builder()
+        .await
+        .inference(InferenceConfig::new().temperature(0.2))
+        .build()
+        .unwrap();
+    other.send("hello").await.unwrap();
+    let saved = other.snapshot();
+    let error = session.restore(saved).unwrap_err();
+    assert!(error.to_string().contains("temperature"), "{error}");
+    assert_eq!(session.inference().max_tokens, Some(8000), "unchanged");
+    assert!(session.history().is_empty(), "unchanged");
+    assert_eq!(h.fake.request_count(), 1, "only the other session's turn");
+}

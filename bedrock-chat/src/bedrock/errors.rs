@@ -123,6 +123,7 @@ impl RawResponse for RawMessage {
 }
 
 /// Maps any SDK error of the Converse family to an [`Error`].
+#[cold]
 pub(crate) fn from_sdk_error<E, R>(err: SdkError<E, R>, ctx: CallContext<'_>) -> Error
 where
     E: ServiceCode + RequestId + StdError + Send + Sync + 'static,

@@ -36,7 +36,7 @@ use crate::context::{ContextPolicy, TokenEstimator};
 use crate::error::{Error, Result};
 use crate::message::{Message, check_control_characters};
 use crate::pricing::{ModelPrice, PriceTable};
-use crate::request::{InferenceConfig, check_model_id};
+use crate::request::{InferenceConfig, check_model_id, check_thinking};
 use crate::response::{ChatResponse, TokenUsage};
 use crate::retry::{RetryObserver, RetryPolicy};
 use crate::settings::SessionSettings;
@@ -393,13 +393,17 @@ impl ChatSession {
         &self.settings.inference
     }
 
-    /// Replaces the inference settings, after checking them.
+    /// Replaces the inference settings, after checking them, alone and with the session's
+    /// extended-thinking budget.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] for a value out of range; the settings are then unchanged.
+    /// [`Error::InvalidInput`] for a value out of range, or one that extended thinking does not
+    /// allow (max tokens at or below the thinking budget, a temperature or top-p); the settings
+    /// are then unchanged.
     pub fn set_inference(&mut self, inference: InferenceConfig) -> Result<()> {
         inference.validate()?;
+        check_thinking(self.settings.thinking_budget, &inference)?;
         self.settings.inference = inference;
         Ok(())
     }
@@ -436,9 +440,11 @@ impl ChatSession {
     /// # Errors
     ///
     /// [`Error::InvalidInput`] when the conversation cannot be continued (see
-    /// [`SavedConversation::validate`]).
+    /// [`SavedConversation::validate`]), or when its inference settings are ones the session's
+    /// extended-thinking budget does not allow.
     pub fn restore(&mut self, saved: SavedConversation) -> Result<()> {
         saved.validate()?;
+        check_thinking(self.settings.thinking_budget, saved.inference())?;
         let parts = saved.into_parts();
         self.set_model(parts.model_id);
         self.settings.system_prompt = parts.system_prompt.filter(|p| !p.trim().is_empty());
@@ -496,16 +502,19 @@ fn user_message(text: String) -> Result<Message> {
     Ok(Message::user(text))
 }
 
-fn user_message_with(text: String, attachments: Vec<Attachment>) -> Result<Message> {
-    if attachments.is_empty() || !text.trim().is_empty() {
+/// Checks the user's text and attachments and makes them a message. With attachments the text
+/// may be blank, and blank text is then left out (Bedrock refuses a blank text block): an image
+/// alone is a question.
+fn user_message_with(mut text: String, attachments: Vec<Attachment>) -> Result<Message> {
+    let has_text = !text.trim().is_empty();
+    if attachments.is_empty() || has_text {
         check_user_text(&text)?;
     }
     let images = attachments.iter().filter(|a| a.is_image()).count();
-    crate::attachment::check_message_attachments(
-        images,
-        attachments.len() - images,
-        !text.trim().is_empty(),
-    )?;
+    crate::attachment::check_message_attachments(images, attachments.len() - images, has_text)?;
+    if !has_text {
+        text.clear();
+    }
     Ok(Message::user_with_attachments(text, attachments))
 }
 

@@ -91,6 +91,11 @@ impl SavedConversation {
         self.system_prompt.as_deref()
     }
 
+    /// The inference settings the conversation was held with.
+    pub fn inference(&self) -> &InferenceConfig {
+        &self.inference
+    }
+
     /// The tokens the conversation's session had used when it was saved.
     pub fn usage(&self) -> TokenUsage {
         self.usage

@@ -165,10 +165,12 @@ impl ChatSession {
             sent.instrument(span.clone()).await
         }
         .inspect_err(|error| record_error(&span, error))?;
-        span.record(
-            "bedrock_chat.time_to_first_token_ms",
-            started.elapsed().as_millis() as u64,
-        );
+        if !span.is_none() {
+            span.record(
+                "bedrock_chat.time_to_first_token_ms",
+                started.elapsed().as_millis() as u64,
+            );
+        }
         Ok((answer, prepared, span))
     }
 
@@ -262,10 +264,15 @@ impl ChatSession {
             .with_cache_points(cache_points)
             .with_guardrail(settings.guardrail.clone())
             .with_thinking_budget(settings.thinking_budget);
-        // What was kept of the history was checked as it entered the session; only this turn's
-        // messages are new. (Checked whole in debug builds, so a test would catch a gap.)
-        request.validate_settings()?;
-        validate_conversation(turn, Ending::User)?;
+        // Each part was checked once, where it came in: the settings where they were set (the
+        // builder, the setters, `restore`), the history as it entered the session, the user's
+        // message where it was made (`user_message`), the tools when the session was built; and
+        // the tool configuration and cache points are the library's own. Only a tool round
+        // brings messages nothing has checked yet: the model's calls and their results. (The
+        // whole request is checked in debug builds, so a test would catch a gap.)
+        if round > 0 {
+            validate_conversation(turn, Ending::User)?;
+        }
         debug_assert!(request.validate().is_ok(), "{:?}", request.validate());
         let text_bytes = counted_bytes.unwrap_or_else(|| request_text_bytes(&request));
         debug_assert_eq!(text_bytes, request_text_bytes(&request));
@@ -285,6 +292,7 @@ impl ChatSession {
     }
 
     /// Bedrock refused the conversation as too long: send less, once, or say how to continue.
+    #[cold]
     fn recover_from_overflow(
         &mut self,
         keep: usize,
@@ -384,6 +392,7 @@ impl ChatSession {
     /// turn is counted in usage and against the budget. `earlier` is what its finished
     /// requests were billed; `current` what the last one was, when its closing metadata
     /// arrived, or `None` to estimate it from `request` and the bytes of text it produced.
+    #[cold]
     pub(super) fn record_unfinished(
         &mut self,
         earlier: TokenUsage,
@@ -446,6 +455,11 @@ pub(super) fn turn_span(model: &str, operation: &'static str) -> tracing::Span {
 
 /// Records what a finished reply used on its turn's span.
 pub(super) fn record_reply(span: &tracing::Span, usage: &TokenUsage, stop_reason: &StopReason) {
+    // A span no subscriber (or `log` logger) can see is `Span::none()`: nothing to record,
+    // and skipping it here keeps the recording's code off a turn's path.
+    if span.is_none() {
+        return;
+    }
     span.record("gen_ai.usage.input_tokens", usage.input_tokens);
     span.record("gen_ai.usage.output_tokens", usage.output_tokens);
     span.record(
@@ -455,6 +469,7 @@ pub(super) fn record_reply(span: &tracing::Span, usage: &TokenUsage, stop_reason
 }
 
 /// Records a failed turn on its span.
+#[cold]
 pub(super) fn record_error(span: &tracing::Span, error: &Error) {
     span.record("error.type", tracing::field::debug(ErrorKind(error)));
 }
@@ -504,6 +519,7 @@ pub(super) fn tool_results_message(results: Vec<ToolResult>) -> Message {
 }
 
 /// The error for a reply that stopped because the context window was full.
+#[cold]
 pub(super) fn stopped_for_context(request_id: Option<&str>) -> Error {
     Error::ContextWindowExceeded {
         details: ServiceDetails::new(
