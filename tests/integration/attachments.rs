@@ -106,10 +106,7 @@ async fn limits_are_checked_before_any_request_with_clear_errors() {
     // text block), and blank text does not count as text for a document.
     session.send_with("", vec![pixel()]).await.unwrap();
     assert_eq!(h.fake.request_count(), 1);
-    let error = session
-        .send_with(" \n ", vec![doc()])
-        .await
-        .unwrap_err();
+    let error = session.send_with(" \n ", vec![doc()]).await.unwrap_err();
     assert!(error.to_string().contains("needs text"), "{error}");
     session.send_with(" \n ", vec![pixel()]).await.unwrap();
     assert_eq!(h.fake.request_count(), 2);

@@ -29,13 +29,22 @@ use errors::{CallContext, from_sdk_error};
 
 /// A [`ModelClient`] that talks to Amazon Bedrock through the AWS SDK.
 ///
-/// Cloning is cheap (the SDK client inside is reference counted) and clones share one connection
-/// pool, so one client can serve many sessions at once.
+/// Cloning is cheap (one reference count) and clones share one connection pool, so one client
+/// can serve many sessions at once.
 ///
 /// The SDK's own retries are switched off: a [`ChatSession`](crate::ChatSession)'s
 /// [`RetryPolicy`](crate::RetryPolicy) is the only retry layer.
 #[derive(Clone)]
 pub struct BedrockClient {
+    /// All of it behind one reference count, as a `reqwest::Client` is: every session holds a
+    /// clone, and with a count per field (the SDK client, the region, the endpoint, the
+    /// credentials, the homes) each session made and dropped was five atomic operations on
+    /// counts every other session shares, which a server's threads pass back and forth.
+    shared: Arc<Shared>,
+}
+
+/// What every clone of a client shares.
+struct Shared {
     sdk: aws_sdk_bedrockruntime::Client,
     region: Arc<str>,
     /// The SDK's read timeout, which it applies only to the response head; a stream's events
@@ -48,7 +57,7 @@ pub struct BedrockClient {
     /// does not expose its own), for [`check_credentials`](Self::check_credentials).
     credentials: Option<SharedCredentialsProvider>,
     /// Where the SDK's request futures run, shared by clones; see `reused_home`.
-    homes: Arc<RequestHomes>,
+    homes: RequestHomes,
 }
 
 /// The reused homes of each SDK operation's request futures.
@@ -85,9 +94,7 @@ impl BedrockClient {
         let conf = aws_sdk_bedrockruntime::config::Builder::from(config)
             .retry_config(RetryConfig::disabled())
             .build();
-        let mut client = Self::from_sdk_conf(conf)?;
-        client.credentials = config.credentials_provider();
-        Ok(client)
+        Self::from_sdk_conf(conf, None, config.credentials_provider())
     }
 
     /// A client wrapping the caller's own SDK client. Its configuration is kept, except that
@@ -102,10 +109,16 @@ impl BedrockClient {
             .to_builder()
             .retry_config(RetryConfig::disabled())
             .build();
-        Self::from_sdk_conf(conf)
+        Self::from_sdk_conf(conf, None, None)
     }
 
-    fn from_sdk_conf(conf: aws_sdk_bedrockruntime::Config) -> Result<Self> {
+    /// The client for an SDK configuration; `endpoint` is the endpoint URL the user chose, and
+    /// `credentials` the chain for [`check_credentials`](Self::check_credentials).
+    fn from_sdk_conf(
+        conf: aws_sdk_bedrockruntime::Config,
+        endpoint: Option<Arc<str>>,
+        credentials: Option<SharedCredentialsProvider>,
+    ) -> Result<Self> {
         let region = conf.region().map(|r| r.to_string()).ok_or_else(|| {
             Error::config(
                 "no AWS region; set AWS_REGION, choose a region (for the REPL: --region), or set \
@@ -121,18 +134,20 @@ impl BedrockClient {
         };
         let read_timeout = conf.timeout_config().and_then(|t| t.read_timeout());
         Ok(BedrockClient {
-            sdk: aws_sdk_bedrockruntime::Client::from_conf(conf),
-            region: region.into(),
-            read_timeout,
-            endpoint: None,
-            credentials: None,
-            homes: Arc::default(),
+            shared: Arc::new(Shared {
+                sdk: aws_sdk_bedrockruntime::Client::from_conf(conf),
+                region: region.into(),
+                read_timeout,
+                endpoint,
+                credentials,
+                homes: RequestHomes::default(),
+            }),
         })
     }
 
     /// The AWS region requests go to.
     pub fn region(&self) -> &str {
-        &self.region
+        &self.shared.region
     }
 
     /// Asks the credential chain for credentials now, without calling Bedrock, so a frontend can
@@ -148,7 +163,7 @@ impl BedrockClient {
     ///
     /// [`Error::Credentials`] with the chain's reason when no credentials can be had.
     pub async fn check_credentials(&self) -> Result<()> {
-        let Some(provider) = &self.credentials else {
+        let Some(provider) = &self.shared.credentials else {
             // Wrapped from the caller's own SDK client, whose chain cannot be reached: the first
             // request will tell.
             return Ok(());
@@ -165,9 +180,9 @@ impl BedrockClient {
     fn context<'a>(&'a self, request: &'a ChatRequest) -> CallContext<'a> {
         CallContext {
             model_id: request.model_id(),
-            region: &self.region,
+            region: &self.shared.region,
             request_id: None,
-            endpoint: self.endpoint.as_deref(),
+            endpoint: self.shared.endpoint.as_deref(),
         }
     }
 }
@@ -210,7 +225,7 @@ impl BedrockClient {
             .map(convert::guardrail_to_sdk)
             .transpose()?;
         Ok(with_parts!(
-            self.sdk.converse(),
+            self.shared.sdk.converse(),
             request.model_id(),
             parts,
             guardrail
@@ -230,7 +245,7 @@ impl BedrockClient {
             .map(convert::guardrail_stream_to_sdk)
             .transpose()?;
         Ok(with_parts!(
-            self.sdk.converse_stream(),
+            self.shared.sdk.converse_stream(),
             request.model_id(),
             parts,
             guardrail
@@ -243,6 +258,7 @@ impl BedrockClient {
     pub(crate) async fn converse_direct(&self, request: &ChatRequest) -> Result<ChatResponse> {
         let call = self.converse_call(request)?;
         let output = self
+            .shared
             .homes
             .converse
             .run(|| call.send())
@@ -259,6 +275,7 @@ impl BedrockClient {
     ) -> Result<EventStream> {
         let call = self.converse_stream_call(request)?;
         let output = self
+            .shared
             .homes
             .converse_stream
             .run(|| call.send())
@@ -277,9 +294,9 @@ impl BedrockClient {
         let state = StreamState {
             receiver: Some(output.stream),
             model_id: request.model_id().to_string(),
-            region: self.region.clone(),
+            region: self.shared.region.clone(),
             request_id: request_id.clone(),
-            endpoint: self.endpoint.clone(),
+            endpoint: self.shared.endpoint.clone(),
             pending: std::collections::VecDeque::new(),
         };
         // One SDK event at a time: each event is handed on as soon as its frame is decoded.
@@ -321,7 +338,7 @@ impl BedrockClient {
             }
         });
         let events = EventStream::new(events).with_request_id(request_id);
-        match self.read_timeout {
+        match self.shared.read_timeout {
             Some(limit) => events.with_idle_timeout(limit),
             None => events,
         }
@@ -410,8 +427,8 @@ impl fmt::Debug for BedrockClient {
         // The SDK client's Debug output is long and holds nothing a caller needs; credentials
         // are never part of it, but keeping it out makes that easy to see.
         f.debug_struct("BedrockClient")
-            .field("region", &self.region)
-            .field("read_timeout", &self.read_timeout)
+            .field("region", &self.shared.region)
+            .field("read_timeout", &self.shared.read_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -545,15 +562,13 @@ impl BedrockClientBuilder {
                 .auth_scheme_preference([HTTP_BEARER_AUTH_SCHEME_ID]),
             None => conf,
         };
-        let mut client = BedrockClient::from_sdk_conf(conf.build())?;
-        client.endpoint = endpoint;
         // With an API key no AWS credentials are needed, so there are none to check.
-        client.credentials = if uses_bearer {
+        let credentials = if uses_bearer {
             None
         } else {
             sdk_config.credentials_provider()
         };
-        Ok(client)
+        BedrockClient::from_sdk_conf(conf.build(), endpoint, credentials)
     }
 }
 
@@ -604,7 +619,12 @@ mod tests {
         assert_eq!(static_region("eu-west-3"), Some("eu-west-3"));
         assert_eq!(static_region("xx-nowhere-9"), None);
         let sdk_region = |client: &BedrockClient| {
-            let region = client.sdk.config().region().map(|r| r.as_ref().as_ptr());
+            let region = client
+                .shared
+                .sdk
+                .config()
+                .region()
+                .map(|r| r.as_ref().as_ptr());
             region.unwrap_or_else(|| panic!("the SDK client has no region"))
         };
         // The SDK's own region is the listed name itself, not a copy of the caller's string.
@@ -615,7 +635,12 @@ mod tests {
         let other = client_in("xx-nowhere-9");
         assert_eq!(other.region(), "xx-nowhere-9");
         assert_eq!(
-            other.sdk.config().region().map(|r| r.as_ref().to_string()),
+            other
+                .shared
+                .sdk
+                .config()
+                .region()
+                .map(|r| r.as_ref().to_string()),
             Some("xx-nowhere-9".to_string())
         );
     }

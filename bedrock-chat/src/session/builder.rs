@@ -4,9 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::call::SessionClient;
 use super::{ChatSession, ConversationStart};
 use crate::budget::Budget;
-use crate::client::ModelClient;
 use crate::context::{ContextPolicy, TokenEstimator};
 use crate::error::Result;
 use crate::guardrail::GuardrailConfig;
@@ -27,7 +27,7 @@ use crate::tools::{DEFAULT_MAX_TOOL_ROUNDS, Tool, Toolbox};
 /// Values are checked once, in [`build`](Self::build).
 #[must_use]
 pub struct ChatSessionBuilder {
-    client: Arc<dyn ModelClient>,
+    client: SessionClient,
     settings: SessionSettings,
     on_retry: Option<crate::retry::RetryObserver>,
     on_notice: Option<super::NoticeObserver>,
@@ -39,7 +39,7 @@ pub struct ChatSessionBuilder {
 }
 
 impl ChatSessionBuilder {
-    pub(super) fn new(client: Arc<dyn ModelClient>) -> Self {
+    pub(super) fn new(client: SessionClient) -> Self {
         ChatSessionBuilder {
             client,
             settings: SessionSettings::default(),
@@ -220,7 +220,6 @@ impl ChatSessionBuilder {
             loaded_tool_blocks: self.history.iter().any(Message::has_tool_blocks),
             model: Arc::from(self.settings.model_id.as_str()),
             model_price: self.settings.prices.price_for(&self.settings.model_id),
-            bedrock: super::call::bedrock(self.client.as_ref()).cloned(),
             client: self.client,
             settings: self.settings,
             on_retry: self.on_retry,

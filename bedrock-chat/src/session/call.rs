@@ -2,8 +2,8 @@
 //! [`BedrockClient`] when that is the session's client, through the [`ModelClient`] trait
 //! otherwise.
 //!
-//! Whether the client is a `BedrockClient` is asked once, when a session is built ([`Route`]);
-//! the stateless calls ask on each call. Through the trait, every request is a boxed future and
+//! Whether the client is a `BedrockClient` is asked once, when a session is built
+//! ([`SessionClient`]); the stateless calls ask on each call ([`Route::of`]). Through the trait, every request is a boxed future and
 //! a dynamic call around the client's own work; called directly, neither (callgrind: a streamed
 //! turn 1,688k instructions before, 1,674k after, against the bare SDK's 1,632k). The SDK's own
 //! request future (about 8 KB) still runs in the client's reused heap home, not inside the turn's
@@ -11,12 +11,41 @@
 //! and an application awaiting a turn a few functions down (the REPL, the benchmarks) would fail
 //! to compile until it raised `recursion_limit`.
 
+use std::sync::Arc;
+
 use crate::bedrock::BedrockClient;
 use crate::client::ModelClient;
 use crate::error::Result;
 use crate::event_stream::EventStream;
 use crate::request::ChatRequest;
 use crate::response::ChatResponse;
+
+/// A session's client, as the session keeps it: the library's own `BedrockClient` as itself, any
+/// other behind the trait. Found once, when the session is built: asking on every request was a
+/// dynamic call and a type check each time, and keeping the `BedrockClient` as itself spares
+/// each session an allocation (the `Arc` that would wrap it) and a second reference count.
+#[derive(Clone)]
+pub(super) enum SessionClient {
+    Bedrock(BedrockClient),
+    Other(Arc<dyn ModelClient>),
+}
+
+impl SessionClient {
+    pub(super) fn new(client: impl ModelClient + 'static) -> Self {
+        match bedrock(&client) {
+            Some(bedrock) => SessionClient::Bedrock(bedrock.clone()),
+            None => SessionClient::Other(Arc::new(client)),
+        }
+    }
+
+    /// Where this client's requests go.
+    pub(super) fn route(&self) -> Route<'_> {
+        match self {
+            SessionClient::Bedrock(bedrock) => Route::Bedrock(bedrock),
+            SessionClient::Other(client) => Route::Other(client.as_ref()),
+        }
+    }
+}
 
 /// Where a request goes: straight to the library's Bedrock client, or through the trait.
 #[derive(Clone, Copy)]
@@ -27,14 +56,9 @@ pub(super) enum Route<'a> {
 
 impl<'a> Route<'a> {
     /// The route for `client`, found by asking it (a dynamic call) whether it is a
-    /// `BedrockClient`. A session asks once, when it is built, and keeps the answer.
+    /// `BedrockClient`. A session asks once, when it is built (see [`SessionClient`]).
     pub(super) fn of(client: &'a dyn ModelClient) -> Self {
-        Route::new(bedrock(client), client)
-    }
-
-    /// The route for `client` when `bedrock` is already known to be it, or `None` when it is not.
-    pub(super) fn new(bedrock: Option<&'a BedrockClient>, client: &'a dyn ModelClient) -> Self {
-        match bedrock {
+        match bedrock(client) {
             Some(bedrock) => Route::Bedrock(bedrock),
             None => Route::Other(client),
         }

@@ -29,7 +29,6 @@ pub use streamed_turn::ChatStream;
 pub use usage::{SessionCost, SessionUsage, TurnUsage};
 
 use crate::attachment::Attachment;
-use crate::bedrock::BedrockClient;
 use crate::budget::Budget;
 use crate::client::ModelClient;
 use crate::context::{ContextPolicy, TokenEstimator};
@@ -77,10 +76,7 @@ use crate::tools::Toolbox;
 /// # }
 /// ```
 pub struct ChatSession {
-    client: Arc<dyn ModelClient>,
-    /// `client` when it is the library's own `BedrockClient`, found once here rather than by a
-    /// dynamic call and a type check on every request (see `call.rs`).
-    bedrock: Option<BedrockClient>,
+    client: call::SessionClient,
     settings: SessionSettings,
     on_retry: Option<RetryObserver>,
     on_notice: Option<NoticeObserver>,
@@ -123,7 +119,7 @@ struct ConversationStart {
 impl ChatSession {
     /// Starts building a session that talks through `client`.
     pub fn builder(client: impl ModelClient + 'static) -> ChatSessionBuilder {
-        ChatSessionBuilder::new(Arc::new(client))
+        ChatSessionBuilder::new(call::SessionClient::new(client))
     }
 
     // --- turns ---------------------------------------------------------------------------------
@@ -356,7 +352,7 @@ impl ChatSession {
 
     /// Where this session's requests go.
     fn route(&self) -> call::Route<'_> {
-        call::Route::new(self.bedrock.as_ref(), self.client.as_ref())
+        self.client.route()
     }
 
     /// The price of `model_id`: the session's model's without a lookup.

@@ -452,8 +452,7 @@ impl<'a> ChatStream<'a> {
             .session
             .prepare(self.keep, &self.turn, None, self.round)?;
         self.request = prepared;
-        let client = Arc::clone(&self.session.client);
-        let bedrock = self.session.bedrock.clone();
+        let client = self.session.client.clone();
         let policy = self.session.settings.retry_policy.clone();
         let observer = self.session.on_retry.clone();
         let request = self.request.request.clone();
@@ -461,7 +460,7 @@ impl<'a> ChatStream<'a> {
             async move {
                 policy
                     .run(observer.as_ref(), || {
-                        open_until_text(Route::new(bedrock.as_ref(), client.as_ref()), &request)
+                        open_until_text(client.route(), &request)
                     })
                     .await
             }
