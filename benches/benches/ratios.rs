@@ -1,12 +1,12 @@
 //! The figures in the README: the library's cost as a ratio to the bare AWS SDK doing the same
 //! work, measured in alternating rounds in one run, so that a noisy machine slows both sides
-//! alike. Each round times a few operations of each side, in turn first and second, and gives
-//! one ratio; each figure is the median of those ratios, so a burst of load on the machine that
-//! slows one round moves one ratio, not the figure.
+//! alike. Each round times a few operations of each side, taking turns operation by operation,
+//! and gives one ratio; each figure is the median of those ratios, so a burst of load on the
+//! machine that slows one round moves one ratio, not the figure.
 //!
 //! For a count that does not move with the machine's load at all, see `instructions`.
 //!
-//! Run: `cargo bench -p bedrock-chat-benches --bench ratios` (about half a minute).
+//! Run: `cargo bench -p bedrock-chat-benches --bench ratios` (about three minutes).
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -17,18 +17,26 @@ use bedrock_chat_benches::{
     text_bytes,
 };
 
-const ROUNDS: usize = 101;
+/// Rounds of the rows of single turns. The median of the rounds' ratios moves between runs by
+/// about its spread over the square root of the rounds: with 101 rounds, some rows moved by
+/// ±1% from run to run on this machine, which is as much as the difference being measured.
+const ROUNDS: usize = 301;
+
+/// Rounds of the rows whose operations are long (a 1,000-message turn, a batch of 1,000 turns).
+const LONG_ROUNDS: usize = 101;
 
 fn median<T: PartialOrd + Copy>(mut values: Vec<T>) -> T {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap());
     values[values.len() / 2]
 }
 
-/// Runs the two blocks in rounds of `$n` operations each (after a warm-up), the library first in
-/// even rounds and the SDK first in odd ones, and prints a table row: the median time per
-/// operation of each side and the median of the rounds' ratios. Each block is one operation
-/// and evaluates to the time it took. (A macro rather than a function because the library side
-/// borrows its session mutably in every call.)
+/// Runs the two blocks in rounds of `$n` pairs of operations (after a warm-up) and prints a table
+/// row: the median time per operation of each side and the median of the rounds' ratios. Within
+/// a round the two sides take turns operation by operation, each going first in every other
+/// pair, so that a change in the machine's speed during a round (another process, the CPU's
+/// clock) falls on both sides alike rather than on whichever ran in that stretch. Each block is
+/// one operation and evaluates to the time it took. (A macro rather than a function because the
+/// library side borrows its session mutably in every call.)
 macro_rules! alternate {
     ($name:expr, $n:expr, $rounds:expr, $library:expr, $sdk:expr) => {{
         for _ in 0..($n).min(20) {
@@ -40,18 +48,12 @@ macro_rules! alternate {
         let mut ratios = Vec::new();
         for round in 0..$rounds {
             let (mut lib, mut sdk) = (Duration::ZERO, Duration::ZERO);
-            if round % 2 == 0 {
-                for _ in 0..$n {
+            for pair in 0..$n {
+                if (round + pair as usize) % 2 == 0 {
                     lib += $library;
-                }
-                for _ in 0..$n {
                     sdk += $sdk;
-                }
-            } else {
-                for _ in 0..$n {
+                } else {
                     sdk += $sdk;
-                }
-                for _ in 0..$n {
                     lib += $library;
                 }
             }
@@ -127,7 +129,7 @@ fn main() {
             let mut s = session(&c.library, past);
             assert_same_request(&c, &mut s, &sdk_past).await;
             let (n, rounds) = if messages >= 1000 {
-                (2u32, 41)
+                (2u32, LONG_ROUNDS)
             } else {
                 (5, ROUNDS)
             };
@@ -145,7 +147,7 @@ fn main() {
         alternate!(
             "1,000 concurrent sessions, one turn each (time per batch)",
             1u32,
-            41,
+            LONG_ROUNDS,
             library_batch(&c.library, 1000).await,
             sdk_batch(&c.sdk, 1000).await
         );
@@ -163,7 +165,7 @@ fn main() {
         alternate!(
             "control: 1,000 concurrent, bare SDK against itself",
             1u32,
-            41,
+            LONG_ROUNDS,
             sdk_batch(&c.sdk, 1000).await,
             sdk_batch(&c.sdk, 1000).await
         );
