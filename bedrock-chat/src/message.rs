@@ -454,11 +454,16 @@ pub(crate) fn check_control_characters(what: &str, text: &str) -> crate::Result<
 fn has_suspect_byte(bytes: &[u8]) -> bool {
     let suspect =
         |b: u8| (b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r') | (b == 0x7F) | (b == 0xC2);
+    let any_in = |block: &[u8]| block.iter().fold(false, |found, &b| found | suspect(b));
     let mut blocks = bytes.chunks_exact(16);
-    blocks
-        .by_ref()
-        .any(|block| block.iter().fold(false, |found, &b| found | suspect(b)))
-        || blocks.remainder().iter().any(|&b| suspect(b))
+    if blocks.by_ref().any(any_in) {
+        return true;
+    }
+    // The last few bytes padded with spaces to a whole block, so they are tested the same way.
+    let rest = blocks.remainder();
+    let mut last = [b' '; 16];
+    last[..rest.len()].copy_from_slice(rest);
+    any_in(&last)
 }
 
 /// [`check_control_characters`] on every message of a conversation, naming the message.
