@@ -32,11 +32,13 @@ pub(super) struct SdkRequest {
 
 pub(super) fn to_sdk(request: &ChatRequest) -> Result<SdkRequest> {
     let points = request.cache_points();
-    let mut messages = request
-        .messages()
-        .iter()
-        .map(message_to_sdk)
-        .collect::<Result<Vec<_>>>()?;
+    // Loops into vectors of the right size: collecting an iterator of `Result`s cannot know the
+    // length, so the vector grew by doubling, copying what it held each time (callgrind, 100
+    // messages: about 250 instructions a message more than the SDK's own clone of a history).
+    let mut messages = Vec::with_capacity(request.messages().len());
+    for message in request.messages() {
+        messages.push(message_to_sdk(message)?);
+    }
     for &index in &points.after_messages {
         if let Some(message) = messages.get_mut(index) {
             message
@@ -85,11 +87,11 @@ fn message_to_sdk(message: &Message) -> Result<sdk::Message> {
         Role::User => sdk::ConversationRole::User,
         Role::Assistant => sdk::ConversationRole::Assistant,
     };
-    let content = message
-        .content()
-        .iter()
-        .map(block_to_sdk)
-        .collect::<Result<Vec<_>>>()?;
+    // One more than the blocks: room for a cache point after them.
+    let mut content = Vec::with_capacity(message.content().len() + 1);
+    for block in message.content() {
+        content.push(block_to_sdk(block)?);
+    }
     sdk::Message::builder()
         .role(role)
         .set_content(Some(content))
