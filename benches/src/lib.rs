@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use aws_sdk_bedrockruntime::config::StalledStreamProtectionConfig;
 use aws_sdk_bedrockruntime::config::retry::RetryConfig;
 use aws_sdk_bedrockruntime::config::timeout::TimeoutConfig;
 use aws_sdk_bedrockruntime::config::{BehaviorVersion, Region};
@@ -76,6 +77,13 @@ pub async fn clients_with_connect_timeout(connect_timeout: Duration) -> Clients 
             TimeoutConfig::builder()
                 .connect_timeout(connect_timeout)
                 .read_timeout(bedrock_chat::DEFAULT_READ_TIMEOUT)
+                .build(),
+        )
+        // As the library sets its own: a stalled response may pause as long as the read timeout
+        // (the SDK's default grace is 5 s, which a thousand turns at once under Valgrind exceed).
+        .stalled_stream_protection(
+            StalledStreamProtectionConfig::enabled()
+                .grace_period(bedrock_chat::DEFAULT_READ_TIMEOUT)
                 .build(),
         )
         .load()
