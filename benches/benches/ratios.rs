@@ -6,7 +6,7 @@
 //!
 //! For a count that does not move with the machine's load at all, see `instructions`.
 //!
-//! Run: `cargo bench -p bedrock-chat-benches --bench ratios` (about three minutes).
+//! Run: `cargo bench -p bedrock-chat-benches --bench ratios` (about two minutes).
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::time::Duration;

@@ -76,6 +76,7 @@ use crate::tools::Toolbox;
 /// # }
 /// ```
 pub struct ChatSession {
+    /// The client, kept as itself when it is the library's own `BedrockClient` (see `call.rs`).
     client: call::SessionClient,
     settings: SessionSettings,
     on_retry: Option<RetryObserver>,
