@@ -22,6 +22,9 @@ use bedrock_chat_benches::{
 /// ±1% from run to run on this machine, which is as much as the difference being measured.
 const ROUNDS: usize = 301;
 
+/// Copies of each side's history in the rows with one (see there).
+const HISTORY_COPIES: usize = 4;
+
 /// Rounds of the batches of 1,000 turns, whose operations are long.
 const LONG_ROUNDS: usize = 101;
 
@@ -123,11 +126,24 @@ fn main() {
 
         let mut per_kb = Vec::new();
         for messages in [10, 100, 1000] {
-            let past = history(messages);
-            let kb = text_bytes(&past) as f64 / 1024.0;
-            let sdk_past = sdk_history(&past);
-            let mut s = session(&c.library, past);
-            assert_same_request(&c, &mut s, &sdk_past).await;
+            let kb = text_bytes(&history(messages)) as f64 / 1024.0;
+            // Several copies of the history on each side, each built on its own and allocated in
+            // turn with the other side's, and the turns go through them in rotation. How fast a
+            // long history is read depends on where its allocations landed (one copy of the
+            // 1,000-message history took 5.5 ms a turn and another 6.1 ms in the same process),
+            // so with one copy a side a whole run's ratio carried that luck, which no median over
+            // its rounds could remove.
+            let mut sessions = Vec::new();
+            let mut sdk_pasts = Vec::new();
+            for _ in 0..HISTORY_COPIES {
+                let past = history(messages);
+                sdk_pasts.push(sdk_history(&past));
+                sessions.push(session(&c.library, past));
+            }
+            for (s, sdk_past) in sessions.iter_mut().zip(&sdk_pasts) {
+                assert_same_request(&c, s, sdk_past).await;
+            }
+            let (mut next_lib, mut next_sdk) = (0, 0);
             // A 1,000-message turn takes some milliseconds: four pairs a round, not five.
             let n = if messages >= 1000 { 4u32 } else { 5 };
             let name = format!("one turn with {messages} messages of history ({kb:.0} KB)");
@@ -135,8 +151,14 @@ fn main() {
                 &name,
                 n,
                 ROUNDS,
-                library_turn(&mut s).await,
-                sdk_turn(&c.sdk, &sdk_past).await
+                {
+                    next_lib = (next_lib + 1) % HISTORY_COPIES;
+                    library_turn(&mut sessions[next_lib]).await
+                },
+                {
+                    next_sdk = (next_sdk + 1) % HISTORY_COPIES;
+                    sdk_turn(&c.sdk, &sdk_pasts[next_sdk]).await
+                }
             );
             per_kb.push((messages, lib.as_secs_f64() * 1e6 / kb));
         }
