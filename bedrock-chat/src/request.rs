@@ -258,13 +258,6 @@ impl ChatRequest {
                  toolResult content blocks\")",
             ));
         }
-        self.validate_settings()
-    }
-
-    /// [`validate`](Self::validate) without the conversation: for a session, whose history was
-    /// checked as it entered (built, loaded, or each turn's messages), so a long conversation is
-    /// not checked again on every request.
-    pub(crate) fn validate_settings(&self) -> Result<()> {
         check_model_id(&self.model_id)?;
         if let Some(tools) = &self.tool_config {
             tools.validate()?;

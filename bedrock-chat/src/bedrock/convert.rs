@@ -87,8 +87,7 @@ fn message_to_sdk(message: &Message) -> Result<sdk::Message> {
         Role::User => sdk::ConversationRole::User,
         Role::Assistant => sdk::ConversationRole::Assistant,
     };
-    // One more than the blocks: room for a cache point after them.
-    let mut content = Vec::with_capacity(message.content().len() + 1);
+    let mut content = Vec::with_capacity(message.content().len());
     for block in message.content() {
         content.push(block_to_sdk(block)?);
     }

@@ -3,13 +3,14 @@
 //! otherwise.
 //!
 //! Whether the client is a `BedrockClient` is asked once, when a session is built
-//! ([`SessionClient`]); the stateless calls ask on each call ([`Route::of`]). Through the trait, every request is a boxed future and
-//! a dynamic call around the client's own work; called directly, neither (callgrind: a streamed
-//! turn 1,688k instructions before, 1,674k after, against the bare SDK's 1,632k). The SDK's own
-//! request future (about 8 KB) still runs in the client's reused heap home, not inside the turn's
-//! future: inline, it makes a turn's future too deeply nested for rustc's default query depth,
-//! and an application awaiting a turn a few functions down (the REPL, the benchmarks) would fail
-//! to compile until it raised `recursion_limit`.
+//! ([`SessionClient`]); the stateless calls ask on each call ([`Route::of`]). Through the trait,
+//! every request is a boxed future and a dynamic call around the client's own work; called
+//! directly, neither (callgrind: a streamed turn 1,688k instructions before, 1,674k after,
+//! against the bare SDK's 1,632k). The SDK's own request future (about 8 KB) still runs in the
+//! client's reused heap home, not inside the turn's future: inline, it makes a turn's future too
+//! deeply nested for rustc's default query depth, and an application awaiting a turn a few
+//! functions down (the REPL, the benchmarks) would fail to compile until it raised
+//! `recursion_limit`.
 
 use std::sync::Arc;
 
@@ -31,6 +32,8 @@ pub(super) enum SessionClient {
 }
 
 impl SessionClient {
+    /// `client` as a session keeps it: a `BedrockClient` (also one behind an `Arc`) as a clone
+    /// of itself, any other client moved into an `Arc`.
     pub(super) fn new(client: impl ModelClient + 'static) -> Self {
         match bedrock(&client) {
             Some(bedrock) => SessionClient::Bedrock(bedrock.clone()),
