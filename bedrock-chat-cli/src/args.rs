@@ -9,6 +9,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use bedrock_chat::{ChatConfig, ContextPolicy, SETTINGS, Setting};
+use bedrock_chat_server::{AllowedHosts, Limits, TrustedProxies};
 use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser};
 
 /// Chat with Claude on Amazon Bedrock.
@@ -85,68 +86,149 @@ pub enum Subcommand {
 
 /// `bedrock-chat serve`: where to listen, who may use it, and the limits that keep a public
 /// chatbot alive. The chat settings (model, region, system prompt, retries, budget, ...) are the
-/// REPL's flags, given before or after `serve`.
+/// REPL's flags, given before or after `serve`. Every limit's default is the server's own
+/// ([`Limits::default`]), declared once.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on; use 0.0.0.0:8080 to accept other machines
-    #[arg(long, env = "BEDROCK_CHAT_ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "BEDROCK_CHAT_ADDR", default_value = "127.0.0.1:8080", help_heading = LISTEN)]
     pub addr: std::net::SocketAddr,
+
+    /// Host names the server answers to, comma-separated (`.example.com` for every subdomain),
+    /// or `*` for any; requests for other hosts are refused (the defence against DNS
+    /// rebinding) [default: localhost, 127.0.0.1 and [::1] on loopback; required elsewhere]
+    #[arg(long, env = "BEDROCK_CHAT_ALLOWED_HOSTS", value_name = "NAMES", help_heading = LISTEN)]
+    pub allowed_hosts: Option<AllowedHosts>,
+
+    /// Proxies in front of the server whose X-Forwarded-For names the client: a number of hops
+    /// (1 behind an ALB or nginx) or their addresses and networks (10.0.0.0/8,...) [default:
+    /// none, the peer is the client]
+    #[arg(long, env = "BEDROCK_CHAT_TRUSTED_PROXIES", value_name = "N|CIDRS", help_heading = LISTEN)]
+    pub trusted_proxies: Option<TrustedProxies>,
 
     /// Require `Authorization: Bearer TOKEN` on every API request (the page asks for it once)
     /// [default: none, the API is open]
-    #[arg(long, env = "BEDROCK_CHAT_AUTH_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "BEDROCK_CHAT_AUTH_TOKEN", hide_env_values = true, help_heading = LISTEN)]
     pub auth_token: Option<String>,
 
     /// Mark the client cookie Secure: set when the server is reached over HTTPS
-    #[arg(long, env = "BEDROCK_CHAT_SECURE_COOKIES")]
+    #[arg(long, env = "BEDROCK_CHAT_SECURE_COOKIES", help_heading = LISTEN)]
     pub secure_cookies: bool,
 
-    /// How long a conversation is kept after its last use
-    #[arg(long, env = "BEDROCK_CHAT_TTL", default_value = "24h", value_parser = duration)]
-    pub ttl: std::time::Duration,
+    /// Serve /metrics on this address of its own instead of with the API [default: with the
+    /// API, behind --auth-token, or only to loopback clients without one]
+    #[arg(long, env = "BEDROCK_CHAT_METRICS_ADDR", value_name = "ADDR", help_heading = LISTEN)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 
     /// How long running replies may go on after SIGTERM or Ctrl-C
-    #[arg(long, env = "BEDROCK_CHAT_SHUTDOWN_GRACE", default_value = "30s", value_parser = duration)]
+    #[arg(long, env = "BEDROCK_CHAT_SHUTDOWN_GRACE", default_value = "30s", value_parser = duration, help_heading = LISTEN)]
     pub shutdown_grace: std::time::Duration,
 
-    /// US dollars the whole server may spend per UTC day [default: no cap]
+    /// Also serve the OpenAI-compatible API (/v1/chat/completions, /v1/models); on an address
+    /// other than loopback it needs --auth-token
+    #[arg(long, env = "BEDROCK_CHAT_OPENAI_API", help_heading = LISTEN)]
+    pub openai_api: bool,
+
+    /// Models (or inference profiles) the OpenAI-compatible API may call besides the server's
+    /// own, comma-separated [default: only the server's model]
+    #[arg(
+        long,
+        env = "BEDROCK_CHAT_ALLOWED_MODELS",
+        value_delimiter = ',',
+        value_name = "IDS",
+        help_heading = LISTEN
+    )]
+    pub allowed_models: Vec<String>,
+
+    /// US dollars the whole server may spend per UTC day [default: $50 on an address other
+    /// than loopback, no cap on loopback]
     #[arg(
         long,
         env = "BEDROCK_CHAT_DAILY_BUDGET",
         value_name = "USD",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        help_heading = LIMITS
     )]
     pub daily_budget: Option<f64>,
+
+    /// Lift the server-wide daily cap that an address other than loopback gets by default
+    #[arg(long, env = "BEDROCK_CHAT_NO_DAILY_BUDGET", conflicts_with = "daily_budget", help_heading = LIMITS)]
+    pub no_daily_budget: bool,
 
     /// US dollars one visitor may spend per UTC day
     #[arg(
         long,
         env = "BEDROCK_CHAT_CLIENT_DAILY_BUDGET",
         value_name = "USD",
-        default_value_t = 5.0,
-        allow_negative_numbers = true
+        default_value_t = Limits::default().client_daily_usd.unwrap_or_default(),
+        allow_negative_numbers = true,
+        help_heading = LIMITS
     )]
     pub client_daily_budget: f64,
 
+    /// US dollars one client address may spend per UTC day, over all its cookies
+    #[arg(
+        long,
+        env = "BEDROCK_CHAT_ADDRESS_DAILY_BUDGET",
+        value_name = "USD",
+        default_value_t = Limits::default().address_daily_usd.unwrap_or_default(),
+        allow_negative_numbers = true,
+        help_heading = LIMITS
+    )]
+    pub address_daily_budget: f64,
+
     /// Messages one visitor may send per minute
-    #[arg(long, env = "BEDROCK_CHAT_TURNS_PER_MINUTE", default_value_t = 20)]
+    #[arg(long, env = "BEDROCK_CHAT_TURNS_PER_MINUTE", default_value_t = Limits::default().turns_per_minute, help_heading = LIMITS)]
     pub turns_per_minute: u32,
 
-    /// Replies written at once, over all visitors
-    #[arg(long, env = "BEDROCK_CHAT_MAX_STREAMS", default_value_t = 64)]
+    /// Messages one client address may send per minute, over all its cookies
+    #[arg(long, env = "BEDROCK_CHAT_ADDRESS_TURNS_PER_MINUTE", default_value_t = Limits::default().address_turns_per_minute, value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
+    pub address_turns_per_minute: u32,
+
+    /// Messages the whole server takes per minute (every instance, on Redis)
+    #[arg(long, env = "BEDROCK_CHAT_SERVER_TURNS_PER_MINUTE", default_value_t = Limits::default().server_turns_per_minute, value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
+    pub server_turns_per_minute: u32,
+
+    /// Conversations one client address may create per hour
+    #[arg(long, env = "BEDROCK_CHAT_CONVERSATIONS_PER_HOUR", default_value_t = Limits::default().conversations_per_hour, value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
+    pub conversations_per_hour: u32,
+
+    /// Replies written at once, over all visitors (every instance, on Redis)
+    #[arg(long, env = "BEDROCK_CHAT_MAX_STREAMS", default_value_t = Limits::default().concurrent_turns, help_heading = LIMITS)]
     pub max_streams: usize,
+
+    /// Replies written at once for one client address
+    #[arg(long, env = "BEDROCK_CHAT_MAX_STREAMS_PER_ADDRESS", default_value_t = Limits::default().concurrent_turns_per_address, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
+    pub max_streams_per_address: usize,
+
+    /// Replies written at once for one visitor
+    #[arg(long, env = "BEDROCK_CHAT_MAX_STREAMS_PER_VISITOR", default_value_t = Limits::default().concurrent_turns_per_visitor, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
+    pub max_streams_per_visitor: usize,
+
+    /// Connections open at once; past it, new ones wait
+    #[arg(long, env = "BEDROCK_CHAT_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
+    pub max_connections: usize,
+
+    /// Connections open at once from one address (trusted proxies excepted)
+    #[arg(long, env = "BEDROCK_CHAT_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = Limits::default().max_connections_per_address, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
+    pub max_connections_per_address: usize,
 
     /// Conversations one visitor keeps (the oldest goes)
     #[arg(
         long,
         env = "BEDROCK_CHAT_CONVERSATIONS_PER_CLIENT",
-        default_value_t = 100
+        default_value_t = Limits::default().conversations_per_client,
+        help_heading = LIMITS
     )]
     pub conversations_per_client: usize,
 
-    /// Logs on stderr as text, or as one JSON object a line for a log collector
-    #[arg(long, env = "BEDROCK_CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// Conversations kept in all (every instance, on Redis); past it new ones are refused
+    #[arg(long, env = "BEDROCK_CHAT_MAX_CONVERSATIONS", default_value_t = Limits::default().max_conversations, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
+    pub max_conversations: usize,
+
+    /// How long a conversation is kept after its last use
+    #[arg(long, env = "BEDROCK_CHAT_TTL", default_value = "24h", value_parser = duration, help_heading = STORE)]
+    pub ttl: std::time::Duration,
 
     /// Where conversations live: `memory` (this process; lost on restart) or a Redis URL
     /// (`redis://[:password@]host:6379/0`, `rediss://` for TLS, `redis+unix:///path`,
@@ -156,38 +238,34 @@ pub struct ServeArgs {
         long,
         env = "BEDROCK_CHAT_STORE",
         default_value = "memory",
-        hide_env_values = true
+        hide_env_values = true,
+        hide_default_value = false,
+        help_heading = STORE
     )]
     pub store: String,
 
     /// How long a running reply holds its conversation without renewal: an instance killed
     /// mid-reply blocks that conversation this long at most
-    #[arg(long, env = "BEDROCK_CHAT_TURN_LEASE", default_value = "30s", value_parser = duration)]
+    #[arg(long, env = "BEDROCK_CHAT_TURN_LEASE", default_value = "30s", value_parser = duration, help_heading = STORE)]
     pub turn_lease: std::time::Duration,
 
     /// Prefix of every Redis key, so several deployments can share one Redis
     #[arg(
         long,
         env = "BEDROCK_CHAT_STORE_PREFIX",
-        default_value = "bedrock-chat"
+        default_value = "bedrock-chat",
+        help_heading = STORE
     )]
     pub store_prefix: String,
 
-    /// Also serve the OpenAI-compatible API (/v1/chat/completions, /v1/models); on an address
-    /// other than loopback it needs --auth-token
-    #[arg(long, env = "BEDROCK_CHAT_OPENAI_API")]
-    pub openai_api: bool,
-
-    /// Models (or inference profiles) the OpenAI-compatible API may call besides the server's
-    /// own, comma-separated [default: only the server's model]
-    #[arg(
-        long,
-        env = "BEDROCK_CHAT_ALLOWED_MODELS",
-        value_delimiter = ',',
-        value_name = "IDS"
-    )]
-    pub allowed_models: Vec<String>,
+    /// Logs on stderr as text, or as one JSON object a line for a log collector
+    #[arg(long, env = "BEDROCK_CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, help_heading = LISTEN)]
+    pub log_format: LogFormat,
 }
+
+const LISTEN: &str = "Listening and security";
+const LIMITS: &str = "Limits";
+const STORE: &str = "Conversation store";
 
 /// How the server writes its logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

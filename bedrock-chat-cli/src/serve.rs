@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use bedrock_chat::{BedrockClient, Budget, ChatConfig, ConversationStore, MemoryStore, RedisStore};
-use bedrock_chat_server::{AppState, Limits, ServerConfig};
+use bedrock_chat_server::{AllowedHosts, AppState, Limits, PUBLIC_SERVER_DAILY_USD, ServerConfig};
 
 use crate::app::{EXIT_USAGE, print_error};
 use crate::args::ServeArgs;
@@ -48,7 +48,8 @@ pub async fn run(
         return Ok(ExitCode::from(EXIT_USAGE));
     }
     let auth_token = args.auth_token.clone().filter(|t| !t.is_empty());
-    if args.openai_api && auth_token.is_none() && !args.addr.ip().is_loopback() {
+    let public = !args.addr.ip().is_loopback();
+    if args.openai_api && auth_token.is_none() && public {
         print_error(&format!(
             "refusing to serve the OpenAI-compatible API on {} without a token: anyone who finds \
              it could spend your AWS money; add --auth-token TOKEN (or BEDROCK_CHAT_AUTH_TOKEN), \
@@ -57,28 +58,58 @@ pub async fn run(
         ));
         return Ok(ExitCode::from(EXIT_USAGE));
     }
+    // On loopback only the loopback names; elsewhere the operator names the hosts (a server
+    // reached by any name can be reached through a rebound DNS name too).
+    let allowed_hosts = match (&args.allowed_hosts, public) {
+        (Some(hosts), _) => hosts.clone(),
+        (None, false) => AllowedHosts::Loopback,
+        (None, true) => {
+            print_error(&format!(
+                "--allowed-hosts: on {} name the host names visitors use (chat.example.com), or \
+                 --allowed-hosts '*' to answer to any (only behind a proxy that checks Host)",
+                args.addr
+            ));
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
     let mut limits = Limits::default();
     limits.turns_per_minute = args.turns_per_minute;
+    limits.address_turns_per_minute = args.address_turns_per_minute;
+    limits.server_turns_per_minute = args.server_turns_per_minute;
+    limits.conversations_per_hour = args.conversations_per_hour;
     limits.concurrent_turns = args.max_streams;
+    limits.concurrent_turns_per_address = args.max_streams_per_address;
+    limits.concurrent_turns_per_visitor = args.max_streams_per_visitor;
+    limits.max_connections = args.max_connections;
+    limits.max_connections_per_address = args.max_connections_per_address;
     limits.client_daily_usd = Some(args.client_daily_budget);
-    limits.server_daily_usd = args.daily_budget;
+    limits.address_daily_usd = Some(args.address_daily_budget);
+    limits.server_daily_usd = match (args.daily_budget, args.no_daily_budget, public) {
+        (Some(cap), _, _) => Some(cap),
+        (None, true, _) | (None, false, false) => None,
+        (None, false, true) => Some(PUBLIC_SERVER_DAILY_USD),
+    };
     limits.conversation_ttl = args.ttl;
     limits.conversations_per_client = args.conversations_per_client;
+    limits.max_conversations = args.max_conversations;
     let store: Arc<dyn ConversationStore> = if args.store == "memory" {
         Arc::new(
             MemoryStore::builder()
-                .ttl(args.ttl)
-                .max_per_owner(args.conversations_per_client)
+                .ttl(limits.conversation_ttl)
+                .max_per_owner(limits.conversations_per_client)
+                .max_conversations(limits.max_conversations)
+                .max_bytes(limits.conversation_bytes)
                 .build(),
         )
     } else {
-        match RedisStore::open(
-            &args.store,
-            &args.store_prefix,
-            args.ttl,
-            args.conversations_per_client,
-            8 * 1024 * 1024,
-        ) {
+        let built = RedisStore::builder(&args.store)
+            .prefix(&args.store_prefix)
+            .ttl(limits.conversation_ttl)
+            .max_per_owner(limits.conversations_per_client)
+            .max_conversations(limits.max_conversations)
+            .max_bytes(limits.conversation_bytes)
+            .build();
+        match built {
             Ok(store) => Arc::new(store),
             Err(error) => {
                 print_error(&format!("--store: {error}"));
@@ -98,7 +129,34 @@ pub async fn run(
     server.secure_cookies = args.secure_cookies;
     server.shutdown_grace = args.shutdown_grace;
     server.turn_lease = args.turn_lease.max(std::time::Duration::from_millis(300));
+    server.allowed_hosts = allowed_hosts;
+    server.trusted_proxies = args.trusted_proxies.clone().unwrap_or_default();
+    server.separate_metrics = args.metrics_addr.is_some();
     server.limits = limits;
+    if public && server.auth_token.is_none() {
+        // Said on stderr, where an operator's terminal or log collector shows it.
+        eprintln!(
+            "warning: serving on {} without --auth-token: anyone who reaches it can chat; each \
+             visitor and address is limited, and the server may spend {} a day",
+            args.addr,
+            server
+                .limits
+                .server_daily_usd
+                .map_or("without limit".to_string(), |cap| format!("${cap:.2}"))
+        );
+    }
+    let metrics_listener = match args.metrics_addr {
+        None => None,
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                print_error(&format!(
+                    "cannot listen on {addr}: {error}; choose another address with --metrics-addr"
+                ));
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+        },
+    };
     let listener = match tokio::net::TcpListener::bind(args.addr).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -131,6 +189,14 @@ pub async fn run(
             "OpenAI-compatible API: http://{address}/v1 (model \"default\" or {})",
             state.settings().model_id
         )?;
+    }
+    if let Some(metrics) = metrics_listener {
+        writeln!(
+            io::stdout(),
+            "metrics: http://{}/metrics",
+            metrics.local_addr()?
+        )?;
+        tokio::spawn(bedrock_chat_server::serve_metrics(metrics));
     }
     io::stdout().flush()?;
     bedrock_chat_server::serve(listener, state, bedrock_chat_server::shutdown_signal()).await?;

@@ -1,6 +1,7 @@
 //! `/api/conversations`: create, list, read and delete this client's conversations.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -8,6 +9,8 @@ use bedrock_chat::{Role, SavedConversation, StoredConversation, TokenUsage};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::admission::Visitor;
+use crate::client_addr::ClientIp;
 use crate::error::ApiError;
 use crate::identity::ClientId;
 use crate::state::AppState;
@@ -67,7 +70,14 @@ pub(crate) fn view(state: &AppState, stored: &StoredConversation) -> Conversatio
 pub async fn create(
     State(state): State<AppState>,
     ClientId(client): ClientId,
+    ClientIp(address): ClientIp,
+    // Read and ignored: a body left unread makes hyper close the keep-alive connection after
+    // the response (API clients send `{}`), and the client's next request on it fails.
+    _body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
+    // Rate-limited by address as well as by visitor: a script without cookies cannot fill the
+    // store for everyone.
+    crate::admission::admit_create(&state, &Visitor::browser(&client, address)).await?;
     let session = state.new_session()?;
     let stored = state.store().create(&client, session.snapshot()).await?;
     Ok((
@@ -124,6 +134,7 @@ pub async fn delete(
     State(state): State<AppState>,
     ClientId(client): ClientId,
     ConversationId(id): ConversationId,
+    _body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     state.store().delete(&client, &id).await?;
     Ok(StatusCode::NO_CONTENT)

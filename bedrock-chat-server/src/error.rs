@@ -1,5 +1,6 @@
 //! The one mapping from what can go wrong to an HTTP status and a JSON body
-//! `{"error": {"message", "kind"}}`, and to the `error` event of a stream.
+//! `{"error": {"message", "kind", "retryable", "request_id", "status"}}`, the same object as
+//! the `error` event of a stream, with `Retry-After` set here and nowhere else.
 
 use std::time::Duration;
 
@@ -134,7 +135,18 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict => (StatusCode::CONFLICT, "conflict"),
             StoreError::Busy => (StatusCode::CONFLICT, "busy"),
             StoreError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-            _ => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            _ => {
+                // The store's own words name where it is (a host, a port, a socket path):
+                // they go to the log, never to a client.
+                tracing::warn!(%error, "the conversation store failed");
+                let mut api = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the conversation store did not answer; try again shortly",
+                );
+                api.retry_after = Some(Duration::from_secs(2));
+                return api;
+            }
         };
         let mut api = ApiError::new(status, kind, error.to_string());
         api.retryable = error.is_retryable();
@@ -142,15 +154,20 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// `Retry-After` in whole seconds (at least 1), for any error response of the server's.
+pub(crate) fn set_retry_after(response: &mut Response, wait: Option<Duration>) {
+    if let Some(wait) = wait
+        && let Ok(value) = HeaderValue::from_str(&wait.as_secs_f64().ceil().max(1.0).to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"message": self.message, "kind": self.kind}});
+        let body = json!({"error": self.event_data()});
         let mut response = (self.status, Json(body)).into_response();
-        if let Some(wait) = self.retry_after
-            && let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string())
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
+        set_retry_after(&mut response, self.retry_after);
         response
     }
 }

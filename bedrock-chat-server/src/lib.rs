@@ -22,21 +22,29 @@
 //!
 //! # Layout
 //!
+//! - `limits.rs`: [`Limits`], every limit declared once with its default;
+//! - `client_addr.rs`: the client's address, through the proxies the operator trusts;
+//! - `hosts.rs`: the `Host` allow-list (against DNS rebinding);
+//! - `error.rs`: the one mapping of failures to statuses and bodies;
 //! - `state.rs`: [`AppState`], the one state, and [`ServerConfig`];
+//! - `admission.rs`: the one admission path of every turn (rate, spending, capacity);
 //! - `identity.rs`: the client id cookie, the bearer token, cross-site refusal;
 //! - `conversations.rs`: create, list, read, delete;
 //! - `turns.rs`: a turn, streamed as SSE or answered as JSON, retry and undo;
 //! - `openai.rs`: the OpenAI-compatible `/v1/chat/completions` and `/v1/models`;
-//! - `limits.rs`: rate limit and daily spending caps;
-//! - `error.rs`: the one mapping of failures to statuses;
 //! - `telemetry.rs`: `/metrics` (Prometheus) and what feeds it;
+//! - `listener.rs`: the accept loop, with its connection limits;
 //! - `page.rs` and `assets/`: the page, embedded in the binary.
 #![deny(missing_docs)]
 
+mod admission;
+mod client_addr;
 mod conversations;
 mod error;
+mod hosts;
 mod identity;
 mod limits;
+mod listener;
 mod openai;
 mod openai_tools;
 mod page;
@@ -52,14 +60,15 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use tower_http::compression::CompressionLayer;
-use tower_http::timeout::TimeoutLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::TraceLayer;
 
+pub use client_addr::{ClientIp, PeerAddr, TrustedProxies};
 pub use error::ApiError;
+pub use hosts::AllowedHosts;
 pub use identity::{COOKIE, ClientId};
-pub use limits::Limits;
+pub use limits::{Limits, PUBLIC_SERVER_DAILY_USD};
 pub use state::{AppState, ServerConfig};
 
 /// The server's routes: the page, its assets and `/api`.
@@ -91,8 +100,10 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/{name}", get(page::asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .route("/metrics", get(telemetry::render))
         .nest("/api", api);
+    if !state.config().separate_metrics {
+        app = app.route("/metrics", get(telemetry::render_guarded));
+    }
     if state.config().openai_api {
         let v1 = Router::new()
             .route("/chat/completions", post(openai::chat_completions))
@@ -112,11 +123,36 @@ pub fn router(state: AppState) -> Router {
             StatusCode::GATEWAY_TIMEOUT,
             limits.request_timeout,
         ))
+        // A body sent slower than this is cut off: a slow sender cannot hold a handler.
+        .layer(RequestBodyTimeoutLayer::new(limits.body_read_timeout))
         // gzip for the page and JSON; the default predicate leaves `text/event-stream` alone, so
         // each event reaches the browser as soon as it is written.
         .layer(CompressionLayer::new())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            client_addr::locate,
+        ))
+        // Outermost: a host not on the list is refused before anything else runs.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            hosts::check_host,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// `/metrics` alone, for an address of its own (`--metrics-addr`), as axum's
+/// `prometheus-metrics` example serves it.
+pub fn metrics_router() -> Router {
+    telemetry::init();
+    Router::new().route("/metrics", get(telemetry::render))
+}
+
+/// Serves [`metrics_router`] on `listener` until the process ends; a failure is logged.
+pub async fn serve_metrics(listener: tokio::net::TcpListener) {
+    if let Err(error) = axum::serve(listener, metrics_router()).await {
+        tracing::warn!(%error, "the metrics listener stopped");
+    }
 }
 
 async fn ready(
@@ -140,28 +176,22 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let grace = state.config().shutdown_grace;
     let stop_turns = state.stop_turns().clone();
+    let limits = state.config().limits.clone();
+    let proxies = state.config().trusted_proxies.clone();
     let app = router(state);
-    // Each SSE event is a small write: without TCP_NODELAY, Nagle's algorithm holds it until the
-    // client's delayed ACK (40 ms on Linux) and a streamed reply stutters.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::warn!(%error, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!(
-                grace_secs = grace.as_secs(),
-                "shutting down; letting replies finish"
-            );
-            // Streams keep their connections open, so they must end for the server to stop.
-            tokio::spawn(async move {
-                tokio::time::sleep(grace).await;
-                stop_turns.cancel();
-            });
-        })
-        .await
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "shutting down; letting replies finish"
+        );
+        // Streams keep their connections open, so they must end for the server to stop.
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            stop_turns.cancel();
+        });
+    };
+    listener::run(listener, app, &limits, &proxies, shutdown).await
 }
 
 /// Resolves at SIGTERM or Ctrl-C (SIGINT).

@@ -1,17 +1,10 @@
-//! What keeps a public chatbot alive in public: a per-client request rate, and spending caps per
-//! client and for the whole server per day.
+//! Every limit of the server, declared once with its default: the CLI's flags, the stores the
+//! CLI builds and the admission of every turn read them from here.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::http::StatusCode;
-use bedrock_chat::{ConversationStore, StoreError};
-use tokio::time::Instant;
-
-use crate::error::ApiError;
-
-/// The server's limits. Every field has a default that suits a small public deployment.
+/// The server's limits. Every field has a default that suits a small public deployment; the
+/// per-visitor limits are per cookie *and* per client address, so a new cookie resets nothing.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Limits {
@@ -21,22 +14,57 @@ pub struct Limits {
     /// conversation, images included (as base64 `data:` URLs, a third larger than the image).
     /// Default is 20 MiB: several images at Bedrock's 3.75 MB limit.
     pub openai_body_bytes: usize,
-    /// Messages (turns) one client may send per minute. Default is 20.
+    /// Messages (turns) one visitor (cookie, or API key) may send per minute. Default is 20.
     pub turns_per_minute: u32,
-    /// Replies being written at once, over all clients. Default is 64.
+    /// Messages one client address may send per minute, over all its cookies. Default is 60.
+    pub address_turns_per_minute: u32,
+    /// Messages the whole server (every instance, on a shared store) takes per minute. Default
+    /// is 600.
+    pub server_turns_per_minute: u32,
+    /// Conversations one client address (and one visitor) may create per hour. Default is 60.
+    pub conversations_per_hour: u32,
+    /// Replies being written at once, over all clients (every instance, on a shared store).
+    /// Default is 64.
     pub concurrent_turns: usize,
-    /// US dollars one client may spend per UTC day; `None` for no cap. Default is $5.
+    /// Replies being written at once for one client address. Default is 8.
+    pub concurrent_turns_per_address: usize,
+    /// Replies being written at once for one visitor. Default is 2.
+    pub concurrent_turns_per_visitor: usize,
+    /// US dollars one visitor may spend per UTC day; `None` for no cap. Default is $5.
     pub client_daily_usd: Option<f64>,
-    /// US dollars the whole server may spend per UTC day; `None` for no cap. Default is none.
+    /// US dollars one client address may spend per UTC day, over all its cookies; `None` for
+    /// no cap. Default is $10.
+    pub address_daily_usd: Option<f64>,
+    /// US dollars the whole server may spend per UTC day; `None` for no cap. Default is none
+    /// here; `bedrock-chat serve` sets [`PUBLIC_SERVER_DAILY_USD`] on any address but loopback.
     pub server_daily_usd: Option<f64>,
     /// How long a conversation is kept after its last use. Default is 24 hours.
     pub conversation_ttl: Duration,
-    /// Conversations one client keeps (the oldest goes). Default is 100.
+    /// Conversations one visitor keeps (the oldest goes). Default is 100.
     pub conversations_per_client: usize,
+    /// Conversations the store keeps in all (the whole deployment, on a shared store). Default
+    /// is 100,000.
+    pub max_conversations: usize,
+    /// The largest conversation kept, as JSON bytes. Default is 8 MiB.
+    pub conversation_bytes: usize,
     /// The longest time to the response head of any request. Streams are not limited once
     /// they have started. Default is 30 seconds.
     pub request_timeout: Duration,
+    /// The longest time a client may take to send a request's headers (and, on a keep-alive
+    /// connection, to begin its next request). Default is 10 seconds.
+    pub header_read_timeout: Duration,
+    /// The longest time a client may take to send a request's body. Default is 30 seconds.
+    pub body_read_timeout: Duration,
+    /// Connections open at once; past it, new ones wait to be accepted. Default is 512.
+    pub max_connections: usize,
+    /// Connections open at once from one address (not applied to trusted proxies, which carry
+    /// many clients). Default is 32.
+    pub max_connections_per_address: usize,
 }
+
+/// The server-wide daily cap `bedrock-chat serve` applies when it listens on an address other
+/// than loopback and the operator set none: $50.
+pub const PUBLIC_SERVER_DAILY_USD: f64 = 50.0;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -44,144 +72,24 @@ impl Default for Limits {
             body_bytes: bedrock_chat::MAX_MESSAGE_BYTES + 64 * 1024,
             openai_body_bytes: 20 * 1024 * 1024,
             turns_per_minute: 20,
+            address_turns_per_minute: 60,
+            server_turns_per_minute: 600,
+            conversations_per_hour: 60,
             concurrent_turns: 64,
+            concurrent_turns_per_address: 8,
+            concurrent_turns_per_visitor: 2,
             client_daily_usd: Some(5.0),
+            address_daily_usd: Some(10.0),
             server_daily_usd: None,
             conversation_ttl: Duration::from_secs(24 * 3600),
             conversations_per_client: 100,
+            max_conversations: 100_000,
+            conversation_bytes: 8 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 512,
+            max_connections_per_address: 32,
         }
-    }
-}
-
-/// A token bucket per client: `per_minute` turns, refilled continuously.
-#[derive(Debug)]
-pub struct RateLimiter {
-    per_minute: u32,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
-}
-
-impl RateLimiter {
-    /// A limiter of `per_minute` turns per client.
-    pub fn new(per_minute: u32) -> Self {
-        RateLimiter {
-            per_minute,
-            buckets: Mutex::default(),
-        }
-    }
-
-    /// Takes one turn from `client`'s bucket, or says how long to wait for one.
-    pub fn check(&self, client: &str) -> Result<(), Duration> {
-        let capacity = f64::from(self.per_minute.max(1));
-        let per_second = capacity / 60.0;
-        let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() > 100_000 {
-            // Full buckets carry no information: forget them so memory stays bounded.
-            buckets.retain(|_, (tokens, at)| {
-                *tokens + now.duration_since(*at).as_secs_f64() * per_second < capacity
-            });
-        }
-        let (tokens, at) = buckets.entry(client.to_string()).or_insert((capacity, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * per_second).min(capacity);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - *tokens) / per_second))
-        }
-    }
-}
-
-/// Refuses a turn when the client or the whole server has reached its cap today. The sums are
-/// the store's, so on a shared store (Redis) the caps hold across every instance.
-///
-/// # Errors
-///
-/// A 402 naming which cap was reached, or the store's error.
-pub async fn check_spending(
-    store: &dyn ConversationStore,
-    client: &str,
-    limits: &Limits,
-) -> Result<(), ApiError> {
-    let refuse =
-        |message: String| ApiError::new(StatusCode::PAYMENT_REQUIRED, "daily_budget", message);
-    // Both sums at once: each is a round trip to a shared store. Each gives its cap when reached.
-    let reached = |cap: Option<f64>, account: String| async move {
-        match cap {
-            Some(cap) => Ok((store.spent_today(&account).await? >= cap).then_some(cap)),
-            None => Ok::<_, StoreError>(None),
-        }
-    };
-    let (server, client) = tokio::join!(
-        reached(limits.server_daily_usd, SERVER_ACCOUNT.to_string()),
-        reached(limits.client_daily_usd, client_account(client)),
-    );
-    if let Some(cap) = server? {
-        return Err(refuse(format!(
-            "this server has reached its spending limit for today (${cap:.2}); try again tomorrow"
-        )));
-    }
-    if let Some(cap) = client? {
-        return Err(refuse(format!(
-            "you have reached your spending limit for today (${cap:.2}); try again tomorrow"
-        )));
-    }
-    Ok(())
-}
-
-/// Adds what a turn cost to the client's and the server's sums for today. A store that fails
-/// here is logged, not reported: the reply has already been given.
-pub async fn record_spending(store: &dyn ConversationStore, client: &str, usd: f64) {
-    let accounts = [SERVER_ACCOUNT.to_string(), client_account(client)];
-    let added = futures::future::join_all(
-        accounts
-            .iter()
-            .map(|account| store.add_spending(account, usd)),
-    )
-    .await;
-    for error in added.into_iter().filter_map(Result::err) {
-        tracing::warn!(%error, "could not record spending");
-    }
-}
-
-const SERVER_ACCOUNT: &str = "server";
-
-fn client_account(client: &str) -> String {
-    format!("client:{client}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn the_rate_limit_refills_over_time() {
-        let limiter = RateLimiter::new(2);
-        assert!(limiter.check("a").is_ok());
-        assert!(limiter.check("a").is_ok());
-        let wait = limiter.check("a").unwrap_err();
-        assert_eq!(wait, Duration::from_secs(30));
-        assert!(limiter.check("b").is_ok(), "clients are limited apart");
-        tokio::time::advance(Duration::from_secs(30)).await;
-        assert!(limiter.check("a").is_ok());
-    }
-
-    #[tokio::test]
-    async fn spending_caps_hold_per_client_and_for_the_server() {
-        let store = bedrock_chat::MemoryStore::new();
-        let limits = Limits {
-            client_daily_usd: Some(1.0),
-            server_daily_usd: Some(1.5),
-            ..Limits::default()
-        };
-        record_spending(&store, "a", 1.0).await;
-        let refused = check_spending(&store, "a", &limits).await.unwrap_err();
-        assert!(refused.message.contains("you have reached"), "{refused:?}");
-        assert!(check_spending(&store, "b", &limits).await.is_ok());
-        record_spending(&store, "b", 0.5).await;
-        let refused = check_spending(&store, "b", &limits).await.unwrap_err();
-        assert!(refused.message.contains("this server"), "{refused:?}");
     }
 }

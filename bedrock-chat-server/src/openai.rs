@@ -11,17 +11,20 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use bedrock_chat::{
     Attachment, ChatRequest, ContentBlock, InferenceConfig, Message, Role, StopReason, StreamEvent,
-    TokenUsage, converse_once, converse_stream_once,
+    TokenUsage, converse_once, converse_stream_once, estimate_usage,
 };
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio_stream::wrappers::UnboundedReceiverStream;
 
+use crate::admission::{Permit, Visitor, admit_turn};
+use crate::client_addr::ClientIp;
 use crate::error::ApiError;
 use crate::openai_tools::{
     InTool, InToolCall, calls_to_blocks, reply_tool_calls, tool_config, tool_message_block,
@@ -67,11 +70,7 @@ impl<E: Into<ApiError>> From<E> for OpenAiError {
 impl IntoResponse for OpenAiError {
     fn into_response(self) -> Response {
         let mut response = (self.0.status, Json(self.body())).into_response();
-        if let Some(wait) = self.0.retry_after
-            && let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string())
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
+        crate::error::set_retry_after(&mut response, self.0.retry_after);
         response
     }
 }
@@ -447,23 +446,23 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Who is asking, for rate limits and spending caps: the whole endpoint is one client per token.
-fn client_key(headers: &HeaderMap) -> String {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    // Never the token itself: a short, stable digest of it.
-    let digest = token.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("openai-{digest:016x}")
+/// What `usage` costs at the server's prices (`None` for an unpriced model).
+fn price(state: &AppState, model: &str, usage: &TokenUsage) -> Option<f64> {
+    state
+        .settings()
+        .prices
+        .price_for(model)
+        .map(|price| price.cost(usage))
 }
 
 /// `POST /v1/chat/completions`.
+///
+/// Callers are limited by their address (and the whole server's limits): a single shared
+/// token is a gate, not an identity, so one caller spending cannot lock out the others, and
+/// rotating `Authorization` values gains nothing.
 pub async fn chat_completions(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ClientIp(address): ClientIp,
     body: Result<Json<CompletionRequest>, JsonRejection>,
 ) -> Result<Response, OpenAiError> {
     let body = match body {
@@ -475,100 +474,183 @@ pub async fn chat_completions(
             ));
         }
     };
-    let client = client_key(&headers);
-    if let Err(wait) = state.rate().check(&client) {
-        return Err(ApiError::too_many(
-            "rate_limited",
-            format!("too many requests; wait {} s", wait.as_secs().max(1)),
-            wait,
-        )
-        .into());
-    }
-    if let Err(mut refused) =
-        crate::limits::check_spending(state.store(), &client, &state.config().limits).await
-    {
-        // OpenAI's clients know 429 for "you have used your quota".
-        if refused.status == StatusCode::PAYMENT_REQUIRED {
-            refused.status = StatusCode::TOO_MANY_REQUESTS;
-        }
-        return Err(refused.into());
-    }
     let (request, model, stream, include_usage) = to_request(&state, body)?;
-    let Ok(permit) = state.turns().try_acquire_owned() else {
-        let mut error = ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "the server is writing as many replies as it can; try again in a moment",
-        );
-        error.retry_after = Some(std::time::Duration::from_secs(2));
-        return Err(error.into());
+    let visitor = Visitor::api(None, address);
+    let most = price(&state, &model, &estimate_usage(&request, None));
+    let permit = match admit_turn(&state, &visitor, most.unwrap_or(0.0)).await {
+        Ok(permit) => permit,
+        Err(mut refused) => {
+            // OpenAI's clients know 429 for "you have used your quota".
+            if refused.status == StatusCode::PAYMENT_REQUIRED {
+                refused.status = StatusCode::TOO_MANY_REQUESTS;
+            }
+            return Err(refused.into());
+        }
     };
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let created = now();
-    let model_client = state.client();
-    let policy = state.settings().retry_policy.clone();
-    let observer: bedrock_chat::RetryObserver = std::sync::Arc::new(|notice| {
-        crate::telemetry::retry(
-            ApiError::from(notice.error).kind,
-            notice.error.is_throttling(),
-        );
-    });
-    let mut meter = crate::telemetry::TurnMeter::start("openai");
-    if !stream {
-        let response = converse_once(model_client.as_ref(), &request, &policy, Some(&observer))
-            .await
-            .inspect_err(|e| meter.finish(ApiError::from(e).kind, 0, 0, None))?;
-        drop(permit);
-        let usage = response.usage();
-        meter.first_token();
-        let cost = record_spend(&state, &client, &model, &usage).await;
-        meter.finish("ok", usage.input_tokens, usage.output_tokens, cost);
-        return Ok(Json(json!({
-            "id": id,
-            "object": "chat.completion",
-            "created": created,
-            "model": model,
-            "choices": [{
-                "index": 0,
-                "message": assistant_message(response.message()),
-                "finish_reason": finish_reason(response.stop_reason()),
-            }],
-            "usage": usage_json(&usage),
-        }))
-        .into_response());
+    // The call runs on a task of its own that owns the permit, so whatever the client does
+    // (waits, hangs up before the reply or in the middle of it), what Bedrock bills is charged.
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    let call = Call {
+        state: state.clone(),
+        request,
+        model: model.clone(),
+        permit,
+        meter: crate::telemetry::TurnMeter::start("openai"),
+        id: id.clone(),
+        created,
+        include_usage,
+    };
+    if stream {
+        tokio::spawn(call.stream(sender));
+    } else {
+        tokio::spawn(call.whole(sender));
+    }
+    // The first item says whether the reply started: an error before it is the response's
+    // status; after it, an error is a chunk of the stream.
+    match receiver.recv().await {
+        Some(Ok(Out::Whole(body))) => Ok(Json(body).into_response()),
+        Some(Ok(Out::Chunk(first))) => {
+            let rest = UnboundedReceiverStream::new(receiver).map(|item| {
+                Ok::<_, Infallible>(match item {
+                    Ok(Out::Chunk(event)) => event,
+                    Ok(Out::Whole(body)) => Event::default().data(body.to_string()),
+                    Err(error) => Event::default().data(error.body().to_string()),
+                })
+            });
+            let events =
+                futures::stream::once(async move { Ok::<_, Infallible>(first) }).chain(rest);
+            Ok((
+                [("x-accel-buffering", "no")],
+                Sse::new(events).keep_alive(KeepAlive::default()),
+            )
+                .into_response())
+        }
+        Some(Err(error)) => Err(error),
+        None => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the reply ended without an answer",
+        )
+        .into()),
+    }
+}
+
+/// What a call sends its handler: a whole reply's body, or the stream's chunks.
+enum Out {
+    Whole(Value),
+    Chunk(Event),
+}
+
+/// One call to Bedrock on `/v1`, run on a task of its own.
+struct Call {
+    state: AppState,
+    request: ChatRequest,
+    model: String,
+    permit: Permit,
+    meter: crate::telemetry::TurnMeter,
+    id: String,
+    created: u64,
+    include_usage: bool,
+}
+
+type Sender = tokio::sync::mpsc::UnboundedSender<Result<Out, OpenAiError>>;
+
+impl Call {
+    fn observer() -> bedrock_chat::RetryObserver {
+        std::sync::Arc::new(|notice| {
+            crate::telemetry::retry(
+                ApiError::from(notice.error).kind,
+                notice.error.is_throttling(),
+            );
+        })
     }
 
-    let mut events =
-        converse_stream_once(model_client.as_ref(), &request, &policy, Some(&observer))
-            .await
-            .inspect_err(|e| meter.finish(ApiError::from(e).kind, 0, 0, None))?;
-    meter.first_token();
-    let usage_id = id.clone();
-    let usage_model = model.clone();
-    let chunk = move |delta: Value, finish: Option<&str>| {
-        json!({
-            "id": id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        })
-    };
-    let spend_state = state.clone();
-    let output = async_stream(move |tx| async move {
-        let _permit = permit;
-        let send = |value: Value| tx.send(Event::default().data(value.to_string()));
-        if send(chunk(json!({"role": "assistant", "content": ""}), None)).is_err() {
-            return;
+    /// Charges `usage` (or nothing, for a call Bedrock refused before it began) and records
+    /// the turn.
+    async fn finish(mut self, outcome: &str, usage: TokenUsage) -> Option<f64> {
+        let cost = price(&self.state, &self.model, &usage);
+        self.permit.settle(cost.unwrap_or(0.0)).await;
+        self.meter
+            .finish(outcome, usage.input_tokens, usage.output_tokens, cost);
+        cost
+    }
+
+    async fn whole(mut self, sender: Sender) {
+        let client = self.state.client();
+        let policy = self.state.settings().retry_policy.clone();
+        let observer = Self::observer();
+        let answer = converse_once(client.as_ref(), &self.request, &policy, Some(&observer)).await;
+        match answer {
+            Ok(response) => {
+                self.meter.first_token();
+                let usage = response.usage();
+                let body = json!({
+                    "id": self.id,
+                    "object": "chat.completion",
+                    "created": self.created,
+                    "model": self.model,
+                    "choices": [{
+                        "index": 0,
+                        "message": assistant_message(response.message()),
+                        "finish_reason": finish_reason(response.stop_reason()),
+                    }],
+                    "usage": usage_json(&usage),
+                });
+                self.finish("ok", usage).await;
+                let _ = sender.send(Ok(Out::Whole(body)));
+            }
+            Err(error) => {
+                // A whole reply that failed was not billed (Bedrock bills only replies it
+                // began, and a whole reply is all or nothing).
+                let kind = ApiError::from(&error).kind;
+                self.finish(kind, TokenUsage::default()).await;
+                let _ = sender.send(Err(OpenAiError::from(error)));
+            }
         }
+    }
+
+    async fn stream(mut self, sender: Sender) {
+        let client = self.state.client();
+        let policy = self.state.settings().retry_policy.clone();
+        let observer = Self::observer();
+        let opened =
+            converse_stream_once(client.as_ref(), &self.request, &policy, Some(&observer)).await;
+        let mut events = match opened {
+            Ok(events) => events,
+            Err(error) => {
+                let kind = ApiError::from(&error).kind;
+                self.finish(kind, TokenUsage::default()).await;
+                let _ = sender.send(Err(OpenAiError::from(error)));
+                return;
+            }
+        };
+        self.meter.first_token();
+        let (id, created, model) = (self.id.clone(), self.created, self.model.clone());
+        let chunk = |delta: Value, finish: Option<&str>| {
+            json!({
+                "id": id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            })
+        };
+        let send =
+            |value: Value| sender.send(Ok(Out::Chunk(Event::default().data(value.to_string()))));
         let mut stop = None;
-        let mut usage = TokenUsage::default();
+        let mut usage = None;
+        let mut text_bytes = 0;
         // OpenAI numbers a reply's tool calls from 0; Bedrock's block indexes count text too.
         let mut call_numbers: Vec<u32> = Vec::new();
-        while let Some(event) = events.next().await {
-            let delta = match &event {
+        let mut gone = send(chunk(json!({"role": "assistant", "content": ""}), None)).is_err();
+        let mut failed = None;
+        while !gone && let Some(event) = events.next().await {
+            let delta = match event {
                 Ok(StreamEvent::ToolUseStart { index, id, name }) => {
-                    call_numbers.push(*index);
+                    call_numbers.push(index);
+                    text_bytes += name.len();
                     Some(json!({"tool_calls": [{
                         "index": call_numbers.len() - 1,
                         "id": id,
@@ -577,83 +659,65 @@ pub async fn chat_completions(
                     }]}))
                 }
                 Ok(StreamEvent::ToolUseInputDelta { index, input }) if !input.is_empty() => {
-                    call_numbers.iter().position(|i| i == index).map(
+                    text_bytes += input.len();
+                    call_numbers.iter().position(|i| *i == index).map(
                         |n| json!({"tool_calls": [{"index": n, "function": {"arguments": input}}]}),
                     )
                 }
-                _ => None,
+                Ok(StreamEvent::TextDelta(text)) => {
+                    text_bytes += text.len();
+                    Some(json!({"content": text}))
+                }
+                Ok(StreamEvent::MessageStop(reason)) => {
+                    stop = Some(reason);
+                    None
+                }
+                Ok(StreamEvent::Metadata { usage: u, .. }) => {
+                    usage = Some(u);
+                    None
+                }
+                Ok(_) => None,
+                Err(error) => {
+                    failed = Some(error);
+                    break;
+                }
             };
             if let Some(delta) = delta {
-                if send(chunk(delta, None)).is_err() {
-                    return;
-                }
-                continue;
-            }
-            match event {
-                Ok(StreamEvent::TextDelta(text)) => {
-                    if send(chunk(json!({"content": text}), None)).is_err() {
-                        // The client went away: dropping the stream closes Bedrock's.
-                        return;
-                    }
-                }
-                Ok(StreamEvent::MessageStop(reason)) => stop = Some(reason),
-                Ok(StreamEvent::Metadata { usage: u, .. }) => usage = u,
-                Ok(_) => {}
-                Err(error) => {
-                    meter.finish(ApiError::from(&error).kind, 0, 0, None);
-                    // Never a normal stop: an error chunk, which the clients raise.
-                    let error = OpenAiError::from(error);
-                    let _ = send(error.body());
-                    return;
-                }
+                // The client went away: dropping the stream closes Bedrock's.
+                gone = send(chunk(delta, None)).is_err();
             }
         }
-        let cost = record_spend(&spend_state, &client, &usage_model, &usage).await;
-        meter.finish("ok", usage.input_tokens, usage.output_tokens, cost);
+        drop(events);
+        // Bedrock's own count when its closing metadata arrived; else an estimate from the
+        // request and the text it wrote before the client left or the stream failed.
+        let billed = usage.unwrap_or_else(|| estimate_usage(&self.request, Some(text_bytes)));
+        if let Some(error) = failed {
+            let kind = ApiError::from(&error).kind;
+            self.finish(kind, billed).await;
+            // Never a normal stop: an error chunk, which the clients raise.
+            let _ = send(OpenAiError::from(error).body());
+            return;
+        }
+        if gone {
+            self.finish("cancelled", billed).await;
+            return;
+        }
+        let include_usage = self.include_usage;
+        self.finish("ok", billed).await;
         let reason = stop.as_ref().map_or("stop", finish_reason);
-        let mut last = chunk(json!({}), Some(reason));
+        let _ = send(chunk(json!({}), Some(reason)));
         if include_usage {
-            let _ = send(last);
-            last = json!({
-                "id": usage_id,
+            let _ = send(json!({
+                "id": id,
                 "object": "chat.completion.chunk",
                 "created": created,
-                "model": usage_model,
+                "model": model,
                 "choices": [],
-                "usage": usage_json(&usage),
-            });
+                "usage": usage_json(&billed),
+            }));
         }
-        let _ = send(last);
-        let _ = tx.send(Event::default().data("[DONE]"));
-    });
-    Ok((
-        [("x-accel-buffering", "no")],
-        Sse::new(output).keep_alive(KeepAlive::default()),
-    )
-        .into_response())
-}
-
-async fn record_spend(
-    state: &AppState,
-    client: &str,
-    model: &str,
-    usage: &TokenUsage,
-) -> Option<f64> {
-    let cost = state.settings().prices.price_for(model)?.cost(usage);
-    crate::limits::record_spending(state.store(), client, cost).await;
-    Some(cost)
-}
-
-/// Runs `produce` on a task of its own, feeding an SSE stream; when the client goes away the
-/// stream is dropped and `produce` sees its sends fail.
-fn async_stream<F, Fut>(produce: F) -> impl futures::Stream<Item = Result<Event, Infallible>>
-where
-    F: FnOnce(tokio::sync::mpsc::UnboundedSender<Event>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(produce(tx));
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(Ok)
+        let _ = sender.send(Ok(Out::Chunk(Event::default().data("[DONE]"))));
+    }
 }
 
 /// Runs before the OpenAI-compatible endpoint: the bearer token and the request's site (its

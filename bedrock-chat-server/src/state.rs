@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bedrock_chat::{ChatSession, ConversationStore, ModelClient, SessionSettings};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::limits::{Limits, RateLimiter};
+use crate::client_addr::TrustedProxies;
+use crate::hosts::AllowedHosts;
+use crate::limits::Limits;
 
 /// How the server behaves, apart from the chat settings.
 #[derive(Clone, Debug)]
@@ -31,6 +32,16 @@ pub struct ServerConfig {
     /// every third of this while the turn runs): an instance that dies mid-turn blocks the
     /// conversation this long at most. Default is 30 seconds.
     pub turn_lease: Duration,
+    /// The host names the server answers to (the defence against DNS rebinding). Default is
+    /// the loopback names only.
+    pub allowed_hosts: AllowedHosts,
+    /// The proxies in front of the server whose `X-Forwarded-For` says who the client is.
+    /// Default is none: the peer is the client.
+    pub trusted_proxies: TrustedProxies,
+    /// `/metrics` is served on an address of its own, not with the API. Default is false: it
+    /// is served with the API, behind the token when there is one, and otherwise only to
+    /// clients on loopback.
+    pub separate_metrics: bool,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +54,9 @@ impl Default for ServerConfig {
             openai_api: false,
             allowed_models: Vec::new(),
             turn_lease: Duration::from_secs(30),
+            allowed_hosts: AllowedHosts::default(),
+            trusted_proxies: TrustedProxies::default(),
+            separate_metrics: false,
         }
     }
 }
@@ -58,8 +72,6 @@ struct Inner {
     settings: SessionSettings,
     store: Arc<dyn ConversationStore>,
     config: ServerConfig,
-    rate: RateLimiter,
-    turns: Arc<Semaphore>,
     /// Cancelled when running turns must end (the shutdown grace is over).
     stop_turns: CancellationToken,
 }
@@ -87,8 +99,6 @@ impl AppState {
                 client: Arc::new(client),
                 settings,
                 store: Arc::new(crate::telemetry::MeteredStore(store)),
-                rate: RateLimiter::new(config.limits.turns_per_minute),
-                turns: Arc::new(Semaphore::new(config.limits.concurrent_turns.max(1))),
                 stop_turns: CancellationToken::new(),
                 config,
             }),
@@ -126,12 +136,9 @@ impl AppState {
         &self.inner.config
     }
 
-    pub(crate) fn rate(&self) -> &RateLimiter {
-        &self.inner.rate
-    }
-
-    pub(crate) fn turns(&self) -> Arc<Semaphore> {
-        self.inner.turns.clone()
+    /// The daily cap of a visitor (`client:ID` or `key:NAME`).
+    pub(crate) fn visitor_cap(&self, _visitor: &str) -> Option<f64> {
+        self.inner.config.limits.client_daily_usd
     }
 
     /// Cancelled when running turns must stop.

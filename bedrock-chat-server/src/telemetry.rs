@@ -6,15 +6,19 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bedrock_chat::{
-    ConversationStore, ConversationSummary, Lease, SavedConversation, StoreError,
+    Cap, ConversationStore, ConversationSummary, Lease, Rate, SavedConversation, Slots, StoreError,
     StoredConversation,
 };
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::client_addr::ClientIp;
+use crate::state::AppState;
 
 /// The process's Prometheus recorder, installed on first use. A process has one metrics
 /// registry; several servers in one process (as in tests) share it.
@@ -55,13 +59,46 @@ pub async fn render() -> Response {
     }
 }
 
+/// `GET /metrics` served with the API: behind the token when there is one, and otherwise only
+/// to a client on loopback (an operator's scraper on the same host); anyone else gets 404.
+pub async fn render_guarded(
+    State(state): State<AppState>,
+    ClientIp(address): ClientIp,
+    request: Request,
+) -> Response {
+    let allowed = if state.config().auth_token.is_some() {
+        crate::identity::check_token(&state, &request).is_ok()
+    } else {
+        address.is_loopback()
+    };
+    if !allowed {
+        return crate::error::ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "no_route",
+            "no such route",
+        )
+        .into_response();
+    }
+    render().await
+}
+
 /// Counts every request by route (the pattern, never the ids in it) and status.
 pub async fn count_requests(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let method = request.method().to_string();
+    // Only methods the server knows: a made-up method is one more series per spelling.
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    };
     let response = next.run(request).await;
     counter!(
         "bedrock_chat_http_requests_total",
@@ -235,5 +272,39 @@ impl ConversationStore for MeteredStore {
 
     async fn add_spending(&self, account: &str, usd: f64) -> Result<(), StoreError> {
         metered("add_spending", self.0.add_spending(account, usd)).await
+    }
+
+    async fn reserve_spending(
+        &self,
+        caps: &[Cap<'_>],
+        usd: f64,
+    ) -> Result<Option<usize>, StoreError> {
+        metered("reserve_spending", self.0.reserve_spending(caps, usd)).await
+    }
+
+    async fn take_rate(&self, rates: &[Rate<'_>]) -> Result<Option<(usize, Duration)>, StoreError> {
+        metered("take_rate", self.0.take_rate(rates)).await
+    }
+
+    async fn acquire_slots(
+        &self,
+        slots: &[Slots<'_>],
+        token: &str,
+        ttl: Duration,
+    ) -> Result<Option<usize>, StoreError> {
+        metered("acquire_slots", self.0.acquire_slots(slots, token, ttl)).await
+    }
+
+    async fn renew_slots(
+        &self,
+        keys: &[&str],
+        token: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        metered("renew_slots", self.0.renew_slots(keys, token, ttl)).await
+    }
+
+    async fn release_slots(&self, keys: &[&str], token: &str) -> Result<(), StoreError> {
+        metered("release_slots", self.0.release_slots(keys, token)).await
     }
 }

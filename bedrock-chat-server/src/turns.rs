@@ -6,9 +6,6 @@
 //! saved (compare-and-set on its version) only when the reply is complete: a failure, a client
 //! that goes away, or a server that shuts down leaves it exactly as it was.
 
-use std::convert::Infallible;
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
@@ -17,10 +14,12 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use bedrock_chat::{ChatSession, Lease, StoreError, StreamEvent, TokenUsage};
 use futures::StreamExt;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
 
+use crate::admission::{Permit, Visitor, admit_turn};
+use crate::client_addr::ClientIp;
 use crate::conversations::{ConversationId, cost_of, view};
 use crate::error::ApiError;
 use crate::identity::ClientId;
@@ -32,19 +31,52 @@ use crate::telemetry::TurnMeter;
 enum TurnEvent {
     Notice(String),
     Delta(String),
-    Done(Value),
+    Done(Box<TurnDone>),
     Error(ApiError),
+}
+
+/// The `done` event: what the turn used and cost, and the conversation so far.
+#[derive(Debug, Serialize)]
+struct TurnDone {
+    usage: TokenUsage,
+    cost_usd: Option<f64>,
+    stop_reason: String,
+    conversation_usage: TokenUsage,
+    conversation_cost_usd: Option<f64>,
+}
+
+/// A whole (not streamed) turn's answer: the `done` event with the reply's text and notices.
+#[derive(Serialize)]
+struct WholeTurn {
+    #[serde(flatten)]
+    done: TurnDone,
+    text: String,
+    notices: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct NoticeData<'a> {
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct DeltaData<'a> {
+    text: &'a str,
 }
 
 impl TurnEvent {
     fn to_sse(&self) -> Event {
         let (name, data) = match self {
-            TurnEvent::Notice(message) => ("notice", json!({"message": message})),
-            TurnEvent::Delta(text) => ("delta", json!({"text": text})),
-            TurnEvent::Done(done) => ("done", done.clone()),
-            TurnEvent::Error(error) => ("error", error.event_data()),
+            TurnEvent::Notice(message) => {
+                ("notice", serde_json::to_string(&NoticeData { message }))
+            }
+            TurnEvent::Delta(text) => ("delta", serde_json::to_string(&DeltaData { text })),
+            TurnEvent::Done(done) => ("done", serde_json::to_string(done)),
+            TurnEvent::Error(error) => ("error", Ok(error.event_data().to_string())),
         };
-        Event::default().event(name).data(data.to_string())
+        Event::default()
+            .event(name)
+            .data(data.unwrap_or_else(|_| "{}".to_string()))
     }
 }
 
@@ -86,23 +118,29 @@ fn wants_stream(headers: &HeaderMap) -> bool {
 pub async fn send(
     State(state): State<AppState>,
     ClientId(client): ClientId,
+    ClientIp(address): ClientIp,
     ConversationId(id): ConversationId,
     headers: HeaderMap,
     body: Result<Json<SendBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let text = json_body(body)?.text;
     ChatSession::check_message(&text)?;
-    run(state, client, id, Action::Say(text), wants_stream(&headers)).await
+    let stream = wants_stream(&headers);
+    run(state, client, address, id, Action::Say(text), stream).await
 }
 
 /// `POST /api/conversations/{id}/retry`: the last message again, replacing its reply.
 pub async fn retry(
     State(state): State<AppState>,
     ClientId(client): ClientId,
+    ClientIp(address): ClientIp,
     ConversationId(id): ConversationId,
     headers: HeaderMap,
+    // Read and ignored, so the keep-alive connection survives a body (see `create`).
+    _body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    run(state, client, id, Action::Retry, wants_stream(&headers)).await
+    let stream = wants_stream(&headers);
+    run(state, client, address, id, Action::Retry, stream).await
 }
 
 /// `POST /api/conversations/{id}/undo`: removes the last exchange.
@@ -110,6 +148,8 @@ pub async fn undo(
     State(state): State<AppState>,
     ClientId(client): ClientId,
     ConversationId(id): ConversationId,
+    // Read and ignored, so the keep-alive connection survives a body (see `create`).
+    _body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let store = state.store();
     let (lease, stored) = store
@@ -147,49 +187,53 @@ pub async fn undo(
 async fn run(
     state: AppState,
     client: String,
+    address: std::net::IpAddr,
     id: String,
     action: Action,
     stream: bool,
 ) -> Result<Response, ApiError> {
-    if let Err(wait) = state.rate().check(&client) {
-        return Err(ApiError::too_many(
-            "rate_limited",
-            format!(
-                "too many messages; wait {} s and send again",
-                wait.as_secs().max(1)
-            ),
-            wait,
-        ));
-    }
-    let Ok(permit) = state.turns().try_acquire_owned() else {
-        let mut error = ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "the server is writing as many replies as it can; try again in a moment",
-        );
-        error.retry_after = Some(Duration::from_secs(2));
-        return Err(error);
-    };
-    // At once: each is a round trip to a shared store, and a turn waits for both before
-    // anything is sent to the model. A spending cap reached still answers first.
-    let (spending, leased) = tokio::join!(
-        crate::limits::check_spending(state.store(), &client, &state.config().limits),
-        state
-            .store()
-            .lease_and_load(&client, &id, state.config().turn_lease),
-    );
-    if let Err(error) = spending {
-        if let Ok((lease, _)) = &leased {
-            let _ = state.store().release(lease).await;
-        }
-        return Err(error);
-    }
-    let (lease, stored) = leased?;
+    let visitor = Visitor::browser(&client, address);
+    let (lease, stored) = state
+        .store()
+        .lease_and_load(&client, &id, state.config().turn_lease)
+        .await?;
     let (events, mut received) = mpsc::unbounded_channel();
+    let session = match restore(&state, &stored, &events) {
+        Ok(session) => session,
+        Err(error) => {
+            let _ = state.store().release(&lease).await;
+            return Err(error);
+        }
+    };
+    let message_bytes = match &action {
+        Action::Say(text) => text.len(),
+        Action::Retry => 0,
+    };
+    let most = cost_of(
+        &state,
+        session.model_id(),
+        &session.most_turn_usage(message_bytes),
+    );
+    let permit = match admit_turn(&state, &visitor, most.unwrap_or(0.0)).await {
+        Ok(permit) => permit,
+        Err(error) => {
+            let _ = state.store().release(&lease).await;
+            return Err(error);
+        }
+    };
     let turn_state = state.clone();
     tokio::spawn(async move {
-        let _permit = permit;
-        let last = turn(&turn_state, &client, stored, &lease, action, &events).await;
+        let last = turn(
+            &turn_state,
+            &client,
+            session,
+            stored,
+            &lease,
+            action,
+            permit,
+            &events,
+        )
+        .await;
         // The lease is given back before the last event goes out (a completed turn's with its
         // save, any other's here): a client that sends its next message the moment this reply
         // is done must not find the conversation still busy.
@@ -202,7 +246,8 @@ async fn run(
     });
 
     if stream {
-        let events = sse_events(received);
+        let events = UnboundedReceiverStream::new(received)
+            .map(|event| Ok::<_, std::convert::Infallible>(event.to_sse()));
         return Ok((
             // nginx and similar proxies buffer responses unless told not to.
             [("x-accel-buffering", "no")],
@@ -217,10 +262,13 @@ async fn run(
             TurnEvent::Notice(notice) => notices.push(notice),
             TurnEvent::Delta(delta) => text.push_str(&delta),
             TurnEvent::Error(error) => return Err(error),
-            TurnEvent::Done(mut done) => {
-                done["text"] = json!(text);
-                done["notices"] = json!(notices);
-                return Ok(Json(done).into_response());
+            TurnEvent::Done(done) => {
+                return Ok(Json(WholeTurn {
+                    done: *done,
+                    text,
+                    notices,
+                })
+                .into_response());
             }
         }
     }
@@ -231,84 +279,13 @@ async fn run(
     ))
 }
 
-/// The turn's events as SSE events. When the client goes away, the response body and with it
-/// the receiver are dropped, which the turn notices (`events.closed()`).
-fn sse_events(
-    mut received: mpsc::UnboundedReceiver<TurnEvent>,
-) -> impl futures::Stream<Item = Result<Event, Infallible>> {
-    futures::stream::poll_fn(move |cx| received.poll_recv(cx)).map(|event| Ok(event.to_sse()))
-}
-
-/// The turn itself, on its own task. Every way it can end gives one last event to send once the
-/// lease is released (none when the client has gone, since nobody is listening).
-async fn turn(
+/// A session with the server's settings holding `stored`, telling `events` of its retries and
+/// notices.
+fn restore(
     state: &AppState,
-    client: &str,
-    stored: bedrock_chat::StoredConversation,
-    lease: &Lease,
-    action: Action,
-    events: &mpsc::UnboundedSender<TurnEvent>,
-) -> Option<TurnEvent> {
-    let mut meter = TurnMeter::start("chat");
-    let result = tokio::select! {
-        result = reply(state, client, &stored, lease, action, events, &mut meter) => result,
-        // The client went away: dropping the reply cancels it, and nothing is saved.
-        () = events.closed() => {
-            meter.finish("cancelled", 0, 0, None);
-            return None;
-        }
-        () = state.stop_turns().cancelled() => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutdown",
-            "the server is restarting and this reply was stopped; send your message again",
-        )),
-        error = keep_lease(state, lease) => Err(error),
-    };
-    match result {
-        Ok(done) => {
-            let tokens = |direction: &str| done["usage"][direction].as_u64().unwrap_or(0);
-            meter.finish(
-                "ok",
-                tokens("inputTokens"),
-                tokens("outputTokens"),
-                done["cost_usd"].as_f64(),
-            );
-            Some(TurnEvent::Done(done))
-        }
-        Err(error) => {
-            meter.finish(error.kind, 0, 0, None);
-            Some(TurnEvent::Error(error))
-        }
-    }
-}
-
-/// Renews the lease while the turn runs; returns only if it was lost.
-async fn keep_lease(state: &AppState, lease: &Lease) -> ApiError {
-    loop {
-        // Renewed at a third of its length: two renewals can fail before it lapses.
-        let ttl = state.config().turn_lease;
-        tokio::time::sleep(ttl / 3).await;
-        match state.store().renew(lease, ttl).await {
-            Ok(()) => {}
-            Err(StoreError::Unavailable { .. }) => {
-                // Keep trying: the lease lasts a while yet, and the save will tell.
-            }
-            Err(error) => return error.into(),
-        }
-    }
-}
-
-/// Sends the message, streams the reply to `events`, and saves the conversation when the reply
-/// is complete, giving the lease back with the save. Returns the `done` event's data.
-async fn reply(
-    state: &AppState,
-    client: &str,
     stored: &bedrock_chat::StoredConversation,
-    lease: &Lease,
-    action: Action,
     events: &mpsc::UnboundedSender<TurnEvent>,
-    meter: &mut TurnMeter,
-) -> Result<Value, ApiError> {
+) -> Result<ChatSession, ApiError> {
     let retry_events = events.clone();
     let notice_events = events.clone();
     let mut session = ChatSession::builder(state.client())
@@ -325,6 +302,92 @@ async fn reply(
         })
         .build()?;
     session.restore(stored.conversation.clone())?;
+    Ok(session)
+}
+
+/// The turn itself, on its own task. Every way it can end gives one last event to send once the
+/// lease is released (none when the client has gone, since nobody is listening), and every way
+/// settles the permit with what Bedrock billed: a reply the client hung up on, one that failed
+/// part-way and one the server stopped are charged too (Bedrock's count when it arrived, else
+/// the session's estimate from the text sent and received).
+#[allow(clippy::too_many_arguments)]
+async fn turn(
+    state: &AppState,
+    client: &str,
+    mut session: ChatSession,
+    stored: bedrock_chat::StoredConversation,
+    lease: &Lease,
+    action: Action,
+    mut permit: Permit,
+    events: &mpsc::UnboundedSender<TurnEvent>,
+) -> Option<TurnEvent> {
+    let mut meter = TurnMeter::start("chat");
+    let billed_before = session.usage().turns().len();
+    let result = tokio::select! {
+        result = reply(state, client, &mut session, &stored, lease, action, events, &mut meter, &permit) => Some(result),
+        // The client went away: dropping the reply cancels it (and its stream records what
+        // Bedrock billed so far in the session), and nothing is saved.
+        () = events.closed() => None,
+        () = state.stop_turns().cancelled() => Some(Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutdown",
+            "the server is restarting and this reply was stopped; send your message again",
+        ))),
+        error = keep_lease(state, lease, &permit) => Some(Err(error)),
+    };
+    let mut billed = TokenUsage::default();
+    for turn in &session.usage().turns()[billed_before..] {
+        billed += turn.usage;
+    }
+    let cost = cost_of(state, session.model_id(), &billed);
+    permit.settle(cost.unwrap_or(0.0)).await;
+    let outcome = match &result {
+        None => "cancelled",
+        Some(Ok(_)) => "ok",
+        Some(Err(error)) => error.kind,
+    };
+    meter.finish(outcome, billed.input_tokens, billed.output_tokens, cost);
+    match result? {
+        Ok(mut done) => {
+            done.cost_usd = cost;
+            Some(TurnEvent::Done(Box::new(done)))
+        }
+        Err(error) => Some(TurnEvent::Error(error)),
+    }
+}
+
+/// Renews the lease and the permit's slots while the turn runs; returns only if the lease was
+/// lost.
+async fn keep_lease(state: &AppState, lease: &Lease, permit: &Permit) -> ApiError {
+    loop {
+        // Renewed at a third of its length: two renewals can fail before it lapses.
+        let ttl = state.config().turn_lease;
+        tokio::time::sleep(ttl / 3).await;
+        let (renewed, ()) = tokio::join!(state.store().renew(lease, ttl), permit.renew());
+        match renewed {
+            Ok(()) => {}
+            Err(StoreError::Unavailable { .. }) => {
+                // Keep trying: the lease lasts a while yet, and the save will tell.
+            }
+            Err(error) => return error.into(),
+        }
+    }
+}
+
+/// Sends the message, streams the reply to `events`, and saves the conversation when the reply
+/// is complete, giving the lease back with the save. Returns the `done` event's data.
+#[allow(clippy::too_many_arguments)]
+async fn reply(
+    state: &AppState,
+    client: &str,
+    session: &mut ChatSession,
+    stored: &bedrock_chat::StoredConversation,
+    lease: &Lease,
+    action: Action,
+    events: &mpsc::UnboundedSender<TurnEvent>,
+    meter: &mut TurnMeter,
+    _permit: &Permit,
+) -> Result<TurnDone, ApiError> {
     let mut stream = match action {
         Action::Say(text) => session.send_streaming(text).await?,
         Action::Retry => session.retry_streaming().await?,
@@ -343,23 +406,17 @@ async fn reply(
         )
     })?;
     drop(stream);
-    let usage = response.usage();
+    state
+        .store()
+        .save_and_release(lease, client, stored.version, session.snapshot())
+        .await?;
     let model = session.model_id().to_string();
-    let turn_cost = cost_of(state, &model, &usage);
-    // Both at once: the tokens are billed whether or not the save wins.
-    let (saved, ()) = tokio::join!(
-        state
-            .store()
-            .save_and_release(lease, client, stored.version, session.snapshot()),
-        crate::limits::record_spending(state.store(), client, turn_cost.unwrap_or(0.0)),
-    );
-    saved?;
     let total: TokenUsage = session.conversation_usage();
-    Ok(json!({
-        "usage": usage,
-        "cost_usd": turn_cost,
-        "stop_reason": response.stop_reason().to_string(),
-        "conversation_usage": total,
-        "conversation_cost_usd": cost_of(state, &model, &total),
-    }))
+    Ok(TurnDone {
+        usage: response.usage(),
+        cost_usd: None,
+        stop_reason: response.stop_reason().to_string(),
+        conversation_usage: total,
+        conversation_cost_usd: cost_of(state, &model, &total),
+    })
 }

@@ -382,17 +382,19 @@ async fn bedrock_failures_map_to_fitting_statuses() {
 async fn the_rate_limit_and_the_daily_budget_hold_per_client() {
     let mut limits = Limits::default();
     limits.turns_per_minute = 2;
-    limits.client_daily_usd = Some(0.0001);
+    // Room for one turn's most (4,096 output tokens at $15 a million: about $0.062), not two.
+    limits.client_daily_usd = Some(0.1);
     let mut config = ServerConfig::default();
     config.limits = limits;
     let server = TestServer::start_with(config).await;
     server
         .fake
-        .set_fallback(FakeReply::text("ok").usage(1000, 1000));
+        .set_fallback(FakeReply::text("ok").usage(1000, 3000));
     let visitor = server.visitor();
     let id = visitor.create().await;
     assert_eq!(visitor.say(&id, "one").await.status(), 200);
-    // The first turn spent more than the cap: the next is refused before any request.
+    // The first turn cost $0.048: the next could cost more than what is left, so it is
+    // refused before any request.
     let response = visitor.say(&id, "two").await;
     assert_eq!(response.status(), 402);
     let body: serde_json::Value = response.json().await.unwrap();
@@ -585,6 +587,42 @@ impl bedrock_chat::ConversationStore for NoConversations {
     }
     async fn add_spending(&self, account: &str, usd: f64) -> Result<(), bedrock_chat::StoreError> {
         self.0.add_spending(account, usd).await
+    }
+    async fn reserve_spending(
+        &self,
+        caps: &[bedrock_chat::Cap<'_>],
+        usd: f64,
+    ) -> Result<Option<usize>, bedrock_chat::StoreError> {
+        self.0.reserve_spending(caps, usd).await
+    }
+    async fn take_rate(
+        &self,
+        rates: &[bedrock_chat::Rate<'_>],
+    ) -> Result<Option<(usize, Duration)>, bedrock_chat::StoreError> {
+        self.0.take_rate(rates).await
+    }
+    async fn acquire_slots(
+        &self,
+        slots: &[bedrock_chat::Slots<'_>],
+        token: &str,
+        ttl: Duration,
+    ) -> Result<Option<usize>, bedrock_chat::StoreError> {
+        self.0.acquire_slots(slots, token, ttl).await
+    }
+    async fn renew_slots(
+        &self,
+        keys: &[&str],
+        token: &str,
+        ttl: Duration,
+    ) -> Result<(), bedrock_chat::StoreError> {
+        self.0.renew_slots(keys, token, ttl).await
+    }
+    async fn release_slots(
+        &self,
+        keys: &[&str],
+        token: &str,
+    ) -> Result<(), bedrock_chat::StoreError> {
+        self.0.release_slots(keys, token).await
     }
 }
 

@@ -15,14 +15,12 @@ use support::TestServer;
 
 fn store(redis: &RedisServer) -> Arc<dyn ConversationStore> {
     Arc::new(
-        RedisStore::open(
-            &redis.url(),
-            "bc-test",
-            Duration::from_secs(60),
-            100,
-            8 << 20,
-        )
-        .unwrap(),
+        RedisStore::builder(redis.url())
+            .prefix("bc-test")
+            .ttl(Duration::from_secs(60))
+            .max_per_owner(100)
+            .build()
+            .unwrap(),
     )
 }
 
@@ -202,7 +200,12 @@ async fn redis_down_is_503_and_readyz_fails_then_all_works_again_without_a_resta
     assert_eq!(response.status(), 503);
     let body: serde_json::Value = response.json().await.unwrap();
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("store is unavailable"), "{message}");
+    assert!(message.contains("store did not answer"), "{message}");
+    // Never where the store is: that is for the log.
+    assert!(
+        !message.contains("127.0.0.1") && !message.contains("redis"),
+        "{message}"
+    );
     assert_eq!(
         visitor.get(&server, "/healthz").await.status(),
         200,
@@ -230,10 +233,11 @@ async fn a_daily_spending_cap_holds_across_instances() {
         return;
     };
     let mut config = ServerConfig::default();
-    config.limits.client_daily_usd = Some(0.0001);
+    // Room for one turn at its most (about $0.062), not for a second after it cost $0.048.
+    config.limits.client_daily_usd = Some(0.1);
     let start = || async {
         let fake = FakeBedrock::start().await.unwrap();
-        fake.set_fallback(FakeReply::text("ok").usage(1000, 1000));
+        fake.set_fallback(FakeReply::text("ok").usage(1000, 3000));
         TestServer::start_on(fake, config.clone(), store(&redis)).await
     };
     let (a, b) = (start().await, start().await);
@@ -268,4 +272,91 @@ async fn a_daily_spending_cap_holds_across_instances() {
         402
     );
     assert_eq!(b.fake.request_count(), 0);
+}
+
+/// Turns started together on two instances cannot overshoot the server's cap: each reserves
+/// the most it can cost, atomically, on the shared store before it is sent.
+#[tokio::test]
+async fn turns_started_together_on_two_instances_cannot_overshoot_a_cap() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let mut config = ServerConfig::default();
+    // Room for one turn at its most (about $0.062), not two.
+    config.limits.server_daily_usd = Some(0.1);
+    let start = || async {
+        let fake = FakeBedrock::start().await.unwrap();
+        fake.set_fallback(
+            FakeReply::text("ok")
+                .usage(1000, 1000)
+                .delay(Duration::from_millis(200)),
+        );
+        TestServer::start_on(fake, config.clone(), store(&redis)).await
+    };
+    let (a, b) = (start().await, start().await);
+    let mut turns = Vec::new();
+    for n in 0..6 {
+        let server = if n % 2 == 0 { &a } else { &b };
+        let visitor = Visitor::new();
+        let created: serde_json::Value = visitor
+            .post(server, "/api/conversations", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let path = format!(
+            "/api/conversations/{}/messages",
+            created["id"].as_str().unwrap()
+        );
+        turns.push(async move {
+            visitor
+                .post(server, &path, Some(json!({"text": "hi"})))
+                .await
+                .status()
+                .as_u16()
+        });
+    }
+    let mut statuses = futures::future::join_all(turns).await;
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 402, 402, 402, 402, 402]);
+    assert_eq!(a.fake.request_count() + b.fake.request_count(), 1);
+}
+
+/// Two instances share one rate: N instances do not allow N times the rate.
+#[tokio::test]
+async fn the_rate_limit_holds_across_instances() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let mut config = ServerConfig::default();
+    config.limits.turns_per_minute = 3;
+    let start = || async {
+        let fake = FakeBedrock::start().await.unwrap();
+        fake.set_fallback(FakeReply::text("ok"));
+        TestServer::start_on(fake, config.clone(), store(&redis)).await
+    };
+    let (a, b) = (start().await, start().await);
+    let visitor = Visitor::new();
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let server = if n % 2 == 0 { &a } else { &b };
+        let created: serde_json::Value = visitor
+            .post(server, "/api/conversations", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let path = format!(
+            "/api/conversations/{}/messages",
+            created["id"].as_str().unwrap()
+        );
+        statuses.push(
+            visitor
+                .post(server, &path, Some(json!({"text": "hi"})))
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
 }

@@ -163,7 +163,7 @@ pub use budget::{Budget, BudgetMode};
 pub use caching::{CachePoints, MAX_CACHE_POINTS, min_cacheable_tokens};
 pub use client::ModelClient;
 pub use config::{ChatConfig, SETTINGS, Setting};
-pub use context::{ContextPolicy, DEFAULT_CONTEXT_TOKENS};
+pub use context::{ContextPolicy, DEFAULT_CONTEXT_TOKENS, estimate_usage};
 pub use error::{BoxError, Error, Result, ServiceDetails};
 pub use event_stream::{EventStream, StreamEvent};
 pub use guardrail::{
@@ -186,13 +186,13 @@ pub use settings::{
     ConnectionSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_TOKENS, DEFAULT_MODEL_ID,
     DEFAULT_READ_TIMEOUT, SessionSettings, parse_duration,
 };
+pub use store::{
+    Cap, ConversationStore, ConversationSummary, LONGEST_TTL, Lease, MemoryStore,
+    MemoryStoreBuilder, Rate, Slots, StoreError, StoredConversation, title_of,
+};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use store::RedisStore;
-pub use store::{
-    ConversationStore, ConversationSummary, LONGEST_TTL, Lease, MemoryStore, MemoryStoreBuilder,
-    StoreError, StoredConversation, title_of,
-};
+pub use store::{RedisStore, RedisStoreBuilder};
 pub use tool_spec::{MAX_TOOL_NAME_LEN, ToolChoice, ToolConfig, ToolSpec};
 pub use tools::{
     DEFAULT_MAX_TOOL_ROUNDS, DEFAULT_TOOL_TIMEOUT, FunctionTool, Tool, ToolError, ToolOutput,

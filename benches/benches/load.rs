@@ -249,14 +249,12 @@ async fn main() {
         .expect("redis-server is needed: sudo apt-get install redis-server");
     let redis_store = || -> Arc<dyn ConversationStore> {
         Arc::new(
-            RedisStore::open(
-                &redis.url(),
-                "bench",
-                Duration::from_secs(600),
-                1000,
-                8 << 20,
-            )
-            .unwrap(),
+            RedisStore::builder(redis.url())
+                .prefix("bench")
+                .ttl(Duration::from_secs(600))
+                .max_per_owner(1000)
+                .build()
+                .unwrap(),
         )
     };
     let two = vec![

@@ -3,12 +3,51 @@
 
 use std::time::Duration;
 
-use bedrock_chat::testing::{sample_conversation, store_contract};
+use bedrock_chat::testing::{limits_contract, sample_conversation, store_contract};
 use bedrock_chat::{ConversationStore, MemoryStore, StoreError};
 
 #[tokio::test]
 async fn the_memory_store_keeps_the_store_contract() {
     store_contract(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn the_memory_store_keeps_the_limits_contract() {
+    limits_contract(&MemoryStore::new(), "").await;
+}
+
+/// The attack of issue 26: a new owner per cycle, each making a conversation, filling it, and
+/// making another (which evicts the first, at one conversation per owner). The evicted
+/// conversations' bytes used to stay counted, so the store soon refused everyone as "full"
+/// while holding almost nothing.
+#[tokio::test]
+async fn evicting_an_owners_oldest_conversation_gives_its_bytes_back() {
+    let big = sample_conversation(&"x".repeat(400 * 1024)).await;
+    let small = sample_conversation("hello").await;
+    let store = MemoryStore::builder()
+        .max_per_owner(1)
+        .max_total_bytes(8 * 1024 * 1024)
+        .build();
+    for owner in 0..200 {
+        let owner = format!("owner-{owner}");
+        let first = store.create(&owner, small.clone()).await.unwrap();
+        store.save(&owner, &first.id, 1, big.clone()).await.unwrap();
+        let _lease = store
+            .lease(&owner, &first.id, Duration::from_secs(30))
+            .await
+            .unwrap();
+        store
+            .create(&owner, small.clone())
+            .await
+            .unwrap_or_else(|e| panic!("cycle of {owner}: {e}"));
+    }
+    assert_eq!(store.len(), 200, "one conversation per owner");
+    assert!(
+        store.bytes() < 200 * 2 * small.to_json().len(),
+        "only the small conversations are counted: {} bytes",
+        store.bytes()
+    );
+    store.create("visitor", small).await.unwrap();
 }
 
 /// A keep-forever TTL or lease (`Duration::MAX`) is cut to a hundred years, not a panic when
@@ -105,13 +144,17 @@ async fn the_memory_store_is_bounded_per_owner_per_conversation_and_in_total() {
 mod on_redis {
     use std::time::Duration;
 
-    use bedrock_chat::testing::{sample_conversation, store_contract};
+    use bedrock_chat::testing::{limits_contract, sample_conversation, store_contract};
     use bedrock_chat::{ConversationStore, RedisStore, StoreError};
 
     use bedrock_chat::testing::RedisServer;
 
     fn store(server: &RedisServer, ttl: Duration) -> RedisStore {
-        RedisStore::open(&server.url(), "test", ttl, 100, 8 * 1024 * 1024).unwrap()
+        RedisStore::builder(server.url())
+            .prefix("test")
+            .ttl(ttl)
+            .build()
+            .unwrap()
     }
 
     #[tokio::test]
@@ -123,20 +166,51 @@ mod on_redis {
     }
 
     #[tokio::test]
+    async fn the_redis_store_keeps_the_limits_contract() {
+        let Some(server) = RedisServer::start().await else {
+            return;
+        };
+        limits_contract(&store(&server, Duration::from_secs(60)), "").await;
+    }
+
+    /// Two instances on one Redis share one bound: the deployment's conversations, whoever
+    /// creates them, and deleting one makes room.
+    #[tokio::test]
+    async fn the_deployment_wide_bound_holds_across_instances() {
+        let Some(server) = RedisServer::start().await else {
+            return;
+        };
+        let instance = || {
+            RedisStore::builder(server.url())
+                .prefix("bound")
+                .max_conversations(3)
+                .build()
+                .unwrap()
+        };
+        let (one, two) = (instance(), instance());
+        let conversation = sample_conversation("hello").await;
+        let first = one.create("a", conversation.clone()).await.unwrap();
+        two.create("b", conversation.clone()).await.unwrap();
+        one.create("c", conversation.clone()).await.unwrap();
+        let error = two.create("d", conversation.clone()).await.unwrap_err();
+        assert!(matches!(error, StoreError::Unavailable { .. }), "{error}");
+        one.delete("a", &first.id).await.unwrap();
+        two.create("d", conversation).await.unwrap();
+    }
+
+    #[tokio::test]
     async fn a_redis_cluster_keeps_the_store_contract_with_conversations_on_every_node() {
         use bedrock_chat::testing::RedisCluster;
         let Some(cluster) = RedisCluster::start().await else {
             return;
         };
-        let store = RedisStore::open(
-            &cluster.url(),
-            "test",
-            Duration::from_secs(60),
-            100,
-            8 * 1024 * 1024,
-        )
-        .unwrap();
+        let store = RedisStore::builder(cluster.url())
+            .prefix("test")
+            .ttl(Duration::from_secs(60))
+            .build()
+            .unwrap();
         store_contract(&store).await;
+        limits_contract(&store, "cluster-").await;
 
         // Enough conversations that each node holds some: every operation, on every slot.
         let mut ids = Vec::new();

@@ -73,6 +73,22 @@ impl TestServer {
         }
     }
 
+    /// A new visitor at `address`: the server must trust one proxy hop
+    /// (`TrustedProxies::Hops(1)`), and every request says `X-Forwarded-For: address`, as a
+    /// load balancer in front would.
+    pub fn visitor_at(&self, address: &str) -> Visitor {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", address.parse().unwrap());
+        Visitor {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+            base: self.url(""),
+        }
+    }
+
     /// Starts a shutdown (as SIGTERM does) and waits for the server to finish.
     pub async fn shut_down(&mut self) -> std::io::Result<()> {
         if let Some(stop) = self.stop.take() {
@@ -137,6 +153,20 @@ impl Visitor {
             .json()
             .await
             .unwrap()
+    }
+}
+
+/// Waits until `check` holds, for at most ten seconds: for what a server does after it has
+/// answered (charging a turn whose client hung up), which no response can signal.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

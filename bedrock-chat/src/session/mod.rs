@@ -262,6 +262,26 @@ impl ChatSession {
         total
     }
 
+    /// The most tokens the next turn, with a message of `message_bytes` bytes of text, could be
+    /// billed for one request: the whole history, the system prompt and the message read (as
+    /// estimated from their size, leaning high), and every token of `max_tokens` (or
+    /// [`DEFAULT_MAX_TOKENS`](crate::DEFAULT_MAX_TOKENS)) written. What a server reserves
+    /// against a spending cap before the turn starts; a turn with tool rounds makes one such
+    /// request per round.
+    pub fn most_turn_usage(&self, message_bytes: usize) -> TokenUsage {
+        let history: usize = self.history.iter().map(Message::size_bytes).sum();
+        let system = self.settings.system_prompt.as_deref().map_or(0, str::len);
+        let input = self
+            .estimator
+            .tokens(history + system + message_bytes, self.history.len() + 1);
+        let output = self
+            .settings
+            .inference
+            .max_tokens
+            .unwrap_or(crate::settings::DEFAULT_MAX_TOKENS);
+        TokenUsage::new(input, u64::from(output))
+    }
+
     /// The tokens the current conversation had used before it was loaded, if it was.
     pub fn usage_before_loading(&self) -> TokenUsage {
         self.conversation_start.earlier

@@ -1,6 +1,12 @@
 //! `MemoryStore`: conversations in the server's own memory, for one instance.
+//!
+//! Kept as mini-redis's `db.rs` keeps its keys: a map of entries, and beside it the indexes that
+//! let every operation touch only what it needs. An expiry index (ordered by expiry) lets
+//! expired conversations be purged from its front, and a per-owner index (ordered by last use)
+//! lets an owner's list and its oldest conversation be found without scanning the store. Every
+//! removal goes through [`Inner::remove`], which keeps the byte count and the indexes exact.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -9,8 +15,8 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::{
-    ConversationStore, ConversationSummary, LONGEST_TTL, Lease, StoreError, StoredConversation,
-    new_id, now_secs, title_of,
+    Cap, ConversationStore, ConversationSummary, LONGEST_TTL, Lease, Rate, Slots, StoreError,
+    StoredConversation, new_id, now_secs, title_of,
 };
 use crate::session::SavedConversation;
 
@@ -39,6 +45,10 @@ struct Limits {
 #[derive(Default)]
 struct Inner {
     conversations: HashMap<String, Entry>,
+    /// `(expires, id)` of every conversation: expired ones are at the front.
+    expiry: BTreeSet<(Instant, String)>,
+    /// Per owner, `(used, id)` of its conversations: the oldest first.
+    owners: HashMap<String, BTreeSet<(u64, String)>>,
     leases: HashMap<String, (String, Instant)>,
     /// The sum of the conversations' sizes, kept as they change so no save has to add them up.
     total_bytes: usize,
@@ -46,6 +56,12 @@ struct Inner {
     clock: u64,
     /// Today's spending per account, and the day it is for.
     spending: (u64, HashMap<String, f64>),
+    /// Per rate key, the GCRA's theoretical arrival time of the next event.
+    rates: HashMap<String, Instant>,
+    /// The size of `rates` at which its stale entries are next dropped.
+    rates_purge_at: usize,
+    /// Per slots key, the tokens holding a slot and until when.
+    slots: HashMap<String, HashMap<String, Instant>>,
 }
 
 struct Entry {
@@ -134,12 +150,17 @@ impl MemoryStore {
 
     /// How many conversations are kept now (expired ones not counted).
     pub fn len(&self) -> usize {
-        let now = Instant::now();
-        self.lock()
-            .conversations
-            .values()
-            .filter(|e| e.expires > now)
-            .count()
+        let mut inner = self.lock();
+        inner.purge_expired(Instant::now());
+        inner.conversations.len()
+    }
+
+    /// The size of the conversations kept now, as JSON bytes: what
+    /// [`max_total_bytes`](MemoryStoreBuilder::max_total_bytes) bounds.
+    pub fn bytes(&self) -> usize {
+        let mut inner = self.lock();
+        inner.purge_expired(Instant::now());
+        inner.total_bytes
     }
 
     /// Whether no conversation is kept.
@@ -169,24 +190,48 @@ impl Inner {
         self.clock
     }
 
+    /// Removes a conversation with everything that refers to it: its bytes, its lease and its
+    /// place in both indexes. The only way a conversation leaves the store.
     fn remove(&mut self, id: &str) {
         if let Some(entry) = self.conversations.remove(id) {
             self.total_bytes -= entry.bytes;
+            self.expiry.remove(&(entry.expires, id.to_string()));
+            if let Some(owned) = self.owners.get_mut(&entry.owner) {
+                owned.remove(&(entry.used, id.to_string()));
+                if owned.is_empty() {
+                    self.owners.remove(&entry.owner);
+                }
+            }
         }
         self.leases.remove(id);
     }
 
+    /// Drops every expired conversation, taking them from the front of the expiry index: the
+    /// work is the number of conversations dropped, not the size of the store.
     fn purge_expired(&mut self, now: Instant) {
-        let mut freed = 0;
-        self.conversations.retain(|_, e| {
-            let keep = e.expires > now;
-            if !keep {
-                freed += e.bytes;
+        while let Some((expires, id)) = self.expiry.first().cloned() {
+            if expires > now {
+                break;
             }
-            keep
-        });
-        self.total_bytes -= freed;
-        self.leases.retain(|_, (_, until)| *until > now);
+            self.remove(&id);
+        }
+    }
+
+    /// Marks `id` used now, moving it in both indexes.
+    fn touch(&mut self, id: &str, expires: Instant) {
+        let used = self.tick();
+        let Some(entry) = self.conversations.get_mut(id) else {
+            return;
+        };
+        let key = id.to_string();
+        self.expiry.remove(&(entry.expires, key.clone()));
+        self.expiry.insert((expires, key.clone()));
+        if let Some(owned) = self.owners.get_mut(&entry.owner) {
+            owned.remove(&(entry.used, key.clone()));
+            owned.insert((used, key));
+        }
+        entry.expires = expires;
+        entry.used = used;
     }
 
     /// The live entry `id` of `owner`.
@@ -195,6 +240,17 @@ impl Inner {
             Some(entry) if entry.owner == owner && entry.expires > now => Ok(entry),
             _ => Err(StoreError::NotFound),
         }
+    }
+
+    fn spending_today(&mut self) -> &mut HashMap<String, f64> {
+        let today = super::today();
+        let (day, spending) = &mut self.spending;
+        if *day != today {
+            // A new day: yesterday's sums are no longer needed, which also bounds the map.
+            *day = today;
+            spending.clear();
+        }
+        spending
     }
 }
 
@@ -219,20 +275,17 @@ impl ConversationStore for MemoryStore {
         let now = Instant::now();
         let mut inner = self.lock();
         inner.purge_expired(now);
-        let mut owned: Vec<(u64, String)> = inner
-            .conversations
-            .iter()
-            .filter(|(_, e)| e.owner == owner)
-            .map(|(id, e)| (e.used, id.clone()))
-            .collect();
-        if owned.len() >= self.limits.max_per_owner {
-            // Keep the owner's list bounded: the conversation used longest ago goes.
-            owned.sort();
-            for (_, id) in owned
+        // Keep the owner's list bounded: the conversations used longest ago go, through
+        // `remove`, so their bytes and leases go with them.
+        let owned = inner.owners.get(owner).map_or(0, BTreeSet::len);
+        if owned >= self.limits.max_per_owner {
+            let oldest: Vec<String> = inner.owners[owner]
                 .iter()
-                .take(owned.len() + 1 - self.limits.max_per_owner)
-            {
-                inner.conversations.remove(id);
+                .take(owned + 1 - self.limits.max_per_owner)
+                .map(|(_, id)| id.clone())
+                .collect();
+            for id in oldest {
+                inner.remove(&id);
             }
         }
         if inner.total_bytes + bytes > self.limits.max_total_bytes {
@@ -256,6 +309,13 @@ impl ConversationStore for MemoryStore {
         };
         inner.total_bytes += bytes;
         let used = inner.tick();
+        let expires = now + self.limits.ttl;
+        inner.expiry.insert((expires, stored.id.clone()));
+        inner
+            .owners
+            .entry(owner.to_string())
+            .or_default()
+            .insert((used, stored.id.clone()));
         inner.conversations.insert(
             stored.id.clone(),
             Entry {
@@ -263,7 +323,7 @@ impl ConversationStore for MemoryStore {
                 owner: owner.to_string(),
                 stored: stored.clone(),
                 bytes,
-                expires: now + self.limits.ttl,
+                expires,
             },
         );
         Ok(stored)
@@ -272,11 +332,9 @@ impl ConversationStore for MemoryStore {
     async fn load(&self, owner: &str, id: &str) -> Result<StoredConversation, StoreError> {
         let now = Instant::now();
         let mut inner = self.lock();
-        let used = inner.tick();
-        let entry = inner.entry(owner, id, now)?;
-        entry.expires = now + self.limits.ttl;
-        entry.used = used;
-        Ok(entry.stored.clone())
+        let stored = inner.entry(owner, id, now)?.stored.clone();
+        inner.touch(id, now + self.limits.ttl);
+        Ok(stored)
     }
 
     async fn save(
@@ -291,9 +349,7 @@ impl ConversationStore for MemoryStore {
         let mut inner = self.lock();
         inner.purge_expired(now);
         let total = inner.total_bytes;
-        let used = inner.tick();
         let entry = inner.entry(owner, id, now)?;
-        entry.used = used;
         if entry.stored.version != expected_version {
             return Err(StoreError::Conflict);
         }
@@ -305,19 +361,22 @@ impl ConversationStore for MemoryStore {
         entry.stored.updated = now_secs();
         entry.stored.conversation = conversation;
         let old_bytes = std::mem::replace(&mut entry.bytes, bytes);
-        entry.expires = now + self.limits.ttl;
         let version = entry.stored.version;
         inner.total_bytes = total - old_bytes + bytes;
+        inner.touch(id, now + self.limits.ttl);
         Ok(version)
     }
 
     async fn list(&self, owner: &str) -> Result<Vec<ConversationSummary>, StoreError> {
         let now = Instant::now();
         let inner = self.lock();
-        let mut list: Vec<ConversationSummary> = inner
-            .conversations
-            .values()
-            .filter(|e| e.owner == owner && e.expires > now)
+        let Some(owned) = inner.owners.get(owner) else {
+            return Ok(Vec::new());
+        };
+        let mut list: Vec<ConversationSummary> = owned
+            .iter()
+            .filter_map(|(_, id)| inner.conversations.get(id))
+            .filter(|e| e.expires > now)
             .map(|e| ConversationSummary {
                 id: e.stored.id.clone(),
                 title: e.stored.title.clone(),
@@ -395,14 +454,119 @@ impl ConversationStore for MemoryStore {
 
     async fn add_spending(&self, account: &str, usd: f64) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        let today = super::today();
-        let (day, spending) = &mut inner.spending;
-        if *day != today {
-            // A new day: yesterday's sums are no longer needed, which also bounds the map.
-            *day = today;
-            spending.clear();
+        *inner
+            .spending_today()
+            .entry(account.to_string())
+            .or_default() += usd;
+        Ok(())
+    }
+
+    async fn reserve_spending(
+        &self,
+        caps: &[Cap<'_>],
+        usd: f64,
+    ) -> Result<Option<usize>, StoreError> {
+        let mut inner = self.lock();
+        let spending = inner.spending_today();
+        let over = caps.iter().position(|cap| {
+            cap.usd.is_some_and(|limit| {
+                spending.get(cap.account).copied().unwrap_or(0.0) + usd > limit
+            })
+        });
+        if over.is_none() {
+            for cap in caps {
+                *spending.entry(cap.account.to_string()).or_default() += usd;
+            }
         }
-        *spending.entry(account.to_string()).or_default() += usd;
+        Ok(over)
+    }
+
+    async fn take_rate(&self, rates: &[Rate<'_>]) -> Result<Option<(usize, Duration)>, StoreError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        if inner.rates.len() >= inner.rates_purge_at {
+            // A bucket whose next arrival is past is full and carries no information: dropping
+            // those keeps the map bounded by the keys active within one period, at an amortised
+            // constant cost (the next purge waits until the map has doubled).
+            inner.rates.retain(|_, tat| *tat > now);
+            inner.rates_purge_at = (inner.rates.len() * 2).max(1024);
+        }
+        let mut next = Vec::with_capacity(rates.len());
+        for (index, rate) in rates.iter().enumerate() {
+            let (interval, burst) = rate.interval_and_burst_ms();
+            let tat = inner.rates.get(rate.key).copied().unwrap_or(now).max(now);
+            let ahead = tat - now;
+            let burst = Duration::from_millis(burst);
+            if ahead > burst {
+                return Ok(Some((index, ahead - burst)));
+            }
+            next.push(tat + Duration::from_millis(interval));
+        }
+        for (rate, tat) in rates.iter().zip(next) {
+            inner.rates.insert(rate.key.to_string(), tat);
+        }
+        Ok(None)
+    }
+
+    async fn acquire_slots(
+        &self,
+        slots: &[Slots<'_>],
+        token: &str,
+        ttl: Duration,
+    ) -> Result<Option<usize>, StoreError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        for (index, slot) in slots.iter().enumerate() {
+            if let Some(held) = inner.slots.get_mut(slot.key) {
+                held.retain(|_, until| *until > now);
+                if held.len() >= slot.max {
+                    return Ok(Some(index));
+                }
+            } else if slot.max == 0 {
+                return Ok(Some(index));
+            }
+        }
+        let until = now + ttl.min(LONGEST_TTL);
+        for slot in slots {
+            inner
+                .slots
+                .entry(slot.key.to_string())
+                .or_default()
+                .insert(token.to_string(), until);
+        }
+        Ok(None)
+    }
+
+    async fn renew_slots(
+        &self,
+        keys: &[&str],
+        token: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let until = Instant::now() + ttl.min(LONGEST_TTL);
+        let mut inner = self.lock();
+        for key in keys {
+            if let Some(held) = inner.slots.get_mut(*key)
+                && let Some(expiry) = held.get_mut(token)
+            {
+                *expiry = until;
+            }
+        }
+        Ok(())
+    }
+
+    async fn release_slots(&self, keys: &[&str], token: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        for key in keys {
+            if let Some(held) = inner.slots.get_mut(*key) {
+                held.remove(token);
+                if held.is_empty() {
+                    // Keys come and go with visitors: an empty one is dropped, so the map holds
+                    // only what is in use.
+                    inner.slots.remove(*key);
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -412,10 +576,7 @@ impl fmt::Debug for MemoryStore {
         let inner = self.lock();
         f.debug_struct("MemoryStore")
             .field("conversations", &inner.conversations.len())
-            .field(
-                "bytes",
-                &inner.conversations.values().map(|e| e.bytes).sum::<usize>(),
-            )
+            .field("bytes", &inner.total_bytes)
             .field("limits", &self.limits)
             .finish()
     }

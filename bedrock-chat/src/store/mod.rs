@@ -24,7 +24,7 @@ use crate::session::SavedConversation;
 
 pub use memory::{MemoryStore, MemoryStoreBuilder};
 #[cfg(feature = "redis")]
-pub use redis::RedisStore;
+pub use redis::{RedisStore, RedisStoreBuilder};
 
 /// A conversation as a store keeps it.
 #[derive(Clone, Debug, PartialEq)]
@@ -200,8 +200,95 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
     /// the same sum, so a daily cap holds across instances.
     async fn spent_today(&self, account: &str) -> Result<f64, StoreError>;
 
-    /// Adds `usd` to what `account` spent today (UTC).
+    /// Adds `usd` to what `account` spent today (UTC). `usd` may be negative: settling a
+    /// [reservation](Self::reserve_spending) that cost less than reserved gives the rest back.
     async fn add_spending(&self, account: &str, usd: f64) -> Result<(), StoreError>;
+
+    /// Reserves `usd` on every account of `caps` at once, atomically (on a shared store, across
+    /// every instance): only if none of them would then be over its cap is anything added.
+    /// Returns `None` when reserved, or the index in `caps` of the first account that would go
+    /// over (nothing added then). Settle with [`add_spending`](Self::add_spending) once the
+    /// real cost is known.
+    ///
+    /// This is what keeps turns started together from overshooting a cap: each reserves the
+    /// most it can cost before it starts, so the sum of running turns can never pass the cap.
+    async fn reserve_spending(
+        &self,
+        caps: &[Cap<'_>],
+        usd: f64,
+    ) -> Result<Option<usize>, StoreError>;
+
+    /// Takes one event from each of `rates` at once, atomically: only if every one of them has
+    /// room is anything taken. Returns `None` when taken, or the index of the first rate that
+    /// is exhausted and how long until it has room again. Each rate is a GCRA (a token bucket
+    /// of `limit` events refilled evenly over `period`); on a shared store the buckets are
+    /// shared by every instance, so N instances do not allow N times the rate.
+    async fn take_rate(&self, rates: &[Rate<'_>]) -> Result<Option<(usize, Duration)>, StoreError>;
+
+    /// Takes a slot under `token` in each of `slots` at once, atomically, for `ttl` (renewed
+    /// with [`renew_slots`](Self::renew_slots) while in use, so the slots of an instance that
+    /// dies come back on their own). Returns `None` when taken, or the index of the first
+    /// that is full (nothing taken then).
+    async fn acquire_slots(
+        &self,
+        slots: &[Slots<'_>],
+        token: &str,
+        ttl: Duration,
+    ) -> Result<Option<usize>, StoreError>;
+
+    /// Extends the slots `token` holds under each of `keys` for another `ttl`.
+    async fn renew_slots(
+        &self,
+        keys: &[&str],
+        token: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+
+    /// Gives back the slots `token` holds under each of `keys`.
+    async fn release_slots(&self, keys: &[&str], token: &str) -> Result<(), StoreError>;
+}
+
+/// An account and its daily cap, for [`ConversationStore::reserve_spending`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cap<'a> {
+    /// The account (a client, an address, an API key, the whole server).
+    pub account: &'a str,
+    /// US dollars it may spend per UTC day; `None` to count without a cap.
+    pub usd: Option<f64>,
+}
+
+/// A rate for [`ConversationStore::take_rate`]: at most `limit` events per `period` under `key`,
+/// `limit` of them at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate<'a> {
+    /// What is limited (a client's turns, an address's new conversations, ...).
+    pub key: &'a str,
+    /// Events per period; at least 1.
+    pub limit: u32,
+    /// The period.
+    pub period: Duration,
+}
+
+impl Rate<'_> {
+    /// The even spacing of events (the GCRA's emission interval) and how far ahead of now the
+    /// bucket may run (its burst tolerance), in milliseconds.
+    pub(crate) fn interval_and_burst_ms(&self) -> (u64, u64) {
+        let period = u64::try_from(self.period.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let interval = (period / u64::from(self.limit.max(1))).max(1);
+        (interval, period.saturating_sub(interval))
+    }
+}
+
+/// Concurrent slots for [`ConversationStore::acquire_slots`]: at most `max` held at once under
+/// `key`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slots<'a> {
+    /// What is limited (an address's running replies, the whole server's, ...).
+    pub key: &'a str,
+    /// The most held at once.
+    pub max: usize,
 }
 
 /// The longest time a store keeps a conversation or a lease; longer ones are cut to it. A

@@ -10,11 +10,19 @@
 //! | `P:{c:ID}` | hash | `owner`, `version`, `title`, `updated`, `data` (the conversation as JSON) |
 //! | `P:{c:ID}:lease` | string | the token of the turn running on the conversation (`SET NX PX`) |
 //! | `P:owner:OWNER` | sorted set | the owner's conversation ids, scored by last change |
-//! | `P:spend:DAY:ACCOUNT` | string (a float) | US dollars spent that UTC day by a client or the server |
+//! | `P:all` | sorted set | every conversation id, scored by when it expires (the deployment-wide bound) |
+//! | `P:{spend:DAY}:ACCOUNT` | string (a float) | US dollars spent (or reserved) that UTC day by an account |
+//! | `P:{limits}:rate:KEY` | string (an integer) | a rate's GCRA state: the next event's arrival, in ms |
+//! | `P:{limits}:slots:KEY` | sorted set | the tokens holding a slot, scored by when they lapse |
 //!
 //! The `{c:ID}` hash tag keeps a conversation's keys in one cluster slot, so the Lua scripts that
 //! compare-and-set them are atomic on a cluster too, and no command or pipeline ever spans two
-//! slots. Every key expires (`ttl`), refreshed on use.
+//! slots; `{spend:DAY}` and `{limits}` do the same for the scripts that reserve spending and take
+//! rates and slots over several accounts at once. Every key expires, refreshed on use.
+//!
+//! Run Redis with `maxmemory-policy noeviction`: an evicting policy would silently drop
+//! conversations and spending records (and with them the daily caps). The store bounds itself
+//! instead: conversations per owner, bytes per conversation, and conversations in all.
 //!
 //! # Redis Cluster
 //!
@@ -34,8 +42,8 @@ use redis::cluster_async::ClusterConnection;
 use redis::{AsyncCommands, Script};
 
 use super::{
-    ConversationStore, ConversationSummary, Lease, StoreError, StoredConversation, new_id,
-    now_secs, title_of,
+    Cap, ConversationStore, ConversationSummary, Lease, Rate, Slots, StoreError,
+    StoredConversation, new_id, now_secs, title_of,
 };
 use crate::session::SavedConversation;
 
@@ -132,6 +140,101 @@ return 0
     )
 });
 
+/// Reserves `ARGV[1]` dollars on every key, only if none would then pass its cap (`ARGV[i+1]`,
+/// empty for none): 0 when reserved, else the 1-based index of the first key that would pass.
+static RESERVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local usd = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local cap = ARGV[i + 1]
+  if cap ~= '' and tonumber(redis.call('GET', key) or '0') + usd > tonumber(cap) then return i end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('INCRBYFLOAT', key, ARGV[1])
+  redis.call('EXPIRE', key, 172800)
+end
+return 0
+",
+    )
+});
+
+/// A GCRA over every key at once, on Redis's own clock (instances' clocks may differ): `ARGV`
+/// holds each key's interval and burst in ms. Returns `{0}` when every key took an event, else
+/// `{index, wait_ms}` for the first key without room (nothing taken then).
+static RATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local next = {}
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  local tat = math.max(tonumber(redis.call('GET', key) or '0'), now)
+  if tat - now > burst then return {i, tat - now - burst} end
+  next[i] = tat + interval
+end
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, next[i], 'PX', next[i] - now + 1000)
+end
+return {0}
+",
+    )
+});
+
+/// Takes a slot for `ARGV[1]` in every key, for `ARGV[2]` ms, only if none is full (`ARGV[i+2]`
+/// is key i's size): 0 when taken, else the 1-based index of the first full key.
+static ACQUIRE_SLOTS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('ZCARD', key) >= tonumber(ARGV[i + 2]) then return i end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('PEXPIRE', key, tonumber(ARGV[2]))
+end
+return 0
+",
+    )
+});
+
+/// Extends `ARGV[1]`'s slots by `ARGV[2]` ms where it still holds them.
+static RENEW_SLOTS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+for _, key in ipairs(KEYS) do
+  if redis.call('ZADD', key, 'XX', 'CH', now + tonumber(ARGV[2]), ARGV[1]) then
+    redis.call('PEXPIRE', key, tonumber(ARGV[2]))
+  end
+end
+return 0
+",
+    )
+});
+
+/// Makes room for one more conversation in the deployment-wide index `KEYS[1]` (expired ids
+/// dropped first) and adds `ARGV[1]` to it, expiring at `ARGV[3]` ms; 0 when full (`ARGV[2]`).
+static ADMIT_CONVERSATION: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+return 1
+",
+    )
+});
+
 /// Conversations on Redis. Cloning is cheap; clones share one connection, which reconnects on
 /// its own when Redis comes back.
 #[derive(Clone)]
@@ -141,30 +244,75 @@ pub struct RedisStore {
     ttl: Duration,
     max_per_owner: usize,
     max_bytes: usize,
-    /// Where Redis is, without credentials, for messages.
+    max_conversations: usize,
+    /// Where Redis is, without credentials, for logs.
     address: String,
 }
 
-impl RedisStore {
-    /// A store on the Redis at `url` (`redis://[:password@]host:port/db`, `rediss://` for TLS,
-    /// `redis+unix:///path`). It connects when first used, so a server can start while Redis is
+/// Builds a [`RedisStore`]. Made by [`RedisStore::builder`].
+#[must_use]
+pub struct RedisStoreBuilder {
+    url: String,
+    prefix: String,
+    ttl: Duration,
+    max_per_owner: usize,
+    max_bytes: usize,
+    max_conversations: usize,
+}
+
+impl fmt::Debug for RedisStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStoreBuilder")
+            .field("url", &redact(&self.url))
+            .field("prefix", &self.prefix)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStoreBuilder {
+    /// The prefix of every key, so several deployments can share one Redis. Default is
+    /// `bedrock-chat`.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long a conversation is kept after its last use, at most
+    /// [`LONGEST_TTL`](super::LONGEST_TTL). Default is 24 hours.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// The most conversations one owner keeps; making one more drops the oldest. Default is 100.
+    pub fn max_per_owner(mut self, max: usize) -> Self {
+        self.max_per_owner = max;
+        self
+    }
+
+    /// The largest conversation kept, as JSON bytes. Default is 8 MiB.
+    pub fn max_bytes(mut self, max: usize) -> Self {
+        self.max_bytes = max;
+        self
+    }
+
+    /// The most conversations the whole deployment keeps (every instance, every owner); past it
+    /// new ones are refused until some expire or are deleted. Default is 100,000.
+    pub fn max_conversations(mut self, max: usize) -> Self {
+        self.max_conversations = max;
+        self
+    }
+
+    /// Builds the store. It connects when first used, so a server can start while Redis is
     /// still coming up; a request meanwhile gets [`StoreError::Unavailable`].
-    ///
-    /// Keys start with `prefix`; conversations expire `ttl` (at most
-    /// [`LONGEST_TTL`](super::LONGEST_TTL)) after their last use; an owner keeps
-    /// at most `max_per_owner`; one conversation is at most `max_bytes` of JSON.
     ///
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] for a URL that is not a Redis URL (its password is never
     /// repeated in the message).
-    pub fn open(
-        url: &str,
-        prefix: &str,
-        ttl: Duration,
-        max_per_owner: usize,
-        max_bytes: usize,
-    ) -> Result<Self, StoreError> {
+    pub fn build(self) -> Result<RedisStore, StoreError> {
+        let url = self.url.as_str();
         let address = redact(url);
         let not_redis = |e: redis::RedisError| StoreError::Unavailable {
             message: format!("{address} is not a Redis URL ({})", e.kind_description()),
@@ -203,12 +351,28 @@ impl RedisStore {
             };
         Ok(RedisStore {
             redis,
-            prefix: prefix.to_string(),
-            ttl: ttl.min(super::LONGEST_TTL),
-            max_per_owner: max_per_owner.max(1),
-            max_bytes,
+            prefix: self.prefix,
+            ttl: self.ttl.min(super::LONGEST_TTL),
+            max_per_owner: self.max_per_owner.max(1),
+            max_bytes: self.max_bytes,
+            max_conversations: self.max_conversations.max(1),
             address,
         })
+    }
+}
+
+impl RedisStore {
+    /// Starts building a store on the Redis at `url` (`redis://[:password@]host:port/db`,
+    /// `rediss://` for TLS, `redis+unix:///path`, `redis+cluster://host:port,host:port`).
+    pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
+        RedisStoreBuilder {
+            url: url.into(),
+            prefix: "bedrock-chat".to_string(),
+            ttl: Duration::from_secs(24 * 3600),
+            max_per_owner: 100,
+            max_bytes: 8 * 1024 * 1024,
+            max_conversations: 100_000,
+        }
     }
 
     fn conversation_key(&self, id: &str) -> String {
@@ -220,7 +384,19 @@ impl RedisStore {
     }
 
     fn spending_key(&self, account: &str) -> String {
-        format!("{}:spend:{}:{account}", self.prefix, super::today())
+        format!("{}:{{spend:{}}}:{account}", self.prefix, super::today())
+    }
+
+    fn rate_key(&self, key: &str) -> String {
+        format!("{}:{{limits}}:rate:{key}", self.prefix)
+    }
+
+    fn slots_key(&self, key: &str) -> String {
+        format!("{}:{{limits}}:slots:{key}", self.prefix)
+    }
+
+    fn all_key(&self) -> String {
+        format!("{}:all", self.prefix)
     }
 
     fn owner_key(&self, owner: &str) -> String {
@@ -433,7 +609,8 @@ fn lease_ms(ttl: Duration) -> u64 {
         .max(1)
 }
 
-/// `redis://user:secret@host` without the secret.
+/// The URL without any credential the Redis URL parser accepts: the `user:secret@` password,
+/// and `pass=` / `password=` in the query (as `redis+unix:///path?pass=secret` takes it).
 fn redact(url: &str) -> String {
     if let Some(nodes) = cluster_nodes(url) {
         let nodes: Vec<String> = nodes.iter().map(|node| redact(node)).collect();
@@ -443,6 +620,24 @@ fn redact(url: &str) -> String {
         Ok(mut parsed) => {
             if parsed.password().is_some() {
                 let _ = parsed.set_password(Some("***"));
+            }
+            if parsed.query().is_some() {
+                let pairs: Vec<(String, String)> = parsed
+                    .query_pairs()
+                    .map(|(name, value)| {
+                        let secret = matches!(
+                            name.to_ascii_lowercase().as_str(),
+                            "pass" | "password" | "token" | "secret"
+                        );
+                        let value = if secret {
+                            "***".to_string()
+                        } else {
+                            value.into_owned()
+                        };
+                        (name.into_owned(), value)
+                    })
+                    .collect();
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
             }
             parsed.to_string()
         }
@@ -489,6 +684,24 @@ impl ConversationStore for RedisStore {
         let owner_key = self.owner_key(owner);
         let mut connection = self.connection().await?;
         let ttl = self.ttl_ms();
+        // The deployment-wide bound first: a store that is full refuses before writing.
+        let admitted: i64 = ADMIT_CONVERSATION
+            .key(self.all_key())
+            .arg(&stored.id)
+            .arg(self.max_conversations)
+            .arg(ttl)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        if admitted == 0 {
+            return Err(StoreError::Unavailable {
+                message: format!(
+                    "the deployment keeps at most {} conversations and is full",
+                    self.max_conversations
+                ),
+                source: None,
+            });
+        }
         redis::pipe()
             .atomic()
             .hset_multiple(
@@ -529,6 +742,10 @@ impl ConversationStore for RedisStore {
             for (id, _) in oldest {
                 let _: () = connection
                     .del(&[self.conversation_key(&id), self.lease_key(&id)])
+                    .await
+                    .map_err(|e| self.unavailable(&e))?;
+                let _: () = connection
+                    .zrem(self.all_key(), &id)
                     .await
                     .map_err(|e| self.unavailable(&e))?;
             }
@@ -644,6 +861,10 @@ impl ConversationStore for RedisStore {
             .zrem(self.owner_key(owner), id)
             .await
             .map_err(|e| self.unavailable(&e))?;
+        let _: () = connection
+            .zrem(self.all_key(), id)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
         Ok(())
     }
 
@@ -691,12 +912,22 @@ impl ConversationStore for RedisStore {
         // list's expiry when the lease turns out to be busy or the id someone else's is
         // harmless: the list is checked against each conversation's owner when read.
         let owner_key = self.owner_key(owner);
-        let (taken, refreshed) = tokio::join!(
+        let mut third = connection.clone();
+        // The deployment-wide index is scored by expiry: a conversation in use stays counted.
+        // `XX` never adds an id (one of another owner's, or a deleted one) that is not there.
+        let mut counted = redis::cmd("ZADD");
+        counted
+            .arg(self.all_key())
+            .arg("XX")
+            .arg(now_ms().saturating_add(expiry))
+            .arg(id);
+        let (taken, refreshed, recounted) = tokio::join!(
             invocation.invoke_async::<redis::Value>(&mut connection),
             other.pexpire::<_, ()>(&owner_key, expiry as i64),
+            counted.query_async::<()>(&mut third),
         );
         let taken = taken.map_err(|e| self.unavailable(&e))?;
-        self.list_not_updated(refreshed);
+        self.list_not_updated(refreshed.and(recounted));
         let fields = match taken {
             redis::Value::Int(0) => return Err(StoreError::Busy),
             redis::Value::Int(_) => return Err(StoreError::NotFound),
@@ -807,6 +1038,124 @@ impl ConversationStore for RedisStore {
             .map_err(|e| self.unavailable(&e))?;
         Ok(())
     }
+
+    async fn reserve_spending(
+        &self,
+        caps: &[Cap<'_>],
+        usd: f64,
+    ) -> Result<Option<usize>, StoreError> {
+        if caps.is_empty() {
+            return Ok(None);
+        }
+        let mut invocation = RESERVE.prepare_invoke();
+        invocation.arg(usd);
+        for cap in caps {
+            invocation.key(self.spending_key(cap.account));
+            match cap.usd {
+                Some(limit) => invocation.arg(limit),
+                None => invocation.arg(""),
+            };
+        }
+        let mut connection = self.connection().await?;
+        let over: usize = invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        Ok(over.checked_sub(1))
+    }
+
+    async fn take_rate(&self, rates: &[Rate<'_>]) -> Result<Option<(usize, Duration)>, StoreError> {
+        if rates.is_empty() {
+            return Ok(None);
+        }
+        let mut invocation = RATE.prepare_invoke();
+        for rate in rates {
+            let (interval, burst) = rate.interval_and_burst_ms();
+            invocation
+                .key(self.rate_key(rate.key))
+                .arg(interval)
+                .arg(burst);
+        }
+        let mut connection = self.connection().await?;
+        let answer: Vec<u64> = invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        Ok(match answer.as_slice() {
+            [index, wait, ..] if *index > 0 => Some((
+                usize::try_from(*index - 1).unwrap_or_default(),
+                Duration::from_millis(*wait),
+            )),
+            _ => None,
+        })
+    }
+
+    async fn acquire_slots(
+        &self,
+        slots: &[Slots<'_>],
+        token: &str,
+        ttl: Duration,
+    ) -> Result<Option<usize>, StoreError> {
+        if slots.is_empty() {
+            return Ok(None);
+        }
+        let mut invocation = ACQUIRE_SLOTS.prepare_invoke();
+        invocation.arg(token).arg(lease_ms(ttl));
+        for slot in slots {
+            invocation.key(self.slots_key(slot.key)).arg(slot.max);
+        }
+        let mut connection = self.connection().await?;
+        let full: usize = invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        Ok(full.checked_sub(1))
+    }
+
+    async fn renew_slots(
+        &self,
+        keys: &[&str],
+        token: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut invocation = RENEW_SLOTS.prepare_invoke();
+        invocation.arg(token).arg(lease_ms(ttl));
+        for key in keys {
+            invocation.key(self.slots_key(key));
+        }
+        let mut connection = self.connection().await?;
+        let _: i64 = invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        Ok(())
+    }
+
+    async fn release_slots(&self, keys: &[&str], token: &str) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.zrem(self.slots_key(key), token).ignore();
+        }
+        let mut connection = self.connection().await?;
+        let _: () = pipe
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        Ok(())
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl fmt::Debug for RedisStore {
@@ -823,14 +1172,28 @@ impl fmt::Debug for RedisStore {
 mod tests {
     use super::*;
 
-    #[test]
-    fn passwords_never_reach_messages() {
+    // A tokio test: a store's connection is made (lazily) on a runtime.
+    #[tokio::test]
+    async fn passwords_never_reach_messages() {
         let redacted = redact("redis://user:hunter2@cache.internal:6380/2");
         assert!(!redacted.contains("hunter2"), "{redacted}");
         assert!(redacted.contains("cache.internal:6380"));
-        let error = RedisStore::open("nonsense://:hunter2@x", "p", Duration::from_secs(1), 1, 1)
+        let error = RedisStore::builder("nonsense://:hunter2@x")
+            .build()
             .unwrap_err();
         assert!(!error.to_string().contains("hunter2"), "{error}");
+        for url in [
+            "redis+unix:///run/redis.sock?db=0&pass=hunter2",
+            "redis+unix:///run/redis.sock?password=hunter2&db=1",
+            "redis://:hunter2@cache.internal:6379/0",
+            "redis://user:hunter2@cache.internal:6379/0?password=hunter2",
+        ] {
+            let redacted = redact(url);
+            assert!(!redacted.contains("hunter2"), "{url} -> {redacted}");
+            let store = RedisStore::builder(url).build().unwrap();
+            let shown = format!("{store:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
     }
 
     #[test]

@@ -226,3 +226,156 @@ pub async fn store_contract(store: &dyn ConversationStore) {
         0.0
     );
 }
+
+/// Runs the contract of the shared limits against `store`: spending reservations are all or
+/// nothing and never pass a cap, rates are all or nothing and say how long to wait, slots are
+/// all or nothing, given back and renewed only by their holder. Keys start with `prefix`, so one
+/// store can run it more than once.
+///
+/// # Panics
+///
+/// When the store breaks the contract, naming what broke.
+pub async fn limits_contract(store: &dyn ConversationStore, prefix: &str) {
+    use crate::store::{Cap, Rate, Slots};
+    let key = |name: &str| format!("{prefix}{name}");
+    let (a, b, server) = (key("a"), key("b"), key("server"));
+
+    // Reservations: all or nothing, never past a cap, settled by adding a (negative) delta.
+    let caps = |account: &str| {
+        [
+            Cap {
+                account: &server,
+                usd: Some(1.0),
+            },
+            Cap {
+                account,
+                usd: Some(0.6),
+            },
+        ]
+        .map(|cap| (cap.account.to_string(), cap.usd))
+    };
+    let reserve = |account: &str, usd: f64| {
+        let caps = caps(account);
+        async move {
+            let caps: Vec<Cap<'_>> = caps
+                .iter()
+                .map(|(account, usd)| Cap { account, usd: *usd })
+                .collect();
+            store.reserve_spending(&caps, usd).await.expect("reserve")
+        }
+    };
+    assert_eq!(reserve(&a, 0.5).await, None, "within both caps");
+    assert_eq!(reserve(&a, 0.2).await, Some(1), "the client's cap of 0.6");
+    assert!(
+        (store.spent_today(&server).await.expect("spent") - 0.5).abs() < 1e-9,
+        "a refused reservation adds nothing to any account"
+    );
+    assert_eq!(reserve(&b, 0.6).await, Some(0), "the server's cap of 1.0");
+    store.add_spending(&a, -0.4).await.expect("settle");
+    store.add_spending(&server, -0.4).await.expect("settle");
+    assert_eq!(reserve(&b, 0.6).await, None, "settling gave room back");
+    let uncapped = [Cap {
+        account: &a,
+        usd: None,
+    }];
+    assert_eq!(
+        store
+            .reserve_spending(&uncapped, 100.0)
+            .await
+            .expect("reserve"),
+        None,
+        "an account without a cap only counts"
+    );
+
+    // Rates: `limit` at once, then a wait; all or nothing over several keys.
+    fn rate(name: &str) -> Rate<'_> {
+        Rate {
+            key: name,
+            limit: 2,
+            period: Duration::from_secs(3600),
+        }
+    }
+    let (ra, rb) = (key("rate-a"), key("rate-b"));
+    assert_eq!(store.take_rate(&[rate(&ra)]).await.expect("rate"), None);
+    assert_eq!(
+        store
+            .take_rate(&[rate(&rb), rate(&ra)])
+            .await
+            .expect("rate"),
+        None
+    );
+    let refused = store
+        .take_rate(&[rate(&rb), rate(&ra)])
+        .await
+        .expect("rate")
+        .expect("the third event of a rate of 2 is refused");
+    assert_eq!(refused.0, 1, "the exhausted rate is named");
+    assert!(
+        refused.1 > Duration::from_secs(1700) && refused.1 <= Duration::from_secs(1800),
+        "the wait is until the next event fits: {:?}",
+        refused.1
+    );
+    assert_eq!(
+        store.take_rate(&[rate(&rb)]).await.expect("rate"),
+        None,
+        "the refused call took nothing from the first rate"
+    );
+
+    // Slots: all or nothing, given back by their holder.
+    let (sa, sall) = (key("slots-a"), key("slots-all"));
+    let slots = [Slots { key: &sall, max: 2 }, Slots { key: &sa, max: 1 }];
+    let ttl = Duration::from_secs(30);
+    assert_eq!(
+        store.acquire_slots(&slots, "t1", ttl).await.expect("slots"),
+        None
+    );
+    assert_eq!(
+        store.acquire_slots(&slots, "t2", ttl).await.expect("slots"),
+        Some(1),
+        "the visitor's one slot is taken"
+    );
+    let other = [Slots { key: &sall, max: 2 }];
+    assert_eq!(
+        store.acquire_slots(&other, "t3", ttl).await.expect("slots"),
+        None,
+        "the refused call took nothing from the shared key"
+    );
+    assert_eq!(
+        store.acquire_slots(&other, "t4", ttl).await.expect("slots"),
+        Some(0)
+    );
+    store
+        .renew_slots(&[&sall, &sa], "t1", ttl)
+        .await
+        .expect("renew");
+    store
+        .release_slots(&[&sall, &sa], "t1")
+        .await
+        .expect("release");
+    assert_eq!(
+        store.acquire_slots(&slots, "t5", ttl).await.expect("slots"),
+        None,
+        "released slots are free again"
+    );
+    // Slots of a holder that died lapse on their own.
+    let brief = [Slots {
+        key: &key("slots-brief"),
+        max: 1,
+    }];
+    assert_eq!(
+        store
+            .acquire_slots(&brief, "gone", Duration::from_millis(1))
+            .await
+            .expect("slots"),
+        None
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        store
+            .acquire_slots(&brief, "next", ttl)
+            .await
+            .expect("slots"),
+        None,
+        "a slot not renewed lapses"
+    );
+}
