@@ -129,6 +129,13 @@ pub struct ServeArgs {
     #[arg(long, env = "BEDROCK_CHAT_OPENAI_API", help_heading = LISTEN)]
     pub openai_api: bool,
 
+    /// A file of named API keys for the OpenAI-compatible API, each with its own daily budget
+    /// and rate ({"keys": [{"name", "sha256", "daily_usd", "turns_per_minute"}]}; a key's
+    /// sha256 is `printf %s "$KEY" | sha256sum`) [default: none; callers are limited by
+    /// address]
+    #[arg(long, env = "BEDROCK_CHAT_API_KEYS", value_name = "FILE", help_heading = LISTEN)]
+    pub api_keys: Option<PathBuf>,
+
     /// Models (or inference profiles) the OpenAI-compatible API may call besides the server's
     /// own, comma-separated [default: only the server's model]
     #[arg(

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use bedrock_chat::{BedrockClient, Budget, ChatConfig, ConversationStore, MemoryStore, RedisStore};
-use bedrock_chat_server::{AllowedHosts, AppState, Limits, PUBLIC_SERVER_DAILY_USD, ServerConfig};
+use bedrock_chat_server::{
+    AllowedHosts, ApiKeys, AppState, Limits, PUBLIC_SERVER_DAILY_USD, ServerConfig,
+};
 
 use crate::app::{EXIT_USAGE, print_error};
 use crate::args::ServeArgs;
@@ -49,7 +51,17 @@ pub async fn run(
     }
     let auth_token = args.auth_token.clone().filter(|t| !t.is_empty());
     let public = !args.addr.ip().is_loopback();
-    if args.openai_api && auth_token.is_none() && public {
+    let api_keys = match &args.api_keys {
+        None => ApiKeys::default(),
+        Some(path) => match ApiKeys::load(path) {
+            Ok(keys) => keys,
+            Err(error) => {
+                print_error(&format!("--api-keys: {error}"));
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+        },
+    };
+    if args.openai_api && auth_token.is_none() && api_keys.is_empty() && public {
         print_error(&format!(
             "refusing to serve the OpenAI-compatible API on {} without a token: anyone who finds \
              it could spend your AWS money; add --auth-token TOKEN (or BEDROCK_CHAT_AUTH_TOKEN), \
@@ -132,6 +144,7 @@ pub async fn run(
     server.allowed_hosts = allowed_hosts;
     server.trusted_proxies = args.trusted_proxies.clone().unwrap_or_default();
     server.separate_metrics = args.metrics_addr.is_some();
+    server.api_keys = api_keys;
     server.limits = limits;
     if public && server.auth_token.is_none() {
         // Said on stderr, where an operator's terminal or log collector shows it.

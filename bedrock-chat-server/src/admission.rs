@@ -120,10 +120,10 @@ pub async fn admit_turn(
             period: minute,
         },
     ];
-    if let Some(key) = turn_keys.get(1) {
+    if let (Some(key), Some(id)) = (turn_keys.get(1), &visitor.id) {
         rates.push(Rate {
             key,
-            limit: limits.turns_per_minute,
+            limit: state.visitor_rate(id),
             period: minute,
         });
     }

@@ -32,14 +32,11 @@ fn cookie_client_id(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
-/// Compares in time that does not depend on where the strings differ, so a token cannot be
-/// guessed byte by byte.
+/// Compares in time that does not depend on where the strings differ (`subtle`), so a token
+/// cannot be guessed byte by byte.
 fn same_secret(given: &[u8], expected: &[u8]) -> bool {
-    let mut difference = given.len() ^ expected.len();
-    for (i, byte) in expected.iter().enumerate() {
-        difference |= usize::from(given.get(i).copied().unwrap_or(0) ^ byte);
-    }
-    difference == 0
+    use subtle::ConstantTimeEq;
+    given.ct_eq(expected).into()
 }
 
 /// A request from another site, which the browser would send with the visitor's cookie.
@@ -63,21 +60,30 @@ fn is_cross_site(headers: &HeaderMap) -> bool {
     origin == "null" || !origin_host.eq_ignore_ascii_case(host)
 }
 
+/// The bearer token a request carries, if any.
+pub(crate) fn bearer(request: &Request) -> Option<&str> {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+/// 401, saying how to authenticate.
+pub(crate) fn unauthorized() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "this server needs an access token: send it as `Authorization: Bearer TOKEN`",
+    )
+}
+
 /// The bearer token check.
 pub(crate) fn check_token(state: &AppState, request: &Request) -> Result<(), ApiError> {
     if let Some(token) = state.config().auth_token.as_deref() {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
+        let given = bearer(request).unwrap_or_default();
         if !same_secret(given.as_bytes(), token.as_bytes()) {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "this server needs an access token: send it as `Authorization: Bearer TOKEN`",
-            ));
+            return Err(unauthorized());
         }
     }
     Ok(())

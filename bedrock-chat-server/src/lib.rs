@@ -27,6 +27,7 @@
 //! - `hosts.rs`: the `Host` allow-list (against DNS rebinding);
 //! - `error.rs`: the one mapping of failures to statuses and bodies;
 //! - `state.rs`: [`AppState`], the one state, and [`ServerConfig`];
+//! - `api_keys.rs`: named `/v1` keys, each with its own budget and rate;
 //! - `admission.rs`: the one admission path of every turn (rate, spending, capacity);
 //! - `identity.rs`: the client id cookie, the bearer token, cross-site refusal;
 //! - `conversations.rs`: create, list, read, delete;
@@ -38,6 +39,7 @@
 #![deny(missing_docs)]
 
 mod admission;
+mod api_keys;
 mod client_addr;
 mod conversations;
 mod error;
@@ -64,6 +66,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::TraceLayer;
 
+pub use api_keys::{ApiKey, ApiKeys};
 pub use client_addr::{ClientIp, PeerAddr, TrustedProxies};
 pub use error::ApiError;
 pub use hosts::AllowedHosts;

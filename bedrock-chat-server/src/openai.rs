@@ -457,12 +457,13 @@ fn price(state: &AppState, model: &str, usage: &TokenUsage) -> Option<f64> {
 
 /// `POST /v1/chat/completions`.
 ///
-/// Callers are limited by their address (and the whole server's limits): a single shared
-/// token is a gate, not an identity, so one caller spending cannot lock out the others, and
-/// rotating `Authorization` values gains nothing.
+/// Callers are limited by their address and, with named API keys, by their key (and the whole
+/// server's limits): a single shared token is a gate, not an identity, so one caller spending
+/// cannot lock out the others, and rotating `Authorization` values gains nothing.
 pub async fn chat_completions(
     State(state): State<AppState>,
     ClientIp(address): ClientIp,
+    caller: Option<axum::Extension<ApiCaller>>,
     body: Result<Json<CompletionRequest>, JsonRejection>,
 ) -> Result<Response, OpenAiError> {
     let body = match body {
@@ -475,7 +476,8 @@ pub async fn chat_completions(
         }
     };
     let (request, model, stream, include_usage) = to_request(&state, body)?;
-    let visitor = Visitor::api(None, address);
+    let key = caller.and_then(|axum::Extension(ApiCaller(key))| key);
+    let visitor = Visitor::api(key.as_deref(), address);
     let most = price(&state, &model, &estimate_usage(&request, None));
     let permit = match admit_turn(&state, &visitor, most.unwrap_or(0.0)).await {
         Ok(permit) => permit,
@@ -722,18 +724,43 @@ impl Call {
 
 /// Runs before the OpenAI-compatible endpoint: the bearer token and the request's site (its
 /// clients keep no cookie), refused in OpenAI's error shape.
+///
+/// With named API keys (`--api-keys`), a caller must send one of them (or the server's token);
+/// the key's name goes with the request, so each key is limited and charged apart.
 pub async fn authorize(
     State(state): State<AppState>,
-    request: axum::extract::Request,
+    mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let checked = crate::identity::check_token(&state, &request)
-        .and_then(|()| crate::identity::check_site(&request));
+    let keys = &state.config().api_keys;
+    let checked = if keys.is_empty() {
+        crate::identity::check_token(&state, &request).map(|()| None)
+    } else {
+        let presented = crate::identity::bearer(&request).unwrap_or_default();
+        match keys.find(presented) {
+            Some(key) => Ok(Some(key.name.clone())),
+            None => crate::identity::check_token(&state, &request).and_then(|()| {
+                if state.config().auth_token.is_some() {
+                    Ok(None)
+                } else {
+                    Err(crate::identity::unauthorized())
+                }
+            }),
+        }
+    };
+    let checked = checked.and_then(|key| crate::identity::check_site(&request).map(|()| key));
     match checked {
-        Ok(()) => next.run(request).await,
+        Ok(key) => {
+            request.extensions_mut().insert(ApiCaller(key));
+            next.run(request).await
+        }
         Err(error) => crate::identity::refusal(OpenAiError(error, None).into_response()),
     }
 }
+
+/// The named API key a `/v1` request came with, if any (set by [`authorize`]).
+#[derive(Clone, Debug, Default)]
+pub struct ApiCaller(pub Option<String>);
 
 /// `GET /v1/models`: the server's model and the allowed list.
 pub async fn models(State(state): State<AppState>) -> impl IntoResponse {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use bedrock_chat::{ChatSession, ConversationStore, ModelClient, SessionSettings};
 use tokio_util::sync::CancellationToken;
 
+use crate::api_keys::ApiKeys;
 use crate::client_addr::TrustedProxies;
 use crate::hosts::AllowedHosts;
 use crate::limits::Limits;
@@ -42,6 +43,8 @@ pub struct ServerConfig {
     /// is served with the API, behind the token when there is one, and otherwise only to
     /// clients on loopback.
     pub separate_metrics: bool,
+    /// Named API keys for `/v1`, each limited and charged apart. Default is none.
+    pub api_keys: ApiKeys,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +60,7 @@ impl Default for ServerConfig {
             allowed_hosts: AllowedHosts::default(),
             trusted_proxies: TrustedProxies::default(),
             separate_metrics: false,
+            api_keys: ApiKeys::default(),
         }
     }
 }
@@ -136,9 +140,25 @@ impl AppState {
         &self.inner.config
     }
 
-    /// The daily cap of a visitor (`client:ID` or `key:NAME`).
-    pub(crate) fn visitor_cap(&self, _visitor: &str) -> Option<f64> {
-        self.inner.config.limits.client_daily_usd
+    /// The daily cap of a visitor (`client:ID`, or `key:NAME` with the key's own cap).
+    pub(crate) fn visitor_cap(&self, visitor: &str) -> Option<f64> {
+        self.api_key(visitor).and_then(|key| key.daily_usd).or(self
+            .inner
+            .config
+            .limits
+            .client_daily_usd)
+    }
+
+    /// The turns a minute of a visitor (`client:ID`, or `key:NAME` with the key's own rate).
+    pub(crate) fn visitor_rate(&self, visitor: &str) -> u32 {
+        self.api_key(visitor)
+            .and_then(|key| key.turns_per_minute)
+            .unwrap_or(self.inner.config.limits.turns_per_minute)
+    }
+
+    fn api_key(&self, visitor: &str) -> Option<&crate::api_keys::ApiKey> {
+        let name = visitor.strip_prefix("key:")?;
+        self.inner.config.api_keys.named(name)
     }
 
     /// Cancelled when running turns must stop.

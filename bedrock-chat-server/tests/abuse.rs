@@ -478,3 +478,53 @@ async fn cycling_cookies_through_evictions_does_not_fill_the_memory_store() {
     let id = visitor.create().await;
     assert_eq!(visitor.say(&id, "still served").await.status(), 200);
 }
+
+/// Attack 12: with one token every `/v1` caller shared one budget, so one caller's spending
+/// locked out all. Named keys are limited and charged apart.
+#[tokio::test]
+async fn each_named_api_key_has_its_own_budget() {
+    // The file holds digests (printf %s key-a | sha256sum), never the keys.
+    let keys = bedrock_chat_server::ApiKeys::parse(&format!(
+        r#"{{"keys": [{{"name": "a", "sha256": "{}"}}, {{"name": "b", "sha256": "{}"}}]}}"#,
+        sha256_hex("key-a"),
+        sha256_hex("key-b"),
+    ))
+    .unwrap();
+    let mut config = ServerConfig::default();
+    config.openai_api = true;
+    config.api_keys = keys;
+    // Room for one call at its most (about $0.062) per key, not two.
+    config.limits.client_daily_usd = Some(0.1);
+    let server = TestServer::start_with(config).await;
+    server
+        .fake
+        .set_fallback(FakeReply::text("ok").usage(1000, 3000));
+    let http = reqwest::Client::new();
+    let call = |key: &'static str| {
+        let request = http
+            .post(server.url("/v1/chat/completions"))
+            .bearer_auth(key)
+            .json(&json!({"model": "default", "messages": [{"role": "user", "content": "hi"}]}))
+            .send();
+        async move { request.await.unwrap().status().as_u16() }
+    };
+    assert_eq!(call("key-a").await, 200);
+    assert_eq!(call("key-a").await, 429, "key a's budget is spent");
+    assert_eq!(call("key-b").await, 200, "key b has a budget of its own");
+    assert_eq!(call("key-c").await, 401, "a key not in the file");
+    assert_eq!(server.fake.request_count(), 2);
+}
+
+fn sha256_hex(text: &str) -> String {
+    let output = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(text.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8(output.stdout).unwrap()[..64].to_string()
+}
