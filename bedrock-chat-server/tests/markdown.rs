@@ -9,6 +9,7 @@
 
 mod support;
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -215,7 +216,8 @@ fn ordinary_reply(bytes: usize) -> (String, usize) {
     let mut sections = 0;
     while text.len() < bytes {
         let n = sections;
-        text.push_str(&format!(
+        write!(
+            text,
             "## Section {n}\n\n\
              Some text with **bold {n}**, *italic*, `code {n}` and a [link](https://example.com/{n}). \
              More words follow, with snake_case_names and 2 * 3 * 4 in them.\n\
@@ -224,7 +226,8 @@ fn ordinary_reply(bytes: usize) -> (String, usize) {
              > a quote\n> another **quote**\n\n\
              ```rust\nfn main() {{ println!(\"{{}}\", {n}); }}\n```\n\n\
              | col | val |\n|---|---:|\n| a | {n} |\n| b | 2 |\n\n---\n\n"
-        ));
+        )
+        .unwrap();
         sections += 1;
     }
     (text, sections)

@@ -1,0 +1,194 @@
+//! Debian's nginx running the shipped `deploy/nginx.conf` (its upstream and listen addresses
+//! substituted) in front of two instances on one redis-server: the page's flow works through
+//! it as a browser sends it, and a streamed reply arrives unbuffered.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bedrock_chat::testing::{FakeBedrock, FakeReply, RedisServer};
+use bedrock_chat::{ConversationStore, RedisStore};
+use bedrock_chat_server::{ServerConfig, TrustedProxies};
+use futures::StreamExt;
+use serde_json::json;
+use support::TestServer;
+
+const NGINX: &str = "/usr/sbin/nginx";
+
+/// nginx on a temporary port, stopped on drop.
+struct Nginx {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Nginx {
+    /// Runs the shipped config with `upstreams` in place of the compose file's instances.
+    async fn start(upstreams: [u16; 2]) -> Option<Self> {
+        if !Path::new(NGINX).exists() {
+            let help = "nginx is not installed: `sudo apt-get install nginx` (or run \
+                        ./scripts/test, which does)";
+            assert!(std::env::var_os("CI").is_none(), "{help}");
+            eprintln!("skipping the nginx test: {help}");
+            return None;
+        }
+        let shipped = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx.conf"),
+        )
+        .unwrap();
+        let port = free_port();
+        let site = shipped
+            .replace("chat-1:8080", &format!("127.0.0.1:{}", upstreams[0]))
+            .replace("chat-2:8080", &format!("127.0.0.1:{}", upstreams[1]))
+            .replace("listen 80;", &format!("listen 127.0.0.1:{port};"));
+        assert!(
+            site.contains(&format!("127.0.0.1:{}", upstreams[1])),
+            "{site}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display().to_string();
+        std::fs::write(dir.path().join("site.conf"), site).unwrap();
+        // Only what a site needs around it: every path inside the temporary directory.
+        let main = format!(
+            "daemon off;\nmaster_process off;\npid {root}/nginx.pid;\nerror_log {root}/error.log;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {root}/body;\n  \
+             proxy_temp_path {root}/proxy;\n  fastcgi_temp_path {root}/fastcgi;\n  \
+             uwsgi_temp_path {root}/uwsgi;\n  scgi_temp_path {root}/scgi;\n  \
+             include {root}/site.conf;\n}}\n"
+        );
+        std::fs::write(dir.path().join("nginx.conf"), main).unwrap();
+        let child = Command::new(NGINX)
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .arg("-p")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let nginx = Nginx {
+            child,
+            port,
+            _dir: dir,
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "nginx never listened"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Some(nginx)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_works_through_the_shipped_nginx_config_and_streams_unbuffered() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let store: Arc<dyn ConversationStore> = Arc::new(
+        RedisStore::builder(redis.url())
+            .prefix("nginx-test")
+            .build()
+            .unwrap(),
+    );
+    let mut config = ServerConfig::default();
+    config.trusted_proxies = TrustedProxies::Hops(1);
+    let instance = |config: ServerConfig, store: Arc<dyn ConversationStore>| async move {
+        let fake = FakeBedrock::start().await.unwrap();
+        // One chunk, then a pause far longer than the test waits: the first text can only be
+        // seen in time if nothing between the model and the client holds it back.
+        fake.set_fallback(
+            FakeReply::chunks(["First words. ", "The rest."])
+                .pause_after(1, Duration::from_secs(60)),
+        );
+        TestServer::start_on(fake, config, store).await
+    };
+    let one = instance(config.clone(), store.clone()).await;
+    let two = instance(config, store).await;
+    let Some(nginx) = Nginx::start([one.addr.port(), two.addr.port()]).await else {
+        return;
+    };
+    let base = format!("http://127.0.0.1:{}", nginx.port);
+
+    // As the page sends it: Origin with the port, same-origin, the cookie kept.
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("origin", base.parse().unwrap());
+    headers.insert("sec-fetch-site", "same-origin".parse().unwrap());
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let page = browser.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let created = browser
+        .post(format!("{base}/api/conversations"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        created.status(),
+        201,
+        "the first write through nginx: {}",
+        created.text().await.unwrap()
+    );
+    let created: serde_json::Value = created.json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+
+    let reply = browser
+        .post(format!("{base}/api/conversations/{id}/messages"))
+        .header("accept", "text/event-stream")
+        .json(&json!({"text": "hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let mut body = reply.bytes_stream();
+    let mut seen = String::new();
+    tokio::time::timeout(Duration::from_secs(15), async {
+        while !seen.contains("First words.") {
+            let chunk = body.next().await.expect("the stream goes on").unwrap();
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+    .expect("the first text arrives through nginx while the model is still writing");
+    drop(body);
+
+    // Both instances serve the same visitor (no sticky sessions): list from each.
+    let listed: serde_json::Value = browser
+        .get(format!("{base}/api/conversations"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["conversations"][0]["id"], id);
+}
