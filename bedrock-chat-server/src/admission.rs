@@ -92,7 +92,7 @@ fn keys(kind: &str, visitor: &Visitor) -> Vec<String> {
 
 /// Admits a turn that can cost at most `most_usd`: takes a turn from each rate, reserves
 /// `most_usd` on every spending account, and takes a reply slot; or says which limit refused.
-/// Nothing is held when it refuses.
+/// Nothing is held when it refuses (a rate's turn, once taken, is spent).
 ///
 /// # Errors
 ///
@@ -102,10 +102,20 @@ pub async fn admit_turn(
     visitor: &Visitor,
     most_usd: f64,
 ) -> Result<Permit, ApiError> {
+    admit_rate(state, visitor).await?;
+    admit_cost(state, visitor, most_usd).await
+}
+
+/// The first step of [`admit_turn`], for a caller that must do work between the steps (load
+/// the conversation to know what the turn can cost): takes a turn from each rate, so a flood
+/// is refused before it costs a store read.
+///
+/// # Errors
+///
+/// 429 `rate_limited`, or the store's error.
+pub async fn admit_rate(state: &AppState, visitor: &Visitor) -> Result<(), ApiError> {
     let limits = &state.config().limits;
     let minute = Duration::from_secs(60);
-
-    // Rate.
     let turn_keys = keys("turns", visitor);
     let server_turns = format!("turns:{SERVER}");
     let mut rates = vec![
@@ -140,6 +150,21 @@ pub async fn admit_turn(
         ));
     }
 
+    Ok(())
+}
+
+/// The rest of [`admit_turn`]: reserves `most_usd` on every spending account and takes a
+/// reply slot.
+///
+/// # Errors
+///
+/// 402 `daily_budget`, 503 `at_capacity`, or the store's error.
+pub async fn admit_cost(
+    state: &AppState,
+    visitor: &Visitor,
+    most_usd: f64,
+) -> Result<Permit, ApiError> {
+    let limits = &state.config().limits;
     // Spending: the most the turn can cost, reserved on every account at once.
     let mut accounts = vec![SERVER.to_string(), visitor.address.clone()];
     let mut caps = vec![limits.server_daily_usd, limits.address_daily_usd];

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
-use crate::admission::{Permit, Visitor, admit_turn};
+use crate::admission::{Permit, Visitor, admit_cost, admit_rate};
 use crate::client_addr::ClientIp;
 use crate::conversations::{ConversationId, cost_of, view};
 use crate::error::ApiError;
@@ -193,6 +193,8 @@ async fn run(
     stream: bool,
 ) -> Result<Response, ApiError> {
     let visitor = Visitor::browser(&client, address);
+    // The rate first: a flood is refused before it costs a read of the conversation.
+    admit_rate(&state, &visitor).await?;
     let (lease, stored) = state
         .store()
         .lease_and_load(&client, &id, state.config().turn_lease)
@@ -214,7 +216,7 @@ async fn run(
         session.model_id(),
         &session.most_turn_usage(message_bytes),
     );
-    let permit = match admit_turn(&state, &visitor, most.unwrap_or(0.0)).await {
+    let permit = match admit_cost(&state, &visitor, most.unwrap_or(0.0)).await {
         Ok(permit) => permit,
         Err(error) => {
             let _ = state.store().release(&lease).await;

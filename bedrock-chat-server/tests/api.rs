@@ -665,3 +665,60 @@ async fn a_made_up_conversation_id_is_a_404_that_never_reaches_the_store() {
         }
     }
 }
+
+/// Every operation the API documents, sent 200 times on one keep-alive connection, with and
+/// without a body: the connection survives them all (a handler that left a body unread made
+/// hyper close the connection after its response, and the client's next request failed).
+#[tokio::test]
+async fn a_keep_alive_connection_survives_every_operation_with_and_without_a_body() {
+    use http_body_util::{BodyExt, Full};
+    let mut config = ServerConfig::default();
+    config.limits.turns_per_minute = 10_000;
+    config.limits.address_turns_per_minute = 10_000;
+    config.limits.server_turns_per_minute = 10_000;
+    config.limits.conversations_per_hour = 10_000;
+    config.limits.client_daily_usd = None;
+    config.limits.address_daily_usd = None;
+    let server = TestServer::start_with(config).await;
+    server.fake.set_fallback(FakeReply::text("ok"));
+    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let cookie = "bc_client=0123456789abcdef0123456789abcdef";
+    let host = format!("127.0.0.1:{}", server.addr.port());
+    let mut send = async |method: &str, path: &str, body: &'static str| {
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &host)
+            .header("cookie", cookie)
+            .header("content-type", "application/json")
+            .body(Full::new(bytes::Bytes::from_static(body.as_bytes())))
+            .unwrap();
+        let response = sender
+            .send_request(request)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path} with {body:?}: {e}"));
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, body)
+    };
+    for round in 0..200 {
+        let body = if round % 2 == 0 { "" } else { "{}" };
+        let (status, created) = send("POST", "/api/conversations", body).await;
+        assert_eq!(status, 201, "round {round}");
+        let created: serde_json::Value = serde_json::from_slice(&created).unwrap();
+        let id = created["id"].as_str().unwrap().to_string();
+        let at = |tail: &str| format!("/api/conversations/{id}{tail}");
+        assert_eq!(send("GET", "/api/conversations", "").await.0, 200);
+        assert_eq!(send("GET", &at(""), "").await.0, 200);
+        let text = r#"{"text": "hi"}"#;
+        assert_eq!(send("POST", &at("/messages"), text).await.0, 200);
+        assert_eq!(send("POST", &at("/retry"), body).await.0, 200);
+        assert_eq!(send("POST", &at("/undo"), body).await.0, 200);
+        assert_eq!(send("DELETE", &at(""), body).await.0, 204);
+    }
+}
