@@ -11,14 +11,8 @@ use tokio::sync::mpsc;
 use crate::args::{Args, Subcommand};
 use crate::input::{EditorReader, PipeReader, default_history_path};
 use crate::repl::{CtrlC, NoInterrupts, Options, Outcome, Repl};
+pub use crate::status::{EXIT_BROKEN_PIPE, EXIT_TURN_FAILED, EXIT_USAGE, describe, print_error};
 use crate::terminal::visible;
-
-/// Exit status: a turn failed.
-pub const EXIT_TURN_FAILED: u8 = 1;
-/// Exit status: bad usage or configuration.
-pub const EXIT_USAGE: u8 = 2;
-/// Exit status: standard output's reader went away (`| head`), as for a process ended by SIGPIPE.
-pub const EXIT_BROKEN_PIPE: u8 = 128 + 13;
 
 /// Runs the program with parsed arguments and returns its exit status.
 pub async fn run(args: Args) -> ExitCode {
@@ -30,22 +24,6 @@ pub async fn run(args: Args) -> ExitCode {
             print_error(&format!("{error:#}"));
             ExitCode::from(EXIT_TURN_FAILED)
         }
-    }
-}
-
-/// Writes `message` to stderr as one `error: ...` line, the one style of every error the binary
-/// prints (clap's own included). A closed stderr is ignored: there is nowhere else to say it, and
-/// `eprintln!` would panic.
-pub fn print_error(message: &str) {
-    let _ = writeln!(io::stderr(), "error: {}", visible(message));
-}
-
-/// An error's message for the `error: ...` line: a configuration error without its
-/// "configuration error:" heading, which the line already says.
-pub fn describe(error: &bedrock_chat::Error) -> String {
-    match error {
-        bedrock_chat::Error::Config { message, .. } => message.clone(),
-        other => other.to_string(),
     }
 }
 

@@ -14,5 +14,6 @@ pub mod output;
 pub mod repl;
 pub mod serve;
 pub mod signals;
+pub mod status;
 pub mod terminal;
 mod turn_view;

@@ -10,8 +10,8 @@ use bedrock_chat_server::{
     AllowedHosts, ApiKeys, AppState, Limits, PUBLIC_SERVER_DAILY_USD, ServerConfig,
 };
 
-use crate::app::{EXIT_USAGE, print_error};
 use crate::args::ServeArgs;
+use crate::status::{EXIT_USAGE, describe, print_error};
 
 /// Starts the server and runs it until SIGTERM or Ctrl-C.
 ///
@@ -29,7 +29,7 @@ pub async fn run(
         ("--client-daily-budget", args.client_daily_budget),
     ] {
         if let Err(error) = Budget::warn(value).validate() {
-            print_error(&format!("{name}: {}", crate::app::describe(&error)));
+            print_error(&format!("{name}: {}", describe(&error)));
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     }

@@ -5,13 +5,8 @@
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
-use axum::extract::{Request, State};
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::Response;
 use ipnet::IpNet;
-
-use crate::state::AppState;
 
 /// The address of the connection a request arrived on; the server puts it in every request's
 /// extensions. Missing only for requests sent to the router in-process (tests), which count as
@@ -19,23 +14,10 @@ use crate::state::AppState;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeerAddr(pub SocketAddr);
 
-/// The client's address, as [`locate`] found it: in every request's extensions.
+/// The client's address, as the server found it (`identity::locate`): in every request's
+/// extensions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
-
-/// Runs before routing: finds the client's address and puts it in the request as [`ClientIp`].
-pub async fn locate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let peer = request
-        .extensions()
-        .get::<PeerAddr>()
-        .map_or(IpAddr::from([127, 0, 0, 1]), |p| p.0.ip());
-    let client = state
-        .config()
-        .trusted_proxies
-        .client(peer, request.headers());
-    request.extensions_mut().insert(ClientIp(client));
-    next.run(request).await
-}
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;

@@ -5,14 +5,6 @@
 
 use std::str::FromStr;
 
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
-use crate::error::ApiError;
-use crate::state::AppState;
-
 /// The host names the server answers to.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -83,27 +75,6 @@ fn host_name(host: &str) -> String {
         host.rsplit_once(':').map_or(host, |(name, _)| name)
     };
     name.trim_end_matches('.').to_ascii_lowercase()
-}
-
-/// Runs before routing: a request for a host not on the list is refused with 421 (Misdirected
-/// Request), before it can reach a handler or the model.
-pub async fn check_host(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| request.uri().authority().map(|a| a.as_str()))
-        .unwrap_or_default();
-    if state.config().allowed_hosts.allows(host) {
-        return next.run(request).await;
-    }
-    ApiError::new(
-        StatusCode::MISDIRECTED_REQUEST,
-        "unknown_host",
-        "this server does not answer to that host name; the operator lists the names it \
-         answers to with --allowed-hosts",
-    )
-    .into_response()
 }
 
 #[cfg(test)]

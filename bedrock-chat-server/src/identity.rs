@@ -1,13 +1,51 @@
-//! Who is asking: a random client id in a cookie (conversations belong to it), an optional bearer
-//! token that closes the whole API, and a refusal of cross-site requests that change anything.
+//! Who is asking, and whether to answer: the host asked for (an allow-list against DNS
+//! rebinding), the client's address (through trusted proxies), a random client id in a cookie
+//! (conversations belong to it), an optional bearer token that closes the whole API, and a
+//! refusal of cross-site requests that change anything.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::client_addr::{ClientIp, PeerAddr};
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// Runs before routing: a request for a host not on the list is refused with 421 (Misdirected
+/// Request), before it can reach a handler or the model.
+pub async fn check_host(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()))
+        .unwrap_or_default();
+    if state.config().allowed_hosts.allows(host) {
+        return next.run(request).await;
+    }
+    ApiError::new(
+        StatusCode::MISDIRECTED_REQUEST,
+        "unknown_host",
+        "this server does not answer to that host name; the operator lists the names it \
+         answers to with --allowed-hosts",
+    )
+    .into_response()
+}
+
+/// Runs before routing: finds the client's address and puts it in the request as [`ClientIp`].
+pub async fn locate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<PeerAddr>()
+        .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |p| p.0.ip());
+    let client = state
+        .config()
+        .trusted_proxies
+        .client(peer, request.headers());
+    request.extensions_mut().insert(ClientIp(client));
+    next.run(request).await
+}
 
 /// The cookie that carries the client id.
 pub const COOKIE: &str = "bc_client";

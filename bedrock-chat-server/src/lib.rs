@@ -22,18 +22,21 @@
 //!
 //! # Layout
 //!
+//! Modules import downward only, bottom first:
+//!
 //! - `limits.rs`: [`Limits`], every limit declared once with its default;
 //! - `client_addr.rs`: the client's address, through the proxies the operator trusts;
 //! - `hosts.rs`: the `Host` allow-list (against DNS rebinding);
-//! - `error.rs`: the one mapping of failures to statuses and bodies;
-//! - `state.rs`: [`AppState`], the one state, and [`ServerConfig`];
 //! - `api_keys.rs`: named `/v1` keys, each with its own budget and rate;
+//! - `error.rs`: the one mapping of failures to statuses and bodies;
+//! - `telemetry.rs`: `/metrics` (Prometheus) and what feeds it;
+//! - `state.rs`: [`AppState`], the one state, and [`ServerConfig`];
 //! - `admission.rs`: the one admission path of every turn (rate, spending, capacity);
-//! - `identity.rs`: the client id cookie, the bearer token, cross-site refusal;
+//! - `identity.rs`: who is asking and whether to answer (host, address, cookie, token, site);
 //! - `conversations.rs`: create, list, read, delete;
 //! - `turns.rs`: a turn, streamed as SSE or answered as JSON, retry and undo;
-//! - `openai.rs`: the OpenAI-compatible `/v1/chat/completions` and `/v1/models`;
-//! - `telemetry.rs`: `/metrics` (Prometheus) and what feeds it;
+//! - `openai.rs` and `openai_tools.rs`: the OpenAI-compatible `/v1/chat/completions` and
+//!   `/v1/models`;
 //! - `listener.rs`: the accept loop, with its connection limits;
 //! - `page.rs` and `assets/`: the page, embedded in the binary.
 #![deny(missing_docs)]
@@ -61,6 +64,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
@@ -105,7 +109,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ready))
         .nest("/api", api);
     if !state.config().separate_metrics {
-        app = app.route("/metrics", get(telemetry::render_guarded));
+        app = app.route("/metrics", get(metrics));
     }
     if state.config().openai_api {
         let v1 = Router::new()
@@ -133,12 +137,12 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            client_addr::locate,
+            identity::locate,
         ))
         // Outermost: a host not on the list is refused before anything else runs.
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            hosts::check_host,
+            identity::check_host,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -156,6 +160,29 @@ pub async fn serve_metrics(listener: tokio::net::TcpListener) {
     if let Err(error) = axum::serve(listener, metrics_router()).await {
         tracing::warn!(%error, "the metrics listener stopped");
     }
+}
+
+/// `GET /metrics` served with the API: behind the token when there is one, and otherwise only
+/// to a client on loopback (an operator's scraper on the same host); anyone else gets 404.
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    ClientIp(address): ClientIp,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let allowed = if state.config().auth_token.is_some() {
+        identity::check_token(&state, &request).is_ok()
+    } else {
+        address.is_loopback()
+    };
+    if !allowed {
+        return ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "no_route",
+            "no such route",
+        )
+        .into_response();
+    }
+    telemetry::render().await
 }
 
 async fn ready(

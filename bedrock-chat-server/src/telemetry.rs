@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -16,9 +16,6 @@ use bedrock_chat::{
 };
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::client_addr::ClientIp;
-use crate::state::AppState;
 
 /// The process's Prometheus recorder, installed on first use. A process has one metrics
 /// registry; several servers in one process (as in tests) share it.
@@ -57,29 +54,6 @@ pub async fn render() -> Response {
         )
             .into_response(),
     }
-}
-
-/// `GET /metrics` served with the API: behind the token when there is one, and otherwise only
-/// to a client on loopback (an operator's scraper on the same host); anyone else gets 404.
-pub async fn render_guarded(
-    State(state): State<AppState>,
-    ClientIp(address): ClientIp,
-    request: Request,
-) -> Response {
-    let allowed = if state.config().auth_token.is_some() {
-        crate::identity::check_token(&state, &request).is_ok()
-    } else {
-        address.is_loopback()
-    };
-    if !allowed {
-        return crate::error::ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            "no_route",
-            "no such route",
-        )
-        .into_response();
-    }
-    render().await
 }
 
 /// Counts every request by route (the pattern, never the ids in it) and status.

@@ -118,36 +118,6 @@ impl TokenEstimator {
     }
 }
 
-/// An estimate of what `request` is billed when its reply is cut off after `output_text_bytes`
-/// bytes of text and Bedrock's own count never arrived (a client that hung up mid-stream):
-/// the input from the size of its text, leaning high, and the output from the text received.
-/// With `output_text_bytes` of `None`, the most it can be billed: every token of its
-/// `max_tokens` (or [`DEFAULT_MAX_TOKENS`](crate::DEFAULT_MAX_TOKENS)) written, which is what a
-/// server reserves against a spending cap before sending it.
-pub fn estimate_usage(
-    request: &crate::request::ChatRequest,
-    output_text_bytes: Option<usize>,
-) -> crate::response::TokenUsage {
-    let estimator = TokenEstimator::default();
-    let text_bytes = request.system().map_or(0, str::len)
-        + request
-            .messages()
-            .iter()
-            .map(crate::message::Message::size_bytes)
-            .sum::<usize>();
-    let input = estimator.tokens(text_bytes, request.messages().len());
-    let output = match output_text_bytes {
-        Some(bytes) => estimator.tokens(bytes, 0),
-        None => u64::from(
-            request
-                .inference()
-                .max_tokens
-                .unwrap_or(crate::settings::DEFAULT_MAX_TOKENS),
-        ),
-    };
-    crate::response::TokenUsage::new(input, output)
-}
-
 /// Where each exchange of a history begins: at each user message that is not tool results. An
 /// exchange is a user's message, the model's final reply, and any tool calls and results
 /// between; trimming and undo remove whole exchanges, so a tool call is never split from its

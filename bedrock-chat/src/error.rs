@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::response::StopReason;
+use crate::stop_reason::StopReason;
 
 /// A boxed error, the type of every wrapped cause.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

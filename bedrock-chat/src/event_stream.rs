@@ -9,7 +9,8 @@ use std::time::Duration;
 use futures::stream::{Fuse, Stream, StreamExt};
 
 use crate::error::{Error, Result};
-use crate::response::{StopReason, TokenUsage};
+use crate::response::TokenUsage;
+use crate::stop_reason::StopReason;
 
 /// One event of a streamed reply. It serialises as `{"textDelta": "..."}`,
 /// `{"messageStop": "end_turn"}`, `{"metadata": {"usage": {...}, "latencyMs": 802}}`, and so on.

@@ -108,9 +108,11 @@
 //!
 //! # Layout
 //!
-//! Modules are private and everything public is re-exported here. They import downward only:
+//! Modules are private and everything public is re-exported here. They import downward only
+//! (the workspace's `layers` test finds any module that imports one that imports it back):
 //!
-//! - the bottom, plain data: `message` (who said what, tool calls and results, reasoning),
+//! - the bottom, plain data: `stop_reason` ([`StopReason`], which errors and replies both name),
+//!   `message` (who said what, tool calls and results, reasoning),
 //!   `attachment` ([`Attachment`]), `tool_spec` ([`ToolSpec`], [`ToolConfig`]), `guardrail`
 //!   ([`GuardrailConfig`]), `request` ([`ChatRequest`], [`InferenceConfig`] and the checks
 //!   Bedrock would make), `response`, `event_stream` ([`EventStream`], [`StreamEvent`]), `usd`
@@ -123,7 +125,8 @@
 //!   one mapping of AWS SDK errors);
 //! - `session` ([`ChatSession`]: the turn engine, streamed turns, the builder, saved
 //!   conversations, usage);
-//! - `store` ([`ConversationStore`], [`MemoryStore`]): where a server keeps conversations;
+//! - `store` ([`ConversationStore`], [`MemoryStore`]): where a server keeps conversations, and
+//!   the counts its limits share between instances (spending reserved, rates, reply slots);
 //! - `config` on top: [`ChatConfig`] reads every setting from flags, the environment and `.env`
 //!   (the [`SETTINGS`] table) and produces both builders.
 #![deny(missing_docs)]
@@ -146,6 +149,7 @@ mod response;
 mod retry;
 mod session;
 mod settings;
+mod stop_reason;
 mod store;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -163,7 +167,7 @@ pub use budget::{Budget, BudgetMode};
 pub use caching::{CachePoints, MAX_CACHE_POINTS, min_cacheable_tokens};
 pub use client::ModelClient;
 pub use config::{ChatConfig, SETTINGS, Setting};
-pub use context::{ContextPolicy, DEFAULT_CONTEXT_TOKENS, estimate_usage};
+pub use context::{ContextPolicy, DEFAULT_CONTEXT_TOKENS};
 pub use error::{BoxError, Error, Result, ServiceDetails};
 pub use event_stream::{EventStream, StreamEvent};
 pub use guardrail::{
@@ -175,17 +179,18 @@ pub use message::{
 };
 pub use pricing::{ModelPrice, PRICES_AS_OF, PriceTable};
 pub use request::{ChatRequest, InferenceConfig, MAX_MESSAGE_BYTES};
-pub use response::{ChatResponse, StopReason, TokenUsage};
+pub use response::{ChatResponse, TokenUsage};
 pub use retry::{RetryNotice, RetryObserver, RetryPolicy};
 pub use session::{
     CONVERSATION_FORMAT_VERSION, ChatSession, ChatSessionBuilder, ChatStream,
     MAX_CONVERSATION_FILE_BYTES, Notice, NoticeObserver, SavedConversation, SessionCost,
-    SessionUsage, TurnUsage, converse_once, converse_stream_once,
+    SessionUsage, TurnUsage, converse_once, converse_stream_once, estimate_usage,
 };
 pub use settings::{
     ConnectionSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_TOKENS, DEFAULT_MODEL_ID,
     DEFAULT_READ_TIMEOUT, SessionSettings, parse_duration,
 };
+pub use stop_reason::StopReason;
 pub use store::{
     Cap, ConversationStore, ConversationSummary, LONGEST_TTL, Lease, MemoryStore,
     MemoryStoreBuilder, Rate, Slots, StoreError, StoredConversation, title_of,

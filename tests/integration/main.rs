@@ -15,6 +15,7 @@ mod faults;
 mod guardrails;
 mod history;
 mod hostile;
+mod layers;
 mod live;
 mod long_conversations;
 mod mock;

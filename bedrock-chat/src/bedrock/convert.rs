@@ -18,7 +18,8 @@ use crate::message::{
     ContentBlock, Message, Reasoning, Role, ToolResultContent, ToolResultStatus, ToolUse,
 };
 use crate::request::{ChatRequest, InferenceConfig};
-use crate::response::{ChatResponse, StopReason, TokenUsage};
+use crate::response::{ChatResponse, TokenUsage};
+use crate::stop_reason::StopReason;
 use crate::tool_spec::{ToolChoice, ToolConfig};
 
 /// The request's messages, system prompt and inference settings in the SDK's types.

@@ -24,7 +24,7 @@ use std::sync::Arc;
 pub use builder::ChatSessionBuilder;
 pub use notice::{Notice, NoticeObserver};
 pub use saved::{CONVERSATION_FORMAT_VERSION, MAX_CONVERSATION_FILE_BYTES, SavedConversation};
-pub use stateless::{converse_once, converse_stream_once};
+pub use stateless::{converse_once, converse_stream_once, estimate_usage};
 pub use streamed_turn::ChatStream;
 pub use usage::{SessionCost, SessionUsage, TurnUsage};
 

@@ -4,11 +4,14 @@
 use super::call::Route;
 use super::streamed_turn::open_until_text;
 use crate::client::ModelClient;
+use crate::context::TokenEstimator;
 use crate::error::Result;
 use crate::event_stream::EventStream;
+use crate::message::Message;
 use crate::request::ChatRequest;
-use crate::response::ChatResponse;
+use crate::response::{ChatResponse, TokenUsage};
 use crate::retry::{RetryObserver, RetryPolicy};
+use crate::settings::DEFAULT_MAX_TOKENS;
 
 /// Sends `request` (checked first, as a session would) and waits for the whole reply, retrying
 /// under `policy`.
@@ -47,4 +50,26 @@ pub async fn converse_stream_once(
         .run(observer, || open_until_text(Route::of(client), request))
         .await?;
     Ok(opened.into_events())
+}
+
+/// An estimate of what `request` is billed when its reply is cut off after `output_text_bytes`
+/// bytes of text and Bedrock's own count never arrived (a client that hung up mid-stream):
+/// the input from the size of its text, leaning high, and the output from the text received.
+/// With `output_text_bytes` of `None`, the most it can be billed: every token of its
+/// `max_tokens` (or [`DEFAULT_MAX_TOKENS`](crate::DEFAULT_MAX_TOKENS)) written, which is what a
+/// server reserves against a spending cap before sending it.
+pub fn estimate_usage(request: &ChatRequest, output_text_bytes: Option<usize>) -> TokenUsage {
+    let estimator = TokenEstimator::default();
+    let text_bytes = request.system().map_or(0, str::len)
+        + request
+            .messages()
+            .iter()
+            .map(Message::size_bytes)
+            .sum::<usize>();
+    let input = estimator.tokens(text_bytes, request.messages().len());
+    let output = match output_text_bytes {
+        Some(bytes) => estimator.tokens(bytes, 0),
+        None => u64::from(request.inference().max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)),
+    };
+    TokenUsage::new(input, output)
 }

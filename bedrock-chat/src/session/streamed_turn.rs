@@ -13,14 +13,47 @@ use futures::{FutureExt, Stream, StreamExt};
 
 use super::ChatSession;
 use super::call::Route;
-use super::turn::{Prepared, tool_results_message};
+use super::turn::{Ask, Prepared, tool_results_message};
 use crate::error::{Error, Result};
 use crate::event_stream::{EventStream, StreamEvent};
 use crate::message::{
     ContentBlock, INVALID_INPUT_KEY, Message, Reasoning, Role, ToolResult, ToolUse,
 };
 use crate::request::ChatRequest;
-use crate::response::{ChatResponse, StopReason, TokenUsage};
+use crate::response::{ChatResponse, TokenUsage};
+use crate::stop_reason::StopReason;
+
+struct Streamed;
+
+impl Ask for Streamed {
+    type Answer = Opened;
+
+    /// A stream is retried only until its first text; see `open_until_text`.
+    async fn ask(session: &ChatSession, request: &ChatRequest) -> Result<Opened> {
+        let route = session.route();
+        session
+            .settings
+            .retry_policy
+            .run(session.on_retry.as_ref(), || {
+                open_until_text(route, request)
+            })
+            .await
+    }
+}
+
+impl ChatSession {
+    /// A streamed turn, returned once its first output (text or a tool call) has arrived.
+    pub(super) async fn start_stream(
+        &mut self,
+        keep: usize,
+        user: Message,
+    ) -> Result<ChatStream<'_>> {
+        let mut turn = Vec::with_capacity(2);
+        turn.push(user);
+        let (opened, prepared, span) = self.traced::<Streamed>(keep, &turn, 0).await?;
+        Ok(ChatStream::new(self, keep, turn, prepared, opened).with_span(span))
+    }
+}
 
 /// A stream opened far enough to know it carries text, with the events read so far.
 pub(super) struct Opened {

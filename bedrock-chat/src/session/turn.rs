@@ -8,14 +8,14 @@ use tracing::Instrument;
 
 use super::ChatSession;
 use super::notice::Notice;
-use super::streamed_turn::{self, ChatStream, Opened};
 use crate::caching::CachePoints;
 use crate::context::{ContextPolicy, shrink, window};
 use crate::error::{Error, Result, ServiceDetails};
 use crate::message::{ContentBlock, Message, Role, ToolResult, ToolUse};
 use crate::request::{ChatRequest, Ending, validate_conversation};
-use crate::response::{ChatResponse, StopReason, TokenUsage};
+use crate::response::{ChatResponse, TokenUsage};
 use crate::settings::DEFAULT_MAX_TOKENS;
+use crate::stop_reason::StopReason;
 
 /// A request ready to send: what it holds and where its history begins.
 pub(super) struct Prepared {
@@ -26,8 +26,9 @@ pub(super) struct Prepared {
     pub(super) text_bytes: usize,
 }
 
-/// How a turn asks the model: a whole reply, or a stream opened up to its first text.
-trait Ask {
+/// How a turn asks the model: a whole reply, or a stream opened up to its first text (that
+/// one in `streamed_turn.rs`, which builds on this module).
+pub(super) trait Ask {
     type Answer;
 
     /// One request with its retries.
@@ -55,24 +56,6 @@ impl Ask for Whole {
             return Err(stopped_for_context(response.request_id()));
         }
         Ok(response)
-    }
-}
-
-struct Streamed;
-
-impl Ask for Streamed {
-    type Answer = Opened;
-
-    /// A stream is retried only until its first text; see `open_until_text`.
-    async fn ask(session: &ChatSession, request: &ChatRequest) -> Result<Opened> {
-        let route = session.route();
-        session
-            .settings
-            .retry_policy
-            .run(session.on_retry.as_ref(), || {
-                streamed_turn::open_until_text(route, request)
-            })
-            .await
     }
 }
 
@@ -134,21 +117,9 @@ impl ChatSession {
         }
     }
 
-    /// A streamed turn, returned once its first output (text or a tool call) has arrived.
-    pub(super) async fn start_stream(
-        &mut self,
-        keep: usize,
-        user: Message,
-    ) -> Result<ChatStream<'_>> {
-        let mut turn = Vec::with_capacity(2);
-        turn.push(user);
-        let (opened, prepared, span) = self.traced::<Streamed>(keep, &turn, 0).await?;
-        Ok(ChatStream::new(self, keep, turn, prepared, opened).with_span(span))
-    }
-
     /// [`send_within_context`](Self::send_within_context) inside the turn's span, recording the
     /// time to the first answer (a whole reply, or a stream's first text) or the error.
-    async fn traced<A: Ask>(
+    pub(super) async fn traced<A: Ask>(
         &mut self,
         keep: usize,
         turn: &[Message],

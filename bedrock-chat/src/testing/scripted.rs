@@ -11,7 +11,8 @@ use crate::error::{Error, Result};
 use crate::event_stream::{EventStream, StreamEvent};
 use crate::message::Message;
 use crate::request::ChatRequest;
-use crate::response::{ChatResponse, StopReason, TokenUsage};
+use crate::response::{ChatResponse, TokenUsage};
+use crate::stop_reason::StopReason;
 
 /// One scripted answer.
 #[derive(Debug)]
