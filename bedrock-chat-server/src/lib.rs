@@ -35,8 +35,8 @@
 //! - `identity.rs`: who is asking and whether to answer (host, address, cookie, token, site);
 //! - `conversations.rs`: create, list, read, delete;
 //! - `turns.rs`: a turn, streamed as SSE or answered as JSON, retry and undo;
-//! - `openai.rs` and `openai_tools.rs`: the OpenAI-compatible `/v1/chat/completions` and
-//!   `/v1/models`;
+//! - `openai/`: the OpenAI-compatible `/v1/chat/completions` and `/v1/models`, split by job
+//!   (request conversion, reply shapes, the call, tools, who may call, the error shape);
 //! - `listener.rs`: the accept loop, with its connection limits;
 //! - `page.rs` and `assets/`: the page, embedded in the binary.
 #![deny(missing_docs)]
@@ -51,7 +51,6 @@ mod identity;
 mod limits;
 mod listener;
 mod openai;
-mod openai_tools;
 mod page;
 mod state;
 mod telemetry;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 /// A tool in a request: `{"type": "function", "function": {"name", "description",
 /// "parameters"}}`.
 #[derive(Deserialize)]
-pub(crate) struct InTool {
+pub(super) struct InTool {
     #[serde(rename = "type", default)]
     kind: Option<String>,
     function: InFunction,
@@ -31,7 +31,7 @@ struct InFunction {
 
 /// A call on an assistant message the client sends back.
 #[derive(Deserialize)]
-pub(crate) struct InToolCall {
+pub(super) struct InToolCall {
     id: String,
     function: InCall,
 }
@@ -49,7 +49,7 @@ struct InCall {
 /// # Errors
 ///
 /// What is wrong, for a 400 naming `tools` or `tool_choice`.
-pub(crate) fn tool_config(
+pub(super) fn tool_config(
     tools: Option<Vec<InTool>>,
     choice: Option<&Value>,
     messages: &[Message],
@@ -130,7 +130,7 @@ pub(crate) fn tool_config(
 /// # Errors
 ///
 /// When a call's arguments are not a JSON object, naming the message.
-pub(crate) fn calls_to_blocks(
+pub(super) fn calls_to_blocks(
     calls: Vec<InToolCall>,
     index: usize,
 ) -> Result<Vec<ContentBlock>, String> {
@@ -160,7 +160,7 @@ pub(crate) fn calls_to_blocks(
 }
 
 /// The block of a `tool` message: its content as the result of call `tool_call_id`.
-pub(crate) fn tool_message_block(tool_call_id: String, content: String) -> ContentBlock {
+pub(super) fn tool_message_block(tool_call_id: String, content: String) -> ContentBlock {
     let content = if content.trim().is_empty() {
         // Bedrock refuses blank text; a tool that returned nothing said so.
         "(no output)".to_string()
@@ -171,19 +171,4 @@ pub(crate) fn tool_message_block(tool_call_id: String, content: String) -> Conte
         tool_call_id,
         ToolResultContent::Text(content),
     ))
-}
-
-/// A reply's tool calls in OpenAI's shape, or `None` when it has none.
-pub(crate) fn reply_tool_calls(message: &Message) -> Option<Value> {
-    let calls: Vec<Value> = message
-        .tool_uses()
-        .map(|call| {
-            json!({
-                "id": call.id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.input.to_string()},
-            })
-        })
-        .collect();
-    (!calls.is_empty()).then_some(Value::Array(calls))
 }
