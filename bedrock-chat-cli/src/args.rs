@@ -32,7 +32,7 @@ use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser};
 )]
 pub struct Args {
     /// A stop sequence; repeat the flag for several [default: none]
-    #[arg(long = "stop", value_name = "TEXT", global = true)]
+    #[arg(long = "stop", value_name = "TEXT", global = true, help_heading = CHAT)]
     pub stop: Vec<String>,
 
     /// Shorthand for --context-policy tokens:N
@@ -40,7 +40,8 @@ pub struct Args {
         long,
         value_name = "N",
         conflicts_with = "context-policy",
-        global = true
+        global = true,
+        help_heading = CHAT
     )]
     pub max_context_tokens: Option<u64>,
 
@@ -301,12 +302,24 @@ fn setting_arg(setting: &'static Setting) -> Arg {
         // Given before or after `serve`: the server takes the same settings as the REPL.
         .global(true)
         // `--budget -3` is a value to be refused by the setting's check, not an unknown flag.
-        .allow_negative_numbers(true);
+        .allow_negative_numbers(true)
+        .help_heading(heading_of(setting));
     match setting.short {
         Some(short) => arg.short(short),
         None => arg,
     }
 }
+
+/// Where a setting is listed in `--help`: how to reach AWS, or how to chat.
+fn heading_of(setting: &Setting) -> &'static str {
+    match setting.flag {
+        "region" | "profile" | "endpoint-url" | "connect-timeout" | "read-timeout" => AWS,
+        _ => CHAT,
+    }
+}
+
+const AWS: &str = "AWS";
+const CHAT: &str = "Chat settings";
 
 impl Args {
     /// Parses `args` (the program name first).
