@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use bedrock_chat::{ChatConfig, ContextPolicy, SETTINGS, Setting};
-use bedrock_chat_server::{AllowedHosts, Limits, TrustedProxies};
+use bedrock_chat_server::{AllowedHosts, Limits, ServerConfig, TrustedProxies};
 use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser};
 
 /// Chat with Claude on Amazon Bedrock.
@@ -122,8 +122,8 @@ pub struct ServeArgs {
     pub metrics_addr: Option<std::net::SocketAddr>,
 
     /// How long running replies may go on after SIGTERM or Ctrl-C
-    #[arg(long, env = "BEDROCK_CHAT_SHUTDOWN_GRACE", default_value = "30s", value_parser = duration, help_heading = LISTEN)]
-    pub shutdown_grace: std::time::Duration,
+    #[arg(long, env = "BEDROCK_CHAT_SHUTDOWN_GRACE", default_value_t = Span(ServerConfig::default().shutdown_grace), help_heading = LISTEN)]
+    pub shutdown_grace: Span,
 
     /// Also serve the OpenAI-compatible API (/v1/chat/completions, /v1/models); on an address
     /// other than loopback it needs --auth-token
@@ -235,8 +235,8 @@ pub struct ServeArgs {
     pub max_conversations: usize,
 
     /// How long a conversation is kept after its last use
-    #[arg(long, env = "BEDROCK_CHAT_TTL", default_value = "24h", value_parser = duration, help_heading = STORE)]
-    pub ttl: std::time::Duration,
+    #[arg(long, env = "BEDROCK_CHAT_TTL", default_value_t = Span(Limits::default().conversation_ttl), help_heading = STORE)]
+    pub ttl: Span,
 
     /// Where conversations live: `memory` (this process; lost on restart) or a Redis URL
     /// (`redis://[:password@]host:6379/0`, `rediss://` for TLS, `redis+unix:///path`,
@@ -254,8 +254,8 @@ pub struct ServeArgs {
 
     /// How long a running reply holds its conversation without renewal: an instance killed
     /// mid-reply blocks that conversation this long at most
-    #[arg(long, env = "BEDROCK_CHAT_TURN_LEASE", default_value = "30s", value_parser = duration, help_heading = STORE)]
-    pub turn_lease: std::time::Duration,
+    #[arg(long, env = "BEDROCK_CHAT_TURN_LEASE", default_value_t = Span(ServerConfig::default().turn_lease), help_heading = STORE)]
+    pub turn_lease: Span,
 
     /// Prefix of every Redis key, so several deployments can share one Redis
     #[arg(
@@ -284,8 +284,32 @@ pub enum LogFormat {
     Json,
 }
 
-fn duration(text: &str) -> Result<std::time::Duration, String> {
-    bedrock_chat::parse_duration(text).map_err(|e| e.to_string())
+/// A duration on the command line: parsed by the library's one parser (`30s`, `24h`, `250ms`),
+/// and shown in `--help` from the server's own default, so the default is declared once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span(pub std::time::Duration);
+
+impl std::str::FromStr for Span {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        bedrock_chat::parse_duration(text)
+            .map(Span)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let millis = self.0.as_millis();
+        match millis {
+            0 => write!(f, "0s"),
+            m if m % 3_600_000 == 0 => write!(f, "{}h", m / 3_600_000),
+            m if m % 60_000 == 0 => write!(f, "{}m", m / 60_000),
+            m if m % 1_000 == 0 => write!(f, "{}s", m / 1_000),
+            m => write!(f, "{m}ms"),
+        }
+    }
 }
 
 /// The whole command line: the library's settings and the REPL's own flags.

@@ -34,7 +34,7 @@ pub async fn run(
         }
     }
     // Each of these at 0 would start a server that refuses every message.
-    let refusal = if args.ttl.is_zero() {
+    let refusal = if args.ttl.0.is_zero() {
         Some("--ttl: conversations must be kept longer than 0; use e.g. 24h")
     } else if args.max_streams == 0 {
         Some("--max-streams: at least 1 reply must be allowed at a time")
@@ -101,7 +101,7 @@ pub async fn run(
         (None, true, _) | (None, false, false) => None,
         (None, false, true) => Some(PUBLIC_SERVER_DAILY_USD),
     };
-    limits.conversation_ttl = args.ttl;
+    limits.conversation_ttl = args.ttl.0;
     limits.conversations_per_client = args.conversations_per_client;
     limits.max_conversations = args.max_conversations;
     let store: Arc<dyn ConversationStore> = if args.store == "memory" {
@@ -139,8 +139,8 @@ pub async fn run(
         .filter(|m| !m.is_empty())
         .collect();
     server.secure_cookies = args.secure_cookies;
-    server.shutdown_grace = args.shutdown_grace;
-    server.turn_lease = args.turn_lease.max(std::time::Duration::from_millis(300));
+    server.shutdown_grace = args.shutdown_grace.0;
+    server.turn_lease = args.turn_lease.0.max(std::time::Duration::from_millis(300));
     server.allowed_hosts = allowed_hosts;
     server.trusted_proxies = args.trusted_proxies.clone().unwrap_or_default();
     server.separate_metrics = args.metrics_addr.is_some();

@@ -192,7 +192,8 @@ pub use settings::{
 };
 pub use stop_reason::StopReason;
 pub use store::{
-    Cap, ConversationStore, ConversationSummary, LONGEST_TTL, Lease, MemoryStore,
+    Cap, ConversationStore, ConversationSummary, DEFAULT_MAX_CONVERSATION_BYTES,
+    DEFAULT_MAX_CONVERSATIONS, DEFAULT_MAX_PER_OWNER, DEFAULT_TTL, LONGEST_TTL, Lease, MemoryStore,
     MemoryStoreBuilder, Rate, Slots, StoreError, StoredConversation, title_of,
 };
 #[cfg(feature = "redis")]

@@ -139,10 +139,10 @@ impl MemoryStore {
     pub fn builder() -> MemoryStoreBuilder {
         MemoryStoreBuilder {
             limits: Limits {
-                ttl: Duration::from_secs(24 * 3600),
-                max_per_owner: 100,
-                max_conversations: 100_000,
-                max_bytes: 8 * 1024 * 1024,
+                ttl: super::DEFAULT_TTL,
+                max_per_owner: super::DEFAULT_MAX_PER_OWNER,
+                max_conversations: super::DEFAULT_MAX_CONVERSATIONS,
+                max_bytes: super::DEFAULT_MAX_CONVERSATION_BYTES,
                 max_total_bytes: 512 * 1024 * 1024,
             },
         }

@@ -291,6 +291,19 @@ pub struct Slots<'a> {
     pub max: usize,
 }
 
+/// How long a store keeps a conversation after its last use, unless told otherwise: 24 hours.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// How many conversations one owner keeps, unless told otherwise (making one more drops the
+/// oldest): 100.
+pub const DEFAULT_MAX_PER_OWNER: usize = 100;
+
+/// How many conversations a store keeps in all, unless told otherwise: 100,000.
+pub const DEFAULT_MAX_CONVERSATIONS: usize = 100_000;
+
+/// The largest conversation a store keeps, as JSON bytes, unless told otherwise: 8 MiB.
+pub const DEFAULT_MAX_CONVERSATION_BYTES: usize = 8 * 1024 * 1024;
+
 /// The longest time a store keeps a conversation or a lease; longer ones are cut to it. A
 /// hundred years is "forever" for a chat, and keeps every expiry computable (an `Instant` or a
 /// Redis expiry cannot be `Duration::MAX` away).

@@ -368,10 +368,10 @@ impl RedisStore {
         RedisStoreBuilder {
             url: url.into(),
             prefix: "bedrock-chat".to_string(),
-            ttl: Duration::from_secs(24 * 3600),
-            max_per_owner: 100,
-            max_bytes: 8 * 1024 * 1024,
-            max_conversations: 100_000,
+            ttl: super::DEFAULT_TTL,
+            max_per_owner: super::DEFAULT_MAX_PER_OWNER,
+            max_bytes: super::DEFAULT_MAX_CONVERSATION_BYTES,
+            max_conversations: super::DEFAULT_MAX_CONVERSATIONS,
         }
     }
 
