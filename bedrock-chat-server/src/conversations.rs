@@ -7,31 +7,69 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use bedrock_chat::{Role, SavedConversation, StoredConversation, TokenUsage};
 use serde::Serialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::admission::Visitor;
 use crate::client_addr::ClientIp;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::identity::ClientId;
 use crate::state::AppState;
 
 /// One message as the page shows it.
-#[derive(Serialize)]
-struct MessageView {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct MessageView {
+    /// `user` or `assistant`.
     role: &'static str,
+    /// Its text (attachments and tool blocks left out).
     text: String,
 }
 
 /// `GET /api/conversations/{id}`'s answer.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct ConversationView {
     id: String,
     title: String,
+    /// When it last changed, in seconds since the Unix epoch.
     updated: u64,
     model: String,
     messages: Vec<MessageView>,
+    #[schema(value_type = UsageSchema)]
     usage: TokenUsage,
+    /// At the server's prices; `null` for a model without one.
     cost_usd: Option<f64>,
+}
+
+/// Tokens, as Bedrock counts them (the library's `TokenUsage`).
+#[derive(ToSchema)]
+#[schema(as = Usage)]
+#[allow(dead_code, non_snake_case)]
+pub(crate) struct UsageSchema {
+    inputTokens: u64,
+    outputTokens: u64,
+    cacheReadInputTokens: Option<u64>,
+    cacheWriteInputTokens: Option<u64>,
+}
+
+/// `POST /api/conversations`' answer: the new conversation.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Created {
+    id: String,
+    title: String,
+    updated: u64,
+}
+
+/// `GET /api/conversations`' answer: this visitor's conversations, newest first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ConversationList {
+    conversations: Vec<Summary>,
+}
+
+/// One entry of the list.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Summary {
+    id: String,
+    title: String,
+    updated: u64,
 }
 
 /// What a conversation's tokens cost at the server's prices (`None` for an unpriced model).
@@ -67,6 +105,13 @@ pub(crate) fn view(state: &AppState, stored: &StoredConversation) -> Conversatio
 }
 
 /// `POST /api/conversations` → `201 {"id": …}`.
+#[utoipa::path(
+    post,
+    path = "/api/conversations",
+    tag = "conversations",
+    description = "Starts a conversation for this visitor (a `bc_client` cookie is set when the request had none).",
+    responses((status = 201, description = "Created", body = Created))
+)]
 pub async fn create(
     State(state): State<AppState>,
     ClientId(client): ClientId,
@@ -82,17 +127,36 @@ pub async fn create(
     let stored = state.store().create(&client, session.snapshot()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": stored.id, "title": stored.title, "updated": stored.updated})),
+        Json(Created {
+            id: stored.id,
+            title: stored.title,
+            updated: stored.updated,
+        }),
     ))
 }
 
 /// `GET /api/conversations` → this client's list, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/conversations",
+    tag = "conversations",
+    responses((status = 200, description = "This visitor's conversations", body = ConversationList))
+)]
 pub async fn list(
     State(state): State<AppState>,
     ClientId(client): ClientId,
 ) -> Result<impl IntoResponse, ApiError> {
     let list = state.store().list(&client).await?;
-    Ok(Json(json!({"conversations": list})))
+    Ok(Json(ConversationList {
+        conversations: list
+            .into_iter()
+            .map(|c| Summary {
+                id: c.id,
+                title: c.title,
+                updated: c.updated,
+            })
+            .collect(),
+    }))
 }
 
 /// The conversation id in a request's path. Ids are made by the store (32 hex digits); anything
@@ -120,6 +184,16 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ConversationId {
 }
 
 /// `GET /api/conversations/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/conversations/{id}",
+    tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id (32 hex digits)")),
+    responses(
+        (status = 200, description = "The conversation", body = ConversationView),
+        (status = 404, description = "No such conversation for this visitor", body = ErrorBody)
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     ClientId(client): ClientId,
@@ -130,6 +204,16 @@ pub async fn get(
 }
 
 /// `DELETE /api/conversations/{id}` → 204.
+#[utoipa::path(
+    delete,
+    path = "/api/conversations/{id}",
+    tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id (32 hex digits)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such conversation for this visitor", body = ErrorBody)
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     ClientId(client): ClientId,

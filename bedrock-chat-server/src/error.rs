@@ -8,7 +8,8 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bedrock_chat::{Error, StoreError};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// A failed request, as the API reports it.
 #[derive(Debug)]
@@ -61,16 +62,40 @@ impl ApiError {
         error
     }
 
-    /// The body of the `error` event of a stream.
-    pub fn event_data(&self) -> serde_json::Value {
-        json!({
-            "message": self.message,
-            "kind": self.kind,
-            "retryable": self.retryable,
-            "request_id": self.request_id,
-            "status": self.status.as_u16(),
-        })
+    /// What the client is told: the `error` member of a JSON body, and the data of a stream's
+    /// `error` event.
+    pub fn detail(&self) -> ErrorDetail<'_> {
+        ErrorDetail {
+            message: &self.message,
+            kind: self.kind,
+            retryable: self.retryable,
+            request_id: self.request_id.as_deref(),
+            status: self.status.as_u16(),
+        }
     }
+}
+
+/// The body of every error of the browser API: `{"error": {...}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody<'a> {
+    /// What went wrong.
+    pub error: ErrorDetail<'a>,
+}
+
+/// What went wrong, for a person and for a program.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// What happened and what to do, for a person.
+    pub message: &'a str,
+    /// A short, stable name for the kind of failure (`rate_limited`, `daily_budget`,
+    /// `at_capacity`, `busy`, `not_found`, `throttled`, ...).
+    pub kind: &'static str,
+    /// Whether sending the same request again later may work.
+    pub retryable: bool,
+    /// Bedrock's request id, when Bedrock answered.
+    pub request_id: Option<&'a str>,
+    /// The HTTP status, repeated (a stream's `error` event has no status of its own).
+    pub status: u16,
 }
 
 impl From<&Error> for ApiError {
@@ -165,8 +190,13 @@ pub(crate) fn set_retry_after(response: &mut Response, wait: Option<Duration>) {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": self.event_data()});
-        let mut response = (self.status, Json(body)).into_response();
+        let mut response = (
+            self.status,
+            Json(ErrorBody {
+                error: self.detail(),
+            }),
+        )
+            .into_response();
         set_retry_after(&mut response, self.retry_after);
         response
     }

@@ -38,10 +38,12 @@
 //! - `openai/`: the OpenAI-compatible `/v1/chat/completions` and `/v1/models`, split by job
 //!   (request conversion, reply shapes, the call, tools, who may call, the error shape);
 //! - `listener.rs`: the accept loop, with its connection limits;
-//! - `page.rs` and `assets/`: the page, embedded in the binary.
+//! - `page.rs` and `assets/`: the page, embedded in the binary;
+//! - `api_doc.rs` on top: the OpenAPI document of every operation (`/openapi.json`).
 #![deny(missing_docs)]
 
 mod admission;
+mod api_doc;
 mod api_keys;
 mod client_addr;
 mod conversations;
@@ -69,6 +71,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::TraceLayer;
 
+pub use api_doc::document as openapi_document;
 pub use api_keys::{ApiKey, ApiKeys};
 pub use client_addr::{ClientIp, PeerAddr, TrustedProxies};
 pub use error::ApiError;
@@ -106,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/{name}", get(page::asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/openapi.json", get(openapi))
         .nest("/api", api);
     if !state.config().separate_metrics {
         app = app.route("/metrics", get(metrics));
@@ -182,6 +186,15 @@ async fn metrics(
         .into_response();
     }
     telemetry::render().await
+}
+
+/// `GET /openapi.json`: the API contract.
+async fn openapi() -> axum::response::Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        api_doc::document(),
+    )
+        .into_response()
 }
 
 async fn ready(

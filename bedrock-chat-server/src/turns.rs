@@ -17,11 +17,12 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
+use utoipa::ToSchema;
 
 use crate::admission::{Permit, Visitor, admit_cost, admit_rate};
 use crate::client_addr::ClientIp;
-use crate::conversations::{ConversationId, cost_of, view};
-use crate::error::ApiError;
+use crate::conversations::{ConversationId, ConversationView, UsageSchema, cost_of, view};
+use crate::error::{ApiError, ErrorBody};
 use crate::identity::ClientId;
 use crate::state::AppState;
 use crate::telemetry::TurnMeter;
@@ -36,21 +37,27 @@ enum TurnEvent {
 }
 
 /// The `done` event: what the turn used and cost, and the conversation so far.
-#[derive(Debug, Serialize)]
-struct TurnDone {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TurnDone {
+    #[schema(value_type = UsageSchema)]
     usage: TokenUsage,
+    /// At the server's prices; `null` for a model without one.
     cost_usd: Option<f64>,
+    /// Why the model stopped (`end_turn`, `max_tokens`, ...).
     stop_reason: String,
+    #[schema(value_type = UsageSchema)]
     conversation_usage: TokenUsage,
     conversation_cost_usd: Option<f64>,
 }
 
 /// A whole (not streamed) turn's answer: the `done` event with the reply's text and notices.
-#[derive(Serialize)]
-struct WholeTurn {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct WholeTurn {
     #[serde(flatten)]
     done: TurnDone,
+    /// The reply.
     text: String,
+    /// Retry notices and other notes, in order.
     notices: Vec<String>,
 }
 
@@ -72,7 +79,7 @@ impl TurnEvent {
             }
             TurnEvent::Delta(text) => ("delta", serde_json::to_string(&DeltaData { text })),
             TurnEvent::Done(done) => ("done", serde_json::to_string(done)),
-            TurnEvent::Error(error) => ("error", Ok(error.event_data().to_string())),
+            TurnEvent::Error(error) => ("error", serde_json::to_string(&error.detail())),
         };
         Event::default()
             .event(name)
@@ -87,10 +94,18 @@ enum Action {
 }
 
 /// `{"text": …}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct SendBody {
+    /// The message (at most 1 MiB, no control characters but newlines and tabs).
     text: String,
 }
+
+/// What a turn answers: JSON once it is over, or (with `Accept: text/event-stream`) server-sent
+/// events `notice` and `delta` as they come, then `done` (a [`TurnDone`]) or `error` (an
+/// [`ErrorDetail`](crate::error::ErrorDetail)).
+const TURN_ANSWERS: &str = "The reply: JSON once complete, or with `Accept: text/event-stream` \
+    server-sent events `notice` {message}, `delta` {text}, then `done` (TurnDone) or `error` \
+    (ErrorDetail)";
 
 /// Reads a JSON body, answering a malformed one with the API's own error shape.
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
@@ -115,6 +130,23 @@ fn wants_stream(headers: &HeaderMap) -> bool {
 }
 
 /// `POST /api/conversations/{id}/messages`.
+#[utoipa::path(
+    post,
+    path = "/api/conversations/{id}/messages",
+    tag = "turns",
+    params(("id" = String, Path, description = "The conversation's id (32 hex digits)")),
+    request_body = SendBody,
+    responses(
+        (status = 200, description = TURN_ANSWERS, content(
+            (WholeTurn = "application/json"),
+            (String = "text/event-stream")
+        )),
+        (status = 402, description = "A daily spending cap would be passed", body = ErrorBody),
+        (status = 404, description = "No such conversation for this visitor", body = ErrorBody),
+        (status = 409, description = "A reply is already being written in it", body = ErrorBody),
+        (status = 502, description = "Bedrock refused or failed", body = ErrorBody)
+    )
+)]
 pub async fn send(
     State(state): State<AppState>,
     ClientId(client): ClientId,
@@ -130,6 +162,23 @@ pub async fn send(
 }
 
 /// `POST /api/conversations/{id}/retry`: the last message again, replacing its reply.
+#[utoipa::path(
+    post,
+    path = "/api/conversations/{id}/retry",
+    tag = "turns",
+    params(("id" = String, Path, description = "The conversation's id (32 hex digits)")),
+    responses(
+        (status = 200, description = TURN_ANSWERS, content(
+            (WholeTurn = "application/json"),
+            (String = "text/event-stream")
+        )),
+        (status = 400, description = "Nothing to send again", body = ErrorBody),
+        (status = 402, description = "A daily spending cap would be passed", body = ErrorBody),
+        (status = 404, description = "No such conversation for this visitor", body = ErrorBody),
+        (status = 409, description = "A reply is already being written in it", body = ErrorBody),
+        (status = 502, description = "Bedrock refused or failed", body = ErrorBody)
+    )
+)]
 pub async fn retry(
     State(state): State<AppState>,
     ClientId(client): ClientId,
@@ -144,6 +193,17 @@ pub async fn retry(
 }
 
 /// `POST /api/conversations/{id}/undo`: removes the last exchange.
+#[utoipa::path(
+    post,
+    path = "/api/conversations/{id}/undo",
+    tag = "turns",
+    params(("id" = String, Path, description = "The conversation's id (32 hex digits)")),
+    responses(
+        (status = 200, description = "The conversation without its last exchange", body = ConversationView),
+        (status = 404, description = "No such conversation for this visitor", body = ErrorBody),
+        (status = 409, description = "Empty, or a reply is being written", body = ErrorBody)
+    )
+)]
 pub async fn undo(
     State(state): State<AppState>,
     ClientId(client): ClientId,

@@ -722,3 +722,32 @@ async fn a_keep_alive_connection_survives_every_operation_with_and_without_a_bod
         assert_eq!(send("DELETE", &at(""), body).await.0, 204);
     }
 }
+
+/// The contract checked into `docs/openapi.json` is the one the server serves, generated from
+/// the types and handlers it runs. After changing the API, refresh it with
+/// `UPDATE_OPENAPI=1 cargo test -p bedrock-chat-server --test api openapi`.
+#[tokio::test]
+async fn the_published_openapi_document_is_the_one_served() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json");
+    let generated = bedrock_chat_server::openapi_document();
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, format!("{generated}\n")).unwrap();
+    }
+    let published = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        published.trim_end(),
+        generated,
+        "docs/openapi.json is out of date: run UPDATE_OPENAPI=1 cargo test -p bedrock-chat-server --test api openapi"
+    );
+    let server = TestServer::start().await;
+    let served = server
+        .visitor()
+        .get("/openapi.json")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(served, generated);
+    let document: serde_json::Value = serde_json::from_str(&served).unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+}

@@ -245,7 +245,7 @@ struct Case {
 fn cases() -> Vec<Case> {
     const TABLE_ROWS: usize = 14_500; // 200 KB
     let (ordinary, sections) = ordinary_reply(990_000);
-    let case = |name, markdown: String, chunks, shown: &str| Case {
+    let case = |name: &'static str, markdown: String, chunks: usize, shown: &str| Case {
         name,
         markdown,
         chunks,

@@ -4,6 +4,7 @@
 
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 
@@ -15,13 +16,16 @@ pub struct OpenAiError {
     param: Option<&'static str>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// An error in OpenAI's shape.
+#[derive(Serialize, ToSchema)]
+#[schema(as = OpenAiErrorBody)]
+pub(crate) struct Body<'a> {
     error: Detail<'a>,
 }
 
-#[derive(Serialize)]
-struct Detail<'a> {
+#[derive(Serialize, ToSchema)]
+#[schema(as = OpenAiErrorDetail)]
+pub(crate) struct Detail<'a> {
     message: &'a str,
     #[serde(rename = "type")]
     kind: &'static str,

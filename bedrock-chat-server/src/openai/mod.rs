@@ -30,6 +30,7 @@ use futures::StreamExt;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 pub use auth::{ApiCaller, authorize};
+pub(crate) use error::Body as OpenAiErrorBody;
 pub use error::OpenAiError;
 pub use request::CompletionRequest;
 
@@ -43,6 +44,21 @@ pub use reply::{Model, ModelList};
 use request::{Converted, to_request};
 
 /// `POST /v1/chat/completions`.
+#[utoipa::path(
+    post,
+    path = "/v1/chat/completions",
+    tag = "openai",
+    request_body = CompletionRequest,
+    responses(
+        (status = 200, description = "A completion, or with `\"stream\": true` server-sent events \
+            of chunks (`data: {ChatCompletionChunk}`) ending with `data: [DONE]`", content(
+            (reply::Completion = "application/json"),
+            (String = "text/event-stream")
+        )),
+        (status = 404, description = "The model is not available here", body = error::Body),
+        (status = 502, description = "Bedrock refused or failed", body = error::Body)
+    )
+)]
 ///
 /// Callers are limited by their address and, with named API keys, by their key (and the whole
 /// server's limits): a single shared token is a gate, not an identity, so one caller spending
@@ -131,6 +147,12 @@ pub async fn chat_completions(
 }
 
 /// `GET /v1/models`: the server's model and the allowed list.
+#[utoipa::path(
+    get,
+    path = "/v1/models",
+    tag = "openai",
+    responses((status = 200, description = "The models a caller may name", body = ModelList))
+)]
 pub async fn models(State(state): State<AppState>) -> Json<ModelList> {
     let created = now();
     let mut ids = vec![state.settings().model_id.clone()];

@@ -3,9 +3,10 @@
 
 use bedrock_chat::{Message, StopReason, TokenUsage};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// `{"object": "chat.completion", ...}`: a whole reply.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct Completion {
     pub(super) id: String,
     pub(super) object: &'static str,
@@ -16,7 +17,7 @@ pub(super) struct Completion {
 }
 
 /// The one choice of a whole reply.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct Choice {
     pub(super) index: u32,
     pub(super) message: AssistantMessage,
@@ -24,7 +25,7 @@ pub(super) struct Choice {
 }
 
 /// A reply as an assistant message: its text (`null` when it only calls tools) and its calls.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct AssistantMessage {
     role: &'static str,
     content: Option<String>,
@@ -33,7 +34,7 @@ pub(super) struct AssistantMessage {
 }
 
 /// A call the model asks the client to make.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct ToolCall {
     id: String,
     #[serde(rename = "type")]
@@ -41,7 +42,7 @@ struct ToolCall {
     function: FunctionCall,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct FunctionCall {
     name: String,
     arguments: String,
@@ -72,7 +73,7 @@ impl AssistantMessage {
 }
 
 /// `{"object": "chat.completion.chunk", ...}`: one event of a stream.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct Chunk<'a> {
     pub(super) id: &'a str,
     pub(super) object: &'static str,
@@ -84,7 +85,7 @@ pub(super) struct Chunk<'a> {
 }
 
 /// The one choice of a chunk: what the reply gained, and at the end why it stopped.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct ChunkChoice {
     pub(super) index: u32,
     pub(super) delta: Delta,
@@ -92,7 +93,7 @@ pub(super) struct ChunkChoice {
 }
 
 /// What a chunk adds: the role (first chunk), text, or a piece of a tool call.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub(super) struct Delta {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) role: Option<&'static str>,
@@ -103,7 +104,7 @@ pub(super) struct Delta {
 }
 
 /// A piece of a tool call in a stream: its start (id, type, name) or more of its arguments.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct ToolCallDelta {
     pub(super) index: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -113,7 +114,7 @@ pub(super) struct ToolCallDelta {
     pub(super) function: FunctionDelta,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct FunctionDelta {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) name: Option<String>,
@@ -121,7 +122,7 @@ pub(super) struct FunctionDelta {
 }
 
 /// Tokens in OpenAI's terms: the prompt counts cached input too, and says how much of it was.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct Usage {
     prompt_tokens: u64,
     completion_tokens: u64,
@@ -129,7 +130,7 @@ pub(super) struct Usage {
     prompt_tokens_details: PromptDetails,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct PromptDetails {
     cached_tokens: u64,
 }
@@ -161,7 +162,7 @@ pub(super) fn finish_reason(reason: &StopReason) -> &'static str {
 }
 
 /// `/v1/models`' answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ModelList {
     object: &'static str,
     data: Vec<Model>,
@@ -177,7 +178,7 @@ impl ModelList {
 }
 
 /// One model a caller may name.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Model {
     id: String,
     object: &'static str,

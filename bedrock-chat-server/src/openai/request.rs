@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use bedrock_chat::{Attachment, ChatRequest, ContentBlock, InferenceConfig, Message, Role};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::error::OpenAiError;
 use super::tools::{InTool, InToolCall, calls_to_blocks, tool_config, tool_message_block};
@@ -12,7 +13,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The body of `POST /v1/chat/completions`, as far as it is understood.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CompletionRequest {
     model: String,
     messages: Vec<InMessage>,
@@ -31,20 +32,20 @@ pub struct CompletionRequest {
     functions: Option<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct StreamOptions {
     #[serde(default)]
     include_usage: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 enum Stop {
     One(String),
     Many(Vec<String>),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct InMessage {
     role: String,
     #[serde(default)]
@@ -55,14 +56,14 @@ struct InMessage {
     tool_call_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 enum Content {
     Text(String),
     Parts(Vec<Part>),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct Part {
     #[serde(rename = "type")]
     kind: String,
@@ -72,7 +73,7 @@ struct Part {
     image_url: Option<ImageUrl>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ImageUrl {
     url: String,
 }

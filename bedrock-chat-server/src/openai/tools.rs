@@ -10,17 +10,18 @@ use bedrock_chat::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 /// A tool in a request: `{"type": "function", "function": {"name", "description",
 /// "parameters"}}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct InTool {
     #[serde(rename = "type", default)]
     kind: Option<String>,
     function: InFunction,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct InFunction {
     name: String,
     #[serde(default)]
@@ -30,13 +31,13 @@ struct InFunction {
 }
 
 /// A call on an assistant message the client sends back.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct InToolCall {
     id: String,
     function: InCall,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct InCall {
     name: String,
     #[serde(default)]
