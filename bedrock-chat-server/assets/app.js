@@ -61,6 +61,14 @@ async function errorOf(response) {
 }
 
 // --- markdown, as elements --------------------------------------------------------------------
+//
+// A reply can be long, and prompt injection can make a model write anything, so rendering takes
+// time in proportion to the text, whatever the text: no regular expression that can backtrack
+// over it, no scan that starts again from every position. Blocks are found in one pass over the
+// lines, inline spans in one left-to-right pass over each line (CommonMark's way: code spans
+// by the length of their backtick runs, emphasis by a stack of delimiter runs, links by a stack
+// of brackets). Nesting is capped (quotes, and emphasis or links in the page), deeper markers
+// are shown as the text they are.
 
 function safeHref(url) {
   try {
@@ -71,43 +79,374 @@ function safeHref(url) {
   }
 }
 
-const INLINE = /(`+)([\s\S]*?[^`])\1(?!`)|\*\*([\s\S]+?)\*\*|__([\s\S]+?)__|\*([^\s*][\s\S]*?)\*|_([^\s_][\s\S]*?)_(?![A-Za-z0-9])|\[([^\]]+)\]\(([^)\s]+)\)/;
+const MAX_QUOTE_DEPTH = 8;
+const MAX_INLINE_DEPTH = 12;
+// Longer link targets are left as text (each one is parsed as a URL).
+const MAX_HREF = 4096;
 
-function appendInline(parent, text) {
-  while (text.length > 0) {
-    const match = INLINE.exec(text);
-    if (!match) {
-      parent.appendChild(document.createTextNode(text));
-      return;
-    }
-    if (match.index > 0) parent.appendChild(document.createTextNode(text.slice(0, match.index)));
-    if (match[2] !== undefined) {
-      const code = document.createElement("code");
-      code.textContent = match[2].trim() === "" ? match[2] : match[2].replace(/^ (.*) $/, "$1");
-      parent.appendChild(code);
-    } else if (match[3] !== undefined || match[4] !== undefined) {
-      const strong = document.createElement("strong");
-      appendInline(strong, match[3] ?? match[4]);
-      parent.appendChild(strong);
-    } else if (match[5] !== undefined || match[6] !== undefined) {
-      const em = document.createElement("em");
-      appendInline(em, match[5] ?? match[6]);
-      parent.appendChild(em);
-    } else {
-      const href = safeHref(match[8]);
-      if (href) {
-        const a = document.createElement("a");
-        a.href = href;
-        a.rel = "noopener noreferrer nofollow";
-        a.target = "_blank";
-        appendInline(a, match[7]);
-        parent.appendChild(a);
-      } else {
-        parent.appendChild(document.createTextNode(match[0]));
-      }
-    }
-    text = text.slice(match.index + match[0].length);
+// JavaScript's `\s` (and what `trim()` removes).
+function isSpace(c) {
+  return c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a)
+    || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+function isBlank(line) {
+  for (let k = 0; k < line.length; k++) if (!isSpace(line.charCodeAt(k))) return false;
+  return true;
+}
+
+function skipSpaces(line, k) {
+  while (k < line.length && isSpace(line.charCodeAt(k))) k++;
+  return k;
+}
+
+const PUNCTUATION = /[\p{P}\p{S}]/u;
+
+// One character of `s` as CommonMark sees it next to a delimiter run: 0 for a letter or digit,
+// 1 for whitespace (and the ends of the text), 2 for punctuation.
+function charClass(s, k) {
+  if (k < 0 || k >= s.length) return 1;
+  const c = s.charCodeAt(k);
+  if (isSpace(c)) return 1;
+  if (c < 128) {
+    return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) ? 0 : 2;
   }
+  return PUNCTUATION.test(s[k]) ? 2 : 0;
+}
+
+// The inline tree: nodes in linked lists, so that wrapping a run of siblings is cheap.
+function inlineNode(t, text = "") {
+  return { t, text, count: 0, first: null, last: null, prev: null, next: null, parent: null };
+}
+
+function appendNode(parent, node) {
+  node.parent = parent;
+  node.prev = parent.last;
+  node.next = null;
+  if (parent.last) parent.last.next = node;
+  else parent.first = node;
+  parent.last = node;
+}
+
+function unlinkNode(node) {
+  const parent = node.parent;
+  if (node.prev) node.prev.next = node.next;
+  else if (parent) parent.first = node.next;
+  if (node.next) node.next.prev = node.prev;
+  else if (parent) parent.last = node.prev;
+  node.prev = node.next = node.parent = null;
+}
+
+function insertAfter(ref, node) {
+  node.parent = ref.parent;
+  node.prev = ref;
+  node.next = ref.next;
+  if (ref.next) ref.next.prev = node;
+  else if (ref.parent) ref.parent.last = node;
+  ref.next = node;
+}
+
+// `safeHref`, after a cheap look at the scheme; `undefined` when the URL parser was not needed.
+function linkHref(raw) {
+  let k = 0;
+  const c0 = raw.charCodeAt(0) | 0x20;
+  if (c0 >= 97 && c0 <= 122) {
+    k = 1;
+    while (k < raw.length && k < 64) {
+      const c = raw.charCodeAt(k);
+      const letter = (c | 0x20) >= 97 && (c | 0x20) <= 122;
+      if (!(letter || (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46)) break;
+      k++;
+    }
+    if (raw.charCodeAt(k) === 58) {
+      const scheme = raw.slice(0, k).toLowerCase();
+      if (scheme !== "http" && scheme !== "https" && scheme !== "mailto") return undefined;
+    }
+  }
+  return safeHref(raw);
+}
+
+// The delimiter runs of `*` and `_` between `bottom` (exclusive) and the top of the stack become
+// emphasis, as CommonMark's "process emphasis" does. A search for an opener never goes below
+// where an earlier search for the same kind of closer failed, so this is linear.
+function processEmphasis(st, bottom) {
+  const bottomIndex = bottom ? bottom.index : -1;
+  const openersBottom = new Array(12).fill(bottomIndex);
+  let closer = st.delims;
+  if (closer && closer.index <= bottomIndex) closer = null;
+  while (closer && closer.prev && closer.prev.index > bottomIndex) closer = closer.prev;
+  while (closer) {
+    if (!closer.canClose) {
+      closer = closer.next;
+      continue;
+    }
+    const key = (closer.cc === 95 ? 6 : 0) + (closer.canOpen ? 3 : 0) + (closer.orig % 3);
+    let opener = closer.prev;
+    let found = false;
+    while (opener && opener.index > openersBottom[key]) {
+      const odd = (closer.canOpen || opener.canClose) && closer.orig % 3 !== 0
+        && (opener.orig + closer.orig) % 3 === 0;
+      if (opener.cc === closer.cc && opener.canOpen && !odd) {
+        found = true;
+        break;
+      }
+      opener = opener.prev;
+    }
+    if (found) {
+      const use = closer.node.count >= 2 && opener.node.count >= 2 ? 2 : 1;
+      opener.node.count -= use;
+      closer.node.count -= use;
+      const emph = inlineNode(use === 1 ? "em" : "strong");
+      emph.open = emph.close = String.fromCharCode(closer.cc).repeat(use);
+      let tmp = opener.node.next;
+      while (tmp && tmp !== closer.node) {
+        const next = tmp.next;
+        unlinkNode(tmp);
+        appendNode(emph, tmp);
+        tmp = next;
+      }
+      insertAfter(opener.node, emph);
+      // The delimiters in between are text now.
+      opener.next = closer;
+      closer.prev = opener;
+      if (opener.node.count === 0) {
+        unlinkNode(opener.node);
+        removeDelimiter(st, opener);
+      }
+      if (closer.node.count === 0) {
+        unlinkNode(closer.node);
+        const next = closer.next;
+        removeDelimiter(st, closer);
+        closer = next;
+      }
+    } else {
+      const old = closer;
+      closer = closer.next;
+      openersBottom[key] = Math.max(bottomIndex, old.prev ? old.prev.index : -1);
+      if (!old.canOpen) removeDelimiter(st, old);
+    }
+  }
+  while (st.delims && st.delims.index > bottomIndex) removeDelimiter(st, st.delims);
+}
+
+function removeDelimiter(st, d) {
+  if (d.prev) d.prev.next = d.next;
+  if (d.next) d.next.prev = d.prev;
+  else st.delims = d.prev;
+  d.prev = d.next = null;
+}
+
+// One line of text as a tree of inline nodes.
+function parseInline(s) {
+  const n = s.length;
+  const root = inlineNode("root");
+  const st = { delims: null };
+  const brackets = [];
+  let deadBelow = 0; // the brackets below this index cannot open a link (a link is inside no link)
+  let delimIndex = 0;
+  let textStart = 0;
+  let pos = 0;
+  // Backtick runs, by length: the next run of the same length closes a code span.
+  let ticks = null;
+  // The first `)` or space at or after the last position looked from (link targets end there).
+  let stopFrom = -1;
+  let stopAt = -1;
+  let failedStop = -1;
+  const flushText = (end) => {
+    if (end > textStart) appendNode(root, inlineNode("text", s.slice(textStart, end)));
+  };
+  while (pos < n) {
+    const c = s.charCodeAt(pos);
+    if (c === 96) { // `
+      let end = pos + 1;
+      while (end < n && s.charCodeAt(end) === 96) end++;
+      const length = end - pos;
+      if (!ticks) ticks = backtickRuns(s);
+      const closing = nextRun(ticks, length, pos);
+      if (closing < 0) {
+        pos = end;
+        continue;
+      }
+      flushText(pos);
+      let content = s.slice(end, closing);
+      if (content.length >= 2 && content.charCodeAt(0) === 32 && content.charCodeAt(content.length - 1) === 32
+        && !isBlank(content)) {
+        content = content.slice(1, -1);
+      }
+      appendNode(root, inlineNode("code", content));
+      pos = textStart = closing + length;
+    } else if (c === 42 || c === 95) { // * _
+      let end = pos + 1;
+      while (end < n && s.charCodeAt(end) === c) end++;
+      const before = charClass(s, pos - 1);
+      const after = charClass(s, end);
+      const left = after !== 1 && (after !== 2 || before !== 0);
+      const right = before !== 1 && (before !== 2 || after !== 0);
+      let canOpen = left;
+      let canClose = right;
+      if (c === 95) {
+        canOpen = left && (!right || before === 2);
+        canClose = right && (!left || after === 2);
+      }
+      flushText(pos);
+      const node = inlineNode("delim", s[pos]);
+      node.count = end - pos;
+      appendNode(root, node);
+      if (canOpen || canClose) {
+        const d = { cc: c, orig: end - pos, canOpen, canClose, node, index: delimIndex++, prev: st.delims, next: null };
+        if (st.delims) st.delims.next = d;
+        st.delims = d;
+      }
+      pos = textStart = end;
+    } else if (c === 91) { // [
+      flushText(pos);
+      const node = inlineNode("text", "[");
+      appendNode(root, node);
+      brackets.push({ node, pos, delims: st.delims });
+      pos = textStart = pos + 1;
+    } else if (c === 93 && brackets.length) { // ]
+      const opener = brackets.pop();
+      const active = brackets.length >= deadBelow;
+      if (deadBelow > brackets.length) deadBelow = brackets.length;
+      let linked = false;
+      if (active && pos > opener.pos + 1 && s.charCodeAt(pos + 1) === 40) {
+        const from = pos + 2;
+        if (from > stopAt || stopFrom < 0) {
+          let q = from;
+          while (q < n) {
+            const d = s.charCodeAt(q);
+            if (d === 41 || isSpace(d)) break;
+            q++;
+          }
+          stopFrom = from;
+          stopAt = q;
+        }
+        const stop = stopAt;
+        if (stop > from && stop < n && s.charCodeAt(stop) === 41 && stop !== failedStop && stop - from <= MAX_HREF) {
+          const raw = s.slice(from, stop);
+          const href = linkHref(raw);
+          if (href === null) failedStop = stop;
+          if (href) {
+            flushText(pos);
+            const link = inlineNode("a");
+            link.href = href;
+            link.open = "[";
+            link.close = `](${raw})`;
+            let tmp = opener.node.next;
+            while (tmp) {
+              const next = tmp.next;
+              unlinkNode(tmp);
+              appendNode(link, tmp);
+              tmp = next;
+            }
+            insertAfter(opener.node, link);
+            unlinkNode(opener.node);
+            // Emphasis inside the link text is the link's own.
+            const inner = { delims: st.delims };
+            processEmphasis(inner, opener.delims);
+            st.delims = inner.delims;
+            deadBelow = brackets.length;
+            pos = textStart = stop + 1;
+            linked = true;
+          }
+        }
+      }
+      if (!linked) pos++;
+    } else {
+      pos++;
+    }
+  }
+  flushText(n);
+  processEmphasis(st, null);
+  return root;
+}
+
+function backtickRuns(s) {
+  const byLength = new Map();
+  let k = s.indexOf("`");
+  while (k >= 0) {
+    let end = k + 1;
+    while (end < s.length && s.charCodeAt(end) === 96) end++;
+    const length = end - k;
+    let runs = byLength.get(length);
+    if (!runs) byLength.set(length, (runs = { starts: [], next: 0 }));
+    runs.starts.push(k);
+    k = s.indexOf("`", end);
+  }
+  return byLength;
+}
+
+// The start of the first run of `length` backticks after position `after`, or -1. Positions asked
+// about only grow along a line, so each list is walked once.
+function nextRun(ticks, length, after) {
+  const runs = ticks.get(length);
+  while (runs.next < runs.starts.length && runs.starts[runs.next] <= after) runs.next++;
+  return runs.next < runs.starts.length ? runs.starts[runs.next] : -1;
+}
+
+// Appends the inline elements of one line of `text` to `parent`. No recursion: a stack of the
+// elements being filled.
+function appendInline(parent, text) {
+  if (text === "") return;
+  const root = parseInline(text);
+  const stack = [];
+  let node = root.first;
+  let el = parent;
+  let depth = 0;
+  let buffer = "";
+  const flush = () => {
+    if (buffer) {
+      el.appendChild(document.createTextNode(buffer));
+      buffer = "";
+    }
+  };
+  for (;;) {
+    if (!node) {
+      if (!stack.length) break;
+      const frame = stack.pop();
+      if (frame.close !== null) buffer += frame.close;
+      else flush();
+      el = frame.el;
+      depth = frame.depth;
+      node = frame.next;
+      continue;
+    }
+    if (node.t === "text") {
+      buffer += node.text;
+    } else if (node.t === "delim") {
+      if (node.count > 0) buffer += node.text.repeat(node.count);
+    } else if (node.t === "code") {
+      flush();
+      const code = document.createElement("code");
+      code.textContent = node.text;
+      el.appendChild(code);
+    } else if (depth >= MAX_INLINE_DEPTH) {
+      // Too deep to be anything but an attack on the page's layout: its markers stay text.
+      buffer += node.open;
+      stack.push({ el, depth, next: node.next, close: node.close });
+      node = node.first;
+      continue;
+    } else {
+      flush();
+      let child;
+      if (node.t === "a") {
+        child = document.createElement("a");
+        child.href = node.href;
+        child.rel = "noopener noreferrer nofollow";
+        child.target = "_blank";
+      } else {
+        child = document.createElement(node.t);
+      }
+      el.appendChild(child);
+      stack.push({ el, depth, next: node.next, close: null });
+      el = child;
+      depth++;
+      node = node.first;
+      continue;
+    }
+    node = node.next;
+  }
+  flush();
 }
 
 function copyButton(label, getText) {
@@ -134,11 +473,166 @@ function copyButton(label, getText) {
   return button;
 }
 
-function renderMarkdown(text) {
-  const root = document.createDocumentFragment();
-  const lines = text.replace(/\r\n?/g, "\n").split("\n");
-  let i = 0;
+// The lines of `text` from `from` on (`\r\n`, `\r` and `\n` each end one), with where each starts.
+function splitLines(text, from = 0) {
+  const lines = [];
+  const starts = [];
+  const n = text.length;
+  let k = from;
+  for (;;) {
+    starts.push(k);
+    let end = k;
+    while (end < n) {
+      const c = text.charCodeAt(end);
+      if (c === 10 || c === 13) break;
+      end++;
+    }
+    lines.push(text.slice(k, end));
+    if (end >= n) break;
+    k = end + (text.charCodeAt(end) === 13 && text.charCodeAt(end + 1) === 10 ? 2 : 1);
+  }
+  return { lines, starts };
+}
+
+// A fence that opens a code block: ``` or ~~~ (or longer), then an optional language.
+function fenceOpen(line) {
+  const k = skipSpaces(line, 0);
+  const c = line.charCodeAt(k);
+  if (c !== 96 && c !== 126) return null;
+  let end = k;
+  while (end < line.length && line.charCodeAt(end) === c) end++;
+  if (end - k < 3) return null;
+  // A backtick in the rest makes it inline code (```x```), as in CommonMark.
+  if (c === 96 && line.indexOf("`", end) >= 0) return null;
+  const start = skipSpaces(line, end);
+  let stop = start;
+  while (stop < line.length) {
+    const d = line.charCodeAt(stop);
+    const word = (d >= 48 && d <= 57) || ((d | 0x20) >= 97 && (d | 0x20) <= 122) || d === 95 || d === 43 || d === 45;
+    if (!word) break;
+    stop++;
+  }
+  return { c, length: end - k, lang: line.slice(start, stop) };
+}
+
+function fenceCloses(line, fence) {
+  const start = skipSpaces(line, 0);
+  let end = start;
+  while (end < line.length && line.charCodeAt(end) === fence.c) end++;
+  return end - start >= fence.length && skipSpaces(line, end) === line.length;
+}
+
+// `# text` to `###### text`: the level and where the text starts.
+function headingOf(line) {
+  let k = 0;
+  while (k < line.length && line.charCodeAt(k) === 35) k++;
+  if (k < 1 || k > 6 || k >= line.length || !isSpace(line.charCodeAt(k))) return null;
+  return { level: k, text: line.slice(skipSpaces(line, k)) };
+}
+
+// A line of three or more `-`, `*` or `_` (and spaces).
+function isRule(line) {
+  const start = skipSpaces(line, 0);
+  const c = line.charCodeAt(start);
+  if (c !== 45 && c !== 42 && c !== 95) return false;
+  let count = 0;
+  for (let k = start; k < line.length; k++) {
+    const d = line.charCodeAt(k);
+    if (d === c) count++;
+    else if (!isSpace(d)) return false;
+  }
+  return count >= 3;
+}
+
+// `- text`, `* text`, `+ text`, `1. text` or `1) text` (`number` is 1 for a bullet).
+function listItemOf(line) {
+  const start = skipSpaces(line, 0);
+  const c = line.charCodeAt(start);
+  let end = start;
+  let ordered = false;
+  if (c === 45 || c === 42 || c === 43) {
+    end = start + 1;
+  } else {
+    while (end < line.length && line.charCodeAt(end) >= 48 && line.charCodeAt(end) <= 57) end++;
+    if (end === start) return null;
+    const d = line.charCodeAt(end);
+    if (d !== 46 && d !== 41) return null;
+    end++;
+    ordered = true;
+  }
+  if (end >= line.length || !isSpace(line.charCodeAt(end))) return null;
+  // Up to nine digits, as in CommonMark.
+  const number = ordered && end - start <= 10 ? Number(line.slice(start, end - 1)) : 1;
+  return { ordered, number, text: line.slice(skipSpaces(line, end)) };
+}
+
+// The row under a table's head: cells of three or more dashes, each maybe with colons, in pipes.
+function isTableSeparator(line) {
+  let row = line.trim();
+  if (row.startsWith("|")) row = row.slice(1);
+  if (row.endsWith("|")) row = row.slice(0, -1);
+  if (row === "") return false;
+  for (const cell of row.split("|")) {
+    let k = skipSpaces(cell, 0);
+    if (cell.charCodeAt(k) === 58) k++;
+    let dashes = 0;
+    while (cell.charCodeAt(k) === 45) {
+      k++;
+      dashes++;
+    }
+    if (cell.charCodeAt(k) === 58) k++;
+    if (dashes < 3 || skipSpaces(cell, k) !== cell.length) return false;
+  }
+  return true;
+}
+
+function tableCells(row) {
+  let cells = row.trim();
+  if (cells.startsWith("|")) cells = cells.slice(1);
+  if (cells.endsWith("|")) cells = cells.slice(0, -1);
+  return cells.split("|").map((c) => c.trim());
+}
+
+function isQuote(line) {
+  return line.charCodeAt(skipSpaces(line, 0)) === 62;
+}
+
+function unquote(line) {
+  let k = skipSpaces(line, 0) + 1;
+  if (k < line.length && isSpace(line.charCodeAt(k))) k++;
+  return line.slice(k);
+}
+
+// Tables longer than this (in rows or characters) are shown as several tables, one under the
+// other: the page lays out a table whole each time it grows, so a huge one would block it.
+const TABLE_PART_ROWS = 200;
+const TABLE_PART_CHARS = 16 * 1024;
+// Likewise paragraphs, lists and quotes longer than this (in lines or characters) are several.
+const PART_LINES = 256;
+const PART_CHARS = 32 * 1024;
+
+function isTableRow(line) {
+  return line.includes("|") && !isBlank(line);
+}
+
+// Appends the blocks of `lines` to `root` and returns the index of the line it stopped at.
+//
+// `resume` is null for a whole text (and the text of a quote). Otherwise this renders from line
+// `resume.start` on (`resume.inTable`: in the rows of a table) and keeps in `resume.mark` the last
+// point where the blocks before are final: the point between two blocks, at a line that is not the
+// last (which a stream may still extend), or anywhere if `resume.complete`. Nothing after such a
+// point changes the blocks before it. Once the slice `resume.slice` is used up (its time, or the
+// characters it may render, with `resume.starts` the lines' offsets), it stops at the next such
+// point; `resume.blocks` counts the blocks it added.
+function renderBlocks(lines, root, depth, resume) {
+  let i = resume ? resume.start : 0;
+  let blocks = 0;
   let paragraph = [];
+  let paragraphChars = 0;
+  const add = (node) => {
+    root.appendChild(node);
+    blocks++;
+  };
   const flush = () => {
     if (paragraph.length) {
       const p = document.createElement("p");
@@ -146,101 +640,293 @@ function renderMarkdown(text) {
         if (n > 0) p.appendChild(document.createElement("br"));
         appendInline(p, line);
       });
-      root.appendChild(p);
+      add(p);
       paragraph = [];
+      paragraphChars = 0;
     }
   };
+  // Records a resume point here; true when it is time to stop.
+  const pause = (inTable) => {
+    if (!resume || paragraph.length || !(resume.complete || i < lines.length - 1)) return false;
+    resume.mark = i;
+    resume.markBlocks = blocks;
+    resume.markInTable = inTable;
+    resume.blocks = blocks;
+    return blocks > 0 && (performance.now() > resume.slice.ends
+      || resume.starts[i] - resume.starts[resume.start] > resume.slice.chars);
+  };
+  // The rows from line `i` on, in parts; `head` is the header row of the first part. False when
+  // it stopped (between two parts) for time.
+  const tableRows = (head) => {
+    let body = null;
+    let scroller = null;
+    let rows = 0;
+    let chars = 0;
+    const part = () => {
+      // (Not insertRow and insertCell, which count the rows and cells before each one they add.)
+      const table = document.createElement("table");
+      if (head) table.appendChild(document.createElement("thead")).appendChild(head);
+      head = null;
+      body = table.appendChild(document.createElement("tbody"));
+      scroller = document.createElement("div");
+      scroller.className = "table";
+      scroller.appendChild(table);
+      rows = chars = 0;
+    };
+    part();
+    while (i < lines.length && isTableRow(lines[i])) {
+      if (rows === TABLE_PART_ROWS || chars > TABLE_PART_CHARS) {
+        add(scroller);
+        if (pause(true)) return false;
+        part();
+      }
+      const row = document.createElement("tr");
+      for (const cell of tableCells(lines[i])) appendInline(row.appendChild(document.createElement("td")), cell);
+      body.appendChild(row);
+      rows++;
+      chars += lines[i].length;
+      i++;
+    }
+    add(scroller);
+    return true;
+  };
+  if (resume && resume.inTable && i < lines.length && isTableRow(lines[i]) && !tableRows(null)) {
+    return i;
+  }
   while (i < lines.length) {
+    if (pause(false)) return i;
     const line = lines[i];
-    const fence = /^\s*(```+|~~~+)\s*([\w+-]*)/.exec(line);
+    const fence = fenceOpen(line);
     if (fence) {
       flush();
-      const body = [];
-      i++;
-      while (i < lines.length && !lines[i].trim().startsWith(fence[1])) body.push(lines[i++]);
-      i++;
+      const start = ++i;
+      while (i < lines.length && !fenceCloses(lines[i], fence)) i++;
       const pre = document.createElement("pre");
       const code = document.createElement("code");
-      if (fence[2]) code.dataset.lang = fence[2];
-      code.textContent = body.join("\n");
+      if (fence.lang) code.dataset.lang = fence.lang;
+      code.textContent = lines.slice(start, i).join("\n");
       pre.appendChild(code);
       const copy = copyButton("Copy code", () => code.textContent);
       copy.classList.add("copy-code");
       pre.appendChild(copy);
-      root.appendChild(pre);
+      add(pre);
+      i = Math.min(i + 1, lines.length);
       continue;
     }
-    const heading = /^(#{1,6})\s+(.*)$/.exec(line);
+    const heading = headingOf(line);
     if (heading) {
       flush();
-      const h = document.createElement(`h${Math.min(heading[1].length + 2, 6)}`);
-      appendInline(h, heading[2]);
-      root.appendChild(h);
+      const h = document.createElement(`h${Math.min(heading.level + 2, 6)}`);
+      appendInline(h, heading.text);
+      add(h);
       i++;
       continue;
     }
-    const listItem = /^\s*([-*+]|\d+[.)])\s+(.*)$/.exec(line);
-    if (listItem) {
+    if (isRule(line)) {
       flush();
-      const ordered = /\d/.test(listItem[1]);
-      const list = document.createElement(ordered ? "ol" : "ul");
-      while (i < lines.length) {
-        const item = /^\s*([-*+]|\d+[.)])\s+(.*)$/.exec(lines[i]);
-        if (!item || /\d/.test(item[1]) !== ordered) break;
+      add(document.createElement("hr"));
+      i++;
+      continue;
+    }
+    const first = listItemOf(line);
+    if (first) {
+      flush();
+      const list = document.createElement(first.ordered ? "ol" : "ul");
+      if (first.number !== 1) list.start = first.number;
+      let item = first;
+      let count = 0;
+      let chars = 0;
+      while (item && item.ordered === first.ordered && count < PART_LINES && chars < PART_CHARS) {
         const li = document.createElement("li");
-        appendInline(li, item[2]);
+        appendInline(li, item.text);
         list.appendChild(li);
+        count++;
+        chars += lines[i].length;
         i++;
+        item = i < lines.length && !isRule(lines[i]) ? listItemOf(lines[i]) : null;
       }
-      root.appendChild(list);
+      add(list);
       continue;
     }
     // A table: a row of cells, then a separator row of dashes (GitHub's Markdown).
-    const separator = /^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$/;
-    if (line.includes("|") && i + 1 < lines.length && separator.test(lines[i + 1])) {
+    if (line.includes("|") && i + 1 < lines.length && isTableSeparator(lines[i + 1])) {
       flush();
-      const cells = (row) => row.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map((c) => c.trim());
-      const table = document.createElement("table");
-      const head = table.createTHead().insertRow();
-      for (const cell of cells(line)) {
+      const head = document.createElement("tr");
+      for (const cell of tableCells(line)) {
         const th = document.createElement("th");
         appendInline(th, cell);
         head.appendChild(th);
       }
-      const body = table.createTBody();
       i += 2;
-      while (i < lines.length && lines[i].includes("|") && lines[i].trim() !== "") {
-        const row = body.insertRow();
-        for (const cell of cells(lines[i])) appendInline(row.insertCell(), cell);
-        i++;
-      }
-      const scroller = document.createElement("div");
-      scroller.className = "table";
-      scroller.appendChild(table);
-      root.appendChild(scroller);
+      if (!tableRows(head)) return i;
       continue;
     }
-    if (/^\s*>/.test(line)) {
+    if (depth < MAX_QUOTE_DEPTH && isQuote(line)) {
       flush();
       const quote = document.createElement("blockquote");
-      const body = [];
-      while (i < lines.length && /^\s*>/.test(lines[i])) body.push(lines[i++].replace(/^\s*>\s?/, ""));
-      quote.appendChild(renderMarkdown(body.join("\n")));
-      root.appendChild(quote);
+      const inner = [];
+      let chars = 0;
+      while (i < lines.length && isQuote(lines[i]) && inner.length < PART_LINES && chars < PART_CHARS) {
+        chars += lines[i].length;
+        inner.push(unquote(lines[i++]));
+      }
+      renderBlocks(inner, quote, depth + 1, null);
+      add(quote);
       continue;
     }
-    if (/^\s*([-*_])(\s*\1){2,}\s*$/.test(line)) {
+    if (isBlank(line)) {
       flush();
-      root.appendChild(document.createElement("hr"));
-      i++;
-      continue;
+    } else {
+      paragraph.push(line);
+      paragraphChars += line.length;
+      if (paragraph.length >= PART_LINES || paragraphChars >= PART_CHARS) flush();
     }
-    if (line.trim() === "") flush();
-    else paragraph.push(line);
     i++;
   }
   flush();
-  return root;
+  if (resume) resume.blocks = blocks;
+  return lines.length;
+}
+
+// --- replies rendered a slice at a time -----------------------------------------------------------
+//
+// A reply's Markdown is rendered into its element in slices of about SLICE_MS of work, one slice a
+// frame, so that a long reply (or a conversation of them) never blocks the page for long. Blocks
+// that are final stay; while a reply streams in, only the blocks after the last final one are
+// rendered again as text arrives, and less often when that takes long.
+
+// The page's layout of new elements takes several times as long as making them, so a slice is
+// bounded both in time and in characters of Markdown.
+const SLICE_MS = 12;
+const SLICE_CHARS = 8 * 1024;
+// The page lays out again every child of the element that grows, so the blocks of a long reply are
+// kept in groups (plain <div>s, which change nothing of their look: margins collapse through).
+const GROUP_BLOCKS = 100;
+let currentSlice = null;
+
+// The current slice of work: all rendering in one task shares one.
+function slice() {
+  if (!currentSlice) {
+    currentSlice = { ends: performance.now() + SLICE_MS, chars: SLICE_CHARS };
+    queueMicrotask(() => { currentSlice = null; });
+  }
+  return currentSlice;
+}
+
+function sliceUsed(s) {
+  return performance.now() > s.ends || s.chars <= 0;
+}
+
+// Starts rendering `el.raw` into `el` anew; `complete` is false while the text may still grow.
+function beginRender(el, complete) {
+  el.querySelector(".body").replaceChildren();
+  el.rendered = {
+    text: "", lines: [], starts: [], at: 0, inTable: false, provisional: 0, complete, notBefore: 0,
+    group: null, last: null,
+  };
+}
+
+// Puts blocks in `body`: `final` ones, then `provisional` ones (rendered again next time). The
+// body is its first block, groups of final blocks, its last final block, then the provisional
+// blocks; so its first and last children are blocks, as the page's style expects.
+function placeBlocks(body, state, final, provisional) {
+  if (!body.firstChild && final.length) body.appendChild(final.shift());
+  if (final.length) {
+    if (state.last) final.unshift(state.last);
+    state.last = final.pop();
+    for (const block of final) {
+      if (!state.group || state.group.childNodes.length >= GROUP_BLOCKS) {
+        state.group = body.appendChild(document.createElement("div"));
+      }
+      state.group.appendChild(block);
+    }
+    body.appendChild(state.last);
+  }
+  for (const block of provisional) body.appendChild(block);
+}
+
+// Renders what time allows of `el.raw` (which only grows); true when it has caught up with it.
+function renderSome(el) {
+  const state = el.rendered;
+  const body = el.querySelector(".body");
+  const text = el.raw;
+  if (state.text !== text) {
+    // Split again from the last line (or the one before, whose `\r` may be half of a `\r\n`).
+    let k = state.lines.length - 1;
+    if (k > 0 && text.charCodeAt(state.starts[k] - 1) === 13) k--;
+    const from = k >= 0 ? state.starts[k] : 0;
+    state.lines.length = state.starts.length = Math.max(k, 0);
+    const split = splitLines(text, from);
+    for (let n = 0; n < split.lines.length; n++) {
+      state.lines.push(split.lines[n]);
+      state.starts.push(split.starts[n]);
+    }
+    state.text = text;
+  }
+  for (let k = 0; k < state.provisional; k++) body.lastChild.remove();
+  state.provisional = 0;
+  const resume = {
+    start: state.at, inTable: state.inTable, complete: state.complete, slice: slice(),
+    starts: state.starts, mark: state.at, markBlocks: 0, markInTable: state.inTable, blocks: 0,
+  };
+  const fragment = document.createDocumentFragment();
+  const stop = renderBlocks(state.lines, fragment, 0, resume);
+  const blocks = Array.from(fragment.childNodes);
+  const finished = stop >= state.lines.length;
+  const final = finished && !state.complete ? resume.markBlocks : blocks.length;
+  placeBlocks(body, state, blocks.slice(0, final), blocks.slice(final));
+  const offset = (line) => (line < state.starts.length ? state.starts[line] : text.length);
+  resume.slice.chars -= offset(stop) - offset(state.at);
+  if (!finished) {
+    state.at = stop;
+    state.inTable = resume.markInTable;
+    return false;
+  }
+  if (state.complete) {
+    el.rendered = null; // done: its lines need not be kept
+  } else {
+    state.at = resume.mark;
+    state.inTable = resume.markInTable;
+    state.provisional = blocks.length - final;
+  }
+  return true;
+}
+
+const toRender = new Set();
+let renderScheduled = false;
+
+function requestRender(el) {
+  toRender.add(el);
+  if (renderScheduled) return;
+  renderScheduled = true;
+  // After the frame, so that each frame lays out one slice.
+  requestAnimationFrame(() => setTimeout(renderPending, 0));
+}
+
+function renderPending() {
+  renderScheduled = false;
+  const start = performance.now();
+  const current = slice();
+  const streaming = [];
+  for (const el of toRender) {
+    if (!el.isConnected || !el.rendered) {
+      toRender.delete(el);
+      continue;
+    }
+    if (sliceUsed(current)) break;
+    const state = el.rendered;
+    if (state.notBefore > start) continue;
+    if (renderSome(el)) toRender.delete(el);
+    if (!state.complete) streaming.push(state);
+  }
+  scrollToEnd();
+  // A streaming reply whose last blocks take long to render again waits a little longer.
+  const end = performance.now();
+  for (const state of streaming) state.notBefore = end + Math.min(2 * (end - start), 2000);
+  for (const el of toRender) {
+    requestRender(el);
+    break;
+  }
 }
 
 // --- the conversation on screen ------------------------------------------------------------------
@@ -275,9 +961,13 @@ function bubble(role, text) {
 function setText(el, text) {
   el.raw = text;
   const body = el.querySelector(".body");
-  body.replaceChildren();
-  if (el.dataset.role === "assistant") body.appendChild(renderMarkdown(text));
-  else body.textContent = text;
+  if (el.dataset.role === "assistant") {
+    beginRender(el, true);
+    // Many replies shown at once (a conversation opened) share the slice; the rest comes later.
+    if (sliceUsed(slice()) || !renderSome(el)) requestRender(el);
+  } else {
+    body.textContent = text;
+  }
 }
 
 function notice(text) {
@@ -465,22 +1155,21 @@ async function turn(path, text) {
       { accept: "text/event-stream", signal: controller.signal },
     );
     if (!response.ok) throw await errorOf(response);
-    let pending = null;
+    // The reply is shown as it grows (see requestRender).
+    beginRender(reply, false);
     for await (const event of sseEvents(response)) {
       if (event.name === "delta") {
         reply.classList.remove("thinking");
         reply.raw += event.data.text;
-        if (!pending) {
-          pending = requestAnimationFrame(() => {
-            pending = null;
-            setText(reply, reply.raw);
-            scrollToEnd();
-          });
-        }
+        requestRender(reply);
       } else if (event.name === "notice") {
         notice(event.data.message);
       } else if (event.name === "done") {
-        setText(reply, reply.raw);
+        reply.rendered.complete = true;
+        reply.rendered.notBefore = 0;
+        if (renderSome(reply)) toRender.delete(reply);
+        else requestRender(reply);
+        scrollToEnd();
         usageEl.textContent = formatUsage(event.data.conversation_usage, event.data.conversation_cost_usd);
       } else if (event.name === "error") {
         throw event.data;
