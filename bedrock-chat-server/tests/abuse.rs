@@ -458,13 +458,8 @@ async fn cycling_cookies_through_evictions_does_not_fill_the_memory_store() {
         .build();
     let fake = FakeBedrock::start().await.unwrap();
     fake.set_fallback(FakeReply::text("ok"));
-    let mut config = ServerConfig::default();
-    config.limits.conversations_per_hour = 10_000;
-    config.limits.address_turns_per_minute = 10_000;
-    config.limits.server_turns_per_minute = 10_000;
-    config.limits.turns_per_minute = 10_000;
     // Each 400 KB message reads about $0.40 of tokens: spending is not what this is about.
-    config.limits.address_daily_usd = None;
+    let config = support::without_limits(ServerConfig::default());
     let server = TestServer::start_on(fake, config, Arc::new(store.clone())).await;
     let big = "x".repeat(400 * 1024);
     for _ in 0..40 {

@@ -672,14 +672,7 @@ async fn a_made_up_conversation_id_is_a_404_that_never_reaches_the_store() {
 #[tokio::test]
 async fn a_keep_alive_connection_survives_every_operation_with_and_without_a_body() {
     use http_body_util::{BodyExt, Full};
-    let mut config = ServerConfig::default();
-    config.limits.turns_per_minute = 10_000;
-    config.limits.address_turns_per_minute = 10_000;
-    config.limits.server_turns_per_minute = 10_000;
-    config.limits.conversations_per_hour = 10_000;
-    config.limits.client_daily_usd = None;
-    config.limits.address_daily_usd = None;
-    let server = TestServer::start_with(config).await;
+    let server = TestServer::start_with(support::without_limits(ServerConfig::default())).await;
     server.fake.set_fallback(FakeReply::text("ok"));
     let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     let (mut sender, connection) =

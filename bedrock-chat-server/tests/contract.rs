@@ -35,13 +35,7 @@ async fn schemathesis_finds_no_server_error_and_nothing_undocumented() {
     let mut config = ServerConfig::default();
     config.openai_api = true;
     // Thousands of requests from one address: the limits are tested elsewhere.
-    config.limits.conversations_per_hour = 1_000_000;
-    config.limits.turns_per_minute = 1_000_000;
-    config.limits.address_turns_per_minute = 1_000_000;
-    config.limits.server_turns_per_minute = 1_000_000;
-    config.limits.client_daily_usd = None;
-    config.limits.address_daily_usd = None;
-    let server = TestServer::start_with(config).await;
+    let server = TestServer::start_with(support::without_limits(config)).await;
     server.fake.set_fallback(FakeReply::text("A reply."));
     let examples = std::env::var("SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| "25".to_string());
     let seed = std::env::var("SCHEMATHESIS_SEED").unwrap_or_else(|_| "1".to_string());

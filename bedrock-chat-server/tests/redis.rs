@@ -36,6 +36,24 @@ struct Visitor {
 }
 
 impl Visitor {
+    /// Starts a conversation on `server` and sends `text` in it: the turn's status.
+    async fn new_turn(&self, server: &TestServer, text: &str) -> u16 {
+        let created: serde_json::Value = self
+            .post(server, "/api/conversations", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let path = format!(
+            "/api/conversations/{}/messages",
+            created["id"].as_str().unwrap()
+        );
+        self.post(server, &path, Some(json!({ "text": text })))
+            .await
+            .status()
+            .as_u16()
+    }
+
     fn new() -> Self {
         Visitor {
             http: reqwest::Client::new(),
@@ -297,24 +315,7 @@ async fn turns_started_together_on_two_instances_cannot_overshoot_a_cap() {
     let mut turns = Vec::new();
     for n in 0..6 {
         let server = if n % 2 == 0 { &a } else { &b };
-        let visitor = Visitor::new();
-        let created: serde_json::Value = visitor
-            .post(server, "/api/conversations", None)
-            .await
-            .json()
-            .await
-            .unwrap();
-        let path = format!(
-            "/api/conversations/{}/messages",
-            created["id"].as_str().unwrap()
-        );
-        turns.push(async move {
-            visitor
-                .post(server, &path, Some(json!({"text": "hi"})))
-                .await
-                .status()
-                .as_u16()
-        });
+        turns.push(async move { Visitor::new().new_turn(server, "hi").await });
     }
     let mut statuses = futures::future::join_all(turns).await;
     statuses.sort_unstable();
@@ -340,23 +341,7 @@ async fn the_rate_limit_holds_across_instances() {
     let mut statuses = Vec::new();
     for n in 0..6 {
         let server = if n % 2 == 0 { &a } else { &b };
-        let created: serde_json::Value = visitor
-            .post(server, "/api/conversations", None)
-            .await
-            .json()
-            .await
-            .unwrap();
-        let path = format!(
-            "/api/conversations/{}/messages",
-            created["id"].as_str().unwrap()
-        );
-        statuses.push(
-            visitor
-                .post(server, &path, Some(json!({"text": "hi"})))
-                .await
-                .status()
-                .as_u16(),
-        );
+        statuses.push(visitor.new_turn(server, "hi").await);
     }
     assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
 }

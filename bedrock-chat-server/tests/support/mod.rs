@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -9,6 +11,19 @@ use bedrock_chat::testing::FakeBedrock;
 use bedrock_chat::{MemoryStore, RetryPolicy, SessionSettings};
 use bedrock_chat_server::{AppState, ServerConfig};
 use tokio::sync::oneshot;
+
+/// `config` with no limit on rates, conversations created or spending: for tests of other
+/// things that send many requests from one address.
+pub fn without_limits(mut config: ServerConfig) -> ServerConfig {
+    let limits = &mut config.limits;
+    limits.conversations_per_hour = 1_000_000;
+    limits.turns_per_minute = 1_000_000;
+    limits.address_turns_per_minute = 1_000_000;
+    limits.server_turns_per_minute = 1_000_000;
+    limits.client_daily_usd = None;
+    limits.address_daily_usd = None;
+    config
+}
 
 /// A running server and the fake Bedrock behind it.
 pub struct TestServer {
