@@ -160,7 +160,7 @@ pub async fn run(
     }
     let metrics_listener = match args.metrics_addr {
         None => None,
-        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+        Some(addr) => match bedrock_chat_server::bind(addr) {
             Ok(listener) => Some(listener),
             Err(error) => {
                 print_error(&format!(
@@ -170,7 +170,7 @@ pub async fn run(
             }
         },
     };
-    let listener = match tokio::net::TcpListener::bind(args.addr).await {
+    let listener = match bedrock_chat_server::bind(args.addr) {
         Ok(listener) => listener,
         Err(error) => {
             print_error(&format!(

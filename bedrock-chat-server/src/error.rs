@@ -160,6 +160,15 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict => (StatusCode::CONFLICT, "conflict"),
             StoreError::Busy => (StatusCode::CONFLICT, "busy"),
             StoreError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            StoreError::Full { .. } => {
+                let mut api = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_full",
+                    error.to_string(),
+                );
+                api.retry_after = Some(Duration::from_secs(60));
+                return api;
+            }
             _ => {
                 // The store's own words name where it is (a host, a port, a socket path):
                 // they go to the log, never to a client.

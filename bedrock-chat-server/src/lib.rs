@@ -78,6 +78,7 @@ pub use error::ApiError;
 pub use hosts::AllowedHosts;
 pub use identity::{COOKIE, ClientId};
 pub use limits::{Limits, PUBLIC_SERVER_DAILY_USD};
+pub use listener::bind;
 pub use state::{AppState, ServerConfig};
 
 /// The server's routes: the page, its assets and `/api`.

@@ -55,6 +55,10 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// The longest time a client may take to send a request's body. Default is 30 seconds.
     pub body_read_timeout: Duration,
+    /// The longest a response may wait for the client to read any of it before the connection
+    /// is closed: a client that stops reading cannot hold a connection (and the response
+    /// buffered for it). Default is 30 seconds.
+    pub write_stall_timeout: Duration,
     /// Connections open at once; past it, new ones wait to be accepted. Default is 512.
     pub max_connections: usize,
     /// Connections open at once from one address (not applied to trusted proxies, which carry
@@ -65,6 +69,29 @@ pub struct Limits {
 /// The server-wide daily cap `bedrock-chat serve` applies when it listens on an address other
 /// than loopback and the operator set none: $50.
 pub const PUBLIC_SERVER_DAILY_USD: f64 = 50.0;
+
+impl Limits {
+    /// No limit on rates, spending, replies at once, conversations or connections (bodies,
+    /// conversations' size and the timeouts stay bounded): for a server that only trusted
+    /// callers reach, and for benchmarks that measure the server rather than its limits.
+    pub fn unlimited() -> Self {
+        Limits {
+            turns_per_minute: u32::MAX,
+            address_turns_per_minute: u32::MAX,
+            server_turns_per_minute: u32::MAX,
+            conversations_per_hour: u32::MAX,
+            concurrent_turns: usize::MAX,
+            concurrent_turns_per_address: usize::MAX,
+            concurrent_turns_per_visitor: usize::MAX,
+            client_daily_usd: None,
+            address_daily_usd: None,
+            server_daily_usd: None,
+            max_connections: usize::MAX >> 3,
+            max_connections_per_address: usize::MAX,
+            ..Limits::default()
+        }
+    }
+}
 
 impl Default for Limits {
     fn default() -> Self {
@@ -88,6 +115,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
+            write_stall_timeout: Duration::from_secs(30),
             max_connections: 512,
             max_connections_per_address: 32,
         }

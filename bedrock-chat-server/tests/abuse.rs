@@ -523,3 +523,51 @@ fn sha256_hex(text: &str) -> String {
         .unwrap();
     String::from_utf8(output.stdout).unwrap()[..64].to_string()
 }
+
+/// Found by attacking the release binary: a client that pipelines requests and never reads the
+/// answers held its connection (and the responses buffered for it) for ever; 17 addresses
+/// took every connection. A write that makes no progress for `write_stall_timeout` now closes
+/// the connection, giving its place back.
+#[tokio::test]
+async fn a_client_that_never_reads_gives_its_connection_back() {
+    let mut config = ServerConfig::default();
+    config.limits.write_stall_timeout = Duration::from_millis(500);
+    config.limits.max_connections_per_address = 1;
+    let server = TestServer::start_with(config).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut hog = socket.connect(server.addr).await.unwrap();
+    let requests = "GET /assets/app.js HTTP/1.1\r\nHost: localhost\r\n\r\n".repeat(200);
+    // Written, never read: the server's answers fill both sides' buffers and its writes stall.
+    let _ = tokio::time::timeout(Duration::from_secs(2), hog.write_all(requests.as_bytes())).await;
+    // The address's one connection is given back once the stall is noticed.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let served = async {
+            let mut next = tokio::net::TcpStream::connect(server.addr).await.ok()?;
+            next.write_all(
+                b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            )
+            .await
+            .ok()?;
+            let mut answer = Vec::new();
+            next.read_to_end(&mut answer).await.ok()?;
+            String::from_utf8_lossy(&answer)
+                .starts_with("HTTP/1.1 200")
+                .then_some(())
+        };
+        if tokio::time::timeout(Duration::from_secs(5), served)
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stalled connection was never closed"
+        );
+    }
+    drop(hog);
+}

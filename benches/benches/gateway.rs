@@ -63,11 +63,7 @@ async fn main() {
     settings.model_id = MODEL.to_string();
     let mut config = ServerConfig::default();
     config.openai_api = true;
-    let mut limits = Limits::default();
-    limits.turns_per_minute = u32::MAX;
-    limits.client_daily_usd = None;
-    limits.concurrent_turns = 10_000;
-    config.limits = limits;
+    config.limits = Limits::unlimited();
     let state = AppState::new(
         clients.library.clone(),
         settings,

@@ -44,10 +44,7 @@ async fn instance(
     let mut settings = SessionSettings::default();
     settings.model_id = MODEL.to_string();
     let mut config = ServerConfig::default();
-    let mut limits = Limits::default();
-    limits.turns_per_minute = u32::MAX;
-    limits.concurrent_turns = 100_000;
-    config.limits = limits;
+    config.limits = Limits::unlimited();
     let state = AppState::with_shared_store(client, settings, store, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

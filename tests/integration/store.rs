@@ -69,6 +69,35 @@ async fn an_endless_ttl_or_lease_is_kept_a_century_not_a_panic() {
     store.load("a", &created.id).await.unwrap();
 }
 
+/// Found by attacking the server: empty conversations cost nothing to make, and reading them
+/// kept them for the TTL, so they could fill the store. An empty one lives an hour from its
+/// making, however often it is read; its first save gives it the whole TTL.
+#[tokio::test(start_paused = true)]
+async fn an_empty_conversation_lives_an_hour_unless_something_is_said_in_it() {
+    let store = MemoryStore::new();
+    let empty = bedrock_chat::ChatSession::builder(bedrock_chat::testing::ScriptedClient::new())
+        .build()
+        .unwrap()
+        .snapshot();
+    let idle = store.create("a", empty.clone()).await.unwrap();
+    let used = store.create("a", empty).await.unwrap();
+    for _ in 0..5 {
+        tokio::time::advance(Duration::from_secs(10 * 60)).await;
+        store.load("a", &idle.id).await.unwrap();
+    }
+    store
+        .save("a", &used.id, 1, sample_conversation("hello").await)
+        .await
+        .unwrap();
+    tokio::time::advance(Duration::from_secs(11 * 60)).await;
+    assert!(
+        matches!(store.load("a", &idle.id).await, Err(StoreError::NotFound)),
+        "an empty conversation is gone an hour after it was made, read or not"
+    );
+    tokio::time::advance(Duration::from_secs(20 * 3600)).await;
+    store.load("a", &used.id).await.unwrap();
+}
+
 #[tokio::test(start_paused = true)]
 async fn conversations_and_leases_expire_and_use_refreshes_them() {
     let store = MemoryStore::builder().ttl(Duration::from_secs(60)).build();
@@ -137,7 +166,7 @@ async fn the_memory_store_is_bounded_per_owner_per_conversation_and_in_total() {
     store.create("a", conversation.clone()).await.unwrap();
     store.create("b", conversation.clone()).await.unwrap();
     let error = store.create("c", conversation).await.unwrap_err();
-    assert!(matches!(error, StoreError::Unavailable { .. }), "{error}");
+    assert!(matches!(error, StoreError::Full { .. }), "{error}");
     assert_eq!(store.len(), 2);
 }
 
@@ -193,7 +222,7 @@ mod on_redis {
         two.create("b", conversation.clone()).await.unwrap();
         one.create("c", conversation.clone()).await.unwrap();
         let error = two.create("d", conversation.clone()).await.unwrap_err();
-        assert!(matches!(error, StoreError::Unavailable { .. }), "{error}");
+        assert!(matches!(error, StoreError::Full { .. }), "{error}");
         one.delete("a", &first.id).await.unwrap();
         two.create("d", conversation).await.unwrap();
     }

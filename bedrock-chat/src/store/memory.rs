@@ -72,6 +72,8 @@ struct Entry {
     stored: StoredConversation,
     bytes: usize,
     expires: Instant,
+    /// No message yet: kept [`EMPTY_TTL`](super::EMPTY_TTL) from its making, not refreshed.
+    empty: bool,
 }
 
 /// Builds a [`MemoryStore`]. Made by [`MemoryStore::builder`].
@@ -217,12 +219,14 @@ impl Inner {
         }
     }
 
-    /// Marks `id` used now, moving it in both indexes.
+    /// Marks `id` used now, moving it in both indexes; it expires at `expires`, unless it is
+    /// still empty (then it keeps the expiry it was made with).
     fn touch(&mut self, id: &str, expires: Instant) {
         let used = self.tick();
         let Some(entry) = self.conversations.get_mut(id) else {
             return;
         };
+        let expires = if entry.empty { entry.expires } else { expires };
         let key = id.to_string();
         self.expiry.remove(&(entry.expires, key.clone()));
         self.expiry.insert((expires, key.clone()));
@@ -255,12 +259,11 @@ impl Inner {
 }
 
 fn full_memory(limit: usize) -> StoreError {
-    StoreError::Unavailable {
+    StoreError::Full {
         message: format!(
             "the server's conversations fill the {} MiB it keeps for them",
             limit / (1024 * 1024)
         ),
-        source: None,
     }
 }
 
@@ -292,12 +295,11 @@ impl ConversationStore for MemoryStore {
             return Err(full_memory(self.limits.max_total_bytes));
         }
         if inner.conversations.len() >= self.limits.max_conversations {
-            return Err(StoreError::Unavailable {
+            return Err(StoreError::Full {
                 message: format!(
                     "the server keeps at most {} conversations and is full",
                     self.limits.max_conversations
                 ),
-                source: None,
             });
         }
         let stored = StoredConversation {
@@ -309,7 +311,13 @@ impl ConversationStore for MemoryStore {
         };
         inner.total_bytes += bytes;
         let used = inner.tick();
-        let expires = now + self.limits.ttl;
+        let empty = stored.conversation.messages().is_empty();
+        let expires = now
+            + if empty {
+                self.limits.ttl.min(super::EMPTY_TTL)
+            } else {
+                self.limits.ttl
+            };
         inner.expiry.insert((expires, stored.id.clone()));
         inner
             .owners
@@ -324,6 +332,7 @@ impl ConversationStore for MemoryStore {
                 stored: stored.clone(),
                 bytes,
                 expires,
+                empty,
             },
         );
         Ok(stored)
@@ -359,6 +368,7 @@ impl ConversationStore for MemoryStore {
         entry.stored.version += 1;
         entry.stored.title = title_of(&conversation);
         entry.stored.updated = now_secs();
+        entry.empty = conversation.messages().is_empty();
         entry.stored.conversation = conversation;
         let old_bytes = std::mem::replace(&mut entry.bytes, bytes);
         let version = entry.stored.version;

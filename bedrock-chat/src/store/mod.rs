@@ -87,6 +87,13 @@ pub enum StoreError {
         /// The largest allowed.
         limit: usize,
     },
+    /// The store holds as much as it may (conversations in all, or bytes); nothing was
+    /// changed. Conversations expire or are deleted to make room.
+    #[error("{message}; try again later")]
+    Full {
+        /// What is full.
+        message: String,
+    },
     /// The store cannot be reached or failed; nothing was changed.
     #[error("the conversation store is unavailable ({message}); try again shortly")]
     Unavailable {
@@ -103,7 +110,10 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            StoreError::Busy | StoreError::Conflict | StoreError::Unavailable { .. }
+            StoreError::Busy
+                | StoreError::Conflict
+                | StoreError::Full { .. }
+                | StoreError::Unavailable { .. }
         )
     }
 }
@@ -303,6 +313,12 @@ pub const DEFAULT_MAX_CONVERSATIONS: usize = 100_000;
 
 /// The largest conversation a store keeps, as JSON bytes, unless told otherwise: 8 MiB.
 pub const DEFAULT_MAX_CONVERSATION_BYTES: usize = 8 * 1024 * 1024;
+
+/// The longest a conversation with no message yet is kept, whatever the TTL and however often
+/// it is read: one hour after it was made. Empty conversations cost nothing to make, so this
+/// bounds how many one address can hold (what it may create in an hour) rather than letting
+/// them pile up for the TTL.
+pub const EMPTY_TTL: Duration = Duration::from_secs(3600);
 
 /// The longest time a store keeps a conversation or a lease; longer ones are cut to it. A
 /// hundred years is "forever" for a chat, and keeps every expiry computable (an `Instant` or a

@@ -67,6 +67,7 @@ else
     result = -2
   else
     redis.call('HSET', KEYS[1], 'version', version + 1, 'title', ARGV[3], 'updated', ARGV[4], 'data', ARGV[5])
+    redis.call('HDEL', KEYS[1], 'empty')
     redis.call('PEXPIRE', KEYS[1], ARGV[6])
     result = version + 1
   end
@@ -103,7 +104,7 @@ return 0
 });
 
 /// What a turn does first, in one round trip: takes the lease (as `LEASE`) and, when taken,
-/// refreshes the conversation's expiry and returns `{version, title, updated, data}`; -1 when
+/// refreshes the conversation's expiry (not an empty one's: see `EMPTY_TTL`) and returns `{version, title, updated, data}`; -1 when
 /// there is no such conversation for the owner, 0 when the lease is held by another turn.
 static LEASE_AND_LOAD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -111,7 +112,7 @@ static LEASE_AND_LOAD: LazyLock<Script> = LazyLock::new(|| {
 local owner = redis.call('HGET', KEYS[1], 'owner')
 if not owner or owner ~= ARGV[1] then return -1 end
 if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if redis.call('HEXISTS', KEYS[1], 'empty') == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return redis.call('HMGET', KEYS[1], 'version', 'title', 'updated', 'data')
 ",
     )
@@ -231,6 +232,17 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
 return 1
+",
+    )
+});
+
+/// Refreshes a conversation's expiry to `ARGV[1]` ms, unless it is still empty (it keeps the
+/// [`EMPTY_TTL`](super::EMPTY_TTL) it was made with).
+static REFRESH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('HEXISTS', KEYS[1], 'empty') == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 0
 ",
     )
 });
@@ -683,7 +695,13 @@ impl ConversationStore for RedisStore {
         let key = self.conversation_key(&stored.id);
         let owner_key = self.owner_key(owner);
         let mut connection = self.connection().await?;
-        let ttl = self.ttl_ms();
+        let empty = stored.conversation.messages().is_empty();
+        // An empty conversation is kept an hour at most, however often it is read.
+        let ttl = if empty {
+            lease_ms(self.ttl.min(super::EMPTY_TTL))
+        } else {
+            self.ttl_ms()
+        };
         // The deployment-wide bound first: a store that is full refuses before writing.
         let admitted: i64 = ADMIT_CONVERSATION
             .key(self.all_key())
@@ -694,26 +712,27 @@ impl ConversationStore for RedisStore {
             .await
             .map_err(|e| self.unavailable(&e))?;
         if admitted == 0 {
-            return Err(StoreError::Unavailable {
+            return Err(StoreError::Full {
                 message: format!(
                     "the deployment keeps at most {} conversations and is full",
                     self.max_conversations
                 ),
-                source: None,
             });
+        }
+        let updated = stored.updated.to_string();
+        let mut fields = vec![
+            ("owner", owner),
+            ("version", "1"),
+            ("title", stored.title.as_str()),
+            ("updated", updated.as_str()),
+            ("data", data.as_str()),
+        ];
+        if empty {
+            fields.push(("empty", "1"));
         }
         redis::pipe()
             .atomic()
-            .hset_multiple(
-                &key,
-                &[
-                    ("owner", owner),
-                    ("version", "1"),
-                    ("title", stored.title.as_str()),
-                    ("updated", &stored.updated.to_string()),
-                    ("data", data.as_str()),
-                ],
-            )
+            .hset_multiple(&key, &fields)
             .ignore()
             .pexpire(&key, ttl as i64)
             .ignore()
@@ -724,7 +743,7 @@ impl ConversationStore for RedisStore {
         let _: () = redis::pipe()
             .zadd(&owner_key, &stored.id, stored.updated)
             .ignore()
-            .pexpire(&owner_key, ttl as i64)
+            .pexpire(&owner_key, self.ttl_ms() as i64)
             .ignore()
             .query_async(&mut connection)
             .await
@@ -777,8 +796,10 @@ impl ConversationStore for RedisStore {
         // Two commands, not one pipeline: the keys are in different cluster slots. Sent at
         // once, they still share one round trip on a single server's multiplexed connection.
         let mut other = connection.clone();
+        let mut refresh = REFRESH.key(&key);
+        refresh.arg(ttl);
         let (conversation_refreshed, owner_refreshed) = tokio::join!(
-            connection.pexpire::<_, ()>(&key, ttl),
+            refresh.invoke_async::<()>(&mut connection),
             other.pexpire::<_, ()>(self.owner_key(owner), ttl),
         );
         conversation_refreshed
