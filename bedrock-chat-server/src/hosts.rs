@@ -66,14 +66,32 @@ impl AllowedHosts {
     }
 }
 
-/// The name of a `Host` header, lower-case, without its port (`[::1]:8080` gives `[::1]`).
+/// The name of a `Host` header, lower-case, without its port (`[::1]:8080` gives `[::1]`), or
+/// an empty name (which no list but `*` serves) when it is not a name with an optional port.
 fn host_name(host: &str) -> String {
-    let host = host.trim().trim_end_matches('.');
-    let name = if host.starts_with('[') {
-        host.find(']').map_or(host, |end| &host[..=end])
+    let host = host.trim();
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+        let Some(end) = rest.find(']') else {
+            return String::new();
+        };
+        let port = match &rest[end + 1..] {
+            "" => None,
+            after => match after.strip_prefix(':') {
+                Some(port) => Some(port),
+                None => return String::new(),
+            },
+        };
+        (&host[..end + 2], port)
     } else {
-        host.rsplit_once(':').map_or(host, |(name, _)| name)
+        match host.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        }
     };
+    let bad_port = port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()));
+    if bad_port || name.contains(['/', '@', ' ']) {
+        return String::new();
+    }
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 

@@ -15,13 +15,17 @@ use crate::state::AppState;
 /// Runs before routing: a request for a host not on the list is refused with 421 (Misdirected
 /// Request), before it can reach a handler or the model.
 pub async fn check_host(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| request.uri().authority().map(|a| a.as_str()))
-        .unwrap_or_default();
-    if state.config().allowed_hosts.allows(host) {
+    // One Host, and an absolute-form request's own authority must agree with it: either may
+    // be what a proxy or the application reads.
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    let host = hosts.next().and_then(|v| v.to_str().ok());
+    let single = hosts.next().is_none();
+    let authority = request.uri().authority().map(|a| a.as_str());
+    let host = match (host, authority) {
+        (Some(host), Some(authority)) if !host.eq_ignore_ascii_case(authority) => None,
+        (host, authority) => host.or(authority),
+    };
+    if single && host.is_some_and(|host| state.config().allowed_hosts.allows(host)) {
         return next.run(request).await;
     }
     ApiError::new(

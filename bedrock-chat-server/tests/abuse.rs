@@ -364,6 +364,24 @@ async fn a_rebound_host_name_is_refused_before_anything_runs() {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
+    // Forms a browser cannot send but a script can, which a proxy or the app might read
+    // differently: two Hosts, an absolute-form target naming another host, junk after a name.
+    for request in [
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nHost: attacker.example\r\n\r\n",
+        "GET http://attacker.example/healthz HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "GET /healthz HTTP/1.1\r\nHost: [::1]attacker.example\r\n\r\n",
+        "GET /healthz HTTP/1.1\r\nHost: localhost:evil\r\n\r\n",
+    ] {
+        let mut socket = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        socket.write_all(request.as_bytes()).await.unwrap();
+        let mut head = [0u8; 12];
+        socket.read_exact(&mut head).await.unwrap();
+        let head = String::from_utf8_lossy(&head);
+        assert!(
+            head.starts_with("HTTP/1.1 4") && !head.starts_with("HTTP/1.1 404"),
+            "{request:?} -> {head}"
+        );
+    }
 
     // Elsewhere the operator names the hosts.
     let mut config = ServerConfig::default();
