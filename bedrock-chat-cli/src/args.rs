@@ -97,7 +97,7 @@ pub struct ServeArgs {
 
     /// Host names the server answers to, comma-separated (`.example.com` for every subdomain),
     /// or `*` for any; requests for other hosts are refused (the defence against DNS
-    /// rebinding) [default: localhost, 127.0.0.1 and [::1] on loopback; required elsewhere]
+    /// rebinding) [default: localhost, 127.0.0.1 and `[::1]` on loopback; required elsewhere]
     #[arg(long, env = "BEDROCK_CHAT_ALLOWED_HOSTS", value_name = "NAMES", help_heading = LISTEN)]
     pub allowed_hosts: Option<AllowedHosts>,
 
