@@ -26,7 +26,8 @@ pub struct Limits {
     /// Replies being written at once, over all clients (every instance, on a shared store).
     /// Default is 64.
     pub concurrent_turns: usize,
-    /// Replies being written at once for one client address. Default is 8.
+    /// Replies being written at once for one client address: with the server's 64, sixteen
+    /// addresses at least are needed to take them all. Default is 4.
     pub concurrent_turns_per_address: usize,
     /// Replies being written at once for one visitor. Default is 2.
     pub concurrent_turns_per_visitor: usize,
@@ -103,7 +104,7 @@ impl Default for Limits {
             server_turns_per_minute: 600,
             conversations_per_hour: 60,
             concurrent_turns: 64,
-            concurrent_turns_per_address: 8,
+            concurrent_turns_per_address: 4,
             concurrent_turns_per_visitor: 2,
             client_daily_usd: Some(5.0),
             address_daily_usd: Some(10.0),
