@@ -67,6 +67,7 @@ pub async fn admit_create(state: &AppState, visitor: &Visitor) -> Result<(), Api
             period: hour,
         });
     }
+    rates.retain(|rate| rate.limit != u32::MAX);
     match state.store().take_rate(&rates).await? {
         None => Ok(()),
         Some((_, wait)) => Err(ApiError::too_many(
@@ -137,8 +138,11 @@ pub async fn admit_rate(state: &AppState, visitor: &Visitor) -> Result<(), ApiEr
             period: minute,
         });
     }
+    // A limit of u32::MAX is no limit (`Limits::unlimited`): not counted at all, since a rate
+    // spaces its events at least a millisecond apart.
+    rates.retain(|rate| rate.limit != u32::MAX);
     if let Some((index, wait)) = state.store().take_rate(&rates).await? {
-        let who = if index == 0 {
+        let who = if rates[index].key == server_turns {
             "this server is taking as many messages as it can"
         } else {
             "too many messages"

@@ -161,6 +161,7 @@ pub fn metrics_router() -> Router {
 
 /// Serves [`metrics_router`] on `listener` until the process ends; a failure is logged.
 pub async fn serve_metrics(listener: tokio::net::TcpListener) {
+    tokio::spawn(telemetry::keep_up());
     if let Err(error) = axum::serve(listener, metrics_router()).await {
         tracing::warn!(%error, "the metrics listener stopped");
     }
@@ -222,6 +223,7 @@ pub async fn serve(
     let limits = state.config().limits.clone();
     let proxies = state.config().trusted_proxies.clone();
     let app = router(state);
+    let upkeep = tokio::spawn(telemetry::keep_up());
     let shutdown = async move {
         shutdown.await;
         tracing::info!(
@@ -234,7 +236,9 @@ pub async fn serve(
             stop_turns.cancel();
         });
     };
-    listener::run(listener, app, &limits, &proxies, shutdown).await
+    let served = listener::run(listener, app, &limits, &proxies, shutdown).await;
+    upkeep.abort();
+    served
 }
 
 /// Resolves at SIGTERM or Ctrl-C (SIGINT).

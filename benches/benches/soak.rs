@@ -11,7 +11,8 @@
 //! the slope over the second half by least squares.
 //!
 //! Run: `cargo bench -p bedrock-chat-benches --bench soak` (needs Debian's redis-server).
-//! `SOAK_SECS` sets each store's run (default 600), `SOAK_VISITORS` the visitors (default 16).
+//! `SOAK_SECS` sets each store's run (default 600), `SOAK_VISITORS` the visitors (default 16),
+//! `SOAK_STORES` which stores (default `memory,redis`).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -210,13 +211,18 @@ async fn soak(name: &str, store: Arc<dyn ConversationStore>, secs: u64, visitors
 async fn main() {
     let secs = env("SOAK_SECS", 600);
     let visitors = env("SOAK_VISITORS", 16) as usize;
-    soak("memory", Arc::new(MemoryStore::new()), secs, visitors).await;
-    let redis = RedisServer::start()
-        .await
-        .expect("redis-server is installed (apt-get install redis-server)");
-    let store = RedisStore::builder(redis.url())
-        .prefix("soak")
-        .build()
-        .unwrap();
-    soak("redis", Arc::new(store), secs, visitors).await;
+    let stores = std::env::var("SOAK_STORES").unwrap_or_else(|_| "memory,redis".to_string());
+    if stores.contains("memory") {
+        soak("memory", Arc::new(MemoryStore::new()), secs, visitors).await;
+    }
+    if stores.contains("redis") {
+        let redis = RedisServer::start()
+            .await
+            .expect("redis-server is installed (apt-get install redis-server)");
+        let store = RedisStore::builder(redis.url())
+            .prefix("soak")
+            .build()
+            .unwrap();
+        soak("redis", Arc::new(store), secs, visitors).await;
+    }
 }
