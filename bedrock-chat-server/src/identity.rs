@@ -63,6 +63,13 @@ pub(crate) fn is_random_id(value: &str) -> bool {
     value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// The client id of the `bc_client` cookie, if a well-formed one was sent.
+///
+/// Not axum-extra's `CookieJar` (the `cookie` crate): it would parse and percent-decode every
+/// cookie of every request into a jar to find one, whose value is then checked to be 32 hex
+/// digits anyway; this split finds that one cookie without allocating for the others, and
+/// anything not of that form (encoded, quoted, or a `cookie`-crate edge case) is simply not a
+/// client id. Likewise the one `Set-Cookie` below is a constant form with one 32-hex value.
 fn cookie_client_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
