@@ -186,7 +186,7 @@ pub struct ServeArgs {
     pub address_daily_budget: f64,
 
     /// Messages one visitor may send per minute
-    #[arg(long, env = "BEDROCK_CHAT_TURNS_PER_MINUTE", default_value_t = Limits::default().turns_per_minute, help_heading = LIMITS)]
+    #[arg(long, env = "BEDROCK_CHAT_TURNS_PER_MINUTE", default_value_t = Limits::default().turns_per_minute, value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
     pub turns_per_minute: u32,
 
     /// Messages one client address may send per minute, over all its cookies
@@ -202,7 +202,7 @@ pub struct ServeArgs {
     pub conversations_per_hour: u32,
 
     /// Replies written at once, over all visitors (every instance, on Redis)
-    #[arg(long, env = "BEDROCK_CHAT_MAX_STREAMS", default_value_t = Limits::default().concurrent_turns, help_heading = LIMITS)]
+    #[arg(long, env = "BEDROCK_CHAT_MAX_STREAMS", default_value_t = Limits::default().concurrent_turns, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
     pub max_streams: usize,
 
     /// Replies written at once for one client address
@@ -226,6 +226,7 @@ pub struct ServeArgs {
         long,
         env = "BEDROCK_CHAT_CONVERSATIONS_PER_CLIENT",
         default_value_t = Limits::default().conversations_per_client,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..),
         help_heading = LIMITS
     )]
     pub conversations_per_client: usize,

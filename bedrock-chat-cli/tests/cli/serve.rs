@@ -107,9 +107,22 @@ async fn settings_that_would_refuse_every_message_are_usage_errors() {
     for (flag, value, says) in [
         ("--ttl", "0", "longer than 0"),
         ("--ttl", "1e30", "longer than any wait"),
-        ("--max-streams", "0", "at least 1 reply"),
-        ("--turns-per-minute", "0", "at least 1 message"),
-        ("--conversations-per-client", "0", "at least 1 conversation"),
+        // clap's range check, naming the flag and the range.
+        (
+            "--max-streams",
+            "0",
+            "--max-streams <MAX_STREAMS>': 0 is not in 1..",
+        ),
+        (
+            "--turns-per-minute",
+            "0",
+            "--turns-per-minute <TURNS_PER_MINUTE>': 0 is not in 1..",
+        ),
+        (
+            "--conversations-per-client",
+            "0",
+            "--conversations-per-client <CONVERSATIONS_PER_CLIENT>': 0 is not in 1..",
+        ),
     ] {
         let output = bedrock_chat(None, dir.path())
             .args(["serve", "--addr", "127.0.0.1:0", flag, value])
