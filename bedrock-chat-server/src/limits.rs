@@ -87,7 +87,7 @@ impl Limits {
             client_daily_usd: None,
             address_daily_usd: None,
             server_daily_usd: None,
-            max_connections: usize::MAX >> 3,
+            max_connections: usize::MAX,
             max_connections_per_address: usize::MAX,
             ..Limits::default()
         }

@@ -386,7 +386,7 @@ async fn turn(
     let mut meter = TurnMeter::start("chat");
     let billed_before = session.usage().turns().len();
     let result = tokio::select! {
-        result = reply(state, client, &mut session, &stored, lease, action, events, &mut meter, &permit) => Some(result),
+        result = reply(state, client, &mut session, &stored, lease, action, events, &mut meter) => Some(result),
         // The client went away: dropping the reply cancels it (and its stream records what
         // Bedrock billed so far in the session), and nothing is saved.
         () = events.closed() => None,
@@ -448,7 +448,6 @@ async fn reply(
     action: Action,
     events: &mpsc::UnboundedSender<TurnEvent>,
     meter: &mut TurnMeter,
-    _permit: &Permit,
 ) -> Result<TurnDone, ApiError> {
     let mut stream = match action {
         Action::Say(text) => session.send_streaming(text).await?,
