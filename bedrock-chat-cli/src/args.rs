@@ -109,7 +109,7 @@ pub struct ServeArgs {
 
     /// Require `Authorization: Bearer TOKEN` on every API request (the page asks for it once)
     /// [default: none, the API is open]
-    #[arg(long, env = "BEDROCK_CHAT_AUTH_TOKEN", hide_env_values = true, help_heading = LISTEN)]
+    #[arg(long, env = "BEDROCK_CHAT_AUTH_TOKEN", value_name = "TOKEN", hide_env_values = true, help_heading = LISTEN)]
     pub auth_token: Option<String>,
 
     /// Mark the client cookie Secure: set when the server is reached over HTTPS
@@ -122,7 +122,7 @@ pub struct ServeArgs {
     pub metrics_addr: Option<std::net::SocketAddr>,
 
     /// How long running replies may go on after SIGTERM or Ctrl-C
-    #[arg(long, env = "BEDROCK_CHAT_SHUTDOWN_GRACE", default_value_t = Span(ServerConfig::default().shutdown_grace), help_heading = LISTEN)]
+    #[arg(long, env = "BEDROCK_CHAT_SHUTDOWN_GRACE", value_name = "D", default_value_t = Span(ServerConfig::default().shutdown_grace), help_heading = LISTEN)]
     pub shutdown_grace: Span,
 
     /// Also serve the OpenAI-compatible API (/v1/chat/completions, /v1/models); on an address
@@ -186,39 +186,39 @@ pub struct ServeArgs {
     pub address_daily_budget: f64,
 
     /// Messages one visitor may send per minute
-    #[arg(long, env = "BEDROCK_CHAT_TURNS_PER_MINUTE", default_value_t = Limits::default().turns_per_minute, value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
+    #[arg(long, env = "BEDROCK_CHAT_TURNS_PER_MINUTE", default_value_t = Limits::default().turns_per_minute, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
     pub turns_per_minute: u32,
 
     /// Messages one client address may send per minute, over all its cookies
-    #[arg(long, env = "BEDROCK_CHAT_ADDRESS_TURNS_PER_MINUTE", default_value_t = Limits::default().address_turns_per_minute, value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
+    #[arg(long, env = "BEDROCK_CHAT_ADDRESS_TURNS_PER_MINUTE", default_value_t = Limits::default().address_turns_per_minute, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
     pub address_turns_per_minute: u32,
 
     /// Messages the whole server takes per minute (every instance, on Redis)
-    #[arg(long, env = "BEDROCK_CHAT_SERVER_TURNS_PER_MINUTE", default_value_t = Limits::default().server_turns_per_minute, value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
+    #[arg(long, env = "BEDROCK_CHAT_SERVER_TURNS_PER_MINUTE", default_value_t = Limits::default().server_turns_per_minute, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
     pub server_turns_per_minute: u32,
 
     /// Conversations one client address may create per hour
-    #[arg(long, env = "BEDROCK_CHAT_CONVERSATIONS_PER_HOUR", default_value_t = Limits::default().conversations_per_hour, value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
+    #[arg(long, env = "BEDROCK_CHAT_CONVERSATIONS_PER_HOUR", default_value_t = Limits::default().conversations_per_hour, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
     pub conversations_per_hour: u32,
 
     /// Replies written at once, over all visitors (every instance, on Redis)
-    #[arg(long, env = "BEDROCK_CHAT_MAX_STREAMS", default_value_t = Limits::default().concurrent_turns, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
+    #[arg(long, env = "BEDROCK_CHAT_MAX_STREAMS", default_value_t = Limits::default().concurrent_turns, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
     pub max_streams: usize,
 
     /// Replies written at once for one client address
-    #[arg(long, env = "BEDROCK_CHAT_MAX_STREAMS_PER_ADDRESS", default_value_t = Limits::default().concurrent_turns_per_address, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
+    #[arg(long, env = "BEDROCK_CHAT_MAX_STREAMS_PER_ADDRESS", default_value_t = Limits::default().concurrent_turns_per_address, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
     pub max_streams_per_address: usize,
 
     /// Replies written at once for one visitor
-    #[arg(long, env = "BEDROCK_CHAT_MAX_STREAMS_PER_VISITOR", default_value_t = Limits::default().concurrent_turns_per_visitor, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
+    #[arg(long, env = "BEDROCK_CHAT_MAX_STREAMS_PER_VISITOR", default_value_t = Limits::default().concurrent_turns_per_visitor, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
     pub max_streams_per_visitor: usize,
 
     /// Connections open at once; past it, new ones wait
-    #[arg(long, env = "BEDROCK_CHAT_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
+    #[arg(long, env = "BEDROCK_CHAT_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
     pub max_connections: usize,
 
     /// Connections open at once from one address (trusted proxies excepted)
-    #[arg(long, env = "BEDROCK_CHAT_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = Limits::default().max_connections_per_address, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
+    #[arg(long, env = "BEDROCK_CHAT_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = Limits::default().max_connections_per_address, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
     pub max_connections_per_address: usize,
 
     /// Conversations one visitor keeps (the oldest goes)
@@ -226,17 +226,17 @@ pub struct ServeArgs {
         long,
         env = "BEDROCK_CHAT_CONVERSATIONS_PER_CLIENT",
         default_value_t = Limits::default().conversations_per_client,
-        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..),
+        value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..),
         help_heading = LIMITS
     )]
     pub conversations_per_client: usize,
 
     /// Conversations kept in all (every instance, on Redis); past it new ones are refused
-    #[arg(long, env = "BEDROCK_CHAT_MAX_CONVERSATIONS", default_value_t = Limits::default().max_conversations, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
+    #[arg(long, env = "BEDROCK_CHAT_MAX_CONVERSATIONS", default_value_t = Limits::default().max_conversations, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
     pub max_conversations: usize,
 
     /// How long a conversation is kept after its last use
-    #[arg(long, env = "BEDROCK_CHAT_TTL", default_value_t = Span(Limits::default().conversation_ttl), help_heading = STORE)]
+    #[arg(long, env = "BEDROCK_CHAT_TTL", value_name = "D", default_value_t = Span(Limits::default().conversation_ttl), help_heading = STORE)]
     pub ttl: Span,
 
     /// Where conversations live: `memory` (this process; lost on restart) or a Redis URL
@@ -246,6 +246,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "BEDROCK_CHAT_STORE",
+        value_name = "memory|URL",
         default_value = "memory",
         hide_env_values = true,
         hide_default_value = false,
@@ -255,14 +256,15 @@ pub struct ServeArgs {
 
     /// How long a running reply holds its conversation without renewal: an instance killed
     /// mid-reply blocks that conversation this long at most
-    #[arg(long, env = "BEDROCK_CHAT_TURN_LEASE", default_value_t = Span(ServerConfig::default().turn_lease), help_heading = STORE)]
+    #[arg(long, env = "BEDROCK_CHAT_TURN_LEASE", value_name = "D", default_value_t = Span(ServerConfig::default().turn_lease), help_heading = STORE)]
     pub turn_lease: Span,
 
     /// Prefix of every Redis key, so several deployments can share one Redis
     #[arg(
         long,
         env = "BEDROCK_CHAT_STORE_PREFIX",
-        default_value = "bedrock-chat",
+        value_name = "P",
+        default_value = bedrock_chat::DEFAULT_KEY_PREFIX,
         help_heading = STORE
     )]
     pub store_prefix: String,
@@ -411,10 +413,103 @@ impl Args {
     }
 }
 
+/// The README's table of `serve` flags, written from the flags themselves (names, variables,
+/// defaults and help), so the docs cannot drift from `serve --help`.
+#[cfg(test)]
+pub(crate) fn serve_flags_table() -> String {
+    let mut command = command();
+    // Building fills in what derive leaves implicit: each flag's number of values.
+    command.build();
+    let serve = command
+        .find_subcommand("serve")
+        .expect("there is a serve command");
+    let mut table = String::new();
+    for heading in [LISTEN, LIMITS, STORE] {
+        table.push_str(&format!(
+            "\n**{heading}**\n\n| flag | variable | default | what |\n|---|---|---|---|\n"
+        ));
+        for arg in serve.get_arguments() {
+            if arg.get_help_heading() != Some(heading) || arg.is_hide_set() {
+                continue;
+            }
+            let long = arg.get_long().unwrap_or_default();
+            let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
+            let flag = if !takes_value {
+                format!("--{long}")
+            } else if !arg.get_possible_values().is_empty() {
+                let values: Vec<String> = arg
+                    .get_possible_values()
+                    .iter()
+                    .map(|value| value.get_name().to_string())
+                    .collect();
+                format!("--{long} {}", values.join("|"))
+            } else {
+                let name = arg
+                    .get_value_names()
+                    .and_then(|names| names.first())
+                    .map_or_else(|| arg.get_id().as_str().to_uppercase(), ToString::to_string);
+                format!("--{long} {name}")
+            };
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            let (what, said_default) = match help.split_once(" [default: ") {
+                Some((what, rest)) => (
+                    what.to_string(),
+                    Some(rest.trim_end_matches(']').to_string()),
+                ),
+                None => (help.clone(), None),
+            };
+            let defaults: Vec<String> = arg
+                .get_default_values()
+                .iter()
+                .map(|value| value.to_string_lossy().into_owned())
+                .collect();
+            let default = match (defaults.as_slice(), said_default) {
+                ([only], _) if only == "false" && !takes_value => "off".to_string(),
+                ([], Some(said)) => said,
+                ([], None) => "none".to_string(),
+                (values, _) => format!("`{}`", values.join(",")),
+            };
+            let variable = arg
+                .get_env()
+                .map(|env| format!("`{}`", env.to_string_lossy()))
+                .unwrap_or_default();
+            table.push_str(&format!(
+                "| `{}` | {variable} | {} | {} |\n",
+                flag.replace('|', "\\|"),
+                default.replace('|', "\\|"),
+                what.replace('|', "\\|"),
+            ));
+        }
+    }
+    table
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use bedrock_chat::{Budget, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT};
+
+    /// `UPDATE_README=1 cargo test -p bedrock-chat-cli --lib readme` writes the table.
+    #[test]
+    fn the_readme_lists_every_serve_flag_as_help_does() {
+        const BEGIN: &str = "<!-- serve flags: generated from serve --help -->\n";
+        const END: &str = "<!-- end of serve flags -->";
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let start = readme.find(BEGIN).expect("the README marks the table") + BEGIN.len();
+        let end = readme[start..].find(END).expect("the table ends") + start;
+        let table = serve_flags_table();
+        if std::env::var_os("UPDATE_README").is_some() {
+            let updated = format!("{}{table}{}", &readme[..start], &readme[end..]);
+            std::fs::write(path, updated).unwrap();
+            return;
+        }
+        assert!(
+            readme[start..end] == table,
+            "the README's serve flags differ from `serve --help`; run UPDATE_README=1 cargo \
+             test -p bedrock-chat-cli --lib readme"
+        );
+    }
 
     #[test]
     fn the_cli_definition_is_consistent() {

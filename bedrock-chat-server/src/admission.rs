@@ -8,11 +8,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use axum::http::StatusCode;
-use bedrock_chat::{Cap, Rate, Slots, StoreError};
+use bedrock_chat::{Cap, Rate, Slots, StoreError, until_next_spending_day};
 
 use crate::client_addr::address_key;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 use crate::state::AppState;
 
 /// Who is asking: the visitor (a cookie's client id, or an API key) if known, and the client's
@@ -70,8 +69,8 @@ pub async fn admit_create(state: &AppState, visitor: &Visitor) -> Result<(), Api
     rates.retain(|rate| rate.limit != u32::MAX);
     match state.store().take_rate(&rates).await? {
         None => Ok(()),
-        Some((_, wait)) => Err(ApiError::too_many(
-            "rate_limited",
+        Some((_, wait)) => Err(ApiError::waiting(
+            ErrorKind::RateLimited,
             format!(
                 "too many new conversations from your address; wait {} and try again, or keep \
                  using the ones you have",
@@ -97,7 +96,7 @@ fn keys(kind: &str, visitor: &Visitor) -> Vec<String> {
 ///
 /// # Errors
 ///
-/// 429 `rate_limited`, 402 `daily_budget`, 503 `at_capacity`, or the store's error.
+/// 429 `rate_limited` or `daily_budget`, 503 `at_capacity`, or the store's error.
 pub async fn admit_turn(
     state: &AppState,
     visitor: &Visitor,
@@ -147,8 +146,8 @@ pub async fn admit_rate(state: &AppState, visitor: &Visitor) -> Result<(), ApiEr
         } else {
             "too many messages"
         };
-        return Err(ApiError::too_many(
-            "rate_limited",
+        return Err(ApiError::waiting(
+            ErrorKind::RateLimited,
             format!("{who}; wait {} and send again", describe_wait(wait)),
             wait,
         ));
@@ -162,7 +161,7 @@ pub async fn admit_rate(state: &AppState, visitor: &Visitor) -> Result<(), ApiEr
 ///
 /// # Errors
 ///
-/// 402 `daily_budget`, 503 `at_capacity`, or the store's error.
+/// 429 `daily_budget`, 503 `at_capacity`, or the store's error.
 pub async fn admit_cost(
     state: &AppState,
     visitor: &Visitor,
@@ -192,13 +191,18 @@ pub async fn admit_cost(
         } else {
             "you have reached your spending limit for today"
         };
-        return Err(ApiError::new(
-            StatusCode::PAYMENT_REQUIRED,
-            "daily_budget",
+        let mut refused = ApiError::waiting(
+            ErrorKind::DailyBudget,
             format!(
-                "{whose} (${cap:.2}; a message can cost up to ${most_usd:.4}); try again tomorrow"
+                "{whose} (${cap:.2}; a message can cost up to ${most_usd:.4}); try again after \
+                 midnight UTC"
             ),
-        ));
+            until_next_spending_day(),
+        );
+        // Not before tomorrow: a program that retries on `retryable` would only be refused
+        // again, so it is told not to.
+        refused.retryable = false;
+        return Err(refused);
     }
 
     // Capacity: a slot of the server's, of the address's and of the visitor's.
@@ -237,7 +241,7 @@ pub async fn admit_cost(
             } else {
                 "you have as many replies being written as you may at once; wait for one to finish"
             };
-            let mut error = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "at_capacity", message);
+            let mut error = ApiError::new(ErrorKind::AtCapacity, message);
             error.retry_after = Some(Duration::from_secs(2));
             Err(error)
         }

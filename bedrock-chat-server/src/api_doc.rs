@@ -14,7 +14,7 @@ use utoipa::openapi::{ContentBuilder, HeaderBuilder, OpenApi as Document, RefOr}
 use utoipa::{Modify, OpenApi};
 
 use crate::conversations::{ConversationList, ConversationView, Created, UsageSchema};
-use crate::error::{ErrorBody, ErrorDetail};
+use crate::error::{ErrorBody, ErrorDetail, ErrorKind};
 use crate::openai::OpenAiErrorBody;
 use crate::turns::{SendBody, TurnDone, WholeTurn};
 
@@ -96,7 +96,10 @@ const REFUSALS: &[(&str, &str)] = &[
     ("415", "The body is not `application/json`"),
     ("421", "The server does not answer to this host name"),
     ("422", "The body is JSON of the wrong shape"),
-    ("429", "A rate limit: wait `Retry-After` seconds"),
+    (
+        "429",
+        "A rate or daily spending limit, or Bedrock throttled: wait `Retry-After` seconds",
+    ),
     ("500", "A failure of the server's own"),
     (
         "503",
@@ -186,12 +189,31 @@ fn add_refusals(operation: &mut Operation, error: &str) {
             .responses
             .responses
             .entry((*status).to_string())
-            .or_insert_with(|| refusal(why, error, *status == "429" || *status == "503"));
+            .or_insert_with(|| {
+                refusal(
+                    &with_kinds(why, status),
+                    error,
+                    *status == "429" || *status == "503",
+                )
+            });
     }
     operation.security = Some(vec![
         utoipa::openapi::security::SecurityRequirement::default(),
         utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new()),
     ]);
+}
+
+/// `why`, then the error kinds answered with `status`, which the kind decides.
+fn with_kinds(why: &str, status: &str) -> String {
+    let kinds: Vec<String> = ErrorKind::ALL
+        .iter()
+        .filter(|kind| kind.status().as_str() == status)
+        .map(|kind| format!("`{kind}`"))
+        .collect();
+    if kinds.is_empty() {
+        return why.to_string();
+    }
+    format!("{why} (kind {})", kinds.join(", "))
 }
 
 fn refusal(why: &str, error: &str, waits: bool) -> RefOr<Response> {

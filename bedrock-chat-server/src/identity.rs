@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::client_addr::{ClientIp, PeerAddr};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 use crate::state::AppState;
 
 /// Runs before routing: a request for a host not on the list is refused with 421 (Misdirected
@@ -29,8 +29,7 @@ pub async fn check_host(State(state): State<AppState>, request: Request, next: N
         return next.run(request).await;
     }
     ApiError::new(
-        StatusCode::MISDIRECTED_REQUEST,
-        "unknown_host",
+        ErrorKind::UnknownHost,
         "this server does not answer to that host name; the operator lists the names it \
          answers to with --allowed-hosts",
     )
@@ -121,8 +120,7 @@ pub(crate) fn bearer(request: &Request) -> Option<&str> {
 /// 401, saying how to authenticate.
 pub(crate) fn unauthorized() -> ApiError {
     ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
+        ErrorKind::Unauthorized,
         "this server needs an access token: send it as `Authorization: Bearer TOKEN`",
     )
 }
@@ -146,8 +144,7 @@ pub(crate) fn check_site(request: &Request) -> Result<(), ApiError> {
     );
     if changes_state && is_cross_site(request.headers()) {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "cross_site",
+            ErrorKind::CrossSite,
             "requests from other sites are refused",
         ));
     }
@@ -201,13 +198,11 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientId {
         parts: &mut axum::http::request::Parts,
         _: &S,
     ) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<ClientId>().cloned().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the request has no client id",
-            )
-        })
+        parts
+            .extensions
+            .get::<ClientId>()
+            .cloned()
+            .ok_or_else(|| ApiError::new(ErrorKind::Internal, "the request has no client id"))
     }
 }
 

@@ -74,7 +74,7 @@ use tower_http::trace::TraceLayer;
 pub use api_doc::document as openapi_document;
 pub use api_keys::{ApiKey, ApiKeys};
 pub use client_addr::{ClientIp, PeerAddr, TrustedProxies};
-pub use error::ApiError;
+pub use error::{ApiError, ErrorKind};
 pub use hosts::AllowedHosts;
 pub use identity::{COOKIE, ClientId};
 pub use limits::{Limits, PUBLIC_SERVER_DAILY_USD};
@@ -97,9 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/conversations/{id}/messages", post(turns::send))
         .route("/conversations/{id}/retry", post(turns::retry))
         .route("/conversations/{id}/undo", post(turns::undo))
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such API route")
-        })
+        .fallback(|| async { ApiError::new(ErrorKind::NoRoute, "no such API route") })
         .layer(middleware::from_fn_with_state(
             state.clone(),
             identity::identify,
@@ -180,12 +178,7 @@ async fn metrics(
         address.is_loopback()
     };
     if !allowed {
-        return ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            "no_route",
-            "no such route",
-        )
-        .into_response();
+        return ApiError::new(ErrorKind::NoRoute, "no such route").into_response();
     }
     telemetry::render().await
 }

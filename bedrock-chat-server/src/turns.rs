@@ -9,7 +9,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use bedrock_chat::{ChatSession, Lease, StoreError, StreamEvent, TokenUsage};
@@ -22,7 +22,7 @@ use utoipa::ToSchema;
 use crate::admission::{Permit, Visitor, admit_cost, admit_rate};
 use crate::client_addr::ClientIp;
 use crate::conversations::{ConversationId, ConversationView, UsageSchema, cost_of, view};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorKind};
 use crate::identity::ClientId;
 use crate::state::AppState;
 use crate::telemetry::TurnMeter;
@@ -111,13 +111,9 @@ const TURN_ANSWERS: &str = "The reply: JSON once complete, or with `Accept: text
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     match body {
         Ok(Json(value)) => Ok(value),
-        Err(rejection) => Err(ApiError::new(
-            rejection.status(),
-            "invalid_body",
-            format!(
-                "the body must be JSON like {{\"text\": \"Hello\"}} with Content-Type: application/json ({})",
-                rejection.body_text()
-            ),
+        Err(rejection) => Err(ApiError::unreadable_body(
+            &rejection,
+            r#"{"text": "Hello"}"#,
         )),
     }
 }
@@ -141,7 +137,6 @@ fn wants_stream(headers: &HeaderMap) -> bool {
             (WholeTurn = "application/json"),
             (String = "text/event-stream")
         )),
-        (status = 402, description = "A daily spending cap would be passed", body = ErrorBody),
         (status = 404, description = "No such conversation for this visitor", body = ErrorBody),
         (status = 409, description = "A reply is already being written in it", body = ErrorBody),
         (status = 502, description = "Bedrock refused or failed", body = ErrorBody)
@@ -173,7 +168,6 @@ pub async fn send(
             (String = "text/event-stream")
         )),
         (status = 400, description = "Nothing to send again", body = ErrorBody),
-        (status = 402, description = "A daily spending cap would be passed", body = ErrorBody),
         (status = 404, description = "No such conversation for this visitor", body = ErrorBody),
         (status = 409, description = "A reply is already being written in it", body = ErrorBody),
         (status = 502, description = "Bedrock refused or failed", body = ErrorBody)
@@ -220,8 +214,7 @@ pub async fn undo(
         session.restore(stored.conversation.clone())?;
         if session.undo().is_none() {
             return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "nothing_to_undo",
+                ErrorKind::NothingToUndo,
                 "the conversation is empty; there is nothing to undo",
             ));
         }
@@ -335,8 +328,7 @@ async fn run(
         }
     }
     Err(ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
+        ErrorKind::Internal,
         "the turn ended without an answer",
     ))
 }
@@ -354,7 +346,7 @@ fn restore(
         .settings(state.settings().clone())
         .on_retry(move |notice| {
             crate::telemetry::retry(
-                ApiError::from(notice.error).kind,
+                ApiError::from(notice.error).kind.as_str(),
                 notice.error.is_throttling(),
             );
             let _ = retry_events.send(TurnEvent::Notice(notice.to_string()));
@@ -391,8 +383,7 @@ async fn turn(
         // Bedrock billed so far in the session), and nothing is saved.
         () = events.closed() => None,
         () = state.stop_turns().cancelled() => Some(Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutdown",
+            ErrorKind::Shutdown,
             "the server is restarting and this reply was stopped; send your message again",
         ))),
         error = keep_lease(state, lease, &permit) => Some(Err(error)),
@@ -406,7 +397,7 @@ async fn turn(
     let outcome = match &result {
         None => "cancelled",
         Some(Ok(_)) => "ok",
-        Some(Err(error)) => error.kind,
+        Some(Err(error)) => error.kind.as_str(),
     };
     meter.finish(outcome, billed.input_tokens, billed.output_tokens, cost);
     match result? {
@@ -461,8 +452,7 @@ async fn reply(
     }
     let response = stream.response().cloned().ok_or_else(|| {
         ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "bedrock_failed",
+            ErrorKind::BedrockFailed,
             "the reply ended without being complete",
         )
     })?;

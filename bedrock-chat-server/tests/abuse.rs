@@ -51,7 +51,7 @@ async fn fresh_cookies_do_not_reset_the_address_rate_limit() {
     assert_eq!(other.say(&id, "hi").await.status(), 200);
 }
 
-/// Attack 1, spending: a fresh cookie after a 402 was served again. The address's cap holds.
+/// Attack 1, spending: a fresh cookie after a daily_budget refusal was served again. The address's cap holds.
 #[tokio::test]
 async fn a_fresh_cookie_after_the_cap_is_refused_too() {
     let mut limits = Limits::default();
@@ -67,7 +67,7 @@ async fn a_fresh_cookie_after_the_cap_is_refused_too() {
     let fresh = server.visitor_at("198.51.100.1");
     let id = fresh.create().await;
     let refused = fresh.say(&id, "two").await;
-    assert_eq!(refused.status(), 402);
+    assert_eq!(refused.status(), 429);
     let body: serde_json::Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["kind"], "daily_budget");
     assert_eq!(body["error"]["retryable"], false);
@@ -166,7 +166,7 @@ async fn turns_started_together_cannot_overshoot_a_cap() {
     }
     let mut statuses = futures::future::join_all(turns).await;
     statuses.sort_unstable();
-    assert_eq!(statuses, [200, 402, 402, 402, 402, 402]);
+    assert_eq!(statuses, [200, 429, 429, 429, 429, 429]);
     assert_eq!(server.fake.request_count(), 1);
 }
 
@@ -588,4 +588,101 @@ async fn a_client_that_never_reads_gives_its_connection_back() {
         );
     }
     drop(hog);
+}
+
+/// What a refused request looked like: status, kind (`error.kind`, or `error.code` on `/v1`)
+/// and whether it named a wait.
+async fn refusal(response: reqwest::Response) -> (u16, String, bool) {
+    let status = response.status().as_u16();
+    let waits = response.headers().contains_key("retry-after");
+    let body: serde_json::Value = response.json().await.unwrap();
+    let kind = body["error"]["kind"]
+        .as_str()
+        .or(body["error"]["code"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    (status, kind, waits)
+}
+
+/// A `/v1` turn from `address`, with `token` if given.
+async fn v1_turn(server: &TestServer, address: &str, token: Option<&str>) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(server.url("/v1/chat/completions"))
+        .header("x-forwarded-for", address)
+        .json(&json!({"model": "default", "messages": [{"role": "user", "content": "hi"}]}));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+/// Issue 25: every admission refusal (rate, spending, capacity, authentication) answers the
+/// browser API and `/v1` with the same status, the same kind and the same `Retry-After`.
+#[tokio::test]
+async fn every_refusal_is_the_same_through_both_apis() {
+    let server_with = |limits: Limits, token: Option<&str>| {
+        let mut config = ServerConfig::default();
+        config.trusted_proxies = TrustedProxies::Hops(1);
+        config.openai_api = true;
+        config.limits = limits;
+        config.auth_token = token.map(str::to_string);
+        TestServer::start_with(config)
+    };
+
+    // Rate: one turn a minute per address.
+    let mut limits = Limits::default();
+    limits.address_turns_per_minute = 1;
+    let server = server_with(limits, None).await;
+    server.fake.set_fallback(FakeReply::text("ok"));
+    let visitor = server.visitor_at("198.51.100.1");
+    let id = visitor.create().await;
+    assert_eq!(visitor.say(&id, "one").await.status(), 200);
+    let browser = refusal(visitor.say(&id, "two").await).await;
+    assert_eq!(v1_turn(&server, "198.51.100.2", None).await.status(), 200);
+    let v1 = refusal(v1_turn(&server, "198.51.100.2", None).await).await;
+    assert_eq!(browser, (429, "rate_limited".to_string(), true));
+    assert_eq!(browser, v1);
+
+    // Spending: a cap no turn fits under.
+    let mut limits = Limits::default();
+    limits.address_daily_usd = Some(0.000_001);
+    let server = server_with(limits, None).await;
+    let visitor = server.visitor_at("198.51.100.1");
+    let id = visitor.create().await;
+    let browser = refusal(visitor.say(&id, "one").await).await;
+    let v1 = refusal(v1_turn(&server, "198.51.100.2", None).await).await;
+    assert_eq!(browser, (429, "daily_budget".to_string(), true));
+    assert_eq!(browser, v1);
+
+    // Capacity: one reply at a time per address, and one is being written.
+    let mut limits = Limits::default();
+    limits.concurrent_turns_per_address = 1;
+    let server = server_with(limits, None).await;
+    server
+        .fake
+        .set_fallback(FakeReply::chunks(["a"; 400]).chunk_delay(Duration::from_millis(25)));
+    let visitor = server.visitor_at("198.51.100.1");
+    let id = visitor.create().await;
+    let writing = visitor.say_streaming(&id, "one").await;
+    assert_eq!(writing.status(), 200);
+    let other = visitor.create().await;
+    let browser = refusal(visitor.say(&other, "two").await).await;
+    let v1 = refusal(v1_turn(&server, "198.51.100.1", None).await).await;
+    assert_eq!(browser, (503, "at_capacity".to_string(), true));
+    assert_eq!(browser, v1);
+    drop(writing);
+
+    // Authentication: the server needs its token.
+    let server = server_with(Limits::default(), Some("the-token")).await;
+    let browser = refusal(
+        reqwest::Client::new()
+            .post(server.url("/api/conversations"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let v1 = refusal(v1_turn(&server, "198.51.100.2", Some("wrong")).await).await;
+    assert_eq!(browser, (401, "unauthorized".to_string(), false));
+    assert_eq!(browser, v1);
 }

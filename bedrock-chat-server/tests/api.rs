@@ -396,7 +396,7 @@ async fn the_rate_limit_and_the_daily_budget_hold_per_client() {
     // The first turn cost $0.048: the next could cost more than what is left, so it is
     // refused before any request.
     let response = visitor.say(&id, "two").await;
-    assert_eq!(response.status(), 402);
+    assert_eq!(response.status(), 429);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"]["kind"], "daily_budget");
     // A new conversation does not escape it.

@@ -287,7 +287,7 @@ async fn a_daily_spending_cap_holds_across_instances() {
             .post(&b, &path(&on_b), Some(json!({"text": "two"})))
             .await
             .status(),
-        402
+        429
     );
     assert_eq!(b.fake.request_count(), 0);
 }
@@ -319,7 +319,7 @@ async fn turns_started_together_on_two_instances_cannot_overshoot_a_cap() {
     }
     let mut statuses = futures::future::join_all(turns).await;
     statuses.sort_unstable();
-    assert_eq!(statuses, [200, 402, 402, 402, 402, 402]);
+    assert_eq!(statuses, [200, 429, 429, 429, 429, 429]);
     assert_eq!(a.fake.request_count() + b.fake.request_count(), 1);
 }
 

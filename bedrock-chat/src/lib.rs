@@ -178,7 +178,7 @@ pub use message::{
     ToolUse,
 };
 pub use pricing::{ModelPrice, PRICES_AS_OF, PriceTable};
-pub use request::{ChatRequest, InferenceConfig, MAX_MESSAGE_BYTES};
+pub use request::{ChatRequest, CheckedRequest, InferenceConfig, MAX_MESSAGE_BYTES};
 pub use response::{ChatResponse, TokenUsage};
 pub use retry::{RetryNotice, RetryObserver, RetryPolicy};
 pub use session::{
@@ -195,10 +195,11 @@ pub use store::{
     Cap, ConversationStore, ConversationSummary, DEFAULT_MAX_CONVERSATION_BYTES,
     DEFAULT_MAX_CONVERSATIONS, DEFAULT_MAX_PER_OWNER, DEFAULT_TTL, LONGEST_TTL, Lease, MemoryStore,
     MemoryStoreBuilder, Rate, Slots, StoreError, StoredConversation, title_of,
+    until_next_spending_day,
 };
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use store::{RedisStore, RedisStoreBuilder};
+pub use store::{DEFAULT_KEY_PREFIX, RedisStore, RedisStoreBuilder};
 pub use tool_spec::{MAX_TOOL_NAME_LEN, ToolChoice, ToolConfig, ToolSpec};
 pub use tools::{
     DEFAULT_MAX_TOOL_ROUNDS, DEFAULT_TOOL_TIMEOUT, FunctionTool, Tool, ToolError, ToolOutput,

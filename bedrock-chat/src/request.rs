@@ -293,6 +293,49 @@ impl ChatRequest {
     }
 }
 
+impl ChatRequest {
+    /// Checks the request once ([`validate`](Self::validate)) and gives it back as a
+    /// [`CheckedRequest`], the only kind [`converse_once`](crate::converse_once) and
+    /// [`converse_stream_once`](crate::converse_stream_once) send.
+    ///
+    /// # Errors
+    ///
+    /// As [`validate`](Self::validate).
+    pub fn checked(self) -> Result<CheckedRequest> {
+        self.validate()?;
+        Ok(CheckedRequest(self))
+    }
+}
+
+/// A [`ChatRequest`] that has passed every rule Bedrock enforces, made by
+/// [`ChatRequest::checked`].
+///
+/// A gateway checks a caller's request as soon as it has converted it, to refuse a bad one
+/// before it counts against any limit; the type carries that check to the call, so it is made
+/// once, and a request cannot reach Bedrock unchecked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedRequest(ChatRequest);
+
+impl CheckedRequest {
+    /// The request, to read.
+    pub fn request(&self) -> &ChatRequest {
+        &self.0
+    }
+
+    /// The request, to change (it must then be checked again).
+    pub fn into_inner(self) -> ChatRequest {
+        self.0
+    }
+}
+
+impl std::ops::Deref for CheckedRequest {
+    type Target = ChatRequest;
+
+    fn deref(&self) -> &ChatRequest {
+        &self.0
+    }
+}
+
 /// The smallest extended-thinking budget Claude accepts.
 pub const MIN_THINKING_BUDGET: u32 = 1024;
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bedrock_chat::{
-    ChatRequest, MemoryStore, Message, RetryPolicy, SessionSettings, StreamEvent, converse_once,
-    converse_stream_once,
+    ChatRequest, CheckedRequest, MemoryStore, Message, RetryPolicy, SessionSettings, StreamEvent,
+    converse_once, converse_stream_once,
 };
 use bedrock_chat_benches::{MODEL, clients};
 use bedrock_chat_server::{AppState, Limits, ServerConfig};
@@ -35,7 +35,7 @@ fn ms(d: Duration) -> String {
 /// One turn through the library directly, whole or streamed to its end.
 async fn turn_directly(
     library: Arc<bedrock_chat::BedrockClient>,
-    request: Arc<ChatRequest>,
+    request: Arc<CheckedRequest>,
     stream: bool,
 ) -> Duration {
     let started = Instant::now();
@@ -83,7 +83,9 @@ async fn main() {
         .build()
         .unwrap();
     let url = format!("http://{addr}/v1/chat/completions");
-    let request = ChatRequest::new(MODEL, vec![Message::user("What is the capital of France?")]);
+    let request = ChatRequest::new(MODEL, vec![Message::user("What is the capital of France?")])
+        .checked()
+        .unwrap();
     let policy = RetryPolicy::none();
     let body = |stream: bool| {
         json!({"model": "default", "stream": stream,

@@ -167,7 +167,7 @@ async fn direct(library: &bedrock_chat::BedrockClient, stagger: Duration) -> Dur
                 let mut firsts = Vec::new();
                 for _ in 0..TURNS {
                     history.push(Message::user("What is the capital of France?"));
-                    let request = ChatRequest::new(MODEL, history.clone());
+                    let request = ChatRequest::new(MODEL, history.clone()).checked().unwrap();
                     let begun = Instant::now();
                     let mut events = converse_stream_once(
                         library.as_ref(),

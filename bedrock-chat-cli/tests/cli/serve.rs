@@ -111,17 +111,17 @@ async fn settings_that_would_refuse_every_message_are_usage_errors() {
         (
             "--max-streams",
             "0",
-            "--max-streams <MAX_STREAMS>': 0 is not in 1..",
+            "--max-streams <N>': 0 is not in 1..",
         ),
         (
             "--turns-per-minute",
             "0",
-            "--turns-per-minute <TURNS_PER_MINUTE>': 0 is not in 1..",
+            "--turns-per-minute <N>': 0 is not in 1..",
         ),
         (
             "--conversations-per-client",
             "0",
-            "--conversations-per-client <CONVERSATIONS_PER_CLIENT>': 0 is not in 1..",
+            "--conversations-per-client <N>': 0 is not in 1..",
         ),
     ] {
         let output = bedrock_chat(None, dir.path())

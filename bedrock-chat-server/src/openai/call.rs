@@ -3,7 +3,7 @@
 //! what Bedrock bills is charged, and the reply slot is given back.
 
 use axum::response::sse::Event;
-use bedrock_chat::{ChatRequest, StreamEvent, TokenUsage, converse_once, converse_stream_once};
+use bedrock_chat::{CheckedRequest, StreamEvent, TokenUsage, converse_once, converse_stream_once};
 use futures::StreamExt;
 
 use super::error::OpenAiError;
@@ -28,7 +28,7 @@ pub(super) type Sender = tokio::sync::mpsc::UnboundedSender<Result<Out, OpenAiEr
 /// One call and what it needs to answer and to be charged.
 pub(super) struct Call {
     pub(super) state: AppState,
-    pub(super) request: ChatRequest,
+    pub(super) request: CheckedRequest,
     pub(super) model: String,
     pub(super) permit: Permit,
     pub(super) meter: TurnMeter,
@@ -50,7 +50,7 @@ impl Call {
     fn observer() -> bedrock_chat::RetryObserver {
         std::sync::Arc::new(|notice| {
             crate::telemetry::retry(
-                ApiError::from(notice.error).kind,
+                ApiError::from(notice.error).kind.as_str(),
                 notice.error.is_throttling(),
             );
         })
@@ -113,7 +113,7 @@ impl Call {
             Err(error) => {
                 // A whole reply that failed was not billed (Bedrock bills only replies it
                 // began, and a whole reply is all or nothing).
-                let kind = ApiError::from(&error).kind;
+                let kind = ApiError::from(&error).kind.as_str();
                 self.finish(kind, TokenUsage::default()).await;
                 let _ = sender.send(Err(OpenAiError::from(error)));
             }
@@ -130,7 +130,7 @@ impl Call {
         let mut events = match opened {
             Ok(events) => events,
             Err(error) => {
-                let kind = ApiError::from(&error).kind;
+                let kind = ApiError::from(&error).kind.as_str();
                 self.finish(kind, TokenUsage::default()).await;
                 let _ = sender.send(Err(OpenAiError::from(error)));
                 return;
@@ -220,7 +220,7 @@ impl Call {
             usage.unwrap_or_else(|| bedrock_chat::estimate_usage(&call.request, Some(text_bytes)));
         if let Some(error) = failed {
             let error = OpenAiError::from(error);
-            call.finish(error.api().kind, billed).await;
+            call.finish(error.api().kind.as_str(), billed).await;
             // Never a normal stop: an error chunk, which the clients raise.
             let _ = send(Event::default().data(error.body()));
             return;

@@ -57,7 +57,7 @@ impl OpenAiError {
 
     /// OpenAI's error type for the status, which its clients map to exception classes.
     fn error_type(&self) -> &'static str {
-        match self.api.status.as_u16() {
+        match self.api.status().as_u16() {
             400 | 413 | 415 | 422 => "invalid_request_error",
             401 => "authentication_error",
             403 => "permission_error",
@@ -74,7 +74,7 @@ impl OpenAiError {
                 message: &self.api.message,
                 kind: self.error_type(),
                 param: self.param,
-                code: self.api.kind,
+                code: self.api.kind.as_str(),
             },
         })
         .unwrap_or_default()
@@ -94,7 +94,7 @@ impl IntoResponse for OpenAiError {
     fn into_response(self) -> Response {
         let body = self.body();
         let mut response = (
-            self.api.status,
+            self.api.status(),
             [(axum::http::header::CONTENT_TYPE, "application/json")],
             body,
         )

@@ -22,7 +22,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use bedrock_chat::estimate_usage;
@@ -36,7 +35,7 @@ pub use request::CompletionRequest;
 
 use crate::admission::{Visitor, admit_turn};
 use crate::client_addr::ClientIp;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 use crate::state::AppState;
 use crate::telemetry::TurnMeter;
 use call::{Call, Out, price};
@@ -72,9 +71,11 @@ pub async fn chat_completions(
     let body = match body {
         Ok(Json(body)) => body,
         Err(rejection) => {
-            return Err(
-                ApiError::new(rejection.status(), "invalid_body", rejection.body_text()).into(),
-            );
+            return Err(ApiError::unreadable_body(
+                &rejection,
+                r#"{"model": "…", "messages": […]}"#,
+            )
+            .into());
         }
     };
     let Converted {
@@ -86,16 +87,7 @@ pub async fn chat_completions(
     let key = caller.and_then(|axum::Extension(ApiCaller(key))| key);
     let visitor = Visitor::api(key.as_deref(), address);
     let most = price(&state, &model, &estimate_usage(&request, None));
-    let permit = match admit_turn(&state, &visitor, most.unwrap_or(0.0)).await {
-        Ok(permit) => permit,
-        Err(mut refused) => {
-            // OpenAI's clients know 429 for "you have used your quota".
-            if refused.status == StatusCode::PAYMENT_REQUIRED {
-                refused.status = StatusCode::TOO_MANY_REQUESTS;
-            }
-            return Err(refused.into());
-        }
-    };
+    let permit = admit_turn(&state, &visitor, most.unwrap_or(0.0)).await?;
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let created = now();
     // The call runs on a task of its own that owns the permit, so whatever the client does
@@ -137,12 +129,7 @@ pub async fn chat_completions(
                 .into_response())
         }
         Some(Err(error)) => Err(error),
-        None => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the reply ended without an answer",
-        )
-        .into()),
+        None => Err(ApiError::new(ErrorKind::Internal, "the reply ended without an answer").into()),
     }
 }
 

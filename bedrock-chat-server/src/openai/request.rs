@@ -1,15 +1,16 @@
 //! `/v1/chat/completions`' request, in OpenAI's shape, and its conversion to the library's:
 //! messages, images (inline `data:` URLs only), tools, and inference settings.
 
-use axum::http::StatusCode;
-use bedrock_chat::{Attachment, ChatRequest, ContentBlock, InferenceConfig, Message, Role};
+use bedrock_chat::{
+    Attachment, ChatRequest, CheckedRequest, ContentBlock, InferenceConfig, Message, Role,
+};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::error::OpenAiError;
 use super::tools::{InTool, InToolCall, calls_to_blocks, tool_config, tool_message_block};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 use crate::state::AppState;
 
 /// The body of `POST /v1/chat/completions`, as far as it is understood.
@@ -151,7 +152,7 @@ fn image_from_url(url: &str, name: &str) -> Result<Attachment, OpenAiError> {
 /// An OpenAI request as this server runs it.
 pub(super) struct Converted {
     /// The Bedrock request, checked as Bedrock would check it.
-    pub(super) request: ChatRequest,
+    pub(super) request: CheckedRequest,
     /// The model it goes to (`default` resolved).
     pub(super) model: String,
     /// Streamed (`"stream": true`).
@@ -319,8 +320,8 @@ pub(super) fn to_request(
         .with_inference(inference)
         .with_tool_config(tool_config);
     // What Bedrock would refuse (a call without its result, say) is a 400 here, with the reason.
-    request
-        .validate()
+    let request = request
+        .checked()
         .map_err(|e| OpenAiError::invalid(e.to_string(), "messages"))?;
     Ok(Converted {
         request,
@@ -341,8 +342,7 @@ fn resolve_model(state: &AppState, requested: &str) -> Result<String, OpenAiErro
     }
     Err(OpenAiError::about(
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "model_not_found",
+            ErrorKind::ModelNotFound,
             format!(
                 "the model {requested:?} is not available on this server; GET /v1/models lists those that are"
             ),

@@ -8,27 +8,25 @@ use crate::context::TokenEstimator;
 use crate::error::Result;
 use crate::event_stream::EventStream;
 use crate::message::Message;
-use crate::request::ChatRequest;
+use crate::request::{ChatRequest, CheckedRequest};
 use crate::response::{ChatResponse, TokenUsage};
 use crate::retry::{RetryObserver, RetryPolicy};
 use crate::settings::DEFAULT_MAX_TOKENS;
 
-/// Sends `request` (checked first, as a session would) and waits for the whole reply, retrying
-/// under `policy`.
+/// Sends `request` (checked already: see [`ChatRequest::checked`]) and waits for the whole
+/// reply, retrying under `policy`.
 ///
 /// # Errors
 ///
-/// [`Error::InvalidInput`](crate::Error::InvalidInput) for a request Bedrock would refuse (no
-/// request is then sent); otherwise the error of the last attempt.
+/// The error of the last attempt.
 pub async fn converse_once(
     client: &dyn ModelClient,
-    request: &ChatRequest,
+    request: &CheckedRequest,
     policy: &RetryPolicy,
     observer: Option<&RetryObserver>,
 ) -> Result<ChatResponse> {
-    request.validate()?;
     policy
-        .run(observer, || Route::of(client).converse(request))
+        .run(observer, || Route::of(client).converse(request.request()))
         .await
 }
 
@@ -41,13 +39,14 @@ pub async fn converse_once(
 /// As [`converse_once`].
 pub async fn converse_stream_once(
     client: &dyn ModelClient,
-    request: &ChatRequest,
+    request: &CheckedRequest,
     policy: &RetryPolicy,
     observer: Option<&RetryObserver>,
 ) -> Result<EventStream> {
-    request.validate()?;
     let opened = policy
-        .run(observer, || open_until_text(Route::of(client), request))
+        .run(observer, || {
+            open_until_text(Route::of(client), request.request())
+        })
         .await?;
     Ok(opened.into_events())
 }

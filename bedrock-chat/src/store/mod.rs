@@ -24,7 +24,7 @@ use crate::session::SavedConversation;
 
 pub use memory::{MemoryStore, MemoryStoreBuilder};
 #[cfg(feature = "redis")]
-pub use redis::{RedisStore, RedisStoreBuilder};
+pub use redis::{DEFAULT_KEY_PREFIX, RedisStore, RedisStoreBuilder};
 
 /// A conversation as a store keeps it.
 #[derive(Clone, Debug, PartialEq)]
@@ -328,6 +328,11 @@ pub const LONGEST_TTL: Duration = Duration::from_secs(100 * 365 * 86_400);
 /// Today, as days since the Unix epoch (UTC).
 pub(crate) fn today() -> u64 {
     now_secs() / 86_400
+}
+
+/// How long until the spending day (UTC) ends and daily totals start again from zero.
+pub fn until_next_spending_day() -> Duration {
+    Duration::from_secs(86_400 - now_secs() % 86_400)
 }
 
 /// The title of a conversation: the first line of its first message, shortened.

@@ -373,13 +373,17 @@ impl RedisStoreBuilder {
     }
 }
 
+/// The prefix of every key a [`RedisStore`] writes, unless
+/// [`RedisStoreBuilder::prefix`] sets another.
+pub const DEFAULT_KEY_PREFIX: &str = "bedrock-chat";
+
 impl RedisStore {
     /// Starts building a store on the Redis at `url` (`redis://[:password@]host:port/db`,
     /// `rediss://` for TLS, `redis+unix:///path`, `redis+cluster://host:port,host:port`).
     pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
         RedisStoreBuilder {
             url: url.into(),
-            prefix: "bedrock-chat".to_string(),
+            prefix: DEFAULT_KEY_PREFIX.to_string(),
             ttl: super::DEFAULT_TTL,
             max_per_owner: super::DEFAULT_MAX_PER_OWNER,
             max_bytes: super::DEFAULT_MAX_CONVERSATION_BYTES,
