@@ -79,10 +79,19 @@ pub struct Args {
 }
 
 /// What to run instead of the REPL.
+// Parsed once per process: the size of `serve`'s flags costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, clap::Subcommand)]
 pub enum Subcommand {
     /// Serve the browser chat (and its API) over HTTP, with the same chat settings as the REPL.
     Serve(ServeArgs),
+    /// Ask a running server's health check once: exit 0 when it answers 2xx within 5 s, else 1
+    /// (for a container's HEALTHCHECK, with no shell tools in the image)
+    Healthcheck {
+        /// The URL to ask
+        #[arg(default_value = "http://127.0.0.1:8080/readyz")]
+        url: String,
+    },
 }
 
 /// `bedrock-chat serve`: where to listen, who may use it, and the limits that keep a public
@@ -136,6 +145,39 @@ pub struct ServeArgs {
     /// address]
     #[arg(long, env = "BEDROCK_CHAT_API_KEYS", value_name = "FILE", help_heading = LISTEN)]
     pub api_keys: Option<PathBuf>,
+
+    /// The API keys file's content itself, for platforms that hand secrets over as variables
+    /// (ECS from Secrets Manager) [default: none]
+    #[arg(
+        long,
+        env = "BEDROCK_CHAT_API_KEYS_JSON",
+        value_name = "JSON",
+        hide_env_values = true,
+        conflicts_with = "api_keys",
+        help_heading = LISTEN
+    )]
+    pub api_keys_json: Option<String>,
+
+    /// Write CloudWatch metrics (turns, tokens, cost, time to first token, throttles, errors,
+    /// refusals) to stdout in the Embedded Metric Format under this namespace, once a minute and
+    /// at shutdown; ECS's awslogs driver or the CloudWatch agent publishes them [default: off]
+    #[arg(
+        long,
+        env = "BEDROCK_CHAT_CLOUDWATCH_NAMESPACE",
+        value_name = "NAME",
+        help_heading = LISTEN
+    )]
+    pub cloudwatch_namespace: Option<String>,
+
+    /// The `Service` dimension of every CloudWatch metric: the name of this deployment
+    #[arg(
+        long,
+        env = "BEDROCK_CHAT_CLOUDWATCH_SERVICE",
+        value_name = "NAME",
+        default_value = "bedrock-chat",
+        help_heading = LISTEN
+    )]
+    pub cloudwatch_service: String,
 
     /// Models (or inference profiles) the OpenAI-compatible API may call besides the server's
     /// own, comma-separated [default: only the server's model]
@@ -268,6 +310,17 @@ pub struct ServeArgs {
         help_heading = STORE
     )]
     pub store_prefix: String,
+
+    /// The Redis password (ElastiCache's AUTH token), kept out of the --store URL so the URL
+    /// can be plain configuration and the password a secret [default: the URL's own, if any]
+    #[arg(
+        long,
+        env = "BEDROCK_CHAT_STORE_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true,
+        help_heading = STORE
+    )]
+    pub store_password: Option<String>,
 
     /// Logs on stderr as text, or as one JSON object a line for a log collector
     #[arg(long, env = "BEDROCK_CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, help_heading = LISTEN)]

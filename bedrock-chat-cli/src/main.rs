@@ -16,10 +16,10 @@ fn main() -> ExitCode {
     // server at `info` unless it says otherwise, as text or, with `--log-format json`, one JSON
     // object a line. The SDK's signing internals are always excluded: at trace level they would
     // print the session token.
-    let serving = args
-        .command
-        .as_ref()
-        .map(|args::Subcommand::Serve(serve)| serve.log_format);
+    let serving = match &args.command {
+        Some(args::Subcommand::Serve(serve)) => Some(serve.log_format),
+        _ => None,
+    };
     let requested = std::env::var("BEDROCK_CHAT_LOG").ok().or_else(|| {
         // The region lookup's instance-metadata warnings are left out: off EC2 each is a
         // page of a debug dump, and the server then says itself that no region was found.
@@ -54,6 +54,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(args::Subcommand::Healthcheck { url }) = &args.command {
+        // Nothing else: no settings, no AWS, no `.env`; only the question.
+        return match runtime.block_on(bedrock_chat_server::check_health(url)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                app::print_error(&format!("unhealthy: {error}"));
+                ExitCode::FAILURE
+            }
+        };
+    }
     let code = runtime.block_on(app::run(args));
     // A reply may still sit in stdout's buffer; a failure to write it is a failure of the run.
     if std::io::stdout().flush().is_err() && code == ExitCode::SUCCESS {

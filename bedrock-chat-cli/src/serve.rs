@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use bedrock_chat::{BedrockClient, Budget, ChatConfig, ConversationStore, MemoryStore, RedisStore};
 use bedrock_chat_server::{
-    AllowedHosts, ApiKeys, AppState, Limits, PUBLIC_SERVER_DAILY_USD, ServerConfig,
+    AllowedHosts, ApiKeys, AppState, CloudWatchMetrics, Limits, PUBLIC_SERVER_DAILY_USD,
+    ServerConfig,
 };
 
 use crate::args::ServeArgs;
@@ -40,16 +41,32 @@ pub async fn run(
     }
     let auth_token = args.auth_token.clone().filter(|t| !t.is_empty());
     let public = !args.addr.ip().is_loopback();
-    let api_keys = match &args.api_keys {
-        None => ApiKeys::default(),
-        Some(path) => match ApiKeys::load(path) {
-            Ok(keys) => keys,
-            Err(error) => {
-                print_error(&format!("--api-keys: {error}"));
-                return Ok(ExitCode::from(EXIT_USAGE));
-            }
-        },
+    let api_keys = match (&args.api_keys, &args.api_keys_json) {
+        (Some(path), _) => ApiKeys::load(path).map_err(|e| format!("--api-keys: {e}")),
+        (None, Some(json)) => ApiKeys::parse(json).map_err(|e| format!("--api-keys-json: {e}")),
+        (None, None) => Ok(ApiKeys::default()),
     };
+    let api_keys = match api_keys {
+        Ok(keys) => keys,
+        Err(error) => {
+            print_error(&error);
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    if let Some(namespace) = &args.cloudwatch_namespace {
+        let valid = |name: &str| (1..=255).contains(&name.len()) && !name.starts_with("AWS/");
+        if !valid(namespace) || !valid(&args.cloudwatch_service) {
+            print_error(
+                "--cloudwatch-namespace and --cloudwatch-service: 1 to 255 characters, and a \
+                 namespace may not start with AWS/",
+            );
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+        bedrock_chat_server::init_with_cloudwatch(CloudWatchMetrics {
+            namespace: namespace.clone(),
+            service: args.cloudwatch_service.clone(),
+        });
+    }
     if args.openai_api && auth_token.is_none() && api_keys.is_empty() && public {
         print_error(&format!(
             "refusing to serve the OpenAI-compatible API on {} without a token: anyone who finds \
@@ -103,7 +120,11 @@ pub async fn run(
                 .build(),
         )
     } else {
-        let built = RedisStore::builder(&args.store)
+        let mut builder = RedisStore::builder(&args.store);
+        if let Some(password) = args.store_password.as_deref().filter(|p| !p.is_empty()) {
+            builder = builder.password(password);
+        }
+        let built = builder
             .prefix(&args.store_prefix)
             .ttl(limits.conversation_ttl)
             .max_per_owner(limits.conversations_per_client)
@@ -201,6 +222,10 @@ pub async fn run(
         tokio::spawn(bedrock_chat_server::serve_metrics(metrics));
     }
     io::stdout().flush()?;
-    bedrock_chat_server::serve(listener, state, bedrock_chat_server::shutdown_signal()).await?;
+    let served =
+        bedrock_chat_server::serve(listener, state, bedrock_chat_server::shutdown_signal()).await;
+    // What the last minute recorded, written before the process ends (SIGTERM included).
+    bedrock_chat_server::flush_cloudwatch();
+    served?;
     Ok(ExitCode::SUCCESS)
 }

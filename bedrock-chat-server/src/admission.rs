@@ -67,9 +67,10 @@ pub async fn admit_create(state: &AppState, visitor: &Visitor) -> Result<(), Api
         });
     }
     rates.retain(|rate| rate.limit != u32::MAX);
-    match state.store().take_rate(&rates).await? {
-        None => Ok(()),
-        Some((_, wait)) => Err(ApiError::waiting(
+    counted(match state.store().take_rate(&rates).await {
+        Err(error) => Err(error.into()),
+        Ok(None) => Ok(()),
+        Ok(Some((_, wait))) => Err(ApiError::waiting(
             ErrorKind::RateLimited,
             format!(
                 "too many new conversations from your address; wait {} and try again, or keep \
@@ -78,7 +79,24 @@ pub async fn admit_create(state: &AppState, visitor: &Visitor) -> Result<(), Api
             ),
             wait,
         )),
+    })
+}
+
+/// Counts a refusal by its limit (for the metrics: refusals by limit); other failures (the
+/// store's) are not refusals.
+fn counted<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {
+    if let Err(error) = &result
+        && matches!(
+            error.kind,
+            ErrorKind::RateLimited
+                | ErrorKind::DailyBudget
+                | ErrorKind::AtCapacity
+                | ErrorKind::StoreFull
+        )
+    {
+        crate::telemetry::refused(error.kind);
     }
+    result
 }
 
 /// `[ADDRESS-key, VISITOR-key?]` for one kind of count.
@@ -114,6 +132,10 @@ pub async fn admit_turn(
 ///
 /// 429 `rate_limited`, or the store's error.
 pub async fn admit_rate(state: &AppState, visitor: &Visitor) -> Result<(), ApiError> {
+    counted(take_turn_rate(state, visitor).await)
+}
+
+async fn take_turn_rate(state: &AppState, visitor: &Visitor) -> Result<(), ApiError> {
     let limits = &state.config().limits;
     let minute = Duration::from_secs(60);
     let turn_keys = keys("turns", visitor);
@@ -163,6 +185,14 @@ pub async fn admit_rate(state: &AppState, visitor: &Visitor) -> Result<(), ApiEr
 ///
 /// 429 `daily_budget`, 503 `at_capacity`, or the store's error.
 pub async fn admit_cost(
+    state: &AppState,
+    visitor: &Visitor,
+    most_usd: f64,
+) -> Result<Permit, ApiError> {
+    counted(reserve_cost(state, visitor, most_usd).await)
+}
+
+async fn reserve_cost(
     state: &AppState,
     visitor: &Visitor,
     most_usd: f64,

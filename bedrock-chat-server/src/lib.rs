@@ -29,7 +29,9 @@
 //! - `hosts.rs`: the `Host` allow-list (against DNS rebinding);
 //! - `api_keys.rs`: named `/v1` keys, each with its own budget and rate;
 //! - `error.rs`: the one mapping of failures to statuses and bodies;
-//! - `telemetry.rs`: `/metrics` (Prometheus) and what feeds it;
+//! - `emf.rs`: CloudWatch metrics as Embedded Metric Format lines, aggregated each minute;
+//! - `telemetry.rs`: `/metrics` (Prometheus), CloudWatch's recorder beside it, and what feeds
+//!   both;
 //! - `state.rs`: [`AppState`], the one state, and [`ServerConfig`];
 //! - `admission.rs`: the one admission path of every turn (rate, spending, capacity);
 //! - `identity.rs`: who is asking and whether to answer (host, address, cookie, token, site);
@@ -38,6 +40,7 @@
 //! - `openai/`: the OpenAI-compatible `/v1/chat/completions` and `/v1/models`, split by job
 //!   (request conversion, reply shapes, the call, tools, who may call, the error shape);
 //! - `listener.rs`: the accept loop, with its connection limits;
+//! - `healthcheck.rs`: `bedrock-chat healthcheck`, the container's check of `/readyz`;
 //! - `page.rs` and `assets/`: the page, embedded in the binary;
 //! - `api_doc.rs` on top: the OpenAPI document of every operation (`/openapi.json`).
 #![deny(missing_docs)]
@@ -47,7 +50,9 @@ mod api_doc;
 mod api_keys;
 mod client_addr;
 mod conversations;
+mod emf;
 mod error;
+mod healthcheck;
 mod hosts;
 mod identity;
 mod limits;
@@ -74,12 +79,15 @@ use tower_http::trace::TraceLayer;
 pub use api_doc::document as openapi_document;
 pub use api_keys::{ApiKey, ApiKeys};
 pub use client_addr::{ClientIp, PeerAddr, TrustedProxies};
+pub use emf::CloudWatchMetrics;
 pub use error::{ApiError, ErrorKind};
+pub use healthcheck::check_health;
 pub use hosts::AllowedHosts;
 pub use identity::{COOKIE, ClientId};
 pub use limits::{Limits, PUBLIC_SERVER_DAILY_USD};
 pub use listener::bind;
 pub use state::{AppState, ServerConfig};
+pub use telemetry::{flush_cloudwatch, init_with_cloudwatch};
 
 /// The server's routes: the page, its assets and `/api`.
 pub fn router(state: AppState) -> Router {

@@ -1,8 +1,9 @@
-//! `/metrics` in the Prometheus text format, and what feeds it: HTTP requests by route and
+//! `/metrics` in the Prometheus text format (and, with `--cloudwatch-namespace`, CloudWatch
+//! metrics as EMF lines: [`crate::emf`]), and what feeds it: HTTP requests by route and
 //! status, turns by outcome, time to first token and turn duration, tokens and cost, retries by
 //! kind, active streams, and the store's latency and errors (through [`MeteredStore`]).
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -10,35 +11,116 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use bedrock_chat::TokenUsage;
 use bedrock_chat::{
     Cap, ConversationStore, ConversationSummary, Lease, Rate, SavedConversation, Slots, StoreError,
     StoredConversation,
 };
-use metrics::{counter, gauge, histogram};
+use metrics::{Key, KeyName, Metadata, SharedString, Unit, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_util::layers::FanoutBuilder;
+
+use crate::emf::{CloudWatchMetrics, EmfRecorder};
+use crate::error::ErrorKind;
+
+/// The process's recorders: Prometheus always, CloudWatch (EMF) when asked for.
+struct Installed {
+    prometheus: PrometheusHandle,
+    cloudwatch: Option<Arc<EmfRecorder>>,
+}
+
+static INSTALLED: OnceLock<Option<Installed>> = OnceLock::new();
 
 /// The process's Prometheus recorder, installed on first use. A process has one metrics
 /// registry; several servers in one process (as in tests) share it.
 fn handle() -> Option<&'static PrometheusHandle> {
-    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let seconds = [
-                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
-            ];
-            PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)
-                .ok()?
-                .install_recorder()
-                .ok()
-        })
-        .as_ref()
+    installed().map(|installed| &installed.prometheus)
 }
 
-/// Installs the recorder, so the first request is counted too.
+fn installed() -> Option<&'static Installed> {
+    INSTALLED.get_or_init(|| install_recorders(None)).as_ref()
+}
+
+fn install_recorders(cloudwatch: Option<CloudWatchMetrics>) -> Option<Installed> {
+    let seconds = [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+    ];
+    let prometheus = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)
+        .ok()?
+        .build_recorder();
+    let handle = prometheus.handle();
+    let cloudwatch = cloudwatch.map(|config| Arc::new(EmfRecorder::new(config)));
+    let mut fanout = FanoutBuilder::default().add_recorder(prometheus);
+    if let Some(emf) = &cloudwatch {
+        fanout = fanout.add_recorder(SharedEmf(emf.clone()));
+    }
+    metrics::set_global_recorder(fanout.build()).ok()?;
+    Some(Installed {
+        prometheus: handle,
+        cloudwatch,
+    })
+}
+
+/// The EMF recorder, shared between the fan-out and the flushes.
+struct SharedEmf(Arc<EmfRecorder>);
+
+impl metrics::Recorder for SharedEmf {
+    fn describe_counter(&self, k: KeyName, u: Option<Unit>, d: SharedString) {
+        self.0.describe_counter(k, u, d);
+    }
+
+    fn describe_gauge(&self, k: KeyName, u: Option<Unit>, d: SharedString) {
+        self.0.describe_gauge(k, u, d);
+    }
+
+    fn describe_histogram(&self, k: KeyName, u: Option<Unit>, d: SharedString) {
+        self.0.describe_histogram(k, u, d);
+    }
+
+    fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> metrics::Counter {
+        self.0.register_counter(key, metadata)
+    }
+
+    fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> metrics::Gauge {
+        self.0.register_gauge(key, metadata)
+    }
+
+    fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> metrics::Histogram {
+        self.0.register_histogram(key, metadata)
+    }
+}
+
+/// Installs the recorders, so the first request is counted too.
 pub fn init() {
     let _ = handle();
 }
+
+/// Installs the recorders with CloudWatch metrics as well: called once, before the server
+/// starts. Returns false when recorders were already installed (CloudWatch then stays off).
+pub fn init_with_cloudwatch(cloudwatch: CloudWatchMetrics) -> bool {
+    let mut fresh = false;
+    INSTALLED.get_or_init(|| {
+        fresh = true;
+        install_recorders(Some(cloudwatch))
+    });
+    fresh
+}
+
+/// Writes the CloudWatch metrics gathered since the last flush to stdout, as EMF lines: every
+/// minute while the server runs, and once more when it has shut down, so nothing recorded is
+/// lost to a SIGTERM.
+pub fn flush_cloudwatch() {
+    if let Some(emf) = installed().and_then(|i| i.cloudwatch.as_ref()) {
+        let mut out = std::io::stdout().lock();
+        if let Err(error) = emf.flush(&mut out) {
+            tracing::warn!(%error, "could not write the CloudWatch metrics");
+        }
+    }
+}
+
+/// How often CloudWatch metrics are written: CloudWatch's own standard resolution.
+const CLOUDWATCH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Keeps the recorder's memory bounded while `serve` runs: histograms hold every sample
 /// recorded until an upkeep folds them into their buckets, and a recorder installed with
@@ -51,9 +133,15 @@ pub async fn keep_up() {
         return;
     };
     let mut every = tokio::time::interval(Duration::from_secs(5));
+    let mut last_flush = Instant::now();
     loop {
         every.tick().await;
         handle.run_upkeep();
+        if last_flush.elapsed() >= CLOUDWATCH_INTERVAL {
+            last_flush = Instant::now();
+            // Off the runtime's threads: stdout may block on a slow log collector.
+            let _ = tokio::task::spawn_blocking(flush_cloudwatch).await;
+        }
     }
 }
 
@@ -106,17 +194,20 @@ pub struct TurnMeter {
     started: Instant,
     first_token: Option<Duration>,
     api: &'static str,
+    model: String,
 }
 
 impl TurnMeter {
-    /// A turn on `api` (`chat` for the browser chat, `openai` for `/v1`) starting now; it counts
-    /// as an active stream until it is finished or dropped.
-    pub fn start(api: &'static str) -> Self {
+    /// A turn on `api` (`chat` for the browser chat, `openai` for `/v1`) to `model` (the
+    /// server's, or one on its allowed list: a bounded set) starting now; it counts as an
+    /// active stream until it is finished or dropped.
+    pub fn start(api: &'static str, model: &str) -> Self {
         gauge!("bedrock_chat_active_turns", "api" => api).increment(1.0);
         TurnMeter {
             started: Instant::now(),
             first_token: None,
             api,
+            model: model.to_string(),
         }
     }
 
@@ -125,25 +216,39 @@ impl TurnMeter {
         if self.first_token.is_none() {
             let elapsed = self.started.elapsed();
             self.first_token = Some(elapsed);
-            histogram!("bedrock_chat_time_to_first_token_seconds", "api" => self.api)
-                .record(elapsed.as_secs_f64());
+            histogram!("bedrock_chat_time_to_first_token_seconds", "api" => self.api,
+                "model" => self.model.clone())
+            .record(elapsed.as_secs_f64());
         }
     }
 
-    /// The turn ended with `outcome` (`ok`, or an error kind), having used these tokens and cost.
-    pub fn finish(&self, outcome: &str, input: u64, output: u64, cost_usd: Option<f64>) {
+    /// The turn ended with `outcome` (`ok`, `cancelled`, or an error kind), having used these
+    /// tokens and cost.
+    pub fn finish(&self, outcome: &str, usage: &TokenUsage, cost_usd: Option<f64>) {
         let api = self.api;
-        counter!("bedrock_chat_turns_total", "api" => api, "outcome" => outcome.to_string())
-            .increment(1);
-        histogram!("bedrock_chat_turn_duration_seconds", "api" => api)
+        let model = || self.model.clone();
+        counter!("bedrock_chat_turns_total", "api" => api, "model" => model(),
+            "outcome" => outcome.to_string())
+        .increment(1);
+        if outcome != "ok" && outcome != "cancelled" {
+            counter!("bedrock_chat_turn_errors_total", "api" => api, "kind" => outcome.to_string())
+                .increment(1);
+        }
+        histogram!("bedrock_chat_turn_duration_seconds", "api" => api, "model" => model())
             .record(self.started.elapsed().as_secs_f64());
-        counter!("bedrock_chat_tokens_total", "api" => api, "direction" => "input")
-            .increment(input);
-        counter!("bedrock_chat_tokens_total", "api" => api, "direction" => "output")
-            .increment(output);
+        for (direction, tokens) in [
+            ("input", usage.input_tokens),
+            ("output", usage.output_tokens),
+            ("cache_read", usage.cache_read_input_tokens.unwrap_or(0)),
+            ("cache_write", usage.cache_write_input_tokens.unwrap_or(0)),
+        ] {
+            counter!("bedrock_chat_tokens_total", "api" => api, "model" => model(),
+                "direction" => direction)
+            .increment(tokens);
+        }
         if let Some(cost) = cost_usd {
             // Micro-dollars: counters are whole numbers.
-            counter!("bedrock_chat_cost_microdollars_total", "api" => api)
+            counter!("bedrock_chat_cost_microdollars_total", "api" => api, "model" => model())
                 .increment((cost * 1e6).round() as u64);
         }
     }
@@ -161,6 +266,11 @@ pub fn retry(kind: &str, throttled: bool) {
     if throttled {
         counter!("bedrock_chat_throttles_total").increment(1);
     }
+}
+
+/// Admission refused a turn or a new conversation, for this limit (an error kind).
+pub fn refused(limit: ErrorKind) {
+    counter!("bedrock_chat_refusals_total", "limit" => limit.as_str()).increment(1);
 }
 
 /// A store that records the latency and the errors of every operation of the store it wraps.

@@ -375,7 +375,7 @@ async fn turn(
     mut permit: Permit,
     events: &mpsc::UnboundedSender<TurnEvent>,
 ) -> Option<TurnEvent> {
-    let mut meter = TurnMeter::start("chat");
+    let mut meter = TurnMeter::start("chat", &state.settings().model_id);
     let billed_before = session.usage().turns().len();
     let result = tokio::select! {
         result = reply(state, client, &mut session, &stored, lease, action, events, &mut meter) => Some(result),
@@ -399,7 +399,7 @@ async fn turn(
         Some(Ok(_)) => "ok",
         Some(Err(error)) => error.kind.as_str(),
     };
-    meter.finish(outcome, billed.input_tokens, billed.output_tokens, cost);
+    meter.finish(outcome, &billed, cost);
     match result? {
         Ok(mut done) => {
             done.cost_usd = cost;

@@ -367,10 +367,10 @@ async fn a_rebound_host_name_is_refused_before_anything_runs() {
     // Forms a browser cannot send but a script can, which a proxy or the app might read
     // differently: two Hosts, an absolute-form target naming another host, junk after a name.
     for request in [
-        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nHost: attacker.example\r\n\r\n",
-        "GET http://attacker.example/healthz HTTP/1.1\r\nHost: localhost\r\n\r\n",
-        "GET /healthz HTTP/1.1\r\nHost: [::1]attacker.example\r\n\r\n",
-        "GET /healthz HTTP/1.1\r\nHost: localhost:evil\r\n\r\n",
+        "GET /openapi.json HTTP/1.1\r\nHost: localhost\r\nHost: attacker.example\r\n\r\n",
+        "GET http://attacker.example/openapi.json HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "GET /openapi.json HTTP/1.1\r\nHost: [::1]attacker.example\r\n\r\n",
+        "GET /openapi.json HTTP/1.1\r\nHost: localhost:evil\r\n\r\n",
     ] {
         let mut socket = tokio::net::TcpStream::connect(server.addr).await.unwrap();
         socket.write_all(request.as_bytes()).await.unwrap();
@@ -389,7 +389,7 @@ async fn a_rebound_host_name_is_refused_before_anything_runs() {
     let named = TestServer::start_with(config).await;
     let served = |host: &'static str| {
         let http = http.clone();
-        let url = named.url("/healthz");
+        let url = named.url("/openapi.json");
         async move {
             http.get(url)
                 .header("host", host)
@@ -402,6 +402,24 @@ async fn a_rebound_host_name_is_refused_before_anything_runs() {
     };
     assert_eq!(served("chat.example.com").await, 200);
     assert_eq!(served("localhost").await, 421);
+    // Health checks come by address (a load balancer's `Host: 10.0.1.23:8080`) and are
+    // answered whatever the host: they change nothing and tell nothing.
+    for path in ["/healthz", "/readyz"] {
+        let response = http
+            .get(named.url(path))
+            .header("host", "10.0.1.23:8080")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let response = http
+        .post(named.url("/readyz"))
+        .header("host", "10.0.1.23:8080")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 421, "only reads are health checks");
 }
 
 /// Attack 9: 64 slow turns on rotating cookies took every reply slot. A visitor has two at

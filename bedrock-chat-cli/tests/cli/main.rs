@@ -3,6 +3,7 @@
 //! Run with `cargo test -p bedrock-chat-cli`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod deploy;
 mod hostile;
 mod interactive;
 mod pipe;

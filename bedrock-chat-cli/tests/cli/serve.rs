@@ -108,11 +108,7 @@ async fn settings_that_would_refuse_every_message_are_usage_errors() {
         ("--ttl", "0", "longer than 0"),
         ("--ttl", "1e30", "longer than any wait"),
         // clap's range check, naming the flag and the range.
-        (
-            "--max-streams",
-            "0",
-            "--max-streams <N>': 0 is not in 1..",
-        ),
+        ("--max-streams", "0", "--max-streams <N>': 0 is not in 1.."),
         (
             "--turns-per-minute",
             "0",

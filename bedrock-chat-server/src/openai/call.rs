@@ -61,8 +61,7 @@ impl Call {
     async fn finish(mut self, outcome: &str, usage: TokenUsage) {
         let cost = price(&self.state, &self.model, &usage);
         self.permit.settle(cost.unwrap_or(0.0)).await;
-        self.meter
-            .finish(outcome, usage.input_tokens, usage.output_tokens, cost);
+        self.meter.finish(outcome, &usage, cost);
     }
 
     /// A chunk of this call's stream.

@@ -98,7 +98,7 @@ pub async fn chat_completions(
         request,
         model: model.clone(),
         permit,
-        meter: TurnMeter::start("openai"),
+        meter: TurnMeter::start("openai", &model),
         id: id.clone(),
         created,
         include_usage,

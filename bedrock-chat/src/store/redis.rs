@@ -39,7 +39,7 @@ use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{AsyncCommands, Script};
+use redis::{AsyncCommands, IntoConnectionInfo, Script};
 
 use super::{
     Cap, ConversationStore, ConversationSummary, Lease, Rate, Slots, StoreError,
@@ -270,6 +270,7 @@ pub struct RedisStoreBuilder {
     max_per_owner: usize,
     max_bytes: usize,
     max_conversations: usize,
+    password: Option<String>,
 }
 
 impl fmt::Debug for RedisStoreBuilder {
@@ -309,6 +310,13 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// The password (AUTH token) to connect with, in place of the URL's own: the URL can then be
+    /// plain configuration and the password a secret. Default is the URL's password, if any.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
     /// The most conversations the whole deployment keeps (every instance, every owner); past it
     /// new ones are refused until some expire or are deleted. Default is 100,000.
     pub fn max_conversations(mut self, max: usize) -> Self {
@@ -333,7 +341,11 @@ impl RedisStoreBuilder {
         let redis =
             match cluster_nodes(url) {
                 Some(nodes) => {
-                    let client = ClusterClient::builder(nodes)
+                    let mut builder = ClusterClient::builder(nodes);
+                    if let Some(password) = &self.password {
+                        builder = builder.password(password);
+                    }
+                    let client = builder
                         .connection_timeout(Duration::from_secs(2))
                         .response_timeout(Duration::from_secs(2))
                         .retries(1)
@@ -345,7 +357,12 @@ impl RedisStoreBuilder {
                     }
                 }
                 None => {
-                    let client = redis::Client::open(url).map_err(not_redis)?;
+                    let mut info = url.into_connection_info().map_err(not_redis)?;
+                    if let Some(password) = &self.password {
+                        let settings = info.redis_settings().clone().set_password(password);
+                        info = info.set_redis_settings(settings);
+                    }
+                    let client = redis::Client::open(info).map_err(not_redis)?;
                     let config = redis::aio::ConnectionManagerConfig::new()
                         .set_connection_timeout(Some(Duration::from_secs(2)))
                         .set_response_timeout(Some(Duration::from_secs(2)))
@@ -388,6 +405,7 @@ impl RedisStore {
             max_per_owner: super::DEFAULT_MAX_PER_OWNER,
             max_bytes: super::DEFAULT_MAX_CONVERSATION_BYTES,
             max_conversations: super::DEFAULT_MAX_CONVERSATIONS,
+            password: None,
         }
     }
 

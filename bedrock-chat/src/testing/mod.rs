@@ -41,7 +41,7 @@ mod wire;
 
 pub use fake_bedrock::{FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, FakeBedrock, isolated_aws_env};
 #[cfg(all(feature = "redis", unix))]
-pub use redis_server::{RedisCluster, RedisServer};
+pub use redis_server::{RedisCluster, RedisServer, RedisTlsServer};
 pub use script::{FakeError, FakeReply, Operation, RecordedRequest, StreamFault};
 pub use scripted::{Scripted, ScriptedClient};
 pub use store_contract::{limits_contract, sample_conversation, store_contract};

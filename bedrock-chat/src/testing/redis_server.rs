@@ -261,3 +261,145 @@ async fn wait_for_tcp(port: u16) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A `redis-server` that speaks only TLS and needs a password, as ElastiCache with in-transit
+/// encryption and an AUTH token does: its certificate is for `127.0.0.1`, signed by a CA made
+/// for the test (trust it with `SSL_CERT_FILE`), stopped when dropped.
+pub struct RedisTlsServer {
+    child: Child,
+    port: u16,
+    password: String,
+    dir: tempfile::TempDir,
+}
+
+impl RedisTlsServer {
+    /// Starts one; `None` (after saying why) when redis-server is not installed and this is
+    /// not CI, where a missing server is a failure.
+    ///
+    /// # Panics
+    ///
+    /// When `openssl` cannot make the certificates, or the server does not start within 10 s.
+    pub async fn start() -> Option<Self> {
+        if !installed("Redis TLS test") {
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = |name: &str| dir.path().join(name);
+        let openssl = |args: &[&str]| {
+            let status = Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl runs");
+            assert!(status.success(), "openssl {args:?} failed");
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=bedrock-chat test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
+        std::fs::write(path("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("a file");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.pem",
+        ]);
+        let port = free_ports(1)[0];
+        let password = crate::store::new_id();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .args([
+                "--tls-auth-clients",
+                "no",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--tls-cert-file")
+            .arg(path("server.pem"))
+            .arg("--tls-key-file")
+            .arg(path("server.key"))
+            .arg("--tls-ca-cert-file")
+            .arg(path("ca.pem"))
+            .args(["--requirepass", &password])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        wait_for_tcp(port).await;
+        Some(RedisTlsServer {
+            child,
+            port,
+            password,
+            dir,
+        })
+    }
+
+    /// Its URL without the password: `rediss://127.0.0.1:PORT/0`.
+    pub fn url(&self) -> String {
+        format!("rediss://127.0.0.1:{}/0", self.port)
+    }
+
+    /// The password it requires.
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
+    /// The CA certificate its certificate is signed by, for `SSL_CERT_FILE`.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+}
+
+impl Drop for RedisTlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
