@@ -89,7 +89,7 @@ pub enum Subcommand {
     /// (for a container's HEALTHCHECK, with no shell tools in the image)
     Healthcheck {
         /// The URL to ask
-        #[arg(default_value = "http://127.0.0.1:8080/readyz")]
+        #[arg(default_value = "http://127.0.0.1:8080/healthz")]
         url: String,
     },
 }

@@ -145,12 +145,22 @@ impl HistogramFn for SamplesHandle {
         }
         if let Ok(mut samples) = self.samples.lock() {
             if samples.values.len() < MOST_PENDING {
-                samples.values.push(value * self.scale);
+                samples.values.push(significant(value * self.scale));
             } else {
                 samples.dropped += 1;
             }
         }
     }
+}
+
+/// `value` to four significant digits (1234.5678 ms is 1235 ms): far finer than any percentile
+/// CloudWatch computes, and a third of the log bytes of a full `f64`.
+fn significant(value: f64) -> f64 {
+    if value == 0.0 {
+        return 0.0;
+    }
+    let scale = 10f64.powi(3 - value.abs().log10().floor() as i32);
+    (value * scale).round() / scale
 }
 
 /// A series' identity: its dimension values and its CloudWatch name.
@@ -429,6 +439,14 @@ mod tests {
         );
         // Flushed: the next interval starts from nothing.
         assert!(super::tests::lines(&recorder).is_empty());
+    }
+
+    #[test]
+    fn samples_keep_four_significant_digits() {
+        assert_eq!(significant(1234.5678), 1235.0);
+        assert_eq!(significant(0.012_345_6), 0.01235);
+        assert_eq!(significant(98_765.4), 98_770.0);
+        assert_eq!(significant(0.0), 0.0);
     }
 
     #[test]

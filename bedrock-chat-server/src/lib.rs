@@ -79,7 +79,7 @@ use tower_http::trace::TraceLayer;
 pub use api_doc::document as openapi_document;
 pub use api_keys::{ApiKey, ApiKeys};
 pub use client_addr::{ClientIp, PeerAddr, TrustedProxies};
-pub use emf::CloudWatchMetrics;
+pub use emf::{CloudWatchMetrics, EmfRecorder};
 pub use error::{ApiError, ErrorKind};
 pub use healthcheck::check_health;
 pub use hosts::AllowedHosts;
@@ -87,7 +87,7 @@ pub use identity::{COOKIE, ClientId};
 pub use limits::{Limits, PUBLIC_SERVER_DAILY_USD};
 pub use listener::bind;
 pub use state::{AppState, ServerConfig};
-pub use telemetry::{flush_cloudwatch, init_with_cloudwatch};
+pub use telemetry::{TurnMeter, flush_cloudwatch, init_with_cloudwatch};
 
 /// The server's routes: the page, its assets and `/api`.
 pub fn router(state: AppState) -> Router {

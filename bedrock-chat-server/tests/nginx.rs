@@ -192,3 +192,122 @@ async fn the_page_works_through_the_shipped_nginx_config_and_streams_unbuffered(
         .unwrap();
     assert_eq!(listed["conversations"][0]["id"], id);
 }
+
+/// Through the shipped config: an instance stopped in the middle of a reply (as ECS stops a
+/// task on a deploy) ends that reply with an error event and leaves the conversation as it
+/// was; once it is gone the other instance serves every request; `/metrics` is refused at
+/// nginx; and a client's forged `X-Forwarded-For` does not change the address the limits see.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_can_stop_mid_reply_and_forged_addresses_change_nothing() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let store: Arc<dyn ConversationStore> = Arc::new(
+        RedisStore::builder(redis.url())
+            .prefix("nginx-failover")
+            .build()
+            .unwrap(),
+    );
+    let mut config = ServerConfig::default();
+    config.trusted_proxies = TrustedProxies::Hops(1);
+    config.shutdown_grace = Duration::from_millis(200);
+    config.limits.address_turns_per_minute = 4;
+    // Each instance has its own fake, so the one writing a reply is known by its requests.
+    // A first reply stalls after its first words, long enough to stop its instance.
+    let stalling = || async {
+        let fake = FakeBedrock::start().await.unwrap();
+        fake.push(FakeReply::chunks(["Half a ", "reply."]).pause_after(1, Duration::from_secs(60)))
+            .set_fallback(FakeReply::text("Whole."));
+        fake
+    };
+    let mut one = TestServer::start_on(stalling().await, config.clone(), store.clone()).await;
+    let mut two = TestServer::start_on(stalling().await, config, store).await;
+    let Some(nginx) = Nginx::start([one.addr.port(), two.addr.port()]).await else {
+        return;
+    };
+    let base = format!("http://127.0.0.1:{}", nginx.port);
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let created: serde_json::Value = browser
+        .post(format!("{base}/api/conversations"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    let say = |text: &str| {
+        browser
+            .post(format!("{base}/api/conversations/{id}/messages"))
+            .header("accept", "text/event-stream")
+            // Forged: nginx appends the real peer after it, and the server trusts one hop.
+            .header("x-forwarded-for", format!("203.0.113.{}", text.len()))
+            .json(&json!({ "text": text }))
+            .send()
+    };
+
+    let reply = say("one").await.unwrap();
+    assert_eq!(reply.status(), 200);
+    let mut body = reply.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("Half a") {
+        let chunk = body.next().await.expect("the reply began").unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    // Stop the instance writing it, as ECS stops a task (SIGTERM, then the grace).
+    let (writer, survivor) = if one.fake.request_count() == 1 {
+        (&mut one, &mut two)
+    } else {
+        (&mut two, &mut one)
+    };
+    survivor.fake.clear_script();
+    writer.shut_down().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(chunk)) = body.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+    .expect("the stopped instance ends the reply within its grace");
+    assert!(seen.contains("event: error"), "{seen}");
+    assert!(seen.contains("shutdown"), "{seen}");
+
+    // The other instance serves the rest; the cut-off turn left nothing behind.
+    let next = say("two").await.unwrap();
+    assert_eq!(next.status(), 200);
+    let events = support::events(next).await;
+    assert!(events.iter().any(|(name, _)| name == "done"), "{events:?}");
+    let conversation: serde_json::Value = browser
+        .get(format!("{base}/api/conversations/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let texts: Vec<&str> = conversation["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["two", "Whole."]);
+
+    // /metrics is refused at nginx, whatever the server would say.
+    let metrics = browser.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 403);
+
+    // Four turns a minute per address: forged addresses (a new one each time) do not reset it.
+    let mut statuses = Vec::new();
+    for text in ["three", "four-", "five--", "six---"] {
+        statuses.push(say(text).await.unwrap().status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 429, 429],
+        "two turns were taken before"
+    );
+}
