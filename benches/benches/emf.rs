@@ -28,7 +28,7 @@ fn recorder() -> EmfRecorder {
 /// Turn `n` of the minute: mostly fine, some failing, some retried or refused.
 fn record_turn(n: usize) {
     let model = MODELS[n % 7 % 2];
-    let mut meter = TurnMeter::start(if n % 3 == 0 { "openai" } else { "chat" }, model);
+    let mut meter = TurnMeter::start(if n.is_multiple_of(3) { "openai" } else { "chat" }, model);
     meter.first_token();
     let outcome = match n % 50 {
         0 => "throttled",
@@ -36,11 +36,11 @@ fn record_turn(n: usize) {
         2 => "timeout",
         _ => "ok",
     };
-    if n % 25 == 0 {
+    if n.is_multiple_of(25) {
         metrics::counter!("bedrock_chat_retries_total", "kind" => "throttled").increment(1);
         metrics::counter!("bedrock_chat_throttles_total").increment(1);
     }
-    if n % 40 == 0 {
+    if n.is_multiple_of(40) {
         metrics::counter!("bedrock_chat_refusals_total", "limit" => "rate_limited").increment(1);
     }
     let usage = TokenUsage::new(800 + (n % 400) as u64, 200 + (n % 300) as u64)
