@@ -28,7 +28,14 @@ fn recorder() -> EmfRecorder {
 /// Turn `n` of the minute: mostly fine, some failing, some retried or refused.
 fn record_turn(n: usize) {
     let model = MODELS[n % 7 % 2];
-    let mut meter = TurnMeter::start(if n.is_multiple_of(3) { "openai" } else { "chat" }, model);
+    let mut meter = TurnMeter::start(
+        if n.is_multiple_of(3) {
+            "openai"
+        } else {
+            "chat"
+        },
+        model,
+    );
     meter.first_token();
     let outcome = match n % 50 {
         0 => "throttled",
