@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use bedrock_chat::{ChatConfig, ContextPolicy, SETTINGS, Setting};
-use bedrock_chat_server::{AllowedHosts, Limits, ServerConfig, TrustedProxies};
+use bedrock_chat_server::{AllowedHosts, Limits, ReplyCacheConfig, ServerConfig, TrustedProxies};
 use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser};
 
 /// Chat with Claude on Amazon Bedrock.
@@ -322,6 +322,29 @@ pub struct ServeArgs {
     )]
     pub store_password: Option<String>,
 
+    /// Answer frequently asked questions from a cache on the conversation store: `exact`
+    /// serves an answer to a request identical in everything (model, system prompt, settings,
+    /// the whole conversation) once enough other visitors have asked it; Regenerate always asks
+    /// the model
+    #[arg(
+        long,
+        env = "BEDROCK_CHAT_REPLY_CACHE",
+        value_enum,
+        default_value_t = ReplyCacheMode::Off,
+        help_heading = CACHE
+    )]
+    pub reply_cache: ReplyCacheMode,
+
+    /// How long a cached answer is kept
+    #[arg(long, env = "BEDROCK_CHAT_REPLY_CACHE_TTL", value_name = "D", default_value_t = Span(ReplyCacheConfig::default().ttl), help_heading = CACHE)]
+    pub reply_cache_ttl: Span,
+
+    /// How many other visitors (addresses; on /v1, API keys and their `user` ids) must have
+    /// asked the same thing before its answer is served, so a question asked once is never
+    /// shown to anyone else
+    #[arg(long, env = "BEDROCK_CHAT_REPLY_CACHE_MIN_ASKERS", value_name = "N", default_value_t = ReplyCacheConfig::default().min_askers, help_heading = CACHE)]
+    pub reply_cache_min_askers: usize,
+
     /// Logs on stderr as text, or as one JSON object a line for a log collector
     #[arg(long, env = "BEDROCK_CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, help_heading = LISTEN)]
     pub log_format: LogFormat,
@@ -330,6 +353,16 @@ pub struct ServeArgs {
 const LISTEN: &str = "Listening and security";
 const LIMITS: &str = "Limits";
 const STORE: &str = "Conversation store";
+const CACHE: &str = "Reply cache";
+
+/// Whether the server answers frequently asked questions from its cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReplyCacheMode {
+    /// Every message goes to the model.
+    Off,
+    /// Identical requests share an answer, once enough others asked.
+    Exact,
+}
 
 /// How the server writes its logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -477,7 +510,7 @@ pub(crate) fn serve_flags_table() -> String {
         .find_subcommand("serve")
         .expect("there is a serve command");
     let mut table = String::new();
-    for heading in [LISTEN, LIMITS, STORE] {
+    for heading in [LISTEN, LIMITS, STORE, CACHE] {
         table.push_str(&format!(
             "\n**{heading}**\n\n| flag | variable | default | what |\n|---|---|---|---|\n"
         ));

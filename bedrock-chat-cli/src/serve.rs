@@ -8,10 +8,10 @@ use std::sync::Arc;
 use bedrock_chat::{BedrockClient, Budget, ChatConfig, ConversationStore, MemoryStore, RedisStore};
 use bedrock_chat_server::{
     AllowedHosts, ApiKeys, AppState, CloudWatchMetrics, Limits, PUBLIC_SERVER_DAILY_USD,
-    ServerConfig,
+    ReplyCacheConfig, ServerConfig,
 };
 
-use crate::args::ServeArgs;
+use crate::args::{ReplyCacheMode, ServeArgs};
 use crate::status::{EXIT_USAGE, describe, print_error};
 
 /// Starts the server and runs it until SIGTERM or Ctrl-C.
@@ -156,6 +156,13 @@ pub async fn run(
     server.separate_metrics = args.metrics_addr.is_some();
     server.api_keys = api_keys;
     server.limits = limits;
+    server.reply_cache = match args.reply_cache {
+        ReplyCacheMode::Off => None,
+        ReplyCacheMode::Exact => Some(ReplyCacheConfig {
+            ttl: args.reply_cache_ttl.0,
+            min_askers: args.reply_cache_min_askers,
+        }),
+    };
     if public && server.auth_token.is_none() {
         // Said on stderr, where an operator's terminal or log collector shows it.
         eprintln!(

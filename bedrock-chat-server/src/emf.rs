@@ -88,6 +88,14 @@ fn translate(key: &Key) -> Option<Translation> {
         "bedrock_chat_throttles_total" => ("Throttles", "Count", 1.0, &[]),
         "bedrock_chat_turn_errors_total" => ("Errors", "Count", 1.0, &[("kind", "Kind")]),
         "bedrock_chat_refusals_total" => ("Refusals", "Count", 1.0, &[("limit", "Limit")]),
+        "bedrock_chat_reply_cache_lookups_total" => match label("result").as_deref() {
+            Some("hit") => ("ReplyCacheHits", "Count", 1.0, &[]),
+            Some("miss") => ("ReplyCacheMisses", "Count", 1.0, &[]),
+            _ => return None,
+        },
+        "bedrock_chat_reply_cache_saved_microdollars_total" => {
+            ("ReplyCacheSavedUSD", "None", 1e-6, &[])
+        }
         _ => return None,
     };
     Some(Translation {

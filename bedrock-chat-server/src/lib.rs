@@ -86,7 +86,7 @@ pub use hosts::AllowedHosts;
 pub use identity::{COOKIE, ClientId};
 pub use limits::{Limits, PUBLIC_SERVER_DAILY_USD};
 pub use listener::bind;
-pub use state::{AppState, ServerConfig};
+pub use state::{AppState, ReplyCacheConfig, ServerConfig};
 pub use telemetry::{TurnMeter, flush_cloudwatch, init_with_cloudwatch};
 
 /// The server's routes: the page, its assets and `/api`.

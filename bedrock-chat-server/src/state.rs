@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bedrock_chat::{ChatSession, ConversationStore, ModelClient, SessionSettings};
+use bedrock_chat::{ChatSession, ConversationStore, ModelClient, ReplyCache, SessionSettings};
 use tokio_util::sync::CancellationToken;
 
 use crate::api_keys::ApiKeys;
@@ -45,6 +45,26 @@ pub struct ServerConfig {
     pub separate_metrics: bool,
     /// Named API keys for `/v1`, each limited and charged apart. Default is none.
     pub api_keys: ApiKeys,
+    /// Answers to frequently asked questions, kept on the conversation store. Default is off.
+    pub reply_cache: Option<ReplyCacheConfig>,
+}
+
+/// How the server's reply cache serves answers (see [`bedrock_chat::ReplyCache`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplyCacheConfig {
+    /// How long an answer is kept. Default is 24 hours.
+    pub ttl: Duration,
+    /// How many other visitors must have asked before an answer is served. Default is 2.
+    pub min_askers: usize,
+}
+
+impl Default for ReplyCacheConfig {
+    fn default() -> Self {
+        ReplyCacheConfig {
+            ttl: bedrock_chat::DEFAULT_REPLY_TTL,
+            min_askers: bedrock_chat::DEFAULT_MIN_ASKERS,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -61,6 +81,7 @@ impl Default for ServerConfig {
             trusted_proxies: TrustedProxies::default(),
             separate_metrics: false,
             api_keys: ApiKeys::default(),
+            reply_cache: None,
         }
     }
 }
@@ -76,6 +97,7 @@ struct Inner {
     settings: SessionSettings,
     store: Arc<dyn ConversationStore>,
     config: ServerConfig,
+    reply_cache: Option<ReplyCache>,
     /// Cancelled when running turns must end (the shutdown grace is over).
     stop_turns: CancellationToken,
 }
@@ -98,13 +120,20 @@ impl AppState {
         store: Arc<dyn ConversationStore>,
         config: ServerConfig,
     ) -> Self {
+        let store: Arc<dyn ConversationStore> = Arc::new(crate::telemetry::MeteredStore(store));
+        let reply_cache = config.reply_cache.as_ref().map(|cache| {
+            ReplyCache::new(store.clone())
+                .ttl(cache.ttl)
+                .min_askers(cache.min_askers)
+        });
         AppState {
             inner: Arc::new(Inner {
                 client: Arc::new(client),
                 settings,
-                store: Arc::new(crate::telemetry::MeteredStore(store)),
+                store,
                 stop_turns: CancellationToken::new(),
                 config,
+                reply_cache,
             }),
         }
     }
@@ -118,6 +147,11 @@ impl AppState {
         ChatSession::builder(self.inner.client.clone())
             .settings(self.inner.settings.clone())
             .build()
+    }
+
+    /// The reply cache, when the server has one.
+    pub fn reply_cache(&self) -> Option<&ReplyCache> {
+        self.inner.reply_cache.as_ref()
     }
 
     /// The model client every session shares.

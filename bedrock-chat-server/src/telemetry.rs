@@ -268,6 +268,16 @@ pub fn retry(kind: &str, throttled: bool) {
     }
 }
 
+/// The reply cache answered a turn (`hit`, saving `saved_usd`) or sent it to the model (`miss`).
+pub fn reply_cache(hit: bool, saved_usd: Option<f64>) {
+    let result = if hit { "hit" } else { "miss" };
+    counter!("bedrock_chat_reply_cache_lookups_total", "result" => result).increment(1);
+    if let Some(saved) = saved_usd.filter(|_| hit) {
+        counter!("bedrock_chat_reply_cache_saved_microdollars_total")
+            .increment((saved * 1e6).round() as u64);
+    }
+}
+
 /// Admission refused a turn or a new conversation, for this limit (an error kind).
 pub fn refused(limit: ErrorKind) {
     counter!("bedrock_chat_refusals_total", "limit" => limit.as_str()).increment(1);
@@ -407,5 +417,28 @@ impl ConversationStore for MeteredStore {
 
     async fn release_slots(&self, keys: &[&str], token: &str) -> Result<(), StoreError> {
         metered("release_slots", self.0.release_slots(keys, token)).await
+    }
+
+    async fn ask_cached_reply(
+        &self,
+        key: &str,
+        asker: &str,
+        enough: usize,
+        ttl: Duration,
+    ) -> Result<(usize, Option<String>), StoreError> {
+        metered(
+            "ask_cached_reply",
+            self.0.ask_cached_reply(key, asker, enough, ttl),
+        )
+        .await
+    }
+
+    async fn put_cached_reply(
+        &self,
+        key: &str,
+        reply: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        metered("put_cached_reply", self.0.put_cached_reply(key, reply, ttl)).await
     }
 }

@@ -6,13 +6,17 @@
 //! saved (compare-and-set on its version) only when the reply is complete: a failure, a client
 //! that goes away, or a server that shuts down leaves it exactly as it was.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use bedrock_chat::{ChatSession, Lease, StoreError, StreamEvent, TokenUsage};
+use bedrock_chat::{
+    CacheLookup, CachedClient, ChatSession, Lease, ModelClient, StoreError, StreamEvent, TokenUsage,
+};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -48,6 +52,8 @@ pub(crate) struct TurnDone {
     #[schema(value_type = UsageSchema)]
     conversation_usage: TokenUsage,
     conversation_cost_usd: Option<f64>,
+    /// Answered from the reply cache: nothing reached the model and it cost nothing.
+    cached: bool,
 }
 
 /// A whole (not streamed) turn's answer: the `done` event with the reply's text and notices.
@@ -253,7 +259,13 @@ async fn run(
         .lease_and_load(&client, &id, state.config().turn_lease)
         .await?;
     let (events, mut received) = mpsc::unbounded_channel();
-    let session = match restore(&state, &stored, &events) {
+    // A new message may be answered from the cache; Regenerate always asks the model. Askers
+    // are told apart by address, so new cookies cannot make a question "frequently asked".
+    let cached = match (&action, state.reply_cache()) {
+        (Action::Say(_), Some(cache)) => Some(cache.client(state.client(), &visitor.address)),
+        _ => None,
+    };
+    let session = match restore(&state, &stored, &events, cached.as_ref()) {
         Ok(session) => session,
         Err(error) => {
             let _ = state.store().release(&lease).await;
@@ -287,6 +299,7 @@ async fn run(
             action,
             permit,
             &events,
+            cached.as_ref(),
         )
         .await;
         // The lease is given back before the last event goes out (a completed turn's with its
@@ -339,10 +352,15 @@ fn restore(
     state: &AppState,
     stored: &bedrock_chat::StoredConversation,
     events: &mpsc::UnboundedSender<TurnEvent>,
+    cached: Option<&CachedClient>,
 ) -> Result<ChatSession, ApiError> {
     let retry_events = events.clone();
     let notice_events = events.clone();
-    let mut session = ChatSession::builder(state.client())
+    let client: Arc<dyn ModelClient> = match cached {
+        Some(cached) => Arc::new(cached.clone()),
+        None => state.client(),
+    };
+    let mut session = ChatSession::builder(client)
         .settings(state.settings().clone())
         .on_retry(move |notice| {
             crate::telemetry::retry(
@@ -374,6 +392,7 @@ async fn turn(
     action: Action,
     mut permit: Permit,
     events: &mpsc::UnboundedSender<TurnEvent>,
+    cached: Option<&CachedClient>,
 ) -> Option<TurnEvent> {
     let mut meter = TurnMeter::start("chat", &state.settings().model_id);
     let billed_before = session.usage().turns().len();
@@ -400,9 +419,18 @@ async fn turn(
         Some(Err(error)) => error.kind.as_str(),
     };
     meter.finish(outcome, &billed, cost);
+    let lookup = cached.and_then(CachedClient::lookup);
+    if let Some(lookup) = &lookup {
+        let saved = match lookup {
+            CacheLookup::Hit { saved } => cost_of(state, session.model_id(), saved),
+            CacheLookup::Miss => None,
+        };
+        crate::telemetry::reply_cache(lookup.is_hit(), saved);
+    }
     match result? {
         Ok(mut done) => {
             done.cost_usd = cost;
+            done.cached = lookup.is_some_and(|l| l.is_hit());
             Some(TurnEvent::Done(Box::new(done)))
         }
         Err(error) => Some(TurnEvent::Error(error)),
@@ -469,5 +497,6 @@ async fn reply(
         stop_reason: response.stop_reason().to_string(),
         conversation_usage: total,
         conversation_cost_usd: cost_of(state, &model, &total),
+        cached: false,
     })
 }

@@ -127,6 +127,8 @@
 //!   conversations, usage);
 //! - `store` ([`ConversationStore`], [`MemoryStore`]): where a server keeps conversations, and
 //!   the counts its limits share between instances (spending reserved, rates, reply slots);
+//! - `reply_cache` ([`ReplyCache`], [`CachedClient`]): answers to frequently asked questions,
+//!   a [`ModelClient`] in front of another, its entries kept in a store;
 //! - `config` on top: [`ChatConfig`] reads every setting from flags, the environment and `.env`
 //!   (the [`SETTINGS`] table) and produces both builders.
 #![deny(missing_docs)]
@@ -144,6 +146,7 @@ mod event_stream;
 mod guardrail;
 mod message;
 mod pricing;
+mod reply_cache;
 mod request;
 mod response;
 mod retry;
@@ -178,6 +181,10 @@ pub use message::{
     ToolUse,
 };
 pub use pricing::{ModelPrice, PRICES_AS_OF, PriceTable};
+pub use reply_cache::{
+    CacheLookup, CachedClient, CachedReply, DEFAULT_MIN_ASKERS, DEFAULT_REPLY_TTL,
+    MAX_CACHED_REPLY_BYTES, ReplyCache,
+};
 pub use request::{ChatRequest, CheckedRequest, InferenceConfig, MAX_MESSAGE_BYTES};
 pub use response::{ChatResponse, TokenUsage};
 pub use retry::{RetryNotice, RetryObserver, RetryPolicy};

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use bedrock_chat::testing::{limits_contract, sample_conversation, store_contract};
+use bedrock_chat::testing::{
+    limits_contract, reply_cache_contract, sample_conversation, store_contract,
+};
 use bedrock_chat::{ConversationStore, MemoryStore, StoreError};
 
 #[tokio::test]
@@ -14,6 +16,7 @@ async fn the_memory_store_keeps_the_store_contract() {
 #[tokio::test]
 async fn the_memory_store_keeps_the_limits_contract() {
     limits_contract(&MemoryStore::new(), "").await;
+    reply_cache_contract(&MemoryStore::new(), "").await;
 }
 
 /// The attack of issue 26: a new owner per cycle, each making a conversation, filling it, and
@@ -173,7 +176,9 @@ async fn the_memory_store_is_bounded_per_owner_per_conversation_and_in_total() {
 mod on_redis {
     use std::time::Duration;
 
-    use bedrock_chat::testing::{limits_contract, sample_conversation, store_contract};
+    use bedrock_chat::testing::{
+        limits_contract, reply_cache_contract, sample_conversation, store_contract,
+    };
     use bedrock_chat::{ConversationStore, RedisStore, StoreError};
 
     use bedrock_chat::testing::RedisServer;
@@ -200,6 +205,7 @@ mod on_redis {
             return;
         };
         limits_contract(&store(&server, Duration::from_secs(60)), "").await;
+        reply_cache_contract(&store(&server, Duration::from_secs(60)), "").await;
     }
 
     /// Two instances on one Redis share one bound: the deployment's conversations, whoever
@@ -240,6 +246,7 @@ mod on_redis {
             .unwrap();
         store_contract(&store).await;
         limits_contract(&store, "cluster-").await;
+        reply_cache_contract(&store, "cluster-").await;
 
         // Enough conversations that each node holds some: every operation, on every slot.
         let mut ids = Vec::new();

@@ -2,8 +2,13 @@
 //! permit: whatever the client does (waits, hangs up before the reply or in the middle of it),
 //! what Bedrock bills is charged, and the reply slot is given back.
 
+use std::sync::Arc;
+
 use axum::response::sse::Event;
-use bedrock_chat::{CheckedRequest, StreamEvent, TokenUsage, converse_once, converse_stream_once};
+use bedrock_chat::{
+    CacheLookup, CachedClient, CheckedRequest, ModelClient, StreamEvent, TokenUsage, converse_once,
+    converse_stream_once,
+};
 use futures::StreamExt;
 
 use super::error::OpenAiError;
@@ -31,6 +36,10 @@ pub(super) struct Call {
     pub(super) request: CheckedRequest,
     pub(super) model: String,
     pub(super) permit: Permit,
+    /// The model, or the reply cache in front of it.
+    pub(super) client: Arc<dyn ModelClient>,
+    /// The reply cache's client, when there is one, to say what it did.
+    pub(super) cached: Option<CachedClient>,
     pub(super) meter: TurnMeter,
     pub(super) id: String,
     pub(super) created: u64,
@@ -61,6 +70,13 @@ impl Call {
     async fn finish(mut self, outcome: &str, usage: TokenUsage) {
         let cost = price(&self.state, &self.model, &usage);
         self.permit.settle(cost.unwrap_or(0.0)).await;
+        if let Some(lookup) = self.cached.as_ref().and_then(CachedClient::lookup) {
+            let saved = match &lookup {
+                CacheLookup::Hit { saved } => price(&self.state, &self.model, saved),
+                CacheLookup::Miss => None,
+            };
+            crate::telemetry::reply_cache(lookup.is_hit(), saved);
+        }
         self.meter.finish(outcome, &usage, cost);
     }
 
@@ -86,7 +102,7 @@ impl Call {
 
     /// A whole reply (Converse).
     pub(super) async fn whole(mut self, sender: Sender) {
-        let client = self.state.client();
+        let client = self.client.clone();
         let policy = self.state.settings().retry_policy.clone();
         let observer = Self::observer();
         let answer = converse_once(client.as_ref(), &self.request, &policy, Some(&observer)).await;
@@ -121,7 +137,7 @@ impl Call {
 
     /// A streamed reply (ConverseStream), as chunks.
     pub(super) async fn stream(self, sender: Sender) {
-        let client = self.state.client();
+        let client = self.client.clone();
         let policy = self.state.settings().retry_policy.clone();
         let observer = Self::observer();
         let opened =

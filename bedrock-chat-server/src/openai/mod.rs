@@ -17,14 +17,16 @@ mod request;
 mod tools;
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use bedrock_chat::estimate_usage;
+use bedrock_chat::{CachedClient, ModelClient, ReplyCache, estimate_usage};
 use futures::StreamExt;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
@@ -66,6 +68,7 @@ pub async fn chat_completions(
     State(state): State<AppState>,
     ClientIp(address): ClientIp,
     caller: Option<axum::Extension<ApiCaller>>,
+    headers: HeaderMap,
     body: Result<Json<CompletionRequest>, JsonRejection>,
 ) -> Result<Response, OpenAiError> {
     let body = match body {
@@ -83,9 +86,13 @@ pub async fn chat_completions(
         model,
         stream,
         include_usage,
+        user,
     } = to_request(&state, body)?;
     let key = caller.and_then(|axum::Extension(ApiCaller(key))| key);
     let visitor = Visitor::api(key.as_deref(), address);
+    let cached = state
+        .reply_cache()
+        .map(|cache| reply_cache_client(&state, cache, &visitor, key.as_deref(), user, &headers));
     let most = price(&state, &model, &estimate_usage(&request, None));
     let permit = admit_turn(&state, &visitor, most.unwrap_or(0.0)).await?;
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
@@ -98,6 +105,11 @@ pub async fn chat_completions(
         request,
         model: model.clone(),
         permit,
+        client: cached.as_ref().map_or_else(
+            || state.client(),
+            |cached| Arc::new(cached.clone()) as Arc<dyn ModelClient>,
+        ),
+        cached: cached.clone(),
         meter: TurnMeter::start("openai", &model),
         id: id.clone(),
         created,
@@ -110,7 +122,64 @@ pub async fn chat_completions(
     }
     // The first item says whether the reply started: an error before it is the response's
     // status; after it, an error is a chunk of the stream.
-    match receiver.recv().await {
+    let first = receiver.recv().await;
+    // Whether the reply came from the cache is known once it has begun.
+    let cache_header = cached.map(|cached| {
+        let hit = cached.lookup().is_some_and(|lookup| lookup.is_hit());
+        (CACHE_HEADER, if hit { "hit" } else { "miss" })
+    });
+    let mut response = answer(first, receiver)?;
+    if let Some((name, value)) = cache_header {
+        response
+            .headers_mut()
+            .insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    Ok(response)
+}
+
+/// The response header that says whether the reply cache answered (`hit`) or the model
+/// (`miss`); absent when the server has no reply cache.
+pub const CACHE_HEADER: &str = "x-bedrock-chat-cache";
+
+/// The cache client for one `/v1` call. Askers are told apart by API key and, within a key (or
+/// an address, without one), by OpenAI's `user` field; each key has a namespace of its own, so
+/// tenants never share an answer. `Cache-Control: no-cache` serves nothing from the cache and
+/// `no-store` keeps nothing in it.
+fn reply_cache_client(
+    state: &AppState,
+    cache: &ReplyCache,
+    visitor: &Visitor,
+    key: Option<&str>,
+    user: Option<String>,
+    headers: &HeaderMap,
+) -> CachedClient {
+    let directives: Vec<String> = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|directive| directive.trim().to_ascii_lowercase())
+        .collect();
+    let cache = match key {
+        Some(name) => cache.clone().namespace(format!("key:{name}")),
+        None => cache.clone(),
+    };
+    let who = visitor.id.as_deref().unwrap_or(&visitor.address);
+    cache
+        .client(
+            state.client(),
+            format!("{who}/user:{}", user.unwrap_or_default()),
+        )
+        .reading(!directives.iter().any(|d| d == "no-cache"))
+        .writing(!directives.iter().any(|d| d == "no-store"))
+}
+
+/// The response for the call's first item: the whole reply, or a stream that begins with it.
+fn answer(
+    first: Option<Result<Out, OpenAiError>>,
+    receiver: tokio::sync::mpsc::UnboundedReceiver<Result<Out, OpenAiError>>,
+) -> Result<Response, OpenAiError> {
+    match first {
         Some(Ok(Out::Whole(completion))) => Ok(Json(completion).into_response()),
         Some(Ok(Out::Chunk(first))) => {
             let rest = UnboundedReceiverStream::new(receiver).map(|item| {

@@ -31,6 +31,9 @@ pub struct CompletionRequest {
     tools: Option<Vec<InTool>>,
     tool_choice: Option<Value>,
     functions: Option<Value>,
+    /// OpenAI's end-user id: within an API key, the reply cache tells askers apart by it.
+    #[serde(default)]
+    user: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -159,6 +162,8 @@ pub(super) struct Converted {
     pub(super) stream: bool,
     /// A stream's last chunk carries the usage (`stream_options.include_usage`).
     pub(super) include_usage: bool,
+    /// The caller's end user (`user`), if it named one.
+    pub(super) user: Option<String>,
 }
 
 /// The Bedrock request for an OpenAI one: system messages become the system prompt,
@@ -328,6 +333,7 @@ pub(super) fn to_request(
         model,
         stream: body.stream,
         include_usage: body.stream_options.is_some_and(|o| o.include_usage),
+        user: body.user,
     })
 }
 

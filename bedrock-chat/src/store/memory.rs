@@ -14,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
+use super::reply_lru::ReplyLru;
 use super::{
     Cap, ConversationStore, ConversationSummary, LONGEST_TTL, Lease, Rate, Slots, StoreError,
     StoredConversation, new_id, now_secs, title_of,
@@ -30,6 +31,9 @@ use crate::session::SavedConversation;
 #[derive(Clone)]
 pub struct MemoryStore {
     inner: Arc<Mutex<Inner>>,
+    /// The reply cache's entries, under a lock of their own: a cache lookup never waits on a
+    /// conversation's save.
+    replies: Arc<Mutex<ReplyLru>>,
     limits: Limits,
 }
 
@@ -40,6 +44,7 @@ struct Limits {
     max_conversations: usize,
     max_bytes: usize,
     max_total_bytes: usize,
+    max_reply_bytes: usize,
 }
 
 #[derive(Default)]
@@ -116,10 +121,18 @@ impl MemoryStoreBuilder {
         self
     }
 
+    /// The most memory the [`ReplyCache`](crate::ReplyCache)'s entries may take; past it the
+    /// least recently used go first. Default is 64 MiB.
+    pub fn max_reply_bytes(mut self, max: usize) -> Self {
+        self.limits.max_reply_bytes = max;
+        self
+    }
+
     /// Builds the store.
     pub fn build(self) -> MemoryStore {
         MemoryStore {
             inner: Arc::default(),
+            replies: Arc::new(Mutex::new(ReplyLru::new(self.limits.max_reply_bytes))),
             limits: self.limits,
         }
     }
@@ -146,6 +159,7 @@ impl MemoryStore {
                 max_conversations: super::DEFAULT_MAX_CONVERSATIONS,
                 max_bytes: super::DEFAULT_MAX_CONVERSATION_BYTES,
                 max_total_bytes: 512 * 1024 * 1024,
+                max_reply_bytes: 64 * 1024 * 1024,
             },
         }
     }
@@ -577,6 +591,28 @@ impl ConversationStore for MemoryStore {
                 }
             }
         }
+        Ok(())
+    }
+
+    async fn ask_cached_reply(
+        &self,
+        key: &str,
+        asker: &str,
+        enough: usize,
+        ttl: Duration,
+    ) -> Result<(usize, Option<String>), StoreError> {
+        let mut replies = self.replies.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(replies.ask(key, asker, enough, ttl))
+    }
+
+    async fn put_cached_reply(
+        &self,
+        key: &str,
+        reply: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut replies = self.replies.lock().unwrap_or_else(|e| e.into_inner());
+        replies.put(key, reply, ttl);
         Ok(())
     }
 }

@@ -13,6 +13,7 @@
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+mod reply_lru;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -256,6 +257,34 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
 
     /// Gives back the slots `token` holds under each of `keys`.
     async fn release_slots(&self, keys: &[&str], token: &str) -> Result<(), StoreError>;
+
+    /// For the [`ReplyCache`](crate::ReplyCache): records that `asker` asked the question
+    /// `key` (once, however often it asks; counting stops past `enough` others) and gives back
+    /// how many *other* askers asked it, and the reply kept for it, if any. An entry lives
+    /// `ttl` from its first ask. A store without a reply cache keeps nothing: `(0, None)`.
+    async fn ask_cached_reply(
+        &self,
+        key: &str,
+        asker: &str,
+        enough: usize,
+        ttl: Duration,
+    ) -> Result<(usize, Option<String>), StoreError> {
+        let _ = (key, asker, enough, ttl);
+        Ok((0, None))
+    }
+
+    /// For the [`ReplyCache`](crate::ReplyCache): keeps `reply` for `key` for `ttl`, unless a
+    /// reply is kept for it already (the first stays). A store without a reply cache keeps
+    /// nothing.
+    async fn put_cached_reply(
+        &self,
+        key: &str,
+        reply: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let _ = (key, reply, ttl);
+        Ok(())
+    }
 }
 
 /// An account and its daily cap, for [`ConversationStore::reserve_spending`].

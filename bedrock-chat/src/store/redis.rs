@@ -184,6 +184,25 @@ return {0}
     )
 });
 
+/// The reply cache's ask: adds `ARGV[1]` to the askers of `KEYS[1]` (a set living `ARGV[3]`
+/// ms from its first ask, holding at most `ARGV[2]` + 1 askers) and returns how many others
+/// asked, and the reply at `KEYS[2]` (nil when none).
+static ASK_REPLY: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local member = redis.call('SISMEMBER', KEYS[1], ARGV[1])
+local count = redis.call('SCARD', KEYS[1])
+if member == 0 and count <= tonumber(ARGV[2]) then
+  redis.call('SADD', KEYS[1], ARGV[1])
+  if count == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+  member = 1
+  count = count + 1
+end
+return {count - member, redis.call('GET', KEYS[2])}
+",
+    )
+});
+
 /// Takes a slot for `ARGV[1]` in every key, for `ARGV[2]` ms, only if none is full (`ARGV[i+2]`
 /// is key i's size): 0 when taken, else the 1-based index of the first full key.
 static ACQUIRE_SLOTS: LazyLock<Script> = LazyLock::new(|| {
@@ -332,6 +351,10 @@ impl RedisStoreBuilder {
     /// [`StoreError::Unavailable`] for a URL that is not a Redis URL (its password is never
     /// repeated in the message).
     pub fn build(self) -> Result<RedisStore, StoreError> {
+        // `rediss://` needs a TLS crypto provider; when a program links more than one (as a
+        // workspace's tests may), rustls picks none by itself and the first handshake would
+        // panic. The AWS SDK's own is installed unless the program chose one already.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let url = self.url.as_str();
         let address = redact(url);
         let not_redis = |e: redis::RedisError| StoreError::Unavailable {
@@ -427,6 +450,14 @@ impl RedisStore {
 
     fn slots_key(&self, key: &str) -> String {
         format!("{}:{{limits}}:slots:{key}", self.prefix)
+    }
+
+    /// The reply cache's keys of one question: its askers and its reply, in one hash slot.
+    fn reply_keys(&self, key: &str) -> (String, String) {
+        (
+            format!("{}:{{rc:{key}}}:askers", self.prefix),
+            format!("{}:{{rc:{key}}}:reply", self.prefix),
+        )
     }
 
     fn all_key(&self) -> String {
@@ -1187,6 +1218,48 @@ impl ConversationStore for RedisStore {
         }
         let mut connection = self.connection().await?;
         let _: () = pipe
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        Ok(())
+    }
+
+    async fn ask_cached_reply(
+        &self,
+        key: &str,
+        asker: &str,
+        enough: usize,
+        ttl: Duration,
+    ) -> Result<(usize, Option<String>), StoreError> {
+        let (askers, reply) = self.reply_keys(key);
+        let mut connection = self.connection().await?;
+        let (others, reply): (usize, Option<String>) = ASK_REPLY
+            .key(askers)
+            .key(reply)
+            .arg(asker)
+            .arg(enough)
+            .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1))
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        Ok((others, reply))
+    }
+
+    async fn put_cached_reply(
+        &self,
+        key: &str,
+        reply: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let (_, reply_key) = self.reply_keys(key);
+        let mut connection = self.connection().await?;
+        // NX: the first answer stays; PX: it lives its TTL, however often it is read.
+        let _: Option<String> = redis::cmd("SET")
+            .arg(reply_key)
+            .arg(reply)
+            .arg("NX")
+            .arg("PX")
+            .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1))
             .query_async(&mut connection)
             .await
             .map_err(|e| self.unavailable(&e))?;

@@ -44,7 +44,9 @@ pub use fake_bedrock::{FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, FakeBedrock, 
 pub use redis_server::{RedisCluster, RedisServer, RedisTlsServer};
 pub use script::{FakeError, FakeReply, Operation, RecordedRequest, StreamFault};
 pub use scripted::{Scripted, ScriptedClient};
-pub use store_contract::{limits_contract, sample_conversation, store_contract};
+pub use store_contract::{
+    limits_contract, reply_cache_contract, sample_conversation, store_contract,
+};
 
 /// A valid 1×1 PNG, the smallest image Bedrock takes, for tests of attachments.
 pub const PIXEL_PNG: &[u8] = &[

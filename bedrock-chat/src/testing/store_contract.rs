@@ -379,3 +379,55 @@ pub async fn limits_contract(store: &dyn ConversationStore, prefix: &str) {
         "a slot not renewed lapses"
     );
 }
+
+/// Runs the reply cache's contract against `store`: askers are counted once each and only
+/// others are reported, counting stops past `enough`, the first reply kept stays, and keys
+/// start with `prefix`, so one store can run it more than once.
+///
+/// # Panics
+///
+/// When the store breaks the contract, naming what broke.
+pub async fn reply_cache_contract(store: &dyn ConversationStore, prefix: &str) {
+    let day = Duration::from_secs(86_400);
+    let key = format!("{prefix}question");
+    let ask = |asker: &'static str| store.ask_cached_reply(&key, asker, 2, day);
+    assert_eq!(ask("a").await.expect("ask"), (0, None), "a first ask");
+    assert_eq!(
+        ask("a").await.expect("ask"),
+        (0, None),
+        "asking again counts once"
+    );
+    store
+        .put_cached_reply(&key, "the answer", day)
+        .await
+        .expect("put");
+    assert_eq!(
+        ask("b").await.expect("ask"),
+        (1, Some("the answer".to_string())),
+        "another asker sees one other and the reply"
+    );
+    store
+        .put_cached_reply(&key, "a second answer", day)
+        .await
+        .expect("put");
+    for asker in ["c", "d", "e", "f"] {
+        let (others, reply) = ask(asker).await.expect("ask");
+        assert!(others >= 2, "{asker} sees enough others");
+        assert_eq!(
+            reply.as_deref(),
+            Some("the answer"),
+            "the first reply stays"
+        );
+    }
+    let (others, _) = ask("a").await.expect("ask");
+    assert!(others >= 2, "an early asker sees the later ones");
+    let other_key = format!("{prefix}another question");
+    assert_eq!(
+        store
+            .ask_cached_reply(&other_key, "a", 2, day)
+            .await
+            .expect("ask"),
+        (0, None),
+        "questions never share"
+    );
+}
