@@ -324,8 +324,9 @@ pub struct ServeArgs {
 
     /// Answer frequently asked questions from a cache on the conversation store: `exact`
     /// serves an answer to a request identical in everything (model, system prompt, settings,
-    /// the whole conversation) once enough other visitors have asked it; Regenerate always asks
-    /// the model
+    /// the whole conversation) once enough other visitors have asked it; `semantic` also
+    /// matches a conversation's first question by meaning (embeddings from Bedrock); Regenerate
+    /// always asks the model
     #[arg(
         long,
         env = "BEDROCK_CHAT_REPLY_CACHE",
@@ -334,6 +335,16 @@ pub struct ServeArgs {
         help_heading = CACHE
     )]
     pub reply_cache: ReplyCacheMode,
+
+    /// With `--reply-cache semantic`: the cosine of two first questions' embeddings at which
+    /// they share an answer (0 to 1; high, since a wrong answer is worse than a paid call)
+    #[arg(long, env = "BEDROCK_CHAT_REPLY_CACHE_THRESHOLD", value_name = "COSINE", default_value_t = bedrock_chat::DEFAULT_SIMILARITY_THRESHOLD, value_parser = parse_cosine, help_heading = CACHE)]
+    pub reply_cache_threshold: f32,
+
+    /// With `--reply-cache semantic`: the embeddings model, called with InvokeModel (the task
+    /// role needs bedrock:InvokeModel on it)
+    #[arg(long, env = "BEDROCK_CHAT_EMBEDDING_MODEL", value_name = "ID", default_value = bedrock_chat::DEFAULT_EMBEDDING_MODEL, help_heading = CACHE)]
+    pub embedding_model: String,
 
     /// How long a cached answer is kept
     #[arg(long, env = "BEDROCK_CHAT_REPLY_CACHE_TTL", value_name = "D", default_value_t = Span(ReplyCacheConfig::default().ttl), help_heading = CACHE)]
@@ -362,6 +373,16 @@ pub enum ReplyCacheMode {
     Off,
     /// Identical requests share an answer, once enough others asked.
     Exact,
+    /// As `exact`, and first questions close in meaning share one too.
+    Semantic,
+}
+
+/// A cosine threshold: a number from 0 to 1.
+fn parse_cosine(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
+        _ => Err(format!("{text} is not a cosine from 0 to 1 (0.92, say)")),
+    }
 }
 
 /// How the server writes its logs.

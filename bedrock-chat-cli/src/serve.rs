@@ -5,7 +5,10 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use bedrock_chat::{BedrockClient, Budget, ChatConfig, ConversationStore, MemoryStore, RedisStore};
+use bedrock_chat::{
+    BedrockClient, Budget, ChatConfig, ConversationStore, Embedder, MemoryStore, RedisStore,
+    TitanEmbedder,
+};
 use bedrock_chat_server::{
     AllowedHosts, ApiKeys, AppState, CloudWatchMetrics, Limits, PUBLIC_SERVER_DAILY_USD,
     ReplyCacheConfig, ServerConfig,
@@ -158,9 +161,16 @@ pub async fn run(
     server.limits = limits;
     server.reply_cache = match args.reply_cache {
         ReplyCacheMode::Off => None,
-        ReplyCacheMode::Exact => Some(ReplyCacheConfig {
+        mode => Some(ReplyCacheConfig {
             ttl: args.reply_cache_ttl.0,
             min_askers: args.reply_cache_min_askers,
+            semantic: (mode == ReplyCacheMode::Semantic).then(|| {
+                let embedder = TitanEmbedder::new(client.clone()).model_id(&args.embedding_model);
+                (
+                    Arc::new(embedder) as Arc<dyn Embedder>,
+                    args.reply_cache_threshold,
+                )
+            }),
         }),
     };
     if public && server.auth_token.is_none() {

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bedrock_chat::{ChatSession, ConversationStore, ModelClient, ReplyCache, SessionSettings};
+use bedrock_chat::{
+    ChatSession, ConversationStore, Embedder, ModelClient, ReplyCache, SessionSettings,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::api_keys::ApiKeys;
@@ -50,12 +52,28 @@ pub struct ServerConfig {
 }
 
 /// How the server's reply cache serves answers (see [`bedrock_chat::ReplyCache`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ReplyCacheConfig {
     /// How long an answer is kept. Default is 24 hours.
     pub ttl: Duration,
     /// How many other visitors must have asked before an answer is served. Default is 2.
     pub min_askers: usize,
+    /// Matching first questions by meaning too, with this embedder and cosine threshold.
+    /// Default is exact matching only.
+    pub semantic: Option<(Arc<dyn Embedder>, f32)>,
+}
+
+impl std::fmt::Debug for ReplyCacheConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplyCacheConfig")
+            .field("ttl", &self.ttl)
+            .field("min_askers", &self.min_askers)
+            .field(
+                "semantic",
+                &self.semantic.as_ref().map(|(_, threshold)| threshold),
+            )
+            .finish()
+    }
 }
 
 impl Default for ReplyCacheConfig {
@@ -63,6 +81,7 @@ impl Default for ReplyCacheConfig {
         ReplyCacheConfig {
             ttl: bedrock_chat::DEFAULT_REPLY_TTL,
             min_askers: bedrock_chat::DEFAULT_MIN_ASKERS,
+            semantic: None,
         }
     }
 }
@@ -122,9 +141,13 @@ impl AppState {
     ) -> Self {
         let store: Arc<dyn ConversationStore> = Arc::new(crate::telemetry::MeteredStore(store));
         let reply_cache = config.reply_cache.as_ref().map(|cache| {
-            ReplyCache::new(store.clone())
+            let reply_cache = ReplyCache::new(store.clone())
                 .ttl(cache.ttl)
-                .min_askers(cache.min_askers)
+                .min_askers(cache.min_askers);
+            match &cache.semantic {
+                Some((embedder, threshold)) => reply_cache.semantic(embedder.clone(), *threshold),
+                None => reply_cache,
+            }
         });
         AppState {
             inner: Arc::new(Inner {

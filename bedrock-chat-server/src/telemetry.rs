@@ -13,8 +13,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bedrock_chat::TokenUsage;
 use bedrock_chat::{
-    Cap, ConversationStore, ConversationSummary, Lease, Rate, SavedConversation, Slots, StoreError,
-    StoredConversation,
+    CachedQuestion, Cap, ConversationStore, ConversationSummary, Lease, Rate, SavedConversation,
+    Slots, StoreError, StoredConversation,
 };
 use metrics::{Key, KeyName, Metadata, SharedString, Unit, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -440,5 +440,25 @@ impl ConversationStore for MeteredStore {
         ttl: Duration,
     ) -> Result<(), StoreError> {
         metered("put_cached_reply", self.0.put_cached_reply(key, reply, ttl)).await
+    }
+
+    async fn add_cached_question(
+        &self,
+        partition: &str,
+        key: &str,
+        embedding: &[f32],
+        most: usize,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        metered(
+            "add_cached_question",
+            self.0
+                .add_cached_question(partition, key, embedding, most, ttl),
+        )
+        .await
+    }
+
+    async fn cached_questions(&self, partition: &str) -> Result<Vec<CachedQuestion>, StoreError> {
+        metered("cached_questions", self.0.cached_questions(partition)).await
     }
 }

@@ -318,3 +318,52 @@ async fn two_instances_on_one_redis_share_the_cache() {
     assert_eq!(done["cached"], true, "and through the other instance");
     assert_eq!(one.fake.request_count() + two.fake.request_count(), 2);
 }
+
+/// `--reply-cache semantic`: a conversation's first question matches paraphrases (by the
+/// fake's Titan-shaped embeddings) under the same rule of other askers; a near miss and an
+/// unrelated question do not; a question with history is matched exactly only; an embeddings
+/// model that fails is a miss, never a failed turn.
+#[tokio::test]
+async fn semantic_mode_matches_paraphrases_and_not_near_misses() {
+    use bedrock_chat::{DEFAULT_SIMILARITY_THRESHOLD, MemoryStore, TitanEmbedder};
+
+    let fake = FakeBedrock::start().await.unwrap();
+    let embedder = TitanEmbedder::new(fake.client().await.unwrap());
+    let mut config = config();
+    config.reply_cache = Some(ReplyCacheConfig {
+        semantic: Some((Arc::new(embedder), DEFAULT_SIMILARITY_THRESHOLD)),
+        ..ReplyCacheConfig::default()
+    });
+    let server = TestServer::start_on(fake, config, Arc::new(MemoryStore::new())).await;
+    server
+        .fake
+        .set_fallback(FakeReply::text("We open at nine."));
+    let cached = |address: &'static str, text: &'static str| {
+        let visitor = server.visitor_at(address);
+        async move { ask(&visitor, text).await.1["cached"].as_bool().unwrap() }
+    };
+    assert!(!cached("198.51.100.1", "What are your opening hours?").await);
+    assert!(!cached("198.51.100.2", "Opening hours?").await);
+    assert!(cached("198.51.100.3", "what are the opening hours").await);
+    assert_eq!(server.fake.request_count(), 2);
+    assert!(
+        !cached("198.51.100.4", "What are your closing hours?").await,
+        "a near miss"
+    );
+    assert!(!cached("198.51.100.5", "How do I reset my password?").await);
+    assert_eq!(server.fake.request_count(), 4);
+    assert!(server.fake.embedding_count() >= 5);
+
+    // With history, only the exact request matches: this goes to the model.
+    let visitor = server.visitor_at("198.51.100.6");
+    let (id, _) = ask(&visitor, "Where are you?").await;
+    let response = visitor.say(&id, "Opening hours?").await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["cached"], false);
+    assert_eq!(server.fake.request_count(), 6);
+
+    // The embeddings model throttled: asked the model, and the visitor got an answer.
+    server.fake.set_embedding_error(Some(FakeError::Throttling));
+    assert!(!cached("198.51.100.7", "Opening hours, please").await);
+    assert_eq!(server.fake.request_count(), 7);
+}

@@ -121,7 +121,7 @@
 //!   exchange boundaries), `caching` ([`CachePoints`]), `pricing` ([`PriceTable`]), `budget`
 //!   ([`Budget`]), `tools` ([`Tool`], [`FunctionTool`] and the toolbox that runs a round);
 //! - `settings`: [`SessionSettings`] and [`ConnectionSettings`], each setting's default and check;
-//! - `client` ([`ModelClient`]) and `bedrock` ([`BedrockClient`], and in `bedrock/errors.rs` the
+//! - `client` ([`ModelClient`]), `embedder` ([`Embedder`]) and `bedrock` ([`BedrockClient`], and in `bedrock/errors.rs` the
 //!   one mapping of AWS SDK errors);
 //! - `session` ([`ChatSession`]: the turn engine, streamed turns, the builder, saved
 //!   conversations, usage);
@@ -141,6 +141,7 @@ mod caching;
 mod client;
 mod config;
 mod context;
+mod embedder;
 mod error;
 mod event_stream;
 mod guardrail;
@@ -165,12 +166,16 @@ pub use attachment::{
     Attachment, DocumentFormat, ImageFormat, MAX_DOCUMENT_BYTES, MAX_DOCUMENTS_PER_MESSAGE,
     MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, MAX_IMAGES_PER_MESSAGE, document_name,
 };
-pub use bedrock::{BEARER_TOKEN_VARIABLE, BedrockClient, BedrockClientBuilder};
+pub use bedrock::{
+    BEARER_TOKEN_VARIABLE, BedrockClient, BedrockClientBuilder, DEFAULT_EMBEDDING_MODEL,
+    TitanEmbedder,
+};
 pub use budget::{Budget, BudgetMode};
 pub use caching::{CachePoints, MAX_CACHE_POINTS, min_cacheable_tokens};
 pub use client::ModelClient;
 pub use config::{ChatConfig, SETTINGS, Setting};
 pub use context::{ContextPolicy, DEFAULT_CONTEXT_TOKENS};
+pub use embedder::{Embedder, cosine};
 pub use error::{BoxError, Error, Result, ServiceDetails};
 pub use event_stream::{EventStream, StreamEvent};
 pub use guardrail::{
@@ -182,8 +187,8 @@ pub use message::{
 };
 pub use pricing::{ModelPrice, PRICES_AS_OF, PriceTable};
 pub use reply_cache::{
-    CacheLookup, CachedClient, CachedReply, DEFAULT_MIN_ASKERS, DEFAULT_REPLY_TTL,
-    MAX_CACHED_REPLY_BYTES, ReplyCache,
+    CacheLookup, CachedClient, CachedReply, DEFAULT_MAX_QUESTIONS, DEFAULT_MIN_ASKERS,
+    DEFAULT_REPLY_TTL, DEFAULT_SIMILARITY_THRESHOLD, MAX_CACHED_REPLY_BYTES, ReplyCache,
 };
 pub use request::{ChatRequest, CheckedRequest, InferenceConfig, MAX_MESSAGE_BYTES};
 pub use response::{ChatResponse, TokenUsage};
@@ -199,7 +204,7 @@ pub use settings::{
 };
 pub use stop_reason::StopReason;
 pub use store::{
-    Cap, ConversationStore, ConversationSummary, DEFAULT_MAX_CONVERSATION_BYTES,
+    CachedQuestion, Cap, ConversationStore, ConversationSummary, DEFAULT_MAX_CONVERSATION_BYTES,
     DEFAULT_MAX_CONVERSATIONS, DEFAULT_MAX_PER_OWNER, DEFAULT_TTL, LONGEST_TTL, Lease, MemoryStore,
     MemoryStoreBuilder, Rate, Slots, StoreError, StoredConversation, title_of,
     until_next_spending_day,

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::client::ModelClient;
+use crate::embedder::{Embedder, cosine};
 use crate::error::Result;
 use crate::event_stream::{EventStream, StreamEvent};
 use crate::message::{ContentBlock, Message};
@@ -100,7 +101,25 @@ pub struct ReplyCache {
     min_askers: usize,
     ttl: Duration,
     namespace: String,
+    semantic: Option<Semantic>,
 }
+
+/// Matching first questions by meaning.
+#[derive(Clone)]
+struct Semantic {
+    embedder: Arc<dyn Embedder>,
+    threshold: f32,
+    most: usize,
+}
+
+/// The cosine two first questions must reach to share an answer, unless
+/// [`ReplyCache::semantic`] says otherwise: high, since a wrong answer served as right is worse
+/// than a paid call.
+pub const DEFAULT_SIMILARITY_THRESHOLD: f32 = 0.92;
+
+/// How many first questions a partition (requests alike in all but their question) remembers
+/// for matching by meaning, unless [`ReplyCache::max_questions`] says otherwise.
+pub const DEFAULT_MAX_QUESTIONS: usize = 500;
 
 impl std::fmt::Debug for ReplyCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -108,6 +127,7 @@ impl std::fmt::Debug for ReplyCache {
             .field("min_askers", &self.min_askers)
             .field("ttl", &self.ttl)
             .field("namespace", &self.namespace)
+            .field("semantic", &self.semantic.as_ref().map(|s| s.threshold))
             .finish_non_exhaustive()
     }
 }
@@ -120,7 +140,33 @@ impl ReplyCache {
             min_askers: DEFAULT_MIN_ASKERS,
             ttl: DEFAULT_REPLY_TTL,
             namespace: String::new(),
+            semantic: None,
         }
+    }
+
+    /// Also matches a conversation's *first* question by meaning, within its partition (the
+    /// same model, system prompt, settings and tools): a question whose embedding (from
+    /// `embedder`) has a cosine of at least `threshold` with one answered before gets that
+    /// answer, under the same rule of other askers. Questions with attachments, tool results or
+    /// history are matched exactly or not at all. Default is exact matching only.
+    #[must_use]
+    pub fn semantic(mut self, embedder: Arc<dyn Embedder>, threshold: f32) -> Self {
+        self.semantic = Some(Semantic {
+            embedder,
+            threshold,
+            most: DEFAULT_MAX_QUESTIONS,
+        });
+        self
+    }
+
+    /// How many first questions a partition remembers for matching by meaning, the newest
+    /// kept. Default is 500.
+    #[must_use]
+    pub fn max_questions(mut self, most: usize) -> Self {
+        if let Some(semantic) = &mut self.semantic {
+            semantic.most = most.max(1);
+        }
+        self
     }
 
     /// How many *other* askers must have sent the same request before its answer is served
@@ -162,6 +208,14 @@ impl ReplyCache {
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// The partition of `request` for matching by meaning: a key of everything but its
+    /// messages.
+    fn partition(&self, request: &ChatRequest) -> String {
+        let mut bare = request.clone();
+        bare.take_messages();
+        format!("p{}", self.key(&bare))
+    }
+
     /// A client for one asker (a visitor, an API key's end user): answers from the cache when
     /// the rules allow, asks `inner` otherwise and keeps what may be kept.
     pub fn client(&self, inner: Arc<dyn ModelClient>, asker: impl Into<String>) -> CachedClient {
@@ -193,14 +247,92 @@ impl ReplyCache {
         }
     }
 
-    async fn keep(&self, key: &str, reply: &CachedReply) {
+    async fn keep(&self, key: &str, reply: &CachedReply, question: Option<&Asked>) {
         let Ok(json) = serde_json::to_string(reply) else {
             return;
         };
         if let Err(error) = self.store.put_cached_reply(key, &json, self.ttl).await {
             tracing::warn!(%error, "could not keep a reply in the cache");
+            return;
+        }
+        if let (Some(asked), Some(semantic)) = (question, &self.semantic) {
+            let added = self
+                .store
+                .add_cached_question(
+                    &asked.partition,
+                    key,
+                    &asked.embedding,
+                    semantic.most,
+                    self.ttl,
+                )
+                .await;
+            if let Err(error) = added {
+                tracing::warn!(%error, "could not remember a question for the reply cache");
+            }
         }
     }
+
+    /// The answer a first question may share by meaning, when semantic matching is on: the
+    /// embedding of the question (to remember it once answered) and the reply of the closest
+    /// question answered before, if close enough and asked by enough others.
+    async fn by_meaning(
+        &self,
+        request: &ChatRequest,
+        key: &str,
+        asker: &str,
+    ) -> (Option<Asked>, Option<CachedReply>) {
+        let Some(semantic) = &self.semantic else {
+            return (None, None);
+        };
+        let [only] = request.messages() else {
+            return (None, None);
+        };
+        let text_only = only
+            .content()
+            .iter()
+            .all(|block| matches!(block, ContentBlock::Text(_)));
+        if !text_only {
+            return (None, None);
+        }
+        let embedding = match semantic.embedder.embed(&only.text()).await {
+            Ok(embedding) => embedding,
+            Err(error) => {
+                tracing::warn!(%error, "could not embed a question; matching it exactly");
+                return (None, None);
+            }
+        };
+        let partition = self.partition(request);
+        let questions = match self.store.cached_questions(&partition).await {
+            Ok(questions) => questions,
+            Err(error) => {
+                tracing::warn!(%error, "the reply cache did not answer; asking the model");
+                Vec::new()
+            }
+        };
+        let best = questions
+            .iter()
+            .filter(|q| q.key != key)
+            .map(|q| (cosine(&q.embedding, &embedding), q))
+            .filter(|(similarity, _)| *similarity >= semantic.threshold)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let reply = match best {
+            Some((_, question)) => self.ask(&question.key, asker).await,
+            None => None,
+        };
+        (
+            Some(Asked {
+                partition,
+                embedding,
+            }),
+            reply,
+        )
+    }
+}
+
+/// A first question's place for matching by meaning, kept with it once it is answered.
+struct Asked {
+    partition: String,
+    embedding: Vec<f32>,
 }
 
 /// Feeds `serde_json`'s output straight into the hash.
@@ -264,13 +396,22 @@ impl CachedClient {
         }
     }
 
-    async fn hit(&self, key: &str) -> Option<CachedReply> {
-        let reply = self.cache.ask(key, &self.asker).await.filter(|_| self.read);
+    /// The answer this asker may be served for `request` (by its key, else by meaning), and
+    /// the question's place for matching by meaning, to remember once answered.
+    async fn hit(&self, request: &ChatRequest, key: &str) -> (Option<CachedReply>, Option<Asked>) {
+        let mut reply = self.cache.ask(key, &self.asker).await;
+        let mut asked = None;
+        if reply.is_none() {
+            let (question, by_meaning) = self.cache.by_meaning(request, key, &self.asker).await;
+            asked = question;
+            reply = by_meaning;
+        }
+        let reply = reply.filter(|_| self.read);
         self.record(match &reply {
             Some(reply) => CacheLookup::Hit { saved: reply.usage },
             None => CacheLookup::Miss,
         });
-        reply
+        (reply, asked)
     }
 }
 
@@ -320,7 +461,8 @@ fn replay(reply: CachedReply) -> EventStream {
 impl ModelClient for CachedClient {
     async fn converse(&self, request: &ChatRequest) -> Result<ChatResponse> {
         let key = self.cache.key(request);
-        if let Some(reply) = self.hit(&key).await {
+        let (hit, asked) = self.hit(request, &key).await;
+        if let Some(reply) = hit {
             return Ok(ChatResponse::new(
                 Message::assistant(reply.text),
                 reply.stop_reason,
@@ -337,16 +479,18 @@ impl ModelClient for CachedClient {
                 usage: response.usage(),
                 question: question_of(request),
             };
-            self.cache.keep(&key, &reply).await;
+            self.cache.keep(&key, &reply, asked.as_ref()).await;
         }
         Ok(response)
     }
 
     async fn converse_stream(&self, request: &ChatRequest) -> Result<EventStream> {
         let key = self.cache.key(request);
-        if let Some(reply) = self.hit(&key).await {
+        let (hit, asked) = self.hit(request, &key).await;
+        if let Some(reply) = hit {
             return Ok(replay(reply));
         }
+        let mut asked = asked;
         let events = self.inner.converse_stream(request).await?;
         let request_id = events.request_id().map(str::to_string);
         // Watches the reply go by; keeps it only when its last event has arrived whole.
@@ -372,8 +516,9 @@ impl ModelClient for CachedClient {
                     };
                     let cache = cache.clone();
                     let key = key.clone();
+                    let asked = asked.take();
                     // The reply is complete; keeping it must not wait on the reader.
-                    tokio::spawn(async move { cache.keep(&key, &reply).await });
+                    tokio::spawn(async move { cache.keep(&key, &reply, asked.as_ref()).await });
                 }
             }
             Ok(StreamEvent::GuardrailTrace(_) | StreamEvent::ContentBlockStop { .. }) => {}

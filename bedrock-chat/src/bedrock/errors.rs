@@ -71,6 +71,25 @@ impl ServiceCode for ConverseStreamError {
     }
 }
 
+impl ServiceCode for aws_sdk_bedrockruntime::operation::invoke_model::InvokeModelError {
+    fn service_code(&self) -> Option<&str> {
+        use aws_sdk_bedrockruntime::operation::invoke_model::InvokeModelError as E;
+        Some(match self {
+            E::AccessDeniedException(_) => "AccessDeniedException",
+            E::InternalServerException(_) => "InternalServerException",
+            E::ModelErrorException(_) => "ModelErrorException",
+            E::ModelNotReadyException(_) => "ModelNotReadyException",
+            E::ModelTimeoutException(_) => "ModelTimeoutException",
+            E::ResourceNotFoundException(_) => "ResourceNotFoundException",
+            E::ServiceQuotaExceededException(_) => "ServiceQuotaExceededException",
+            E::ServiceUnavailableException(_) => "ServiceUnavailableException",
+            E::ThrottlingException(_) => "ThrottlingException",
+            E::ValidationException(_) => "ValidationException",
+            other => return other.code(),
+        })
+    }
+}
+
 impl ServiceCode for ConverseStreamOutputError {
     fn service_code(&self) -> Option<&str> {
         Some(match self {

@@ -1,6 +1,7 @@
 //! `BedrockClient`: the [`ModelClient`] for Amazon Bedrock's Converse and ConverseStream APIs.
 
 mod convert;
+mod embeddings;
 mod errors;
 mod reused_home;
 
@@ -25,6 +26,7 @@ use crate::event_stream::EventStream;
 use crate::request::ChatRequest;
 use crate::response::ChatResponse;
 use crate::settings::{ConnectionSettings, validate_region};
+pub use embeddings::{DEFAULT_EMBEDDING_MODEL, TitanEmbedder};
 use errors::{CallContext, from_sdk_error};
 
 /// A [`ModelClient`] that talks to Amazon Bedrock through the AWS SDK.

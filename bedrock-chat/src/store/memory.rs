@@ -16,8 +16,8 @@ use tokio::time::Instant;
 
 use super::reply_lru::ReplyLru;
 use super::{
-    Cap, ConversationStore, ConversationSummary, LONGEST_TTL, Lease, Rate, Slots, StoreError,
-    StoredConversation, new_id, now_secs, title_of,
+    CachedQuestion, Cap, ConversationStore, ConversationSummary, LONGEST_TTL, Lease, Rate, Slots,
+    StoreError, StoredConversation, new_id, now_secs, title_of,
 };
 use crate::session::SavedConversation;
 
@@ -614,6 +614,28 @@ impl ConversationStore for MemoryStore {
         let mut replies = self.replies.lock().unwrap_or_else(|e| e.into_inner());
         replies.put(key, reply, ttl);
         Ok(())
+    }
+
+    async fn add_cached_question(
+        &self,
+        partition: &str,
+        key: &str,
+        embedding: &[f32],
+        most: usize,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let question = CachedQuestion {
+            key: key.to_string(),
+            embedding: embedding.to_vec(),
+        };
+        let mut replies = self.replies.lock().unwrap_or_else(|e| e.into_inner());
+        replies.add_question(partition, question, most, ttl);
+        Ok(())
+    }
+
+    async fn cached_questions(&self, partition: &str) -> Result<Vec<CachedQuestion>, StoreError> {
+        let mut replies = self.replies.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(replies.questions(partition))
     }
 }
 

@@ -285,6 +285,38 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
         let _ = (key, reply, ttl);
         Ok(())
     }
+
+    /// For the [`ReplyCache`](crate::ReplyCache)'s semantic mode: remembers that the first
+    /// question whose exact key is `key` has `embedding`, in `partition` (requests alike in all
+    /// but their question), keeping the newest `most` of a partition, for `ttl`. A store
+    /// without a reply cache keeps nothing.
+    async fn add_cached_question(
+        &self,
+        partition: &str,
+        key: &str,
+        embedding: &[f32],
+        most: usize,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let _ = (partition, key, embedding, most, ttl);
+        Ok(())
+    }
+
+    /// The questions remembered in `partition`, newest first, as `(key, embedding)`.
+    async fn cached_questions(&self, partition: &str) -> Result<Vec<CachedQuestion>, StoreError> {
+        let _ = partition;
+        Ok(Vec::new())
+    }
+}
+
+/// A question the reply cache's semantic mode remembers: the exact key its answer is kept
+/// under, and its embedding.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CachedQuestion {
+    /// The exact key of the request that asked it.
+    pub key: String,
+    /// Its embedding.
+    pub embedding: Vec<f32>,
 }
 
 /// An account and its daily cap, for [`ConversationStore::reserve_spending`].

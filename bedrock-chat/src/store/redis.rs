@@ -41,8 +41,11 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{AsyncCommands, IntoConnectionInfo, Script};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
 use super::{
-    Cap, ConversationStore, ConversationSummary, Lease, Rate, Slots, StoreError,
+    CachedQuestion, Cap, ConversationStore, ConversationSummary, Lease, Rate, Slots, StoreError,
     StoredConversation, new_id, now_secs, title_of,
 };
 use crate::session::SavedConversation;
@@ -450,6 +453,11 @@ impl RedisStore {
 
     fn slots_key(&self, key: &str) -> String {
         format!("{}:{{limits}}:slots:{key}", self.prefix)
+    }
+
+    /// The semantic reply cache's list of one partition's questions.
+    fn questions_key(&self, partition: &str) -> String {
+        format!("{}:{{rcq:{partition}}}", self.prefix)
     }
 
     /// The reply cache's keys of one question: its askers and its reply, in one hash slot.
@@ -1264,6 +1272,61 @@ impl ConversationStore for RedisStore {
             .await
             .map_err(|e| self.unavailable(&e))?;
         Ok(())
+    }
+
+    async fn add_cached_question(
+        &self,
+        partition: &str,
+        key: &str,
+        embedding: &[f32],
+        most: usize,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        // `KEY BASE64(f32 little-endian...)`: a quarter of the bytes of JSON numbers, read
+        // whole on every semantic lookup.
+        let bytes: Vec<u8> = embedding.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let item = format!("{key} {}", BASE64.encode(bytes));
+        let list = self.questions_key(partition);
+        let mut connection = self.connection().await?;
+        let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        redis::pipe()
+            .atomic()
+            .lpush(&list, item)
+            .ignore()
+            .ltrim(
+                &list,
+                0,
+                isize::try_from(most.max(1)).unwrap_or(isize::MAX) - 1,
+            )
+            .ignore()
+            .pexpire(&list, i64::try_from(ttl).unwrap_or(i64::MAX))
+            .ignore()
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))
+    }
+
+    async fn cached_questions(&self, partition: &str) -> Result<Vec<CachedQuestion>, StoreError> {
+        let mut connection = self.connection().await?;
+        let items: Vec<String> = connection
+            .lrange(self.questions_key(partition), 0, -1)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let (key, encoded) = item.split_once(' ')?;
+                let bytes = BASE64.decode(encoded).ok()?;
+                let embedding = bytes
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
+                Some(CachedQuestion {
+                    key: key.to_string(),
+                    embedding,
+                })
+            })
+            .collect())
     }
 }
 

@@ -1,10 +1,12 @@
 //! The memory store's reply cache: entries bounded in bytes, the least recently used going
 //! first, each living a TTL from when it was first asked for.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use super::CachedQuestion;
 
 /// What an entry costs beyond its strings: the maps' own bookkeeping, roughly.
 const ENTRY_OVERHEAD: usize = 128;
@@ -19,12 +21,29 @@ struct Entry {
     size: usize,
 }
 
+/// A partition's remembered questions, newest first.
+#[derive(Debug)]
+struct Questions {
+    list: VecDeque<CachedQuestion>,
+    expires: Instant,
+    used: u64,
+    size: usize,
+}
+
+/// What an `order` slot points at.
+#[derive(Debug)]
+enum Slot {
+    Entry(String),
+    Questions(String),
+}
+
 /// The cache itself, inside the memory store's lock of its own.
 #[derive(Debug)]
 pub(crate) struct ReplyLru {
     entries: HashMap<String, Entry>,
-    /// `used -> key`, least recently used first.
-    order: BTreeMap<u64, String>,
+    questions: HashMap<String, Questions>,
+    /// `used -> what`, least recently used first.
+    order: BTreeMap<u64, Slot>,
     clock: u64,
     bytes: usize,
     max_bytes: usize,
@@ -34,6 +53,7 @@ impl ReplyLru {
     pub(crate) fn new(max_bytes: usize) -> Self {
         ReplyLru {
             entries: HashMap::new(),
+            questions: HashMap::new(),
             order: BTreeMap::new(),
             clock: 0,
             bytes: 0,
@@ -78,7 +98,7 @@ impl ReplyLru {
         let reply = entry.reply.clone();
         self.order.remove(&entry.used);
         entry.used = clock;
-        self.order.insert(clock, key.to_string());
+        self.order.insert(clock, Slot::Entry(key.to_string()));
         self.bytes += added;
         self.evict();
         (others, reply)
@@ -103,7 +123,7 @@ impl ReplyLru {
                     size,
                 },
             );
-            self.order.insert(self.clock, key.to_string());
+            self.order.insert(self.clock, Slot::Entry(key.to_string()));
             self.bytes += size;
         }
         if let Some(entry) = self.entries.get_mut(key)
@@ -125,12 +145,79 @@ impl ReplyLru {
 
     fn evict(&mut self) {
         while self.bytes > self.max_bytes {
-            let Some((_, key)) = self.order.pop_first() else {
+            let Some((_, slot)) = self.order.pop_first() else {
                 break;
             };
-            if let Some(entry) = self.entries.remove(&key) {
-                self.bytes -= entry.size;
+            match slot {
+                Slot::Entry(key) => {
+                    if let Some(entry) = self.entries.remove(&key) {
+                        self.bytes -= entry.size;
+                    }
+                }
+                Slot::Questions(partition) => {
+                    if let Some(questions) = self.questions.remove(&partition) {
+                        self.bytes -= questions.size;
+                    }
+                }
             }
+        }
+    }
+
+    /// Remembers a question of `partition`, keeping its newest `most`.
+    pub(crate) fn add_question(
+        &mut self,
+        partition: &str,
+        question: CachedQuestion,
+        most: usize,
+        ttl: Duration,
+    ) {
+        let now = Instant::now();
+        if self
+            .questions
+            .get(partition)
+            .is_some_and(|q| q.expires <= now)
+            && let Some(old) = self.questions.remove(partition)
+        {
+            self.order.remove(&old.used);
+            self.bytes -= old.size;
+        }
+        self.clock += 1;
+        let clock = self.clock;
+        let questions = self
+            .questions
+            .entry(partition.to_string())
+            .or_insert_with(|| Questions {
+                list: VecDeque::new(),
+                expires: now + ttl,
+                used: clock,
+                size: partition.len() + ENTRY_OVERHEAD,
+            });
+        let before = if questions.used == clock && questions.list.is_empty() {
+            0
+        } else {
+            questions.size
+        };
+        questions.size += question_size(&question);
+        questions.list.push_front(question);
+        while questions.list.len() > most.max(1) {
+            if let Some(dropped) = questions.list.pop_back() {
+                questions.size -= question_size(&dropped);
+            }
+        }
+        self.order.remove(&questions.used);
+        questions.used = clock;
+        self.order
+            .insert(clock, Slot::Questions(partition.to_string()));
+        self.bytes = self.bytes + questions.size - before;
+        self.evict();
+    }
+
+    /// The questions remembered in `partition`, newest first.
+    pub(crate) fn questions(&mut self, partition: &str) -> Vec<CachedQuestion> {
+        let now = Instant::now();
+        match self.questions.get(partition) {
+            Some(questions) if questions.expires > now => questions.list.iter().cloned().collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -138,6 +225,10 @@ impl ReplyLru {
     fn bytes(&self) -> usize {
         self.bytes
     }
+}
+
+fn question_size(question: &CachedQuestion) -> usize {
+    question.key.len() + question.embedding.len() * 4 + 32
 }
 
 #[cfg(test)]
@@ -182,6 +273,23 @@ mod tests {
         let sum: usize = lru.entries.values().map(|e| e.size).sum();
         assert_eq!(lru.bytes(), sum);
         assert!(lru.bytes() <= lru.max_bytes);
+    }
+
+    #[test]
+    fn a_partition_keeps_its_newest_questions_within_the_bound() {
+        let mut lru = ReplyLru::new(1 << 20);
+        for n in 0..5 {
+            let question = CachedQuestion {
+                key: format!("k{n}"),
+                embedding: vec![n as f32; 8],
+            };
+            lru.add_question("p", question, 3, DAY);
+        }
+        let keys: Vec<String> = lru.questions("p").into_iter().map(|q| q.key).collect();
+        assert_eq!(keys, ["k4", "k3", "k2"]);
+        assert!(lru.questions("other").is_empty());
+        let sum: usize = lru.questions.values().map(|q| q.size).sum();
+        assert_eq!(lru.bytes(), sum);
     }
 
     #[test]

@@ -48,6 +48,10 @@ struct State {
     served: u64,
     connections: u64,
     not_recording: bool,
+    /// `InvokeModel` calls for embeddings: counted apart from Converse, never recorded.
+    embeddings: usize,
+    /// What the embeddings model answers instead of a vector, when set.
+    embedding_error: Option<FakeError>,
 }
 
 /// A fake Bedrock runtime on 127.0.0.1, for tests that drive the real AWS SDK.
@@ -178,6 +182,19 @@ impl FakeBedrock {
         self.state().connections
     }
 
+    /// How many embeddings (`InvokeModel` on an embeddings model) were asked for; they are not
+    /// in [`request_count`](Self::request_count) or [`requests`](Self::requests).
+    pub fn embedding_count(&self) -> usize {
+        self.state().embeddings
+    }
+
+    /// Makes the embeddings model answer with `error` (Bedrock's shape and status) until
+    /// called again with `None`.
+    pub fn set_embedding_error(&self, error: Option<FakeError>) -> &Self {
+        self.state().embedding_error = error;
+        self
+    }
+
     /// How many requests were received (since the last [`reset`](Self::reset)), recorded or
     /// not.
     pub fn request_count(&self) -> usize {
@@ -302,6 +319,9 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
         .await
         .map(|collected| collected.to_bytes())
         .unwrap_or_default();
+    if path.starts_with("/model/") && path.ends_with("/invoke") {
+        return Ok(embed(&state, &body));
+    }
     let Some((model_id, operation)) = parse_path(&path) else {
         return Ok(plain(
             StatusCode::NOT_FOUND,
@@ -354,6 +374,87 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
     }
     let request_id = format!("00000000-0000-4000-8000-{request_number:012x}");
     respond(reply, operation, input_tokens, &request_id)
+}
+
+/// `InvokeModel` on an embeddings model, in Amazon Titan Text Embeddings V2's shape: a
+/// deterministic vector made from the text's content words (lowercased, plural `s` dropped, a
+/// few common words left out), each word at dimensions of its own, normalized. Paraphrases with
+/// the same content words land on the same vector; a question sharing half its words lands at
+/// a cosine of about 0.5; unrelated questions near 0.
+fn embed(state: &Arc<Mutex<State>>, body: &[u8]) -> Response<Body> {
+    let error = {
+        let mut state = lock(state);
+        state.embeddings += 1;
+        state.embedding_error.clone()
+    };
+    let request_id = "00000000-0000-4000-8000-embedding000";
+    if let Some(error) = error {
+        return error_response(&error, request_id);
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "SerializationException",
+            "the body is not JSON",
+        );
+    };
+    let Some(text) = body["inputText"].as_str() else {
+        return error_response(
+            &FakeError::Validation("inputText is required".to_string()),
+            request_id,
+        );
+    };
+    let dimensions = body["dimensions"].as_u64().unwrap_or(1024) as usize;
+    let vector = fake_embedding(text, dimensions);
+    let answer = serde_json::json!({
+        "embedding": vector,
+        "embeddingsByType": {"float": vector},
+        "inputTextTokenCount": text.split_whitespace().count(),
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .header("x-amzn-requestid", request_id)
+        .body(full(Bytes::from(answer.to_string())))
+        .unwrap_or_else(|_| Response::new(full(Bytes::new())))
+}
+
+/// The fake's embedding of `text` (see [`embed`]).
+pub fn fake_embedding(text: &str, dimensions: usize) -> Vec<f32> {
+    const COMMON: &[&str] = &[
+        "a", "an", "the", "is", "are", "do", "does", "what", "whats", "your", "you", "i", "me",
+        "my", "of", "to", "for", "please", "can", "how", "tell", "about", "and", "on", "in", "it",
+        "be", "there", "this",
+    ];
+    let dimensions = dimensions.max(8);
+    let mut vector = vec![0f32; dimensions];
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .map(|w| w.to_lowercase())
+        .filter(|w| !w.is_empty())
+    {
+        let word = word
+            .strip_suffix('s')
+            .filter(|w| w.len() > 2)
+            .unwrap_or(&word);
+        if COMMON.contains(&word) {
+            continue;
+        }
+        // FNV-1a: a word's dimensions, the same in every run.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in word.bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        for k in 0..4u64 {
+            let index = (hash.rotate_left((k * 16) as u32) % dimensions as u64) as usize;
+            vector[index] += 1.0;
+        }
+    }
+    let norm = vector.iter().map(|v| v * v).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        vector.iter_mut().for_each(|v| *v /= norm);
+    }
+    vector
 }
 
 fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id: &str) -> Handled {

@@ -39,7 +39,9 @@ mod scripted;
 mod store_contract;
 mod wire;
 
-pub use fake_bedrock::{FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, FakeBedrock, isolated_aws_env};
+pub use fake_bedrock::{
+    FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, FakeBedrock, fake_embedding, isolated_aws_env,
+};
 #[cfg(all(feature = "redis", unix))]
 pub use redis_server::{RedisCluster, RedisServer, RedisTlsServer};
 pub use script::{FakeError, FakeReply, Operation, RecordedRequest, StreamFault};

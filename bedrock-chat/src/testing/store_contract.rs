@@ -430,4 +430,26 @@ pub async fn reply_cache_contract(store: &dyn ConversationStore, prefix: &str) {
         (0, None),
         "questions never share"
     );
+
+    // Questions for matching by meaning: newest first, the newest `most` kept, per partition.
+    let partition = format!("{prefix}partition");
+    for n in 0..4 {
+        store
+            .add_cached_question(&partition, &format!("k{n}"), &[n as f32, 0.5], 3, day)
+            .await
+            .expect("add a question");
+    }
+    let questions = store.cached_questions(&partition).await.expect("questions");
+    let keys: Vec<&str> = questions.iter().map(|q| q.key.as_str()).collect();
+    assert_eq!(keys, ["k3", "k2", "k1"], "the newest three, newest first");
+    assert_eq!(
+        questions[0].embedding,
+        [3.0, 0.5],
+        "embeddings come back as they went in"
+    );
+    let elsewhere = store
+        .cached_questions(&format!("{prefix}another partition"))
+        .await
+        .expect("questions");
+    assert!(elsewhere.is_empty(), "partitions never share");
 }
