@@ -505,10 +505,10 @@ async fn metrics_count_requests_turns_tokens_retries_and_store_operations() {
     let metrics = visitor.get("/metrics").await.text().await.unwrap();
     for expected in [
         "bedrock_chat_http_requests_total{route=\"/api/conversations/{id}/messages\",method=\"POST\",status=\"200\"}",
-        "bedrock_chat_turns_total{api=\"chat\",outcome=\"ok\"}",
+        "bedrock_chat_turns_total{api=\"chat\",model=\"us.anthropic.claude-sonnet-4-5-20250929-v1:0\",outcome=\"ok\"}",
         "bedrock_chat_time_to_first_token_seconds_bucket",
         "bedrock_chat_turn_duration_seconds_bucket",
-        "bedrock_chat_tokens_total{api=\"chat\",direction=\"output\"}",
+        "bedrock_chat_tokens_total{api=\"chat\",model=\"us.anthropic.claude-sonnet-4-5-20250929-v1:0\",direction=\"output\"}",
         "bedrock_chat_retries_total{kind=\"throttled\"}",
         "bedrock_chat_throttles_total",
         "bedrock_chat_store_operation_seconds_bucket{operation=\"save_and_release\"",
