@@ -1171,6 +1171,7 @@ async function turn(path, text) {
         else requestRender(reply);
         scrollToEnd();
         usageEl.textContent = formatUsage(event.data.conversation_usage, event.data.conversation_cost_usd);
+        if (event.data.cached) notice("answered from the cache of frequently asked questions, at no cost; Regenerate asks the model");
       } else if (event.name === "error") {
         throw event.data;
       }

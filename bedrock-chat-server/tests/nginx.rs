@@ -212,6 +212,7 @@ async fn instances_can_stop_mid_reply_and_forged_addresses_change_nothing() {
     config.trusted_proxies = TrustedProxies::Hops(1);
     config.shutdown_grace = Duration::from_millis(200);
     config.limits.address_turns_per_minute = 4;
+    config.openai_api = true;
     // Each instance has its own fake, so the one writing a reply is known by its requests.
     // A first reply stalls after its first words, long enough to stop its instance.
     let stalling = || async {
@@ -309,5 +310,42 @@ async fn instances_can_stop_mid_reply_and_forged_addresses_change_nothing() {
         statuses,
         [200, 200, 429, 429],
         "two turns were taken before"
+    );
+
+    // Bodies: nginx lets through what the server allows, so a body too large gets the
+    // server's JSON 413 (browser API, 1 MiB and room), and /v1 takes inline images past 2 MB.
+    let too_large = browser
+        .post(format!("{base}/api/conversations/{id}/messages"))
+        .header("content-type", "application/json")
+        .body(format!("{{\"text\": \"{}\"}}", "a".repeat(1_500_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_large.status(), 413);
+    assert!(
+        too_large.text().await.unwrap().contains("\"kind\""),
+        "the server's JSON, not nginx's page"
+    );
+    let big_v1 = browser
+        .post(format!("{base}/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(format!(
+            "{{\"model\": \"default\", \"messages\": [{{\"role\": \"user\", \"content\": \"{}\"}}]}}",
+            "b".repeat(3_000_000)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        big_v1.status(),
+        413,
+        "nginx let /v1's 3 MB through to the server"
+    );
+    assert!(
+        big_v1.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "the server answered"
     );
 }

@@ -419,7 +419,9 @@ fn embed(state: &Arc<Mutex<State>>, body: &[u8]) -> Response<Body> {
         .unwrap_or_else(|_| Response::new(full(Bytes::new())))
 }
 
-/// The fake's embedding of `text` (see [`embed`]).
+/// The fake's embedding of `text`, as its `InvokeModel` answers: the text's content words
+/// (lowercased, a plural `s` dropped, common words left out), each at dimensions of its own,
+/// normalized.
 pub fn fake_embedding(text: &str, dimensions: usize) -> Vec<f32> {
     const COMMON: &[&str] = &[
         "a", "an", "the", "is", "are", "do", "does", "what", "whats", "your", "you", "i", "me",
