@@ -96,6 +96,7 @@ fn translate(key: &Key) -> Option<Translation> {
         "bedrock_chat_reply_cache_saved_microdollars_total" => {
             ("ReplyCacheSavedUSD", "None", 1e-6, &[])
         }
+        "bedrock_chat_reply_cache_entries" => ("ReplyCacheEntries", "Count", 1.0, &[]),
         _ => return None,
     };
     Some(Translation {
@@ -131,6 +132,25 @@ impl CounterFn for SumHandle {
     fn absolute(&self, value: u64) {
         let before = self.last.swap(value, Ordering::Relaxed);
         self.increment(value.saturating_sub(before));
+    }
+}
+
+/// A gauge's value, as `f64` bits; NaN until it is first set.
+struct Level(AtomicU64);
+
+impl metrics::GaugeFn for Level {
+    fn increment(&self, value: f64) {
+        let now = f64::from_bits(self.0.load(Ordering::Relaxed));
+        let now = if now.is_nan() { 0.0 } else { now };
+        self.set(now + value);
+    }
+
+    fn decrement(&self, value: f64) {
+        self.increment(-value);
+    }
+
+    fn set(&self, value: f64) {
+        self.0.store(value.to_bits(), Ordering::Relaxed);
     }
 }
 
@@ -179,6 +199,7 @@ type SeriesKey = (Dimensions, &'static str);
 struct Series {
     sums: BTreeMap<SeriesKey, (Arc<Sum>, &'static str)>,
     samples: BTreeMap<SeriesKey, (Arc<Mutex<Samples>>, &'static str)>,
+    levels: BTreeMap<SeriesKey, (Arc<Level>, &'static str)>,
 }
 
 /// One interval's values of one set of dimension values: (name, unit, sum) and (name, unit,
@@ -195,6 +216,7 @@ pub struct EmfRecorder {
     /// The facade registers a key on every `counter!` call: each key is translated once.
     counters: Mutex<HashMap<Key, Option<Counter>>>,
     histograms: Mutex<HashMap<Key, Option<Histogram>>>,
+    gauges: Mutex<HashMap<Key, Option<Gauge>>>,
 }
 
 impl std::fmt::Debug for EmfRecorder {
@@ -213,6 +235,7 @@ impl EmfRecorder {
             series: Mutex::default(),
             counters: Mutex::default(),
             histograms: Mutex::default(),
+            gauges: Mutex::default(),
         }
     }
 
@@ -248,6 +271,18 @@ impl EmfRecorder {
             for ((dimensions, name), (sum, unit)) in &series.sums {
                 let value = std::mem::take(&mut *sum.0.lock().map_err(poisoned)?);
                 if value != 0.0 {
+                    lines
+                        .entry(dimensions.clone())
+                        .or_default()
+                        .0
+                        .push((name, unit, value));
+                }
+            }
+            for ((dimensions, name), (level, unit)) in &series.levels {
+                // A gauge is written each interval once it has a value: it says how things
+                // are, not what happened.
+                let value = f64::from_bits(level.0.load(Ordering::Relaxed));
+                if !value.is_nan() {
                     lines
                         .entry(dimensions.clone())
                         .or_default()
@@ -370,8 +405,29 @@ impl Recorder for EmfRecorder {
             .unwrap_or_else(Counter::noop)
     }
 
-    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
-        Gauge::noop()
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        let Ok(mut gauges) = self.gauges.lock() else {
+            return Gauge::noop();
+        };
+        gauges
+            .entry(key.clone())
+            .or_insert_with(|| {
+                let translation = translate(key)?;
+                let dimensions = Self::dimensions(key, &translation);
+                let mut series = self.series.lock().ok()?;
+                let (level, _) = series
+                    .levels
+                    .entry((dimensions, translation.name))
+                    .or_insert_with(|| {
+                        (
+                            Arc::new(Level(AtomicU64::new(f64::NAN.to_bits()))),
+                            translation.unit,
+                        )
+                    });
+                Some(Gauge::from_arc(level.clone()))
+            })
+            .clone()
+            .unwrap_or_else(Gauge::noop)
     }
 
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {

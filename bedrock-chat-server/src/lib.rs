@@ -223,6 +223,7 @@ pub async fn serve(
     let stop_turns = state.stop_turns().clone();
     let limits = state.config().limits.clone();
     let proxies = state.config().trusted_proxies.clone();
+    let cache_count = tokio::spawn(count_cached_replies(state.clone()));
     let app = router(state);
     let upkeep = tokio::spawn(telemetry::keep_up());
     let shutdown = async move {
@@ -239,7 +240,23 @@ pub async fn serve(
     };
     let served = listener::run(listener, app, &limits, &proxies, shutdown).await;
     upkeep.abort();
+    cache_count.abort();
     served
+}
+
+/// Keeps the reply cache's entry count (a gauge) current while the server runs, when it has a
+/// reply cache: one cheap store call every 15 seconds.
+async fn count_cached_replies(state: AppState) {
+    if state.reply_cache().is_none() {
+        return;
+    }
+    let mut every = tokio::time::interval(Duration::from_secs(15));
+    loop {
+        every.tick().await;
+        if let Ok(Some(count)) = state.store().cached_reply_count().await {
+            telemetry::reply_cache_entries(count);
+        }
+    }
 }
 
 /// Resolves at SIGTERM or Ctrl-C (SIGINT).

@@ -278,6 +278,11 @@ pub fn reply_cache(hit: bool, saved_usd: Option<f64>) {
     }
 }
 
+/// How many replies the reply cache keeps now.
+pub fn reply_cache_entries(count: u64) {
+    gauge!("bedrock_chat_reply_cache_entries").set(count as f64);
+}
+
 /// Admission refused a turn or a new conversation, for this limit (an error kind).
 pub fn refused(limit: ErrorKind) {
     counter!("bedrock_chat_refusals_total", "limit" => limit.as_str()).increment(1);
@@ -456,6 +461,10 @@ impl ConversationStore for MeteredStore {
                 .add_cached_question(partition, key, embedding, most, ttl),
         )
         .await
+    }
+
+    async fn cached_reply_count(&self) -> Result<Option<u64>, StoreError> {
+        metered("cached_reply_count", self.0.cached_reply_count()).await
     }
 
     async fn cached_questions(&self, partition: &str) -> Result<Vec<CachedQuestion>, StoreError> {

@@ -633,6 +633,11 @@ impl ConversationStore for MemoryStore {
         Ok(())
     }
 
+    async fn cached_reply_count(&self) -> Result<Option<u64>, StoreError> {
+        let replies = self.replies.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(Some(replies.reply_count()))
+    }
+
     async fn cached_questions(&self, partition: &str) -> Result<Vec<CachedQuestion>, StoreError> {
         let mut replies = self.replies.lock().unwrap_or_else(|e| e.into_inner());
         Ok(replies.questions(partition))

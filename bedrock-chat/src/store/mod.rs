@@ -302,6 +302,12 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 
+    /// How many replies the [`ReplyCache`](crate::ReplyCache) keeps now (for a metric), or
+    /// `None` when the store cannot tell cheaply. A store without a reply cache keeps none.
+    async fn cached_reply_count(&self) -> Result<Option<u64>, StoreError> {
+        Ok(Some(0))
+    }
+
     /// The questions remembered in `partition`, newest first, as `(key, embedding)`.
     async fn cached_questions(&self, partition: &str) -> Result<Vec<CachedQuestion>, StoreError> {
         let _ = partition;

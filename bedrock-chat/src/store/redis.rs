@@ -187,6 +187,13 @@ return {0}
     )
 });
 
+/// Milliseconds since the Unix epoch, by this instance's clock.
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// The reply cache's ask: adds `ARGV[1]` to the askers of `KEYS[1]` (a set living `ARGV[3]`
 /// ms from its first ask, holding at most `ARGV[2]` + 1 askers) and returns how many others
 /// asked, and the reply at `KEYS[2]` (nil when none).
@@ -453,6 +460,11 @@ impl RedisStore {
 
     fn slots_key(&self, key: &str) -> String {
         format!("{}:{{limits}}:slots:{key}", self.prefix)
+    }
+
+    /// Every kept reply by when it expires, for counting them.
+    fn replies_index_key(&self) -> String {
+        format!("{}:{{rc}}:replies", self.prefix)
     }
 
     /// The semantic reply cache's list of one partition's questions.
@@ -1261,16 +1273,27 @@ impl ConversationStore for RedisStore {
     ) -> Result<(), StoreError> {
         let (_, reply_key) = self.reply_keys(key);
         let mut connection = self.connection().await?;
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         // NX: the first answer stays; PX: it lives its TTL, however often it is read.
-        let _: Option<String> = redis::cmd("SET")
-            .arg(reply_key)
+        let stored: Option<String> = redis::cmd("SET")
+            .arg(&reply_key)
             .arg(reply)
             .arg("NX")
             .arg("PX")
-            .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1))
+            .arg(ttl_ms)
             .query_async(&mut connection)
             .await
             .map_err(|e| self.unavailable(&e))?;
+        if stored.is_some() {
+            // Indexed by when it expires, so the count needs no scan of the keyspace.
+            let expires = now_millis().saturating_add(ttl_ms);
+            let indexed: redis::RedisResult<()> = connection
+                .zadd(self.replies_index_key(), &reply_key, expires)
+                .await;
+            if let Err(error) = indexed {
+                tracing::warn!(error = %error.kind_description(), "could not index a cached reply");
+            }
+        }
         Ok(())
     }
 
@@ -1304,6 +1327,22 @@ impl ConversationStore for RedisStore {
             .query_async::<()>(&mut connection)
             .await
             .map_err(|e| self.unavailable(&e))
+    }
+
+    async fn cached_reply_count(&self) -> Result<Option<u64>, StoreError> {
+        let index = self.replies_index_key();
+        let mut connection = self.connection().await?;
+        let (count,): (u64,) = redis::pipe()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&index)
+            .arg("-inf")
+            .arg(now_millis())
+            .ignore()
+            .zcard(&index)
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        Ok(Some(count))
     }
 
     async fn cached_questions(&self, partition: &str) -> Result<Vec<CachedQuestion>, StoreError> {

@@ -212,6 +212,15 @@ impl ReplyLru {
         self.evict();
     }
 
+    /// How many replies are kept and not yet expired.
+    pub(crate) fn reply_count(&self) -> u64 {
+        let now = Instant::now();
+        self.entries
+            .values()
+            .filter(|entry| entry.reply.is_some() && entry.expires > now)
+            .count() as u64
+    }
+
     /// The questions remembered in `partition`, newest first.
     pub(crate) fn questions(&mut self, partition: &str) -> Vec<CachedQuestion> {
         let now = Instant::now();

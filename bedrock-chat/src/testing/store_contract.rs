@@ -421,6 +421,11 @@ pub async fn reply_cache_contract(store: &dyn ConversationStore, prefix: &str) {
     }
     let (others, _) = ask("a").await.expect("ask");
     assert!(others >= 2, "an early asker sees the later ones");
+    let count = store.cached_reply_count().await.expect("count");
+    assert!(
+        count.is_none_or(|count| count == 1),
+        "one reply kept, counted once: {count:?}"
+    );
     let other_key = format!("{prefix}another question");
     assert_eq!(
         store
