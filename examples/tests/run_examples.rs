@@ -223,13 +223,50 @@ async fn fake_bedrock_serves_another_program() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Command::new(example_path("fake_bedrock"));
     server
-        .args(["--chunk-delay", "0"])
+        .args([
+            "--chunk-delay",
+            "0",
+            "--reply",
+            "First answer.",
+            "--reply",
+            "Every later one.",
+        ])
         .stdout(Stdio::piped())
         .kill_on_drop(true);
     let mut server = server.spawn().unwrap();
     let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
     let url = lines.next_line().await.unwrap().unwrap();
     let output = run(example("one_question", &url, dir.path())).await;
-    assert!(stdout(&output).contains("This is the fake Bedrock."));
+    assert!(
+        stdout(&output).contains("First answer."),
+        "{}",
+        stdout(&output)
+    );
+    let output = run(example("one_question", &url, dir.path())).await;
+    assert!(stdout(&output).contains("Every later one."));
     server.kill().await.unwrap();
+
+    // It explains itself, and a mistake is one line and status 2, not a backtrace.
+    let help = Command::new(example_path("fake_bedrock"))
+        .arg("--help")
+        .output()
+        .await
+        .unwrap();
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in ["--port", "--throttle", "--chunk-delay", "--reply"] {
+        assert!(text.contains(flag), "{flag} missing from --help:\n{text}");
+    }
+    let wrong = Command::new(example_path("fake_bedrock"))
+        .args(["--chunk-delay", "soon"])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        said.contains("--chunk-delay") && !said.contains("backtrace"),
+        "{said}"
+    );
 }
