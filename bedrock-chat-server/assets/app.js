@@ -1062,7 +1062,7 @@ function setCurrent(id) {
 
 async function openConversation(id) {
   if (state.busy) return;
-  document.body.classList.remove("menu-open");
+  setMenu(false);
   const response = await api("GET", `/conversations/${encodeURIComponent(id)}`);
   if (!response.ok) {
     setCurrent(null);
@@ -1088,7 +1088,7 @@ async function deleteConversation(id) {
 
 function newChat() {
   if (state.busy) return;
-  document.body.classList.remove("menu-open");
+  setMenu(false);
   setCurrent(null);
   showConversation(null);
   refreshList();
@@ -1201,7 +1201,10 @@ async function turn(path, text) {
     }
   }
   setBusy(false);
-  await refreshList();
+  // The first message names the conversation: the header follows the list at once.
+  const conversations = (await refreshList()) || [];
+  const here = conversations.find((c) => c.id === state.current);
+  if (here) titleEl.textContent = here.title;
 }
 
 function send(text) {
@@ -1246,9 +1249,26 @@ stopButton.addEventListener("click", () => {
 });
 
 $("new-chat").addEventListener("click", newChat);
-$("menu").addEventListener("click", () => {
-  const open = document.body.classList.toggle("menu-open");
+// On a phone the list is a drawer: the menu button, Escape, a tap outside it, or choosing a
+// conversation closes it, and aria-expanded always says which.
+function setMenu(open) {
+  document.body.classList.toggle("menu-open", open);
   $("menu").setAttribute("aria-expanded", String(open));
+}
+$("menu").addEventListener("click", (event) => {
+  event.stopPropagation();
+  setMenu(!document.body.classList.contains("menu-open"));
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && document.body.classList.contains("menu-open")) {
+    setMenu(false);
+    $("menu").focus();
+  }
+});
+document.addEventListener("click", (event) => {
+  if (document.body.classList.contains("menu-open") && !$("sidebar").contains(event.target)) {
+    setMenu(false);
+  }
 });
 
 // --- start ------------------------------------------------------------------------------------------

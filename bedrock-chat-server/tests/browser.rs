@@ -110,6 +110,18 @@ async fn a_visitor_chats_sees_the_stream_and_the_conversation_survives_a_reload(
         "document.querySelector('#usage').textContent.includes('tokens')",
     )
     .await;
+    // The first message names the conversation, in the header at once (it said "New chat"
+    // until the visitor switched away and back), and the page asks for no /favicon.ico.
+    wait_until(
+        &client,
+        "document.querySelector('#title').textContent === 'What is the capital of France?'",
+    )
+    .await;
+    wait_until(
+        &client,
+        "document.querySelector(\"link[rel='icon']\") !== null",
+    )
+    .await;
 
     // Shift+Enter adds a line; Enter sends.
     let input = wait_for(&client, "textarea[aria-label='Message']").await;
@@ -409,11 +421,62 @@ async fn the_page_fits_a_phone_screen() {
         .await
         .unwrap();
     assert_eq!(layout, json!(["block", true, true, true]));
+    // A wide table of numbers scrolls sideways: no number is broken across lines.
+    server.fake.push(FakeReply::text(
+        "| case | count | ratio |\n|---|---:|---:|\n| first | 1234567890123 | 996/14 |\n| second | 9876543210987 | 12345/678 |",
+    ));
+    type_and_enter(&client, "Numbers, please").await;
+    wait_for(&client, ".message[data-role='assistant'] table td").await;
+    let broken = client
+        .execute(
+            "return [...document.querySelectorAll('.message[data-role=\"assistant\"] td')].filter(td => { \
+               const range = document.createRange(); range.selectNodeContents(td); \
+               return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size > 1; \
+             }).map(td => td.textContent);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(broken, json!([]), "cells broken across lines");
+    let fits = client
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fits, json!(true), "the page itself never scrolls sideways");
+
+    // The drawer opens with the menu button and closes with it, with Escape, and with a tap
+    // outside it; aria-expanded says which every time.
+    let open = "document.querySelector('#sidebar').getBoundingClientRect().left >= 0 \
+                && document.querySelector('#menu').getAttribute('aria-expanded') === 'true'";
+    let closed = "document.querySelector('#sidebar').getBoundingClientRect().right <= 0 \
+                  && document.querySelector('#menu').getAttribute('aria-expanded') === 'false'";
     click_button(&client, "☰").await;
-    wait_until(
-        &client,
-        "document.querySelector('#sidebar').getBoundingClientRect().left >= 0",
-    )
-    .await;
+    wait_until(&client, open).await;
+    click_button(&client, "☰").await;
+    wait_until(&client, closed).await;
+    click_button(&client, "☰").await;
+    wait_until(&client, open).await;
+    client
+        .execute(
+            "document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_until(&client, closed).await;
+    click_button(&client, "☰").await;
+    wait_until(&client, open).await;
+    // A tap beside the drawer (its right edge is at most 300 px on a 390 px screen).
+    client
+        .execute(
+            "document.elementFromPoint(370, 420).dispatchEvent(new MouseEvent('click', {bubbles: true}));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_until(&client, closed).await;
     client.close().await.unwrap();
 }
