@@ -63,6 +63,7 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
     let stdin_is_terminal = io::stdin().is_terminal();
     let interactive = stdin_is_terminal && args.prompt.is_none();
     // Started before anything else is set up, so it has that time to finish.
+    let endpoint = config.connection.endpoint_url.clone();
     let credentials_check = interactive.then(|| {
         let client = client.clone();
         tokio::spawn(async move { client.check_credentials().await })
@@ -121,6 +122,12 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
         let mut input = EditorReader::new(history)?;
         if let Some(warning) = credentials_warning(credentials_check).await {
             input.warn(warning);
+        }
+        if let Some(endpoint) = &endpoint {
+            // Said at the start: a fake or a proxy answering in Bedrock's place is no surprise.
+            input.warn(format!(
+                "requests go to {endpoint}, not to Bedrock's own endpoint"
+            ));
         }
         let mut interrupts = CtrlC;
         repl.run(&mut input, &mut interrupts).await?

@@ -21,11 +21,10 @@ fn main() -> ExitCode {
         _ => None,
     };
     let requested = std::env::var("BEDROCK_CHAT_LOG").ok().or_else(|| {
-        // The region lookup's instance-metadata warnings are left out: off EC2 each is a
-        // page of a debug dump, and the server then says itself that no region was found.
+        // The instance-metadata client's warnings are left out: off EC2 each is a page of the
+        // SDK's debug dump, and the server says itself what is missing (region, credentials).
         serving.map(|_| {
-            "info,aws_config=warn,aws_config::imds::region=error,aws_smithy_runtime=warn"
-                .to_string()
+            "info,aws_config=warn,aws_config::imds=error,aws_smithy_runtime=warn".to_string()
         })
     });
     if let Some(requested) = requested {
@@ -34,7 +33,10 @@ fn main() -> ExitCode {
         let filter = EnvFilter::try_new(&requested)
             .unwrap_or_else(|_| EnvFilter::new("warn"))
             .and(filter_fn(bedrock_chat::secret_safe_log_filter));
-        let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+        // Colours only for a person at a terminal: a log file or collector gets plain text.
+        let layer = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
         let layer = if serving == Some(args::LogFormat::Json) {
             layer.json().boxed()
         } else {

@@ -208,6 +208,15 @@ pub async fn run(
         }
     };
     let address = listener.local_addr()?;
+    // As the REPL does: say at once when there are no working credentials, rather than let the
+    // first visitor find out. The check runs beside the start (the credential chain can take
+    // a few seconds to give up off AWS).
+    let check = client.clone();
+    tokio::spawn(async move {
+        if let Err(error) = check.check_credentials().await {
+            eprintln!("warning: {error} (every message will fail until this is fixed)");
+        }
+    });
     let state = AppState::with_shared_store(client, config.session, store, server);
     writeln!(
         io::stdout(),

@@ -252,3 +252,42 @@ async fn an_instance_killed_mid_reply_loses_nothing_and_the_other_serves_the_nex
     assert_eq!(fake.requests().last().unwrap().messages().len(), 3);
     survivor.start_kill().unwrap();
 }
+
+/// Without credentials `serve` says so at start, as the REPL does, rather than let the first
+/// visitor find out; and its logs to a file or pipe carry no colour codes and no page of the
+/// SDK's instance-metadata dump.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_without_credentials_warns_at_start_in_plain_text() {
+    let fake = FakeBedrock::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bedrock_chat(Some(&fake), dir.path())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = String::new();
+    let warned = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            said.push_str(&line);
+            said.push('\n');
+            if line.contains("warning:") && line.contains("credentials") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(warned.is_ok(), "no warning about credentials in:\n{said}");
+    assert!(
+        !said.contains('\u{1b}'),
+        "colour codes in a pipe:\n{said:?}"
+    );
+    assert!(said.len() < 4000, "a dump of the SDK's internals:\n{said}");
+    assert_eq!(fake.request_count(), 0);
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+}
