@@ -1138,12 +1138,14 @@ async function turn(path, text) {
   let reply = null;
   let failed = null;
   let stopped = false;
+  let createdHere = false;
   const retry = () => (path === "retry" ? regenerate() : send(text));
   try {
     if (!state.current) {
       const created = await api("POST", "/conversations");
       if (!created.ok) throw await errorOf(created);
       setCurrent((await created.json()).id);
+      createdHere = true;
     }
     if (path === "messages") bubble("user", text);
     reply = bubble("assistant", "");
@@ -1183,12 +1185,21 @@ async function turn(path, text) {
     state.controller = null;
   }
   if (stopped || failed) {
-    // The server kept the conversation as it was: show exactly that.
-    const response = state.current
-      ? await api("GET", `/conversations/${encodeURIComponent(state.current)}`)
-      : null;
-    if (response && response.ok) showConversation(await response.json());
-    else if (reply) reply.remove();
+    if (createdHere && state.current) {
+      // Its first message did not go through: the conversation is empty, so it goes rather
+      // than stay in the list as an empty "New chat"; Retry (or sending again) makes another.
+      const id = state.current;
+      setCurrent(null);
+      await api("DELETE", `/conversations/${encodeURIComponent(id)}`);
+      showConversation(null);
+    } else {
+      // The server kept the conversation as it was: show exactly that.
+      const response = state.current
+        ? await api("GET", `/conversations/${encodeURIComponent(state.current)}`)
+        : null;
+      if (response && response.ok) showConversation(await response.json());
+      else if (reply) reply.remove();
+    }
     if (stopped) {
       if (path === "messages" && !input.value) input.value = text;
       notice("Stopped. The conversation is as it was before that message.");

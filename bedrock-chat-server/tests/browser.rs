@@ -241,6 +241,14 @@ async fn a_failed_turn_is_an_error_bubble_with_bedrocks_message_and_retry_works(
     let error = wait_for(&client, ".message[data-role='error']").await;
     let text = error.text().await.unwrap();
     assert!(text.contains("invalid block"), "{text}");
+    // The first message failed: no empty "New chat" is left in the list (which is the
+    // server's list for this visitor, read again after the failure).
+    wait_until(
+        &client,
+        "localStorage.getItem('bc_current') === null \
+         && document.querySelectorAll('#sidebar li').length === 0",
+    )
+    .await;
     let png = client.screenshot().await.unwrap();
     std::fs::write(
         Path::new(env!("CARGO_TARGET_TMPDIR")).join("bedrock-chat-serve-error.png"),
