@@ -309,8 +309,9 @@ pub enum Error {
     // --- set-up --------------------------------------------------------------------------------
     /// No usable AWS credentials were found.
     #[error(
-        "no AWS credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, set AWS_PROFILE \
-         to a profile in ~/.aws/config, or run `aws sso login`"
+        "no AWS credentials found; set AWS_BEARER_TOKEN_BEDROCK to a Bedrock API key (the \
+         fastest way), set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, set AWS_PROFILE to a \
+         profile in ~/.aws/config, or run `aws sso login`"
     )]
     Credentials {
         /// The credential provider's error.

@@ -238,6 +238,10 @@ async fn missing_credentials_say_how_to_provide_them_without_retrying() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = text(&output.stderr);
     assert!(stderr.contains("no AWS credentials found"), "{stderr}");
+    assert!(
+        stderr.contains("AWS_BEARER_TOKEN_BEDROCK"),
+        "the fastest way, a Bedrock API key, is named: {stderr}"
+    );
     assert!(!stderr.contains("retrying"), "{stderr}");
     assert_eq!(fake.request_count(), 0);
 }
