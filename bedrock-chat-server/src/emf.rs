@@ -239,6 +239,31 @@ impl EmfRecorder {
         }
     }
 
+    /// The handle for `key`, made once and kept in `handles`: `make` gets the series, the key's
+    /// place among them (dimension values and CloudWatch name) and its translation. A key
+    /// CloudWatch does not take gets a no-op handle, also kept, so it is translated only once.
+    fn handle<H: Clone>(
+        &self,
+        handles: &Mutex<HashMap<Key, Option<H>>>,
+        key: &Key,
+        noop: fn() -> H,
+        make: impl FnOnce(&mut Series, SeriesKey, &Translation) -> H,
+    ) -> H {
+        let Ok(mut handles) = handles.lock() else {
+            return noop();
+        };
+        handles
+            .entry(key.clone())
+            .or_insert_with(|| {
+                let translation = translate(key)?;
+                let place = (Self::dimensions(key, &translation), translation.name);
+                let mut series = self.series.lock().ok()?;
+                Some(make(&mut series, place, &translation))
+            })
+            .clone()
+            .unwrap_or_else(noop)
+    }
+
     fn dimensions(key: &Key, translation: &Translation) -> Dimensions {
         translation
             .dimensions
@@ -382,75 +407,45 @@ impl Recorder for EmfRecorder {
     fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-        let Ok(mut counters) = self.counters.lock() else {
-            return Counter::noop();
-        };
-        counters
-            .entry(key.clone())
-            .or_insert_with(|| {
-                let translation = translate(key)?;
-                let dimensions = Self::dimensions(key, &translation);
-                let mut series = self.series.lock().ok()?;
-                let (sum, _) = series
-                    .sums
-                    .entry((dimensions, translation.name))
-                    .or_insert_with(|| (Arc::default(), translation.unit));
-                Some(Counter::from_arc(Arc::new(SumHandle {
-                    sum: sum.clone(),
-                    scale: translation.scale,
-                    last: AtomicU64::new(0),
-                })))
-            })
-            .clone()
-            .unwrap_or_else(Counter::noop)
+        self.handle(&self.counters, key, Counter::noop, |series, place, t| {
+            let (sum, _) = series
+                .sums
+                .entry(place)
+                .or_insert_with(|| (Arc::default(), t.unit));
+            Counter::from_arc(Arc::new(SumHandle {
+                sum: sum.clone(),
+                scale: t.scale,
+                last: AtomicU64::new(0),
+            }))
+        })
     }
 
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
-        let Ok(mut gauges) = self.gauges.lock() else {
-            return Gauge::noop();
-        };
-        gauges
-            .entry(key.clone())
-            .or_insert_with(|| {
-                let translation = translate(key)?;
-                let dimensions = Self::dimensions(key, &translation);
-                let mut series = self.series.lock().ok()?;
-                let (level, _) = series
-                    .levels
-                    .entry((dimensions, translation.name))
-                    .or_insert_with(|| {
-                        (
-                            Arc::new(Level(AtomicU64::new(f64::NAN.to_bits()))),
-                            translation.unit,
-                        )
-                    });
-                Some(Gauge::from_arc(level.clone()))
-            })
-            .clone()
-            .unwrap_or_else(Gauge::noop)
+        self.handle(&self.gauges, key, Gauge::noop, |series, place, t| {
+            let (level, _) = series
+                .levels
+                .entry(place)
+                .or_insert_with(|| (Arc::new(Level(AtomicU64::new(f64::NAN.to_bits()))), t.unit));
+            Gauge::from_arc(level.clone())
+        })
     }
 
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
-        let Ok(mut histograms) = self.histograms.lock() else {
-            return Histogram::noop();
-        };
-        histograms
-            .entry(key.clone())
-            .or_insert_with(|| {
-                let translation = translate(key)?;
-                let dimensions = Self::dimensions(key, &translation);
-                let mut series = self.series.lock().ok()?;
+        self.handle(
+            &self.histograms,
+            key,
+            Histogram::noop,
+            |series, place, t| {
                 let (samples, _) = series
                     .samples
-                    .entry((dimensions, translation.name))
-                    .or_insert_with(|| (Arc::default(), translation.unit));
-                Some(Histogram::from_arc(Arc::new(SamplesHandle {
+                    .entry(place)
+                    .or_insert_with(|| (Arc::default(), t.unit));
+                Histogram::from_arc(Arc::new(SamplesHandle {
                     samples: samples.clone(),
-                    scale: translation.scale,
-                })))
-            })
-            .clone()
-            .unwrap_or_else(Histogram::noop)
+                    scale: t.scale,
+                }))
+            },
+        )
     }
 }
 
