@@ -367,3 +367,28 @@ async fn semantic_mode_matches_paraphrases_and_not_near_misses() {
     assert!(!cached("198.51.100.7", "Opening hours, please").await);
     assert_eq!(server.fake.request_count(), 7);
 }
+
+/// Attack: a script that forges `X-Forwarded-For` (with no trusted proxy in front) and a fresh
+/// cookie on every request cannot pose as the "other askers" that make a question frequently
+/// asked: every request comes from one peer, one asker.
+#[tokio::test]
+async fn forged_forwarded_addresses_and_fresh_cookies_are_one_asker() {
+    let mut config = config();
+    config.trusted_proxies = TrustedProxies::default();
+    let server = TestServer::start_with(config).await;
+    server.fake.set_fallback(FakeReply::text("An answer."));
+    for forged in [
+        "198.51.100.1",
+        "198.51.100.2",
+        "198.51.100.3",
+        "198.51.100.4",
+    ] {
+        let visitor = server.visitor_at(forged);
+        let (_, done) = ask(&visitor, "What is the secret?").await;
+        assert_eq!(
+            done["cached"], false,
+            "forged {forged} counted as another asker"
+        );
+    }
+    assert_eq!(server.fake.request_count(), 4);
+}
