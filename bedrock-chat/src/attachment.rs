@@ -369,7 +369,7 @@ pub(crate) mod base64_bytes {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A valid 1×1 PNG.

@@ -195,8 +195,8 @@ pub use response::{ChatResponse, TokenUsage};
 pub use retry::{RetryNotice, RetryObserver, RetryPolicy};
 pub use session::{
     CONVERSATION_FORMAT_VERSION, ChatSession, ChatSessionBuilder, ChatStream,
-    MAX_CONVERSATION_FILE_BYTES, Notice, NoticeObserver, SavedConversation, SessionCost,
-    SessionUsage, TurnUsage, converse_once, converse_stream_once, estimate_usage,
+    MAX_CONVERSATION_FILE_BYTES, MAX_TITLE_CHARS, Notice, NoticeObserver, SavedConversation,
+    SessionCost, SessionUsage, TurnUsage, converse_once, converse_stream_once, estimate_usage,
 };
 pub use settings::{
     ConnectionSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_TOKENS, DEFAULT_MODEL_ID,

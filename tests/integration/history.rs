@@ -118,6 +118,78 @@ async fn undo_retry_and_reset_keep_whole_exchanges() {
 }
 
 #[tokio::test]
+async fn edit_replaces_the_last_exchange_and_keeps_it_on_failure() {
+    let h = Harness::start().await;
+    h.fake
+        .push(FakeReply::text("A1"))
+        .push(FakeReply::text("A2"))
+        .push(FakeReply::error(FakeError::AccessDenied))
+        .push(FakeReply::text("A2 edited"))
+        .push(FakeReply::text("streamed"));
+    let mut session = h.session_without_retries().await;
+    assert!(matches!(
+        session.edit("nothing yet").await.unwrap_err(),
+        Error::InvalidInput { .. }
+    ));
+    session.send("Q1").await.unwrap();
+    session.send("Q2").await.unwrap();
+
+    // A failed edit leaves the old exchange, and a bad one sends nothing.
+    session.edit("Q2, better").await.unwrap_err();
+    assert_eq!(session.history()[2].text(), "Q2");
+    assert_eq!(session.history()[3].text(), "A2");
+    let sent = h.fake.request_count();
+    assert!(session.edit("  ").await.is_err());
+    assert_eq!(h.fake.request_count(), sent);
+
+    let edited = session.edit("Q2, better").await.unwrap();
+    assert_eq!(edited.text(), "A2 edited");
+    assert_eq!(
+        h.fake.requests()[3].messages(),
+        pairs(&[("user", "Q1"), ("assistant", "A1"), ("user", "Q2, better")])
+    );
+    assert_eq!(session.history().len(), 4);
+    assert_eq!(session.history()[2].text(), "Q2, better");
+
+    let mut stream = session.edit_streaming("Q2, streamed").await.unwrap();
+    while let Some(event) = futures::StreamExt::next(&mut stream).await {
+        event.unwrap();
+    }
+    drop(stream);
+    assert_eq!(session.history()[2].text(), "Q2, streamed");
+    assert_eq!(session.history()[3].text(), "streamed");
+    assert_valid_conversation(h.fake.requests().last().unwrap());
+}
+
+#[tokio::test]
+async fn a_title_survives_save_and_load_and_reset_forgets_it() {
+    let h = Harness::start().await;
+    h.fake.push(FakeReply::text("Paris."));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chat.json");
+    let mut session = h.session().await;
+    session.send("Capital of France?").await.unwrap();
+    for bad in ["", "  ", "two\nlines", &"x".repeat(201)] {
+        assert!(session.set_title(Some(bad.to_string())).is_err(), "{bad:?}");
+    }
+    assert_eq!(session.title(), None);
+    session.set_title(Some("Geography".into())).unwrap();
+    session.save(&path).unwrap();
+    assert_eq!(
+        bedrock_chat::title_of(&SavedConversation::read(&path).unwrap()),
+        "Geography"
+    );
+    let mut loaded = h.session().await;
+    loaded.load(&path).unwrap();
+    assert_eq!(loaded.title(), Some("Geography"));
+    loaded.set_title(None).unwrap();
+    assert_eq!(bedrock_chat::title_of(&loaded.snapshot()), "Capital of France?");
+    loaded.set_title(Some("Again".into())).unwrap();
+    loaded.reset();
+    assert_eq!(loaded.title(), None);
+}
+
+#[tokio::test]
 async fn a_saved_conversation_loads_into_a_new_session_and_continues() {
     let h = Harness::start().await;
     h.fake

@@ -230,6 +230,7 @@ impl ChatSessionBuilder {
             usage: SessionUsage::default(),
             spent_usd: 0.0,
             conversation_start: ConversationStart::default(),
+            title: None,
             tools: Arc::new(toolbox),
             max_tool_rounds: self.max_tool_rounds,
         })

@@ -10,6 +10,7 @@
 
 mod builder;
 mod call;
+mod markdown;
 mod notice;
 mod saved;
 mod stateless;
@@ -23,7 +24,9 @@ use std::sync::Arc;
 
 pub use builder::ChatSessionBuilder;
 pub use notice::{Notice, NoticeObserver};
-pub use saved::{CONVERSATION_FORMAT_VERSION, MAX_CONVERSATION_FILE_BYTES, SavedConversation};
+pub use saved::{
+    CONVERSATION_FORMAT_VERSION, MAX_CONVERSATION_FILE_BYTES, MAX_TITLE_CHARS, SavedConversation,
+};
 pub use stateless::{converse_once, converse_stream_once, estimate_usage};
 pub use streamed_turn::ChatStream;
 pub use usage::{SessionCost, SessionUsage, TurnUsage};
@@ -102,6 +105,8 @@ pub struct ChatSession {
     /// Where this conversation's turns begin in `usage`, and the tokens it had used before
     /// (in the file it was loaded from), so a snapshot carries the conversation's whole usage.
     conversation_start: ConversationStart,
+    /// The title the user gave the conversation; `None` for the automatic one.
+    title: Option<String>,
     /// The tools the model may call; shared with a streamed turn's tool calls.
     tools: Arc<Toolbox>,
     /// Whether the history came (built or loaded) with tool blocks: without tools, only such a
@@ -212,6 +217,39 @@ impl ChatSession {
         self.start_stream(keep, user).await
     }
 
+    /// Replaces the text of the last user message with `text` (its images and documents are
+    /// kept), sends it, and replaces the reply: what "edit and resend" does in a chat page. On
+    /// error the history, the old exchange included, is unchanged.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when there is no exchange to edit or the text is not a message
+    /// [`send`](Self::send) would take; otherwise as [`send`](Self::send).
+    pub async fn edit(&mut self, text: impl Into<String>) -> Result<ChatResponse> {
+        let (keep, user) = self.last_exchange_edited(text.into())?;
+        self.run_turn(keep, user).await
+    }
+
+    /// Like [`edit`](Self::edit), streaming the new reply.
+    ///
+    /// # Errors
+    ///
+    /// As [`edit`](Self::edit) and [`send_streaming`](Self::send_streaming).
+    pub async fn edit_streaming(&mut self, text: impl Into<String>) -> Result<ChatStream<'_>> {
+        let (keep, user) = self.last_exchange_edited(text.into())?;
+        self.start_stream(keep, user).await
+    }
+
+    fn last_exchange_edited(&self, text: String) -> Result<(usize, Message)> {
+        let Some(start) = crate::context::exchange_starts(&self.history).next_back() else {
+            return Err(Error::invalid_input(
+                "there is no message to edit yet; send one first",
+            ));
+        };
+        let attachments = self.history[start].attachments().cloned().collect();
+        Ok((start, user_message_with(text, attachments)?))
+    }
+
     fn last_exchange_for_retry(&self) -> Result<(usize, Message)> {
         let Some(start) = crate::context::exchange_starts(&self.history).next_back() else {
             return Err(Error::invalid_input(
@@ -242,6 +280,7 @@ impl ChatSession {
     /// Starts a new conversation. The settings and the usage totals are kept.
     pub fn reset(&mut self) {
         self.history.clear();
+        self.title = None;
         self.last_sent = Vec::new();
         self.loaded_tool_blocks = false;
         self.conversation_start = ConversationStart {
@@ -313,6 +352,27 @@ impl ChatSession {
     /// with any tool calls between).
     pub fn exchange_count(&self) -> usize {
         crate::context::exchange_starts(&self.history).count()
+    }
+
+    /// The title the user gave the conversation, or `None` for the automatic one (its first
+    /// question). Kept in [`snapshot`](Self::snapshot)s and saved files.
+    pub fn title(&self) -> Option<&str> {
+        self.title.as_deref()
+    }
+
+    /// Gives the conversation a title, or with `None` goes back to the automatic one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a blank title, one with a line break or control character,
+    /// or one longer than [`MAX_TITLE_CHARS`](crate::MAX_TITLE_CHARS) characters; the title is
+    /// then unchanged.
+    pub fn set_title(&mut self, title: Option<String>) -> Result<()> {
+        if let Some(title) = &title {
+            saved::check_title(title)?;
+        }
+        self.title = title;
+        Ok(())
     }
 
     /// Tokens used by every successful turn of this session, per turn and in total.
@@ -440,6 +500,7 @@ impl ChatSession {
     /// The conversation and its settings, ready to be saved.
     pub fn snapshot(&self) -> SavedConversation {
         SavedConversation::new(
+            self.title.clone(),
             self.settings.model_id.clone(),
             self.settings.system_prompt.clone(),
             self.settings.inference.clone(),
@@ -463,6 +524,7 @@ impl ChatSession {
         saved.validate()?;
         check_thinking(self.settings.thinking_budget, saved.inference())?;
         let parts = saved.into_parts();
+        self.title = parts.title;
         self.set_model(parts.model_id);
         self.settings.system_prompt = parts.system_prompt.filter(|p| !p.trim().is_empty());
         self.settings.inference = parts.inference;

@@ -14,14 +14,39 @@ use crate::response::TokenUsage;
 const FORMAT: &str = "bedrock-chat/conversation";
 
 /// The newest format version this build writes and reads. Version 2 added tool calls, tool
-/// results, images and documents; a conversation of text only is still written as version 1,
-/// so older builds can read it.
-pub const CONVERSATION_FORMAT_VERSION: u32 = 2;
+/// results, images and documents; version 3 a title given by the user. Each file is written at
+/// the oldest version that holds it (a conversation of text only without a title is still
+/// version 1), so older builds read what they can and say "upgrade" for the rest.
+pub const CONVERSATION_FORMAT_VERSION: u32 = 3;
+
+/// The longest title a conversation may be given, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
 
 /// The largest conversation file read. A conversation near this size would not fit any model's
 /// context window anyway, and the limit keeps `/load /dev/zero` or a huge stray file from
 /// exhausting memory: the file is never read past it.
 pub const MAX_CONVERSATION_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Checks a conversation's title: not blank, one line, at most [`MAX_TITLE_CHARS`].
+pub(super) fn check_title(title: &str) -> Result<()> {
+    if title.trim().is_empty() {
+        return Err(Error::invalid_input(
+            "the title is blank; give it some text, or none for the automatic title",
+        ));
+    }
+    if title.chars().any(char::is_control) {
+        return Err(Error::invalid_input(
+            "the title holds a line break or a control character; keep it to one line",
+        ));
+    }
+    let chars = title.chars().count();
+    if chars > MAX_TITLE_CHARS {
+        return Err(Error::invalid_input(format!(
+            "the title is {chars} characters long, more than {MAX_TITLE_CHARS}; shorten it"
+        )));
+    }
+    Ok(())
+}
 
 /// A conversation and its settings, as saved to disk.
 ///
@@ -34,6 +59,8 @@ pub struct SavedConversation {
     version: u32,
     model_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     system_prompt: Option<String>,
     #[serde(default)]
     inference: InferenceConfig,
@@ -43,6 +70,7 @@ pub struct SavedConversation {
 }
 
 pub(super) struct Parts {
+    pub(super) title: Option<String>,
     pub(super) model_id: String,
     pub(super) system_prompt: Option<String>,
     pub(super) inference: InferenceConfig,
@@ -52,6 +80,7 @@ pub(super) struct Parts {
 
 impl SavedConversation {
     pub(super) fn new(
+        title: Option<String>,
         model_id: String,
         system_prompt: Option<String>,
         inference: InferenceConfig,
@@ -61,13 +90,15 @@ impl SavedConversation {
         let text_only = messages
             .iter()
             .all(|m| m.content().iter().all(|b| b.as_text().is_some()));
+        let version = match (&title, text_only) {
+            (Some(_), _) => 3,
+            (None, false) => 2,
+            (None, true) => 1,
+        };
         SavedConversation {
             format: FORMAT.to_string(),
-            version: if text_only {
-                1
-            } else {
-                CONVERSATION_FORMAT_VERSION
-            },
+            version,
+            title,
             model_id,
             system_prompt,
             inference,
@@ -79,6 +110,13 @@ impl SavedConversation {
     /// The saved messages, oldest first.
     pub fn messages(&self) -> &[Message] {
         &self.messages
+    }
+
+    /// The title the user gave the conversation, if any (see [`ChatSession::set_title`]).
+    ///
+    /// [`ChatSession::set_title`]: crate::ChatSession::set_title
+    pub fn title(&self) -> Option<&str> {
+        self.title.as_deref()
     }
 
     /// The model id the conversation was held with.
@@ -103,6 +141,7 @@ impl SavedConversation {
 
     pub(super) fn into_parts(self) -> Parts {
         Parts {
+            title: self.title,
             model_id: self.model_id,
             system_prompt: self.system_prompt,
             inference: self.inference,
@@ -212,6 +251,9 @@ impl SavedConversation {
         check_conversation_text(&self.messages)?;
         if let Some(prompt) = &self.system_prompt {
             check_control_characters("the system prompt", prompt)?;
+        }
+        if let Some(title) = &self.title {
+            check_title(title)?;
         }
         self.inference.validate()
     }
@@ -346,6 +388,7 @@ mod tests {
 
     fn sample() -> SavedConversation {
         SavedConversation::new(
+            None,
             "m".into(),
             Some("be brief".into()),
             InferenceConfig::new().max_tokens(10),
@@ -361,6 +404,22 @@ mod tests {
             SavedConversation::from_json(saved.to_json().as_bytes()).unwrap(),
             saved
         );
+    }
+
+    #[test]
+    fn a_title_is_kept_and_written_as_version_3() {
+        let mut saved = sample();
+        saved.title = Some("Opening hours".into());
+        saved.version = 3;
+        let json = saved.to_json();
+        assert!(json.contains("\"version\": 3"), "{json}");
+        let read = SavedConversation::from_json(json.as_bytes()).unwrap();
+        assert_eq!(read.title(), Some("Opening hours"));
+        // Without a title the same conversation is version 1, readable by older builds.
+        assert!(sample().to_json().contains("\"version\": 1"));
+        let bad = json.replace("Opening hours", "two\\nlines");
+        let err = SavedConversation::from_json(bad.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("one line"), "{err}");
     }
 
     #[test]

@@ -402,9 +402,13 @@ pub fn until_next_spending_day() -> Duration {
     Duration::from_secs(86_400 - now_secs() % 86_400)
 }
 
-/// The title of a conversation: the first line of its first message, shortened.
+/// The title of a conversation: the one the user gave it, else the first line of its first
+/// message, shortened.
 pub fn title_of(conversation: &SavedConversation) -> String {
     const LONGEST: usize = 60;
+    if let Some(title) = conversation.title() {
+        return title.to_string();
+    }
     let Some(first) = conversation
         .messages()
         .iter()
