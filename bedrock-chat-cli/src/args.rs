@@ -243,6 +243,10 @@ pub struct ServeArgs {
     #[arg(long, env = "BEDROCK_CHAT_CONVERSATIONS_PER_HOUR", default_value_t = Limits::default().conversations_per_hour, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
     pub conversations_per_hour: u32,
 
+    /// Files (images and documents) one visitor, and one client address, may attach per hour
+    #[arg(long, env = "BEDROCK_CHAT_ATTACHMENTS_PER_HOUR", default_value_t = Limits::default().attachments_per_hour, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
+    pub attachments_per_hour: u32,
+
     /// Replies written at once, over all visitors (every instance, on Redis)
     #[arg(long, env = "BEDROCK_CHAT_MAX_STREAMS", default_value_t = Limits::default().concurrent_turns, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]
     pub max_streams: usize,

@@ -98,6 +98,7 @@ pub async fn run(
     limits.address_turns_per_minute = args.address_turns_per_minute;
     limits.server_turns_per_minute = args.server_turns_per_minute;
     limits.conversations_per_hour = args.conversations_per_hour;
+    limits.attachments_per_hour = args.attachments_per_hour;
     limits.concurrent_turns = args.max_streams;
     limits.concurrent_turns_per_address = args.max_streams_per_address;
     limits.concurrent_turns_per_visitor = args.max_streams_per_visitor;

@@ -82,6 +82,46 @@ pub async fn admit_create(state: &AppState, visitor: &Visitor) -> Result<(), Api
     })
 }
 
+/// Takes `count` attached files from the visitor's and the address's hourly allowance, one by
+/// one (a rate counts events): a message refused part-way has spent what it took, as a flood
+/// should.
+///
+/// # Errors
+///
+/// 429 `rate_limited` with a wait, or the store's error.
+pub async fn admit_attachments(
+    state: &AppState,
+    visitor: &Visitor,
+    count: usize,
+) -> Result<(), ApiError> {
+    let limit = state.config().limits.attachments_per_hour;
+    if count == 0 || limit == u32::MAX {
+        return Ok(());
+    }
+    let keys = keys("attach", visitor);
+    let rates: Vec<Rate<'_>> = keys
+        .iter()
+        .map(|key| Rate {
+            key,
+            limit,
+            period: Duration::from_secs(3600),
+        })
+        .collect();
+    for _ in 0..count {
+        if let Some((_, wait)) = state.store().take_rate(&rates).await? {
+            return counted(Err(ApiError::waiting(
+                ErrorKind::RateLimited,
+                format!(
+                    "too many files attached in the last hour (at most {limit}); wait {} and                      send again, or send the message without them",
+                    describe_wait(wait)
+                ),
+                wait,
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Counts a refusal by its limit (for the metrics: refusals by limit); other failures (the
 /// store's) are not refusals.
 fn counted<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {

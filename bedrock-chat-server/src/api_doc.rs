@@ -13,10 +13,14 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, OpenApi as Document, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use crate::conversations::{ConversationList, ConversationView, Created, UsageSchema};
+use crate::conversations::{
+    AttachmentView, ConversationList, ConversationView, Created, RenameBody, UsageSchema,
+};
 use crate::error::{ErrorBody, ErrorDetail, ErrorKind};
+use crate::export::ExportFormat;
 use crate::openai::OpenAiErrorBody;
-use crate::turns::{SendBody, TurnDone, WholeTurn};
+use crate::turns::{EditBody, SendBody, TurnDone, WholeTurn};
+use crate::uploads::{Upload, UploadLimits};
 
 /// The document: every operation and the schemas they name.
 #[derive(OpenApi)]
@@ -30,8 +34,13 @@ use crate::turns::{SendBody, TurnDone, WholeTurn};
         crate::conversations::create,
         crate::conversations::list,
         crate::conversations::get,
+        crate::conversations::rename,
         crate::conversations::delete,
+        crate::export::export,
+        crate::uploads::attachment,
+        crate::uploads::limits,
         crate::turns::send,
+        crate::turns::edit,
         crate::turns::retry,
         crate::turns::undo,
         crate::openai::chat_completions,
@@ -39,7 +48,8 @@ use crate::turns::{SendBody, TurnDone, WholeTurn};
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Created, ConversationList, ConversationView, UsageSchema,
-        SendBody, TurnDone, WholeTurn, OpenAiErrorBody,
+        SendBody, EditBody, RenameBody, Upload, UploadLimits, AttachmentView, TurnDone,
+        WholeTurn, ExportFormat, OpenAiErrorBody,
     )),
     modifiers(&Refusals)
 )]

@@ -1,17 +1,19 @@
-//! `/api/conversations`: create, list, read and delete this client's conversations.
+//! `/api/conversations`: create, list (and search), read, rename and delete this client's
+//! conversations.
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use bedrock_chat::{Role, SavedConversation, StoredConversation, TokenUsage};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::admission::Visitor;
 use crate::client_addr::ClientIp;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorKind};
 use crate::identity::ClientId;
 use crate::state::AppState;
 
@@ -22,6 +24,23 @@ pub(crate) struct MessageView {
     role: &'static str,
     /// Its text (attachments and tool blocks left out).
     text: String,
+    /// Its images and documents, in order.
+    attachments: Vec<AttachmentView>,
+}
+
+/// An attached file as the page shows it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AttachmentView {
+    /// `image` or `document`.
+    kind: &'static str,
+    /// A document's name; `image` for an image.
+    name: String,
+    /// `png`, `pdf`, ...
+    format: &'static str,
+    /// Its size.
+    bytes: usize,
+    /// Where its bytes are (`GET`).
+    url: String,
 }
 
 /// `GET /api/conversations/{id}`'s answer.
@@ -70,7 +89,21 @@ pub(crate) struct Summary {
     id: String,
     title: String,
     updated: u64,
+    /// When searching: the words found in its text, with some text around them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snippet: Option<String>,
 }
+
+/// `GET /api/conversations?q=…`.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct ListQuery {
+    /// Words to find (every one, in any case) in a conversation's title or text; without it,
+    /// every conversation.
+    q: Option<String>,
+}
+
+/// The longest search accepted: words enough for any real search, and a bound on the work.
+const MOST_SEARCH_BYTES: usize = 200;
 
 /// What a conversation's tokens cost at the server's prices (`None` for an unpriced model).
 pub(crate) fn cost_of(state: &AppState, model: &str, usage: &TokenUsage) -> Option<f64> {
@@ -91,12 +124,27 @@ pub(crate) fn view(state: &AppState, stored: &StoredConversation) -> Conversatio
         messages: conversation
             .messages()
             .iter()
-            .map(|m| MessageView {
+            .enumerate()
+            .map(|(index, m)| MessageView {
                 role: match m.role() {
                     Role::User => "user",
                     Role::Assistant => "assistant",
                 },
                 text: m.text(),
+                attachments: m
+                    .attachments()
+                    .enumerate()
+                    .map(|(n, a)| AttachmentView {
+                        kind: if a.is_image() { "image" } else { "document" },
+                        name: a.name().unwrap_or("image").to_string(),
+                        format: a.format_name(),
+                        bytes: a.len(),
+                        url: format!(
+                            "/api/conversations/{}/messages/{index}/attachments/{n}",
+                            stored.id
+                        ),
+                    })
+                    .collect(),
             })
             .collect(),
         usage: conversation.usage(),
@@ -140,23 +188,114 @@ pub async fn create(
     get,
     path = "/api/conversations",
     tag = "conversations",
-    responses((status = 200, description = "This visitor's conversations", body = ConversationList))
+    params(ListQuery),
+    responses(
+        (status = 200, description = "This visitor's conversations", body = ConversationList),
+        (status = 400, description = "A search longer than 200 bytes", body = ErrorBody)
+    )
 )]
 pub async fn list(
     State(state): State<AppState>,
     ClientId(client): ClientId,
+    Query(query): Query<ListQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let list = state.store().list(&client).await?;
-    Ok(Json(ConversationList {
-        conversations: list
-            .into_iter()
-            .map(|c| Summary {
-                id: c.id,
-                title: c.title,
-                updated: c.updated,
-            })
-            .collect(),
-    }))
+    let words = match query.q.as_deref().map(str::trim) {
+        None | Some("") => Vec::new(),
+        Some(q) if q.len() > MOST_SEARCH_BYTES => {
+            return Err(ApiError::new(
+                ErrorKind::InvalidInput,
+                format!("the search is longer than {MOST_SEARCH_BYTES} bytes; use fewer words"),
+            ));
+        }
+        Some(q) => q.split_whitespace().map(str::to_lowercase).collect(),
+    };
+    let mut conversations = Vec::with_capacity(list.len());
+    for c in list {
+        let mut snippet = None;
+        if !words.is_empty() {
+            // A visitor keeps at most `conversations_per_client` conversations: reading each
+            // is bounded work, and only their own.
+            let stored = match state.store().load(&client, &c.id).await {
+                Ok(stored) => stored,
+                Err(bedrock_chat::StoreError::NotFound) => continue,
+                Err(error) => return Err(error.into()),
+            };
+            match crate::search::find(&words, &c.title, &stored.conversation) {
+                Some(found) => snippet = found,
+                None => continue,
+            }
+        }
+        conversations.push(Summary {
+            id: c.id,
+            title: c.title,
+            updated: c.updated,
+            snippet,
+        });
+    }
+    Ok(Json(ConversationList { conversations }))
+}
+
+/// `{"title": …}`; an empty title gives the conversation its automatic one again.
+#[derive(Deserialize, ToSchema)]
+pub struct RenameBody {
+    /// The new title: one line, at most 200 characters; `""` for the automatic title.
+    title: String,
+}
+
+/// `PATCH /api/conversations/{id}`: renames the conversation.
+#[utoipa::path(
+    patch,
+    path = "/api/conversations/{id}",
+    tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id (32 hex digits)")),
+    request_body = RenameBody,
+    responses(
+        (status = 200, description = "The renamed conversation", body = ConversationView),
+        (status = 400, description = "A title of two lines, or too long", body = ErrorBody),
+        (status = 404, description = "No such conversation for this visitor", body = ErrorBody),
+        (status = 409, description = "A reply is being written in it", body = ErrorBody)
+    )
+)]
+pub async fn rename(
+    State(state): State<AppState>,
+    ClientId(client): ClientId,
+    ConversationId(id): ConversationId,
+    body: Result<Json<RenameBody>, JsonRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let title = match body {
+        Ok(Json(body)) => body.title,
+        Err(rejection) => {
+            return Err(ApiError::unreadable_body(
+                &rejection,
+                r#"{"title": "Trip"}"#,
+            ));
+        }
+    };
+    let title = Some(title.trim().to_string()).filter(|t| !t.is_empty());
+    let store = state.store();
+    // Under the lease, as a turn: a rename cannot be lost to a reply saved at the same time.
+    let (lease, stored) = store
+        .lease_and_load(&client, &id, state.config().turn_lease)
+        .await?;
+    let renamed = (|| {
+        let mut session = state.new_session()?;
+        session.restore(stored.conversation.clone())?;
+        session.set_title(title)?;
+        Ok::<_, ApiError>(session.snapshot())
+    })();
+    let conversation = match renamed {
+        Ok(conversation) => conversation,
+        Err(error) => {
+            let _ = store.release(&lease).await;
+            return Err(error);
+        }
+    };
+    store
+        .save_and_release(&lease, &client, stored.version, conversation)
+        .await?;
+    let stored = store.load(&client, &id).await?;
+    Ok(Json(view(&state, &stored)))
 }
 
 /// The conversation id in a request's path. Ids are made by the store (32 hex digits); anything

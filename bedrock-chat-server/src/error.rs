@@ -28,6 +28,8 @@ pub enum ErrorKind {
     InvalidJson,
     /// 422: the body is JSON of the wrong shape.
     InvalidBody,
+    /// 422: an attached file is not base64, not a format Bedrock takes, or over its limits.
+    InvalidAttachment,
     /// 415: the body is not `application/json`.
     UnsupportedMediaType,
     /// 413: the body, or the conversation, is too large to keep.
@@ -98,7 +100,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in the order of their statuses.
-    pub const ALL: [ErrorKind; 36] = [
+    pub const ALL: [ErrorKind; 37] = [
         ErrorKind::InvalidInput,
         ErrorKind::InvalidRequest,
         ErrorKind::InvalidJson,
@@ -115,6 +117,7 @@ impl ErrorKind {
         ErrorKind::UnsupportedMediaType,
         ErrorKind::UnknownHost,
         ErrorKind::InvalidBody,
+        ErrorKind::InvalidAttachment,
         ErrorKind::RateLimited,
         ErrorKind::DailyBudget,
         ErrorKind::BudgetExceeded,
@@ -149,7 +152,7 @@ impl ErrorKind {
             TooLarge | ContextWindowExceeded => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             UnknownHost => StatusCode::MISDIRECTED_REQUEST,
-            InvalidBody => StatusCode::UNPROCESSABLE_ENTITY,
+            InvalidBody | InvalidAttachment => StatusCode::UNPROCESSABLE_ENTITY,
             RateLimited | DailyBudget | BudgetExceeded | Throttled | QuotaExceeded => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -171,6 +174,7 @@ impl ErrorKind {
             InvalidRequest => "invalid_request",
             InvalidJson => "invalid_json",
             InvalidBody => "invalid_body",
+            InvalidAttachment => "invalid_attachment",
             UnsupportedMediaType => "unsupported_media_type",
             TooLarge => "too_large",
             ContextWindowExceeded => "context_window_exceeded",

@@ -52,6 +52,7 @@ mod client_addr;
 mod conversations;
 mod emf;
 mod error;
+mod export;
 mod healthcheck;
 mod hosts;
 mod identity;
@@ -59,9 +60,11 @@ mod limits;
 mod listener;
 mod openai;
 mod page;
+mod search;
 mod state;
 mod telemetry;
 mod turns;
+mod uploads;
 
 use std::future::Future;
 use std::time::Duration;
@@ -100,11 +103,27 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/conversations/{id}",
-            get(conversations::get).delete(conversations::delete),
+            get(conversations::get)
+                .patch(conversations::rename)
+                .delete(conversations::delete),
         )
-        .route("/conversations/{id}/messages", post(turns::send))
+        .route("/conversations/{id}/export", get(export::export))
+        .route(
+            "/conversations/{id}/messages/{message}/attachments/{attachment}",
+            get(uploads::attachment),
+        )
+        // Messages carry attachments: a larger body than the rest of the API takes.
+        .route(
+            "/conversations/{id}/messages",
+            post(turns::send).layer(DefaultBodyLimit::max(limits.message_body_bytes)),
+        )
+        .route(
+            "/conversations/{id}/edit",
+            post(turns::edit).layer(DefaultBodyLimit::max(limits.message_body_bytes)),
+        )
         .route("/conversations/{id}/retry", post(turns::retry))
         .route("/conversations/{id}/undo", post(turns::undo))
+        .route("/limits", get(uploads::limits))
         .fallback(|| async { ApiError::new(ErrorKind::NoRoute, "no such API route") })
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -8,8 +8,16 @@ use std::time::Duration;
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Limits {
-    /// The largest request body of the browser chat's API. Default is 1 MiB plus room for JSON.
+    /// The largest request body of the browser chat's API but messages. Default is 1 MiB plus
+    /// room for JSON.
     pub body_bytes: usize,
+    /// The largest body of a message (`/messages`, `/edit`) with its attachments, which arrive
+    /// as base64, a third larger than the files. Default is the largest conversation kept plus
+    /// room for JSON: a larger message could never be saved.
+    pub message_body_bytes: usize,
+    /// Files (images and documents) one visitor, and one client address, may attach per hour.
+    /// Default is 60.
+    pub attachments_per_hour: u32,
     /// The largest request body of the OpenAI-compatible API, whose callers send the whole
     /// conversation, images included (as base64 `data:` URLs, a third larger than the image).
     /// Default is 20 MiB: several images at Bedrock's 3.75 MB limit.
@@ -81,6 +89,7 @@ impl Limits {
             address_turns_per_minute: u32::MAX,
             server_turns_per_minute: u32::MAX,
             conversations_per_hour: u32::MAX,
+            attachments_per_hour: u32::MAX,
             concurrent_turns: usize::MAX,
             concurrent_turns_per_address: usize::MAX,
             concurrent_turns_per_visitor: usize::MAX,
@@ -98,6 +107,8 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             body_bytes: bedrock_chat::MAX_MESSAGE_BYTES + 64 * 1024,
+            message_body_bytes: bedrock_chat::DEFAULT_MAX_CONVERSATION_BYTES + 64 * 1024,
+            attachments_per_hour: 60,
             openai_body_bytes: 20 * 1024 * 1024,
             turns_per_minute: 20,
             address_turns_per_minute: 60,

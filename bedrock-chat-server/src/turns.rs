@@ -1,4 +1,5 @@
-//! `/api/conversations/{id}/messages`, `/retry` and `/undo`: a turn on a stored conversation.
+//! `/api/conversations/{id}/messages`, `/retry`, `/edit` and `/undo`: a turn on a stored
+//! conversation.
 //!
 //! A turn takes the conversation's lease (one turn at a time, 409 otherwise), restores a session
 //! from the store, runs on a task of its own and sends what happens as [`TurnEvent`]s: to an SSE
@@ -23,13 +24,14 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use utoipa::ToSchema;
 
-use crate::admission::{Permit, Visitor, admit_cost, admit_rate};
+use crate::admission::{Permit, Visitor, admit_attachments, admit_cost, admit_rate};
 use crate::client_addr::ClientIp;
 use crate::conversations::{ConversationId, ConversationView, UsageSchema, cost_of, view};
 use crate::error::{ApiError, ErrorBody, ErrorKind};
 use crate::identity::ClientId;
 use crate::state::AppState;
 use crate::telemetry::TurnMeter;
+use crate::uploads::Upload;
 
 /// What a turn reports, in order: notices and text, then `Done` or `Error`.
 #[derive(Debug)]
@@ -95,14 +97,76 @@ impl TurnEvent {
 
 /// What the turn does.
 enum Action {
-    Say(String),
+    Say {
+        text: String,
+        attachments: Vec<bedrock_chat::Attachment>,
+    },
     Retry,
+    Edit(String),
 }
 
-/// `{"text": …}`.
+impl Action {
+    /// The bytes of text the new message counts as in the estimate of what the turn may cost.
+    fn message_bytes(&self, session: &ChatSession) -> usize {
+        match self {
+            Action::Say { text, attachments } => {
+                text.len()
+                    + attachments
+                        .iter()
+                        .map(bedrock_chat::Attachment::estimated_text_bytes)
+                        .sum::<usize>()
+            }
+            Action::Retry => 0,
+            // The edited message keeps the attachments of the one it replaces.
+            Action::Edit(text) => {
+                text.len()
+                    + session
+                        .history()
+                        .iter()
+                        .rev()
+                        .find(|m| m.role() == bedrock_chat::Role::User && !m.is_tool_results())
+                        .map_or(0, |m| {
+                            m.attachments()
+                                .map(bedrock_chat::Attachment::estimated_text_bytes)
+                                .sum()
+                        })
+            }
+        }
+    }
+
+    /// The bytes the conversation grows by when kept (attachments as base64), at most.
+    fn stored_bytes(&self) -> usize {
+        match self {
+            Action::Say { text, attachments } => {
+                text.len()
+                    + attachments
+                        .iter()
+                        .map(|a| a.len().div_ceil(3) * 4 + 256)
+                        .sum::<usize>()
+            }
+            Action::Retry => 0,
+            Action::Edit(text) => text.len(),
+        }
+    }
+}
+
+/// `{"text": …, "attachments": [{"name", "data"}, …]}`.
 #[derive(Deserialize, ToSchema)]
 pub struct SendBody {
-    /// The message (at most 1 MiB, no control characters but newlines and tabs).
+    /// The message (at most 1 MiB, no control characters but newlines and tabs); may be empty
+    /// when images are attached.
+    #[serde(default)]
+    text: String,
+    /// Images and documents, sent before the text (Bedrock's limits: 20 images of at most
+    /// 3.75 MB, 5 documents of at most 4.5 MB, and a document needs text with it).
+    #[serde(default)]
+    attachments: Vec<Upload>,
+}
+
+/// `{"text": …}`: the new text of the last message.
+#[derive(Deserialize, ToSchema)]
+pub struct EditBody {
+    /// The message (as for `/messages`); the attachments of the message it replaces are kept.
     text: String,
 }
 
@@ -156,10 +220,47 @@ pub async fn send(
     headers: HeaderMap,
     body: Result<Json<SendBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    let body = json_body(body)?;
+    let attachments = crate::uploads::decode(body.attachments)?;
+    ChatSession::check_message_with(&body.text, &attachments)?;
+    let stream = wants_stream(&headers);
+    let action = Action::Say {
+        text: body.text,
+        attachments,
+    };
+    run(state, client, address, id, action, stream).await
+}
+
+/// `POST /api/conversations/{id}/edit`: the last message with new text, replacing its reply.
+#[utoipa::path(
+    post,
+    path = "/api/conversations/{id}/edit",
+    tag = "turns",
+    params(("id" = String, Path, description = "The conversation's id (32 hex digits)")),
+    request_body = EditBody,
+    responses(
+        (status = 200, description = TURN_ANSWERS, content(
+            (WholeTurn = "application/json"),
+            (String = "text/event-stream")
+        )),
+        (status = 400, description = "Nothing to edit, or the text is not a message", body = ErrorBody),
+        (status = 404, description = "No such conversation for this visitor", body = ErrorBody),
+        (status = 409, description = "A reply is already being written in it", body = ErrorBody),
+        (status = 502, description = "Bedrock refused or failed", body = ErrorBody)
+    )
+)]
+pub async fn edit(
+    State(state): State<AppState>,
+    ClientId(client): ClientId,
+    ClientIp(address): ClientIp,
+    ConversationId(id): ConversationId,
+    headers: HeaderMap,
+    body: Result<Json<EditBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
     let text = json_body(body)?.text;
     ChatSession::check_message(&text)?;
     let stream = wants_stream(&headers);
-    run(state, client, address, id, Action::Say(text), stream).await
+    run(state, client, address, id, Action::Edit(text), stream).await
 }
 
 /// `POST /api/conversations/{id}/retry`: the last message again, replacing its reply.
@@ -254,6 +355,9 @@ async fn run(
     let visitor = Visitor::browser(&client, address);
     // The rate first: a flood is refused before it costs a read of the conversation.
     admit_rate(&state, &visitor).await?;
+    if let Action::Say { attachments, .. } = &action {
+        admit_attachments(&state, &visitor, attachments.len()).await?;
+    }
     let (lease, stored) = state
         .store()
         .lease_and_load(&client, &id, state.config().turn_lease)
@@ -262,24 +366,45 @@ async fn run(
     // A new message may be answered from the cache; Regenerate always asks the model. Askers
     // are told apart by address, so new cookies cannot make a question "frequently asked".
     let cached = match (&action, state.reply_cache()) {
-        (Action::Say(_), Some(cache)) => Some(cache.client(state.client(), &visitor.address)),
+        (Action::Say { .. }, Some(cache)) => Some(cache.client(state.client(), &visitor.address)),
         _ => None,
     };
     let session = match restore(&state, &stored, &events, cached.as_ref()) {
+        // Said before a stream starts, so it is a 400 rather than a stream's error event.
+        Ok(session)
+            if session.exchange_count() == 0
+                && matches!(action, Action::Retry | Action::Edit(_)) =>
+        {
+            let _ = state.store().release(&lease).await;
+            return Err(ApiError::new(
+                ErrorKind::InvalidInput,
+                "there is no message to send again yet; send one first",
+            ));
+        }
         Ok(session) => session,
         Err(error) => {
             let _ = state.store().release(&lease).await;
             return Err(error);
         }
     };
-    let message_bytes = match &action {
-        Action::Say(text) => text.len(),
-        Action::Retry => 0,
-    };
+    // A message that would make the conversation too large to keep is refused before it is
+    // paid for: the save after the reply would fail, and the visitor lose the answer.
+    let limit = state.config().limits.conversation_bytes;
+    let grown = serde_json::to_vec(&stored.conversation).map_or(0, |json| json.len())
+        + action.stored_bytes();
+    if grown > limit {
+        let _ = state.store().release(&lease).await;
+        return Err(ApiError::new(
+            ErrorKind::TooLarge,
+            format!(
+                "with this message the conversation would be about {grown} bytes, more than the                  {limit} kept; start a new chat, or attach smaller or fewer files"
+            ),
+        ));
+    }
     let most = cost_of(
         &state,
         session.model_id(),
-        &session.most_turn_usage(message_bytes),
+        &session.most_turn_usage(action.message_bytes(&session)),
     );
     let permit = match admit_cost(&state, &visitor, most.unwrap_or(0.0)).await {
         Ok(permit) => permit,
@@ -469,8 +594,9 @@ async fn reply(
     meter: &mut TurnMeter,
 ) -> Result<TurnDone, ApiError> {
     let mut stream = match action {
-        Action::Say(text) => session.send_streaming(text).await?,
+        Action::Say { text, attachments } => session.send_streaming_with(text, attachments).await?,
         Action::Retry => session.retry_streaming().await?,
+        Action::Edit(text) => session.edit_streaming(text).await?,
     };
     while let Some(event) = stream.next().await {
         if let StreamEvent::TextDelta(text) = event? {

@@ -55,7 +55,7 @@ async fn a_streamed_turn_sends_deltas_then_done_and_carries_context() {
     assert_eq!(conversation["messages"].as_array().unwrap().len(), 4);
     assert_eq!(
         conversation["messages"][1],
-        json!({"role": "assistant", "text": "Paris."})
+        json!({"role": "assistant", "text": "Paris.", "attachments": []})
     );
 }
 
@@ -151,7 +151,7 @@ async fn a_client_that_disconnects_cancels_the_turn_and_the_conversation_is_unch
     let conversation = visitor.conversation(&id).await;
     assert_eq!(
         conversation["messages"],
-        json!([{"role": "user", "text": "short"}, {"role": "assistant", "text": "Fresh."}])
+        json!([{"role": "user", "text": "short", "attachments": []}, {"role": "assistant", "text": "Fresh.", "attachments": []}])
     );
     // The cut-off turn never became context.
     assert_eq!(server.fake.requests().last().unwrap().messages().len(), 1);
@@ -311,6 +311,15 @@ async fn bad_input_gets_a_clear_json_error_and_changes_nothing() {
                 .http
                 .post(&url)
                 .json(&json!({"text": "x".repeat(2 * 1024 * 1024)})),
+            400,
+            "shorten it",
+        ),
+        (
+            // Past the largest message with attachments: refused before it is read whole.
+            visitor
+                .http
+                .post(&url)
+                .json(&json!({"text": "x".repeat(9 * 1024 * 1024)})),
             413,
             "",
         ),

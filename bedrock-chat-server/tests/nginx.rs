@@ -316,19 +316,33 @@ async fn instances_can_stop_mid_reply_and_forged_addresses_change_nothing() {
     );
 
     // Bodies: nginx lets through what the server allows, so a body too large gets the
-    // server's JSON 413 (browser API, 1 MiB and room), and /v1 takes inline images past 2 MB.
-    let too_large = browser
-        .post(format!("{base}/api/conversations/{id}/messages"))
-        .header("content-type", "application/json")
-        .body(format!("{{\"text\": \"{}\"}}", "a".repeat(1_500_000)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(too_large.status(), 413);
-    assert!(
-        too_large.text().await.unwrap().contains("\"kind\""),
-        "the server's JSON, not nginx's page"
-    );
+    // server's JSON 413: 1 MiB and room in the browser API, 8 MiB and room for a message (its
+    // attachments), and /v1 takes inline images past 2 MB.
+    for (method, path, bytes) in [
+        (
+            reqwest::Method::PATCH,
+            format!("/api/conversations/{id}"),
+            1_500_000,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/conversations/{id}/messages"),
+            8_600_000,
+        ),
+    ] {
+        let too_large = browser
+            .request(method, format!("{base}{path}"))
+            .header("content-type", "application/json")
+            .body(format!("{{\"text\": \"{}\"}}", "a".repeat(bytes)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(too_large.status(), 413, "{path}");
+        assert!(
+            too_large.text().await.unwrap().contains("\"kind\""),
+            "{path}: the server's JSON, not nginx's page"
+        );
+    }
     let big_v1 = browser
         .post(format!("{base}/v1/chat/completions"))
         .header("content-type", "application/json")

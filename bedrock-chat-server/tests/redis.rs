@@ -199,7 +199,7 @@ async fn two_turns_at_once_through_two_instances_one_wins_one_gets_409() {
         .unwrap();
     assert_eq!(
         conversation["messages"],
-        json!([{"role": "user", "text": "first"}, {"role": "assistant", "text": "slow answer here"}])
+        json!([{"role": "user", "text": "first", "attachments": []}, {"role": "assistant", "text": "slow answer here", "attachments": []}])
     );
 }
 

@@ -117,8 +117,8 @@ async fn after_a_hit_the_conversation_goes_on_and_regenerate_asks_the_model() {
     assert_eq!(
         conversation["messages"],
         json!([
-            {"role": "user", "text": "Opening hours?"},
-            {"role": "assistant", "text": "We open at nine."}
+            {"role": "user", "text": "Opening hours?", "attachments": []},
+            {"role": "assistant", "text": "We open at nine.", "attachments": []}
         ]),
         "the answer is in the history as if the model had written it"
     );

@@ -173,6 +173,75 @@ impl Attachment {
         self.len() == 0
     }
 
+    /// Its bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Attachment::Image { bytes, .. } | Attachment::Document { bytes, .. } => bytes,
+        }
+    }
+
+    /// A document's name; `None` for an image (Bedrock keeps no name for images).
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Attachment::Image { .. } => None,
+            Attachment::Document { name, .. } => Some(name),
+        }
+    }
+
+    /// The format as a lowercase word: `png`, `jpeg`, `pdf`, `docx`, ...
+    pub fn format_name(&self) -> &'static str {
+        match self {
+            Attachment::Image { format, .. } => match format {
+                ImageFormat::Png => "png",
+                ImageFormat::Jpeg => "jpeg",
+                ImageFormat::Gif => "gif",
+                ImageFormat::Webp => "webp",
+            },
+            Attachment::Document { format, .. } => match format {
+                DocumentFormat::Pdf => "pdf",
+                DocumentFormat::Csv => "csv",
+                DocumentFormat::Doc => "doc",
+                DocumentFormat::Docx => "docx",
+                DocumentFormat::Xls => "xls",
+                DocumentFormat::Xlsx => "xlsx",
+                DocumentFormat::Html => "html",
+                DocumentFormat::Txt => "txt",
+                DocumentFormat::Md => "md",
+            },
+        }
+    }
+
+    /// The IANA media type (`image/png`, `application/pdf`, ...), for serving the bytes back.
+    pub fn media_type(&self) -> &'static str {
+        match self.format_name() {
+            "png" => "image/png",
+            "jpeg" => "image/jpeg",
+            "gif" => "image/gif",
+            "webp" => "image/webp",
+            "pdf" => "application/pdf",
+            "csv" => "text/csv",
+            "doc" => "application/msword",
+            "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "xls" => "application/vnd.ms-excel",
+            "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "html" => "text/html",
+            "md" => "text/markdown",
+            _ => "text/plain",
+        }
+    }
+
+    /// The bytes of text it counts as when tokens are estimated before sending (an image
+    /// about 1,600 tokens at most, a document its bytes): what a server reserves against a
+    /// spending cap for it.
+    pub fn estimated_text_bytes(&self) -> usize {
+        match self {
+            // Claude counts about (width × height) / 750 tokens for an image, at most about
+            // 1,600 once Bedrock scales it down; a document's bytes stand for its text.
+            Attachment::Image { .. } => 4800,
+            Attachment::Document { bytes, .. } => bytes.len(),
+        }
+    }
+
     /// True for an image.
     pub fn is_image(&self) -> bool {
         matches!(self, Attachment::Image { .. })

@@ -114,10 +114,7 @@ impl ContentBlock {
         match self {
             ContentBlock::Text(text) => text.len(),
             ContentBlock::ToolUse(call) => call.name.len() + call.input.to_string().len() + 32,
-            // Claude counts about (width × height) / 750 tokens for an image, at most about
-            // 1,600 once Bedrock scales it down; a document's bytes stand for its text.
-            ContentBlock::Attachment(attachment) if attachment.is_image() => 4800,
-            ContentBlock::Attachment(attachment) => attachment.len(),
+            ContentBlock::Attachment(attachment) => attachment.estimated_text_bytes(),
             ContentBlock::ReasoningContent(reasoning) => reasoning.text().map_or(256, str::len),
             ContentBlock::ToolResult(result) => {
                 result

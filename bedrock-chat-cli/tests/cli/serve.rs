@@ -243,8 +243,8 @@ async fn an_instance_killed_mid_reply_loses_nothing_and_the_other_serves_the_nex
     assert_eq!(
         conversation["messages"],
         serde_json::json!([
-            {"role": "user", "text": "first"}, {"role": "assistant", "text": "first answer."},
-            {"role": "user", "text": "third"}, {"role": "assistant", "text": "after the crash."}
+            {"role": "user", "text": "first", "attachments": []}, {"role": "assistant", "text": "first answer.", "attachments": []},
+            {"role": "user", "text": "third", "attachments": []}, {"role": "assistant", "text": "after the crash.", "attachments": []}
         ]),
         "the cut-off turn left nothing behind"
     );

@@ -78,7 +78,7 @@ fn shorten(text: String) -> String {
         return text;
     }
     let mut short: String = text.chars().take(LONGEST_TOOL_TEXT).collect();
-    short.push_str("…");
+    short.push('…');
     short
 }
 

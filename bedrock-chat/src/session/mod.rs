@@ -270,6 +270,23 @@ impl ChatSession {
         check_user_text(text)
     }
 
+    /// Checks a user message with attachments as [`send_with`](Self::send_with) would, without
+    /// sending it.
+    ///
+    /// # Errors
+    ///
+    /// As [`check_message`](Self::check_message) (blank text is allowed beside images), and
+    /// [`Error::InvalidInput`] for more than 20 images or 5 documents, or a document without
+    /// text.
+    pub fn check_message_with(text: &str, attachments: &[Attachment]) -> Result<()> {
+        let has_text = !text.trim().is_empty();
+        if attachments.is_empty() || has_text {
+            check_user_text(text)?;
+        }
+        let images = attachments.iter().filter(|a| a.is_image()).count();
+        crate::attachment::check_message_attachments(images, attachments.len() - images, has_text)
+    }
+
     // --- the conversation ----------------------------------------------------------------------
 
     /// The conversation so far, oldest first: whole exchanges, user then assistant.
@@ -585,13 +602,8 @@ fn user_message(text: String) -> Result<Message> {
 /// may be blank, and blank text is then left out (Bedrock refuses a blank text block): an image
 /// alone is a question.
 fn user_message_with(mut text: String, attachments: Vec<Attachment>) -> Result<Message> {
-    let has_text = !text.trim().is_empty();
-    if attachments.is_empty() || has_text {
-        check_user_text(&text)?;
-    }
-    let images = attachments.iter().filter(|a| a.is_image()).count();
-    crate::attachment::check_message_attachments(images, attachments.len() - images, has_text)?;
-    if !has_text {
+    ChatSession::check_message_with(&text, &attachments)?;
+    if text.trim().is_empty() {
         text.clear();
     }
     Ok(Message::user_with_attachments(text, attachments))
