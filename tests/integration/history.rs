@@ -183,7 +183,10 @@ async fn a_title_survives_save_and_load_and_reset_forgets_it() {
     loaded.load(&path).unwrap();
     assert_eq!(loaded.title(), Some("Geography"));
     loaded.set_title(None).unwrap();
-    assert_eq!(bedrock_chat::title_of(&loaded.snapshot()), "Capital of France?");
+    assert_eq!(
+        bedrock_chat::title_of(&loaded.snapshot()),
+        "Capital of France?"
+    );
     loaded.set_title(Some("Again".into())).unwrap();
     loaded.reset();
     assert_eq!(loaded.title(), None);
