@@ -3,6 +3,7 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bedrock_chat::ChatConfig;
@@ -58,7 +59,7 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
         Err(error) => return Ok(usage_error(&error)),
     };
     if let Some(Subcommand::Serve(serve)) = &args.command {
-        return crate::serve::run(client, config, serve).await;
+        return crate::serve::run(client, config, serve, &args.cache).await;
     }
     let stdin_is_terminal = io::stdin().is_terminal();
     let interactive = stdin_is_terminal && args.prompt.is_none();
@@ -70,8 +71,23 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
     });
     let (notices, notices_rx) = mpsc::unbounded_channel();
     let other_notices = notices.clone();
-    let session = match config
-        .session_builder(client)
+    // The REPL's reply cache is its own, in memory: only this user's questions are in it, so
+    // by default an answer needs no other askers.
+    let cached = args.cache.config(&client, 0).map(|cache| {
+        let store = Arc::new(bedrock_chat::MemoryStore::new());
+        let mut reply_cache = bedrock_chat::ReplyCache::new(store)
+            .ttl(cache.ttl)
+            .min_askers(cache.min_askers);
+        if let Some((embedder, threshold)) = cache.semantic {
+            reply_cache = reply_cache.semantic(embedder, threshold);
+        }
+        reply_cache.client(Arc::new(client.clone()), "you")
+    });
+    let builder = match &cached {
+        Some(cached) => config.session_builder(cached.clone()),
+        None => config.session_builder(client),
+    };
+    let session = match builder
         .on_retry(move |notice| {
             let _ = notices.send(notice.to_string());
         })
@@ -105,6 +121,9 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut repl = Repl::new(session, options, io::stdout(), io::stderr(), notices_rx);
     repl.attach(attachments);
+    if let Some(cached) = cached {
+        repl.reply_cache(cached);
+    }
 
     let outcome = if let Some(prompt) = args.prompt.clone() {
         let mut interrupts = NoInterrupts;

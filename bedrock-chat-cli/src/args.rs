@@ -73,9 +73,82 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Subcommand>,
 
+    /// The reply cache.
+    #[command(flatten)]
+    pub cache: CacheArgs,
+
     /// The chat settings given on the command line, as `(setting, value)`.
     #[arg(skip)]
     pub settings: Vec<(&'static Setting, String)>,
+}
+
+/// The reply cache's flags, for the REPL and `serve` alike (`global`: given before or after
+/// `serve`).
+#[derive(Debug, clap::Args)]
+pub struct CacheArgs {
+    /// Answer frequently asked questions from a cache: `exact` serves an answer to a request
+    /// identical in everything (model, system prompt, settings, the whole conversation) once
+    /// enough others have asked it; `semantic` also matches a conversation's first question by
+    /// meaning (embeddings from Bedrock). Regenerate and /retry always ask the model. With
+    /// serve the cache is on the conversation store, shared by every instance; in the REPL it
+    /// is in memory, for the session
+    #[arg(
+        long,
+        env = "BEDROCK_CHAT_REPLY_CACHE",
+        value_enum,
+        default_value_t = ReplyCacheMode::Off,
+        global = true,
+        help_heading = CACHE
+    )]
+    pub reply_cache: ReplyCacheMode,
+
+    /// With `--reply-cache semantic`: the cosine of two first questions' embeddings at which
+    /// they share an answer (0 to 1; high, since a wrong answer is worse than a paid call)
+    #[arg(long, env = "BEDROCK_CHAT_REPLY_CACHE_THRESHOLD", value_name = "COSINE", default_value_t = bedrock_chat::DEFAULT_SIMILARITY_THRESHOLD, value_parser = parse_cosine, global = true, help_heading = CACHE)]
+    pub reply_cache_threshold: f32,
+
+    /// With `--reply-cache semantic`: the embeddings model, called with InvokeModel (the task
+    /// role needs bedrock:InvokeModel on it)
+    #[arg(long, env = "BEDROCK_CHAT_EMBEDDING_MODEL", value_name = "ID", default_value = bedrock_chat::DEFAULT_EMBEDDING_MODEL, global = true, help_heading = CACHE)]
+    pub embedding_model: String,
+
+    /// How long a cached answer is kept
+    #[arg(long, env = "BEDROCK_CHAT_REPLY_CACHE_TTL", value_name = "D", default_value_t = Span(ReplyCacheConfig::default().ttl), global = true, help_heading = CACHE)]
+    pub reply_cache_ttl: Span,
+
+    /// How many others (with serve: visitors' addresses; on /v1, API keys and their `user`
+    /// ids) must have asked the same thing before its answer is served, so a question asked
+    /// once is never shown to anyone else [default: 2 with serve; 0 in the REPL, whose cache
+    /// holds only its user's own questions]
+    #[arg(long, env = "BEDROCK_CHAT_REPLY_CACHE_MIN_ASKERS", value_name = "N", global = true, help_heading = CACHE)]
+    pub reply_cache_min_askers: Option<usize>,
+}
+
+impl CacheArgs {
+    /// The cache these flags ask for, or `None` when it is off; `min_askers` unless given.
+    pub fn config(
+        &self,
+        client: &bedrock_chat::BedrockClient,
+        min_askers: usize,
+    ) -> Option<ReplyCacheConfig> {
+        let semantic = match self.reply_cache {
+            ReplyCacheMode::Off => return None,
+            ReplyCacheMode::Exact => None,
+            ReplyCacheMode::Semantic => {
+                let embedder = bedrock_chat::TitanEmbedder::new(client.clone())
+                    .model_id(&self.embedding_model);
+                Some((
+                    std::sync::Arc::new(embedder) as std::sync::Arc<dyn bedrock_chat::Embedder>,
+                    self.reply_cache_threshold,
+                ))
+            }
+        };
+        Some(ReplyCacheConfig {
+            ttl: self.reply_cache_ttl.0,
+            min_askers: self.reply_cache_min_askers.unwrap_or(min_askers),
+            semantic,
+        })
+    }
 }
 
 /// What to run instead of the REPL.
@@ -325,40 +398,6 @@ pub struct ServeArgs {
         help_heading = STORE
     )]
     pub store_password: Option<String>,
-
-    /// Answer frequently asked questions from a cache on the conversation store: `exact`
-    /// serves an answer to a request identical in everything (model, system prompt, settings,
-    /// the whole conversation) once enough other visitors have asked it; `semantic` also
-    /// matches a conversation's first question by meaning (embeddings from Bedrock); Regenerate
-    /// always asks the model
-    #[arg(
-        long,
-        env = "BEDROCK_CHAT_REPLY_CACHE",
-        value_enum,
-        default_value_t = ReplyCacheMode::Off,
-        help_heading = CACHE
-    )]
-    pub reply_cache: ReplyCacheMode,
-
-    /// With `--reply-cache semantic`: the cosine of two first questions' embeddings at which
-    /// they share an answer (0 to 1; high, since a wrong answer is worse than a paid call)
-    #[arg(long, env = "BEDROCK_CHAT_REPLY_CACHE_THRESHOLD", value_name = "COSINE", default_value_t = bedrock_chat::DEFAULT_SIMILARITY_THRESHOLD, value_parser = parse_cosine, help_heading = CACHE)]
-    pub reply_cache_threshold: f32,
-
-    /// With `--reply-cache semantic`: the embeddings model, called with InvokeModel (the task
-    /// role needs bedrock:InvokeModel on it)
-    #[arg(long, env = "BEDROCK_CHAT_EMBEDDING_MODEL", value_name = "ID", default_value = bedrock_chat::DEFAULT_EMBEDDING_MODEL, help_heading = CACHE)]
-    pub embedding_model: String,
-
-    /// How long a cached answer is kept
-    #[arg(long, env = "BEDROCK_CHAT_REPLY_CACHE_TTL", value_name = "D", default_value_t = Span(ReplyCacheConfig::default().ttl), help_heading = CACHE)]
-    pub reply_cache_ttl: Span,
-
-    /// How many other visitors (addresses; on /v1, API keys and their `user` ids) must have
-    /// asked the same thing before its answer is served, so a question asked once is never
-    /// shown to anyone else
-    #[arg(long, env = "BEDROCK_CHAT_REPLY_CACHE_MIN_ASKERS", value_name = "N", default_value_t = ReplyCacheConfig::default().min_askers, help_heading = CACHE)]
-    pub reply_cache_min_askers: usize,
 
     /// Logs on stderr as text, or as one JSON object a line for a log collector
     #[arg(long, env = "BEDROCK_CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, help_heading = LISTEN)]

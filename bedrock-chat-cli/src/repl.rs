@@ -3,7 +3,10 @@
 
 use std::io::{self, Write};
 
-use bedrock_chat::{Attachment, ChatSession, ContentBlock, Error, PRICES_AS_OF, Usd};
+use bedrock_chat::{
+    Attachment, CacheLookup, CachedClient, ChatSession, ContentBlock, Error, PRICES_AS_OF,
+    TokenUsage, Usd,
+};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::commands::{self, Command};
@@ -37,6 +40,13 @@ pub struct Repl<O, E> {
     failed_input: Option<(String, Vec<Attachment>)>,
     /// Files attached with `/attach` (or `--attach`), to go with the next message.
     attachments: Vec<Attachment>,
+    /// The reply cache the session's client goes through (`--reply-cache`), if any.
+    reply_cache: Option<CachedClient>,
+    /// The turns (indexes into the session's usage) answered from the reply cache, with what
+    /// each would have cost from the model.
+    cache_hits: Vec<(usize, TokenUsage)>,
+    /// Turns that asked the model through the reply cache.
+    cache_misses: usize,
 }
 
 impl<O: Write + Send, E: Write + Send> Repl<O, E> {
@@ -58,7 +68,16 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
             notices,
             failed_input: None,
             attachments: Vec::new(),
+            reply_cache: None,
+            cache_hits: Vec::new(),
+            cache_misses: 0,
         }
+    }
+
+    /// Tells the REPL the session's client goes through `cached` (`--reply-cache`), so a turn
+    /// answered from it is said to be and `/usage` counts it.
+    pub fn reply_cache(&mut self, cached: CachedClient) {
+        self.reply_cache = Some(cached);
     }
 
     /// Attaches files to the next message (`--attach`).
@@ -382,6 +401,13 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
             // Nobody can read the reply: do not pay for it.
             return Err(io::ErrorKind::BrokenPipe.into());
         }
+        if let Some(cached) = &self.reply_cache {
+            cached.take_lookup();
+            // /retry is for another answer: never the kept one.
+            if matches!(turn, Turn::Retry) {
+                cached.ask_model_next();
+            }
+        }
         let Repl {
             session,
             options,
@@ -411,6 +437,22 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
                 "Stopped. The conversation is as it was before that message."
             )?,
             TurnEnd::Replied => {}
+        }
+        let lookup = self
+            .reply_cache
+            .as_ref()
+            .and_then(CachedClient::take_lookup);
+        match (&end, lookup) {
+            (TurnEnd::Replied, Some(CacheLookup::Hit { saved })) => {
+                let turn = self.session.usage().turns().len().saturating_sub(1);
+                self.cache_hits.push((turn, saved));
+                let note = "(answered from the reply cache: nothing was sent to the model, $0)";
+                if self.options.interactive {
+                    self.info(note)?;
+                }
+            }
+            (_, Some(CacheLookup::Miss)) => self.cache_misses += 1,
+            _ => {}
         }
         Ok(end)
     }
@@ -456,10 +498,12 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
         let cost = self.session.cost();
         let mut text = String::new();
         for (index, (turn, turn_cost)) in usage.turns().iter().zip(&cost.per_turn).enumerate() {
-            let note = match (turn.complete, turn.estimated) {
-                (true, _) => "",
-                (false, false) => " (reply stopped)",
-                (false, true) => " (reply stopped; tokens estimated)",
+            let hit = self.cache_hits.iter().any(|(turn, _)| *turn == index);
+            let note = match (hit, turn.complete, turn.estimated) {
+                (true, _, _) => " (from the reply cache)",
+                (false, true, _) => "",
+                (false, false, false) => " (reply stopped)",
+                (false, false, true) => " (reply stopped; tokens estimated)",
             };
             text.push_str(&format!(
                 "turn {:>3}: {}, {}{note}\n",
@@ -482,13 +526,39 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
         if let Some(budget) = self.session.budget() {
             text.push_str(&format!(" of a {} budget", Usd(budget.limit_usd)));
         }
+        if self.reply_cache.is_some() {
+            let saved: Option<f64> = self
+                .cache_hits
+                .iter()
+                .map(|(_, usage)| {
+                    self.session
+                        .prices()
+                        .price_for(self.session.model_id())
+                        .map(|price| price.cost(usage))
+                })
+                .sum();
+            let saved = saved.map_or_else(
+                || "an unknown amount".to_string(),
+                |usd| Usd(usd).to_string(),
+            );
+            text.push_str(&format!(
+                "\nreply cache: {} hits, {} misses; the hits saved {saved}",
+                self.cache_hits.len(),
+                self.cache_misses
+            ));
+        }
         let exchanges = self.session.exchange_count();
         let stopped = usage.unfinished_turns();
         let gone = (usage.turns().len() - stopped).saturating_sub(exchanges);
         if gone > 0 {
+            let billed = if self.cache_hits.is_empty() {
+                "Bedrock billed them all the same"
+            } else {
+                "Bedrock billed those the model answered all the same"
+            };
             text.push_str(&format!(
                 "\n({gone} of these turns are no longer in the conversation (/undo, /clear, /retry or \
-                 /load removed them); Bedrock billed them all the same)"
+                 /load removed them); {billed})"
             ));
         }
         if stopped > 0 {

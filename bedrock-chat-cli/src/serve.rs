@@ -5,16 +5,13 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use bedrock_chat::{
-    BedrockClient, Budget, ChatConfig, ConversationStore, Embedder, MemoryStore, RedisStore,
-    TitanEmbedder,
-};
+use bedrock_chat::{BedrockClient, Budget, ChatConfig, ConversationStore, MemoryStore, RedisStore};
 use bedrock_chat_server::{
     AllowedHosts, ApiKeys, AppState, CloudWatchMetrics, Limits, PUBLIC_SERVER_DAILY_USD,
-    ReplyCacheConfig, ServerConfig,
+    ServerConfig,
 };
 
-use crate::args::{ReplyCacheMode, ServeArgs};
+use crate::args::{CacheArgs, ServeArgs};
 use crate::status::{EXIT_USAGE, describe, print_error};
 
 /// Starts the server and runs it until SIGTERM or Ctrl-C.
@@ -26,6 +23,7 @@ pub async fn run(
     client: BedrockClient,
     config: ChatConfig,
     args: &ServeArgs,
+    cache: &CacheArgs,
 ) -> anyhow::Result<ExitCode> {
     // The library's one check of a dollar limit.
     for (name, value) in [
@@ -160,20 +158,7 @@ pub async fn run(
     server.separate_metrics = args.metrics_addr.is_some();
     server.api_keys = api_keys;
     server.limits = limits;
-    server.reply_cache = match args.reply_cache {
-        ReplyCacheMode::Off => None,
-        mode => Some(ReplyCacheConfig {
-            ttl: args.reply_cache_ttl.0,
-            min_askers: args.reply_cache_min_askers,
-            semantic: (mode == ReplyCacheMode::Semantic).then(|| {
-                let embedder = TitanEmbedder::new(client.clone()).model_id(&args.embedding_model);
-                (
-                    Arc::new(embedder) as Arc<dyn Embedder>,
-                    args.reply_cache_threshold,
-                )
-            }),
-        }),
-    };
+    server.reply_cache = cache.config(&client, bedrock_chat::DEFAULT_MIN_ASKERS);
     if public && server.auth_token.is_none() {
         // Said on stderr, where an operator's terminal or log collector shows it.
         eprintln!(

@@ -21,6 +21,7 @@
 //! instance, under the deployment's prefix, with a TTL). A store that fails is a miss, never a
 //! failed turn.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -226,6 +227,7 @@ impl ReplyCache {
             read: true,
             write: true,
             last: Arc::new(Mutex::new(None)),
+            skip_next_read: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -358,6 +360,8 @@ pub struct CachedClient {
     read: bool,
     write: bool,
     last: Arc<Mutex<Option<CacheLookup>>>,
+    /// Set by [`CachedClient::ask_model_next`]; shared by clones, as `last` is.
+    skip_next_read: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for CachedClient {
@@ -390,6 +394,20 @@ impl CachedClient {
         self.last.lock().ok().and_then(|last| last.clone())
     }
 
+    /// Makes the next call ask the model even when an answer is kept (it still counts as an
+    /// ask, and its answer may be kept): what Regenerate or `/retry` need from a client a
+    /// session already holds. Clones share it.
+    pub fn ask_model_next(&self) {
+        self.skip_next_read.store(true, Ordering::Relaxed);
+    }
+
+    /// What the cache did for the last call, forgetting it: a program that asks after each
+    /// turn (a REPL's `/usage`) never reads an earlier turn's answer for a turn that made no
+    /// call.
+    pub fn take_lookup(&self) -> Option<CacheLookup> {
+        self.last.lock().ok().and_then(|mut last| last.take())
+    }
+
     fn record(&self, lookup: CacheLookup) {
         if let Ok(mut last) = self.last.lock() {
             *last = Some(lookup);
@@ -406,7 +424,8 @@ impl CachedClient {
             asked = question;
             reply = by_meaning;
         }
-        let reply = reply.filter(|_| self.read);
+        let skip = self.skip_next_read.swap(false, Ordering::Relaxed);
+        let reply = reply.filter(|_| self.read && !skip);
         self.record(match &reply {
             Some(reply) => CacheLookup::Hit { saved: reply.usage },
             None => CacheLookup::Miss,

@@ -639,3 +639,40 @@ async fn files_attach_to_the_next_message_with_attach_and_the_flag() {
         text(&output.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reply_cache_answers_a_repeated_question_and_usage_counts_the_hit() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::text("We open at nine.").usage(1_000, 100))
+        .push(FakeReply::text("Nine, again.").usage(1_000, 100));
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = bedrock_chat(Some(&fake), dir.path());
+    command.args([
+        "--reply-cache",
+        "exact",
+        "--model",
+        "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    ]);
+    let output = run_with_stdin(
+        command,
+        b"Opening hours?\n/clear\nOpening hours?\n/retry\n/usage\n",
+    )
+    .await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    // The second ask is answered from the cache; /retry asks the model for another answer.
+    assert_eq!(
+        text(&output.stdout),
+        "We open at nine.\nWe open at nine.\nNine, again.\n"
+    );
+    assert_eq!(fake.requests().len(), 2);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("turn   2: 0 input + 0 output tokens, $0.00 (from the reply cache)"),
+        "{stderr}"
+    );
+    // 1,000 input and 100 output tokens at $3 and $15 per million: $0.0045 not spent.
+    assert!(
+        stderr.contains("reply cache: 1 hits, 2 misses; the hits saved $0.0045"),
+        "{stderr}"
+    );
+}
