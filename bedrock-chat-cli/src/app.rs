@@ -54,18 +54,30 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
     for notice in crate::dotenv::notices(dotenv, &config, args.has("endpoint-url")) {
         writeln!(io::stderr(), "{}", visible(&notice))?;
     }
-    let client = match config.client().await {
+    // Kept for the whole run: the demo's fake Bedrock stops when it is dropped.
+    let demo = match args.demo {
+        true => Some(crate::demo::start().await?),
+        false => None,
+    };
+    let client = match &demo {
+        Some(fake) => fake.client().await,
+        None => config.client().await,
+    };
+    let client = match client {
         Ok(client) => client,
         Err(error) => return Ok(usage_error(&error)),
     };
     if let Some(Subcommand::Serve(serve)) = &args.command {
-        return crate::serve::run(client, config, serve, &args.cache).await;
+        return crate::serve::run(client, config, serve, &args.cache, args.demo).await;
     }
     let stdin_is_terminal = io::stdin().is_terminal();
     let interactive = stdin_is_terminal && args.prompt.is_none();
     // Started before anything else is set up, so it has that time to finish.
     let endpoint = config.connection.endpoint_url.clone();
-    let credentials_check = interactive.then(|| {
+    if args.demo && !interactive {
+        writeln!(io::stderr(), "{}", crate::demo::DEMO_NOTICE)?;
+    }
+    let credentials_check = (interactive && !args.demo).then(|| {
         let client = client.clone();
         tokio::spawn(async move { client.check_credentials().await })
     });
@@ -142,7 +154,9 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
         if let Some(warning) = credentials_warning(credentials_check).await {
             input.warn(warning);
         }
-        if let Some(endpoint) = &endpoint {
+        if args.demo {
+            input.warn(crate::demo::DEMO_NOTICE.to_string());
+        } else if let Some(endpoint) = &endpoint {
             // Said at the start: a fake or a proxy answering in Bedrock's place is no surprise.
             input.warn(format!(
                 "requests go to {endpoint}, not to Bedrock's own endpoint"

@@ -54,6 +54,12 @@ pub struct Args {
     #[arg(long)]
     pub hide_thinking: bool,
 
+    /// Try it without AWS: a fake Bedrock inside the program answers every message with a
+    /// canned reply that says so (no account, no credentials, nothing leaves the machine);
+    /// with serve, the page says so too
+    #[arg(long, global = true)]
+    pub demo: bool,
+
     /// Send one message, print the reply and exit
     #[arg(long, short, value_name = "TEXT")]
     pub prompt: Option<String>,

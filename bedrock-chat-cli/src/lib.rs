@@ -7,6 +7,7 @@
 pub mod app;
 pub mod args;
 pub mod commands;
+pub mod demo;
 pub mod dotenv;
 pub mod input;
 mod interrupts;

@@ -24,6 +24,7 @@ pub async fn run(
     config: ChatConfig,
     args: &ServeArgs,
     cache: &CacheArgs,
+    demo: bool,
 ) -> anyhow::Result<ExitCode> {
     // The library's one check of a dollar limit.
     for (name, value) in [
@@ -159,6 +160,7 @@ pub async fn run(
     server.api_keys = api_keys;
     server.limits = limits;
     server.reply_cache = cache.config(&client, bedrock_chat::DEFAULT_MIN_ASKERS);
+    server.notice = demo.then(|| crate::demo::DEMO_NOTICE.to_string());
     if public && server.auth_token.is_none() {
         // Said on stderr, where an operator's terminal or log collector shows it.
         eprintln!(
@@ -197,18 +199,23 @@ pub async fn run(
     // As the REPL does: say at once when there are no working credentials, rather than let the
     // first visitor find out. The check runs beside the start (the credential chain can take
     // a few seconds to give up off AWS).
-    let check = client.clone();
-    tokio::spawn(async move {
-        if let Err(error) = check.check_credentials().await {
-            eprintln!("warning: {error} (every message will fail until this is fixed)");
-        }
-    });
+    if !demo {
+        let check = client.clone();
+        tokio::spawn(async move {
+            if let Err(error) = check.check_credentials().await {
+                eprintln!("warning: {error} (every message will fail until this is fixed)");
+            }
+        });
+    }
     let state = AppState::with_shared_store(client, config.session, store, server);
     writeln!(
         io::stdout(),
         "bedrock-chat is serving {} on http://{address}/ (Ctrl-C to stop)",
         state.settings().model_id
     )?;
+    if demo {
+        writeln!(io::stdout(), "{}", crate::demo::DEMO_NOTICE)?;
+    }
     if args.store == "memory" {
         writeln!(
             io::stdout(),

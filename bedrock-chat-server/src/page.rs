@@ -1,8 +1,10 @@
 //! The page and its assets, embedded in the binary: no CDN, no build step, works offline.
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use crate::state::AppState;
 
 const INDEX: &str = include_str!("../assets/index.html");
 const CSS: &str = include_str!("../assets/app.css");
@@ -33,9 +35,36 @@ fn with_headers(body: &'static str, content_type: &'static str) -> Response {
     response
 }
 
-/// `GET /`.
-pub async fn index() -> Response {
-    with_headers(INDEX, "text/html; charset=utf-8")
+/// `GET /`: the page, with the operator's notice (if any) at the top of its body.
+pub async fn index(State(state): State<AppState>) -> Response {
+    match &state.config().notice {
+        None => with_headers(INDEX, "text/html; charset=utf-8"),
+        Some(notice) => {
+            let banner = format!(
+                "<body>\n<p class=\"site-notice\" role=\"note\">{}</p>",
+                escape_html(notice)
+            );
+            let mut response = with_headers("", "text/html; charset=utf-8");
+            *response.body_mut() = INDEX.replacen("<body>", &banner, 1).into();
+            response
+        }
+    }
+}
+
+/// Text made safe to put between HTML tags.
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 /// `GET /assets/{name}`.

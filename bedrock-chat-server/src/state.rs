@@ -49,6 +49,9 @@ pub struct ServerConfig {
     pub api_keys: ApiKeys,
     /// Answers to frequently asked questions, kept on the conversation store. Default is off.
     pub reply_cache: Option<ReplyCacheConfig>,
+    /// A line the page shows above the chat, to every visitor (a demo's "replies are canned",
+    /// an operator's notice). Plain text. Default is none.
+    pub notice: Option<String>,
 }
 
 /// How the server's reply cache serves answers (see [`bedrock_chat::ReplyCache`]).
@@ -101,6 +104,7 @@ impl Default for ServerConfig {
             separate_metrics: false,
             api_keys: ApiKeys::default(),
             reply_cache: None,
+            notice: None,
         }
     }
 }

@@ -676,3 +676,25 @@ async fn the_reply_cache_answers_a_repeated_question_and_usage_counts_the_hit() 
         "{stderr}"
     );
 }
+
+/// `--demo` needs nothing from AWS: no credentials, no region, no endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_answers_without_any_aws_set_up_and_says_it_is_canned() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = bedrock_chat(None, dir.path());
+    command
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_REGION")
+        .arg("--demo");
+    let output = run_with_stdin(command, b"Hello\n/usage\n").await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.starts_with("**This is a canned demo reply**"),
+        "{stdout}"
+    );
+    let stderr = text(&output.stderr);
+    assert!(stderr.starts_with("Demo: replies are canned"), "{stderr}");
+    assert!(stderr.contains("turn   1:"), "{stderr}");
+}

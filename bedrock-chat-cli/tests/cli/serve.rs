@@ -291,3 +291,60 @@ async fn serve_without_credentials_warns_at_start_in_plain_text() {
     child.start_kill().unwrap();
     let _ = child.wait().await;
 }
+
+/// `serve --demo` runs with no AWS set-up at all, says so on its first lines and on the page,
+/// and answers with the canned reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_needs_no_aws_and_the_page_says_replies_are_canned() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bedrock_chat(None, dir.path())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_REGION")
+        .args(["serve", "--demo", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = stdout.next_line().await.unwrap().unwrap();
+    let second = stdout.next_line().await.unwrap().unwrap();
+    assert!(second.starts_with("Demo: replies are canned"), "{second}");
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let page = http.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("<p class=\"site-notice\" role=\"note\">Demo: replies are canned"),
+        "{page}"
+    );
+    let created: serde_json::Value = http
+        .post(format!("{url}/api/conversations"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let reply: serde_json::Value = http
+        .post(format!("{url}/api/conversations/{id}/messages"))
+        .json(&serde_json::json!({"text": "Hello <b>there</b>"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = reply["text"].as_str().unwrap();
+    assert!(text.contains("canned demo reply"), "{reply}");
+    assert!(text.contains("(`Hello <b>there</b>`)"), "{text}");
+}
