@@ -72,7 +72,7 @@ pub struct Args {
     /// File that keeps the REPL's input history; it must be a bedrock-chat history file or not
     /// exist yet (anything else is left alone) [env: BEDROCK_CHAT_HISTORY_FILE, not taken from
     /// .env] [default: bedrock-chat/history in the user's data directory]
-    #[arg(long)]
+    #[arg(long, value_name = "PATH")]
     pub history_file: Option<PathBuf>,
 
     /// What to run instead of the REPL.
@@ -579,18 +579,40 @@ pub(crate) fn serve_flags_table() -> String {
     let serve = command
         .find_subcommand("serve")
         .expect("there is a serve command");
+    flags_table(
+        serve,
+        &[Some(LISTEN), Some(LIMITS), Some(STORE), Some(CACHE)],
+    )
+}
+
+/// The README's table of the REPL's flags, as `--help` lists them: its own, the chat settings,
+/// the reply cache and AWS.
+#[cfg(test)]
+pub(crate) fn repl_flags_table() -> String {
+    let mut command = command();
+    command.build();
+    flags_table(&command, &[None, Some(CHAT), Some(CACHE), Some(AWS)])
+}
+
+/// A Markdown table per heading (`None`: the flags under no heading) of `command`'s flags.
+#[cfg(test)]
+fn flags_table(command: &clap::Command, headings: &[Option<&str>]) -> String {
     let mut table = String::new();
-    for heading in [LISTEN, LIMITS, STORE, CACHE] {
-        table.push_str(&format!(
-            "\n**{heading}**\n\n| flag | variable | default | what |\n|---|---|---|---|\n"
-        ));
-        for arg in serve.get_arguments() {
-            if arg.get_help_heading() != Some(heading) || arg.is_hide_set() {
+    for heading in headings {
+        if let Some(heading) = heading {
+            table.push_str(&format!("\n**{heading}**\n"));
+        }
+        table.push_str("\n| flag | variable | default | what |\n|---|---|---|---|\n");
+        for arg in command.get_arguments() {
+            if arg.get_help_heading() != *heading || arg.is_hide_set() {
                 continue;
             }
-            let long = arg.get_long().unwrap_or_default();
+            let Some(long) = arg.get_long() else { continue };
+            if ["help", "version"].contains(&long) {
+                continue;
+            }
             let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
-            let flag = if !takes_value {
+            let mut flag = if !takes_value {
                 format!("--{long}")
             } else if !arg.get_possible_values().is_empty() {
                 let values: Vec<String> = arg
@@ -606,13 +628,24 @@ pub(crate) fn serve_flags_table() -> String {
                     .map_or_else(|| arg.get_id().as_str().to_uppercase(), ToString::to_string);
                 format!("--{long} {name}")
             };
+            if let Some(short) = arg.get_short() {
+                flag = format!("-{short}, {flag}");
+            }
             let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
-            let (what, said_default) = match help.split_once(" [default: ") {
+            // The library's settings say their variable and default in their help text.
+            let (help, said_default) = match help.split_once(" [default: ") {
                 Some((what, rest)) => (
                     what.to_string(),
                     Some(rest.trim_end_matches(']').to_string()),
                 ),
                 None => (help.clone(), None),
+            };
+            let (what, said_env) = match help.split_once(" [env: ") {
+                Some((what, rest)) => (
+                    what.to_string(),
+                    Some(rest.trim_end_matches(']').to_string()),
+                ),
+                None => (help, None),
             };
             let defaults: Vec<String> = arg
                 .get_default_values()
@@ -625,10 +658,14 @@ pub(crate) fn serve_flags_table() -> String {
                 ([], None) => "none".to_string(),
                 (values, _) => format!("`{}`", values.join(",")),
             };
-            let variable = arg
-                .get_env()
-                .map(|env| format!("`{}`", env.to_string_lossy()))
-                .unwrap_or_default();
+            let variable = match (arg.get_env(), said_env) {
+                (Some(env), _) => format!("`{}`", env.to_string_lossy()),
+                (None, Some(said)) => match said.split_once(", ") {
+                    Some((name, note)) => format!("`{name}` ({note})"),
+                    None => format!("`{said}`"),
+                },
+                (None, None) => String::new(),
+            };
             table.push_str(&format!(
                 "| `{}` | {variable} | {} | {} |\n",
                 flag.replace('|', "\\|"),
@@ -645,24 +682,33 @@ mod tests {
     use super::*;
     use bedrock_chat::{Budget, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT};
 
-    /// `UPDATE_README=1 cargo test -p bedrock-chat-cli --lib readme` writes the table.
+    /// `UPDATE_README=1 cargo test -p bedrock-chat-cli --lib readme` writes the tables.
     #[test]
-    fn the_readme_lists_every_serve_flag_as_help_does() {
-        const BEGIN: &str = "<!-- serve flags: generated from serve --help -->\n";
-        const END: &str = "<!-- end of serve flags -->";
+    fn the_readme_lists_every_flag_and_command_as_help_does() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
-        let readme = std::fs::read_to_string(path).unwrap();
-        let start = readme.find(BEGIN).expect("the README marks the table") + BEGIN.len();
-        let end = readme[start..].find(END).expect("the table ends") + start;
-        let table = serve_flags_table();
+        let mut readme = std::fs::read_to_string(path).unwrap();
+        let mut stale = Vec::new();
+        for (what, table) in [
+            ("serve flags", serve_flags_table()),
+            ("REPL flags", repl_flags_table()),
+            ("slash commands", crate::commands::commands_table()),
+        ] {
+            let begin = format!("<!-- {what}: generated, do not edit -->\n");
+            let end = format!("<!-- end of {what} -->");
+            let start = readme.find(&begin).expect("the README marks the table") + begin.len();
+            let stop = readme[start..].find(&end).expect("the table ends") + start;
+            if readme[start..stop] != table {
+                stale.push(what);
+                readme = format!("{}{table}{}", &readme[..start], &readme[stop..]);
+            }
+        }
         if std::env::var_os("UPDATE_README").is_some() {
-            let updated = format!("{}{table}{}", &readme[..start], &readme[end..]);
-            std::fs::write(path, updated).unwrap();
+            std::fs::write(path, readme).unwrap();
             return;
         }
         assert!(
-            readme[start..end] == table,
-            "the README's serve flags differ from `serve --help`; run UPDATE_README=1 cargo \
+            stale.is_empty(),
+            "the README's {stale:?} differ from --help and /help; run UPDATE_README=1 cargo \
              test -p bedrock-chat-cli --lib readme"
         );
     }

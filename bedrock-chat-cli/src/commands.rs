@@ -42,31 +42,100 @@ pub enum Command {
     Invalid(String),
 }
 
-/// The `/help` text.
-pub const HELP: &str = "\
+/// What `/help` says before the commands.
+const HELP_PREAMBLE: &str = "\
 Type a message and press Enter to send it; the conversation so far is sent as context
 (all of it, or the newest part, as --context-policy says).
 End a line with \\ to continue on the next line, or paste a block between two lines of \"\"\".
 Start a message with // to send text that begins with a slash.
 Ctrl-C stops a reply (the conversation stays as before it); at the prompt it clears the line.
-Ctrl-D or /exit quits.
+Ctrl-D or /exit quits.";
 
-  /help            this help
-  /exit            quit
-  /clear           start a new conversation
-  /system [TEXT]   show the system prompt, or set it (/system - removes it)
-  /model [ID]      show the model, or switch to another
-  /retry           send the last message again and replace its reply
-  /undo            remove the last exchange
-  /history         show the conversation
-  /usage           tokens and estimated cost, per turn and in total
-  /save PATH       save the conversation (JSON, readable only by you); asks before
-                   replacing a saved conversation, never replaces any other file
-  /save --force PATH   replace an existing saved conversation without asking
-  /load PATH       load a saved conversation
-  /attach PATH     attach an image or a document to your next message
-                   (PNG, JPEG, GIF, WebP; PDF, CSV, DOC, DOCX, XLS, XLSX, HTML, TXT, MD)
-  /attach          list what is attached; /detach drops it";
+/// Every slash command, as typed and what it does: `/help` and the README's table are both
+/// written from this list.
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("/help", "this help"),
+    ("/exit", "quit (also /quit, or Ctrl-D)"),
+    ("/clear", "start a new conversation (also /new)"),
+    (
+        "/system [TEXT]",
+        "show the system prompt, or set it (/system - removes it)",
+    ),
+    (
+        "/model [ID]",
+        "show the model, or switch to another (the conversation is kept)",
+    ),
+    (
+        "/retry",
+        "send the last message again (the failed one, or the last answered one, replacing its \
+         reply); never answered from the reply cache",
+    ),
+    ("/undo", "remove the last exchange"),
+    ("/history", "show the conversation"),
+    (
+        "/usage",
+        "tokens and estimated cost, per turn and in total, and the reply cache's hits",
+    ),
+    (
+        "/save PATH",
+        "save the conversation (versioned JSON, readable only by you, written atomically); asks \
+         before replacing a saved conversation, never replaces any other file or a device",
+    ),
+    (
+        "/save --force PATH",
+        "replace an existing saved conversation without asking (how a pipe replaces one)",
+    ),
+    (
+        "/load PATH",
+        "load a saved conversation (the browser chat's JSON export too)",
+    ),
+    (
+        "/attach PATH",
+        "attach an image (PNG, JPEG, GIF, WebP) or a document (PDF, CSV, DOC, DOCX, XLS, XLSX, \
+         HTML, TXT, MD) to your next message",
+    ),
+    ("/attach", "list what is attached"),
+    ("/detach", "drop what is attached"),
+];
+
+/// The `/help` text: the preamble, then each command with what it does, wrapped to fit an
+/// 80-column terminal.
+pub fn help() -> String {
+    const INDENT: usize = 22;
+    const WIDTH: usize = 80;
+    let mut text = format!("{HELP_PREAMBLE}\n");
+    for (usage, what) in COMMANDS {
+        let mut line = format!("\n  {usage:<18}  ");
+        if usage.len() > 18 {
+            line.truncate(line.trim_end().len());
+            line.push_str(&format!("\n{:INDENT$}", ""));
+        }
+        let mut column = INDENT;
+        for (index, word) in what.split_whitespace().enumerate() {
+            if index > 0 && column + 1 + word.len() > WIDTH {
+                line.push_str(&format!("\n{:INDENT$}", ""));
+                column = INDENT;
+            } else if index > 0 {
+                line.push(' ');
+                column += 1;
+            }
+            line.push_str(word);
+            column += word.chars().count();
+        }
+        text.push_str(&line);
+    }
+    text
+}
+
+/// The README's table of slash commands, from [`COMMANDS`].
+#[cfg(test)]
+pub(crate) fn commands_table() -> String {
+    let mut table = String::from("| slash command | does |\n|---|---|\n");
+    for (usage, what) in COMMANDS {
+        table.push_str(&format!("| `{usage}` | {what} |\n"));
+    }
+    table
+}
 
 /// Parses one line of input.
 pub fn parse(line: &str) -> Command {
@@ -134,6 +203,32 @@ fn expand_home(path: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `/help` and the README list every command there is, and only those.
+    #[test]
+    fn every_listed_command_parses_and_help_fits_a_terminal() {
+        for (usage, _) in COMMANDS {
+            let line = usage
+                .replace("PATH", "chat.json")
+                .replace("[TEXT]", "x")
+                .replace("[ID]", "m");
+            assert!(!matches!(parse(&line), Command::Invalid(_)), "{usage}");
+        }
+        let help = help();
+        for name in [
+            "help", "exit", "clear", "system", "model", "retry", "undo", "history", "usage",
+            "save", "load", "attach", "detach",
+        ] {
+            assert!(
+                help.contains(&format!("/{name}")),
+                "/{name} is not in /help"
+            );
+        }
+        assert!(
+            help.lines().all(|line| line.chars().count() <= 96),
+            "{help}"
+        );
+    }
 
     #[test]
     fn commands_and_text_are_told_apart() {

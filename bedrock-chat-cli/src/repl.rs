@@ -212,7 +212,7 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
                 self.info(&format!("Dropped {dropped} attachments."))?;
             }
             Command::Exit => return Ok(Some(Outcome::Done)),
-            Command::Help => self.info(commands::HELP)?,
+            Command::Help => self.info(&commands::help())?,
             Command::Clear => {
                 self.session.reset();
                 self.failed_input = None;
