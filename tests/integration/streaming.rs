@@ -230,6 +230,36 @@ async fn a_stopped_reply_is_billed_in_usage_with_estimated_tokens() {
     );
 }
 
+/// A stopped reply's input is recorded at its likeliest count, not the high estimate that keeps
+/// requests within limits: later in a conversation, the last turn's count plus what was added.
+/// Here the fake counts as a tokenizer would (4.5 bytes a token, 3 a message, 6 a request), and
+/// the stopped turn's estimate is checked against what it would have counted.
+#[tokio::test]
+async fn a_stopped_turn_is_estimated_within_a_quarter_of_the_count() {
+    let count = |bytes: usize, messages: usize| {
+        (bytes as f64 / 4.5 + 3.0 * messages as f64 + 6.0).round() as u64
+    };
+    let question = "Tell me about the history of the Roman aqueducts, briefly please.";
+    let answer = "The Romans built aqueducts for about five centuries, from 312 BC. ".repeat(20);
+    let h = Harness::start().await;
+    h.fake
+        .push(FakeReply::text(&answer).usage(count(question.len(), 1), 300))
+        .push(FakeReply::chunks(["Stopped ", "here", "never"]));
+    let mut session = h.session().await;
+    session.send(question).await.unwrap();
+    let follow_up = "And which one is the longest still standing?";
+    {
+        let mut stream = session.send_streaming(follow_up).await.unwrap();
+        stream.next().await.unwrap().unwrap();
+    }
+    let stopped = &session.usage().turns()[1];
+    assert!(stopped.estimated);
+    let counted = count(question.len() + answer.len() + follow_up.len(), 3);
+    let estimated = stopped.usage.input_tokens;
+    let error = (estimated as f64 - counted as f64).abs() / counted as f64;
+    assert!(error <= 0.25, "estimated {estimated} against {counted}");
+}
+
 #[tokio::test]
 async fn a_reply_stopped_after_its_metadata_is_billed_with_bedrocks_count() {
     let h = Harness::start().await;

@@ -374,11 +374,13 @@ impl ChatSession {
         let estimated = current.is_none();
         let mut usage = earlier;
         usage += current.unwrap_or_else(|| TokenUsage {
+            // The likeliest count, not the high one that keeps requests within limits: this is
+            // what the stopped reply is recorded, and priced, as having cost.
             input_tokens: request.map_or(0, |request| {
                 self.estimator
-                    .tokens(request_text_bytes(request), request.messages().len())
+                    .likely_tokens(request_text_bytes(request), request.messages().len())
             }),
-            output_tokens: self.estimator.tokens(partial_text_bytes, 0),
+            output_tokens: self.estimator.likely_output_tokens(partial_text_bytes),
             ..TokenUsage::default()
         });
         if usage == TokenUsage::default() {
