@@ -18,3 +18,4 @@ pub mod signals;
 pub mod status;
 pub mod terminal;
 mod turn_view;
+mod type_ahead;

@@ -408,6 +408,11 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
                 cached.ask_model_next();
             }
         }
+        // At a terminal, keys typed during the reply must not be echoed into it.
+        let _no_echo = self
+            .options
+            .interactive
+            .then(crate::type_ahead::NoEcho::start);
         let Repl {
             session,
             options,

@@ -8,3 +8,4 @@ mod hostile;
 mod interactive;
 mod pipe;
 mod serve;
+mod terminal;
