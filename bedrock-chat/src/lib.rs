@@ -145,6 +145,8 @@ mod embedder;
 mod error;
 mod event_stream;
 mod guardrail;
+#[cfg(feature = "mcp")]
+mod mcp;
 mod message;
 mod pricing;
 mod reply_cache;
@@ -158,6 +160,8 @@ mod store;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+#[cfg(any(feature = "redis", feature = "mcp"))]
+mod tls;
 mod tool_spec;
 mod tools;
 mod usd;
@@ -180,6 +184,12 @@ pub use error::{BoxError, Error, Result, ServiceDetails};
 pub use event_stream::{EventStream, StreamEvent};
 pub use guardrail::{
     GuardrailConfig, GuardrailFinding, GuardrailTrace, GuardrailTraceMode, StreamProcessingMode,
+};
+#[cfg(feature = "mcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+pub use mcp::{
+    INHERITED_VARIABLES, MAX_RESULT_BYTES, McpConfig, McpServerConfig, McpTool, McpTools,
+    McpTransport, ServerStatus, ServerSummary,
 };
 pub use message::{
     ContentBlock, Message, Reasoning, Role, ToolResult, ToolResultContent, ToolResultStatus,

@@ -123,6 +123,8 @@ impl ContentBlock {
                     .map(|c| match c {
                         ToolResultContent::Text(text) => text.len(),
                         ToolResultContent::Json(value) => value.to_string().len(),
+                        // As an attached image counts: about 1,600 tokens at most.
+                        ToolResultContent::Image { .. } => 4800,
                     })
                     .sum::<usize>()
                     + 32
@@ -177,9 +179,14 @@ pub struct ToolResult {
 impl ToolResult {
     /// A successful result.
     pub fn success(tool_use_id: impl Into<String>, content: ToolResultContent) -> Self {
+        Self::success_parts(tool_use_id, vec![content])
+    }
+
+    /// A successful result of several parts (text and images, say), in order.
+    pub fn success_parts(tool_use_id: impl Into<String>, content: Vec<ToolResultContent>) -> Self {
         ToolResult {
             tool_use_id: tool_use_id.into(),
-            content: vec![content],
+            content,
             status: ToolResultStatus::Success,
         }
     }
@@ -205,6 +212,10 @@ impl ToolResult {
             .map(|c| match c {
                 ToolResultContent::Text(text) => text.clone(),
                 ToolResultContent::Json(value) => value.to_string(),
+                ToolResultContent::Image { format, bytes } => {
+                    format!("[image ({format:?}, {} KB)]", bytes.len().div_ceil(1000))
+                        .to_lowercase()
+                }
             })
             .collect::<Vec<_>>()
             .join("\n")
@@ -220,6 +231,14 @@ pub enum ToolResultContent {
     Text(String),
     /// A JSON value.
     Json(serde_json::Value),
+    /// An image (a screenshot, a chart) for the model to look at.
+    Image {
+        /// Its format.
+        format: crate::attachment::ImageFormat,
+        /// Its bytes (base64 in JSON).
+        #[serde(with = "crate::attachment::base64_bytes")]
+        bytes: Vec<u8>,
+    },
 }
 
 /// Whether a tool call succeeded.

@@ -18,6 +18,7 @@ mod hostile;
 mod layers;
 mod live;
 mod long_conversations;
+mod mcp;
 mod mock;
 mod recorded;
 mod recorded_tools;

@@ -125,12 +125,7 @@ fn block_to_sdk(block: &ContentBlock) -> Result<sdk::ContentBlock> {
         }
         ContentBlock::Attachment(Attachment::Image { format, bytes }) => sdk::ContentBlock::Image(
             sdk::ImageBlock::builder()
-                .format(match format {
-                    ImageFormat::Png => sdk::ImageFormat::Png,
-                    ImageFormat::Jpeg => sdk::ImageFormat::Jpeg,
-                    ImageFormat::Gif => sdk::ImageFormat::Gif,
-                    ImageFormat::Webp => sdk::ImageFormat::Webp,
-                })
+                .format(image_format_to_sdk(*format))
                 .source(sdk::ImageSource::Bytes(Blob::new(bytes.clone())))
                 .build()
                 .map_err(sdk_build_error)?,
@@ -171,13 +166,19 @@ fn block_to_sdk(block: &ContentBlock) -> Result<sdk::ContentBlock> {
                 .iter()
                 .map(|c| match c {
                     ToolResultContent::Text(text) => {
-                        sdk::ToolResultContentBlock::Text(text.clone())
+                        Ok(sdk::ToolResultContentBlock::Text(text.clone()))
                     }
                     ToolResultContent::Json(value) => {
-                        sdk::ToolResultContentBlock::Json(document_from_json(value))
+                        Ok(sdk::ToolResultContentBlock::Json(document_from_json(value)))
                     }
+                    ToolResultContent::Image { format, bytes } => sdk::ImageBlock::builder()
+                        .format(image_format_to_sdk(*format))
+                        .source(sdk::ImageSource::Bytes(Blob::new(bytes.clone())))
+                        .build()
+                        .map(sdk::ToolResultContentBlock::Image)
+                        .map_err(sdk_build_error),
                 })
-                .collect();
+                .collect::<Result<Vec<_>>>()?;
             sdk::ContentBlock::ToolResult(
                 sdk::ToolResultBlock::builder()
                     .tool_use_id(&result.tool_use_id)
@@ -191,6 +192,15 @@ fn block_to_sdk(block: &ContentBlock) -> Result<sdk::ContentBlock> {
             )
         }
     })
+}
+
+fn image_format_to_sdk(format: ImageFormat) -> sdk::ImageFormat {
+    match format {
+        ImageFormat::Png => sdk::ImageFormat::Png,
+        ImageFormat::Jpeg => sdk::ImageFormat::Jpeg,
+        ImageFormat::Gif => sdk::ImageFormat::Gif,
+        ImageFormat::Webp => sdk::ImageFormat::Webp,
+    }
 }
 
 fn tool_config_to_sdk(config: &ToolConfig) -> Result<sdk::ToolConfiguration> {

@@ -42,7 +42,7 @@ use crate::request::{InferenceConfig, check_model_id, check_thinking};
 use crate::response::{ChatResponse, TokenUsage};
 use crate::retry::{RetryObserver, RetryPolicy};
 use crate::settings::SessionSettings;
-use crate::tools::Toolbox;
+use crate::tools::{Tool, Toolbox};
 
 /// A conversation with Claude: the history, the system prompt, the model and its settings, and
 /// the client that carries each turn.
@@ -390,6 +390,34 @@ impl ChatSession {
         }
         self.title = title;
         Ok(())
+    }
+
+    /// Replaces the tools the model may call (the choice and timeout stay): for tools that come
+    /// and go while a session lasts, such as an MCP server's after it says its list changed.
+    /// The conversation is kept; calls of tools no longer offered, in its history, stay valid.
+    ///
+    /// # Errors
+    ///
+    /// As [`ChatSessionBuilder::tool`]'s build: a tool whose spec Bedrock would refuse, two of
+    /// one name, or a forced tool choice that names none of them; the tools are then unchanged.
+    pub fn set_tools(&mut self, tools: Vec<Arc<dyn Tool>>) -> Result<()> {
+        let mut toolbox = Toolbox::new(self.tools.choice.clone(), self.tools.timeout);
+        for tool in tools {
+            toolbox.register(tool)?;
+        }
+        toolbox.validate()?;
+        // Without tools, a history that holds tool blocks still needs a `toolConfig`: the
+        // earlier tools' calls may be in it.
+        if toolbox.specs().next().is_none() {
+            self.loaded_tool_blocks |= self.history.iter().any(Message::has_tool_blocks);
+        }
+        self.tools = Arc::new(toolbox);
+        Ok(())
+    }
+
+    /// The names of the tools the model may call now.
+    pub fn tool_names(&self) -> Vec<String> {
+        self.tools.specs().map(|spec| spec.name.clone()).collect()
     }
 
     /// Tokens used by every successful turn of this session, per turn and in total.

@@ -364,7 +364,7 @@ impl RedisStoreBuilder {
         // `rediss://` needs a TLS crypto provider; when a program links more than one (as a
         // workspace's tests may), rustls picks none by itself and the first handshake would
         // panic. The AWS SDK's own is installed unless the program chose one already.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        crate::tls::install_crypto_provider();
         let url = self.url.as_str();
         let address = redact(url);
         let not_redis = |e: redis::RedisError| StoreError::Unavailable {

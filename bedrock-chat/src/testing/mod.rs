@@ -33,6 +33,8 @@
 
 mod fake_bedrock;
 #[cfg(all(feature = "redis", unix))]
+#[cfg(feature = "mcp")]
+mod mcp_servers;
 mod redis_server;
 mod script;
 mod scripted;
@@ -43,6 +45,8 @@ pub use fake_bedrock::{
     FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, FakeBedrock, fake_embedding, isolated_aws_env,
 };
 #[cfg(all(feature = "redis", unix))]
+#[cfg(feature = "mcp")]
+pub use mcp_servers::{HttpServer, McpTestServers};
 pub use redis_server::{RedisCluster, RedisServer, RedisTlsServer};
 pub use script::{FakeError, FakeReply, Operation, RecordedRequest, StreamFault};
 pub use scripted::{Scripted, ScriptedClient};

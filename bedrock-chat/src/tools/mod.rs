@@ -55,14 +55,43 @@ pub trait Tool: Send + Sync {
     async fn call(&self, input: serde_json::Value) -> Result<ToolOutput, ToolError>;
 }
 
-/// What a tool returns: text, or a JSON value.
+/// What a tool returns: text, a JSON value, images, or several of these in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ToolOutput(pub(crate) ToolResultContent);
+pub struct ToolOutput(pub(crate) Vec<ToolResultContent>);
 
 impl ToolOutput {
     /// Text for the model.
     pub fn text(text: impl Into<String>) -> Self {
-        ToolOutput(ToolResultContent::Text(text.into()))
+        ToolOutput(vec![ToolResultContent::Text(text.into())])
+    }
+
+    /// An image for the model to look at, its format read from its bytes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Attachment::image`](crate::Attachment::image): bytes that are not a PNG, JPEG, GIF
+    /// or WebP image, or over Bedrock's limits.
+    pub fn image(bytes: Vec<u8>) -> crate::Result<Self> {
+        match crate::Attachment::image(bytes)? {
+            crate::Attachment::Image { format, bytes } => {
+                Ok(ToolOutput(vec![ToolResultContent::Image { format, bytes }]))
+            }
+            crate::Attachment::Document { .. } => Err(crate::Error::invalid_input(
+                "the bytes are not a PNG, JPEG, GIF or WebP image",
+            )),
+        }
+    }
+
+    /// The output as text, as a person reads it: text as is, JSON serialised, an image named.
+    pub fn to_text(&self) -> String {
+        crate::message::ToolResult::success_parts("", self.0.clone()).text()
+    }
+
+    /// This output followed by `more`: a tool's text and the image it describes, say.
+    #[must_use]
+    pub fn and(mut self, more: ToolOutput) -> Self {
+        self.0.extend(more.0);
+        self
     }
 
     /// A JSON value for the model. A JSON string becomes text, and any value other than an
@@ -70,7 +99,7 @@ impl ToolOutput {
     pub fn json(value: serde_json::Value) -> Self {
         match value {
             serde_json::Value::String(text) => ToolOutput::text(text),
-            serde_json::Value::Object(_) => ToolOutput(ToolResultContent::Json(value)),
+            serde_json::Value::Object(_) => ToolOutput(vec![ToolResultContent::Json(value)]),
             other => ToolOutput::text(other.to_string()),
         }
     }

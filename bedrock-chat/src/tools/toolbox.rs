@@ -147,7 +147,7 @@ impl Toolbox {
         let running = AssertUnwindSafe(tool.call(call.input.clone())).catch_unwind();
         let timeout = self.timeout.unwrap_or(DEFAULT_TOOL_TIMEOUT);
         match tokio::time::timeout(timeout, running).await {
-            Ok(Ok(Ok(output))) => ToolResult::success(&call.id, output.0),
+            Ok(Ok(Ok(output))) => ToolResult::success_parts(&call.id, output.0),
             Ok(Ok(Err(error))) => ToolResult::error(&call.id, error.message()),
             Ok(Err(_panic)) => {
                 tracing::error!(tool = %call.name, "tool panicked");
