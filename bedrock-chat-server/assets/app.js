@@ -6,7 +6,10 @@
 // building elements from a small subset (paragraphs, headings, lists, quotes, code, emphasis,
 // links to http(s) and mailto only).
 
-const $ = (id) => document.getElementById(id);
+// The same file runs as a worker that reads a turn's stream of events (see "a turn"): the page's
+// policy lets it run only its own scripts, and there is no build step to make a second one.
+const onPage = typeof document !== "undefined";
+const $ = (id) => (onPage ? document.getElementById(id) : null);
 const messagesEl = $("messages");
 const input = $("input");
 const sendButton = $("send");
@@ -16,7 +19,7 @@ const titleEl = $("title");
 const usageEl = $("usage");
 
 const state = {
-  current: localStorage.getItem("bc_current"),
+  current: onPage ? localStorage.getItem("bc_current") : null,
   busy: false,
   controller: null,
   autoScroll: true,
@@ -800,8 +803,9 @@ function renderBlocks(lines, root, depth, resume) {
 const SLICE_MS = 12;
 const SLICE_CHARS = 8 * 1024;
 // The page lays out again every child of the element that grows, so the blocks of a long reply are
-// kept in groups (plain <div>s, which change nothing of their look: margins collapse through).
-const GROUP_BLOCKS = 100;
+// kept in groups (<div>s); a group off the screen is not laid out or painted at all (app.css), so
+// a frame costs what is on the screen, not the length of the reply.
+const GROUP_BLOCKS = 20;
 let currentSlice = null;
 
 // The current slice of work: all rendering in one task shares one.
@@ -837,6 +841,7 @@ function placeBlocks(body, state, final, provisional) {
     for (const block of final) {
       if (!state.group || state.group.childNodes.length >= GROUP_BLOCKS) {
         state.group = body.appendChild(document.createElement("div"));
+        state.group.className = "group";
       }
       state.group.appendChild(block);
     }
@@ -894,9 +899,26 @@ function renderSome(el) {
 
 const toRender = new Set();
 let renderScheduled = false;
+let renderTimer = 0;
 
 function requestRender(el) {
   toRender.add(el);
+  if (renderScheduled) return;
+  // A reply told to wait is woken by a timer, not looked at every frame until then.
+  const wait = el.rendered ? el.rendered.notBefore - performance.now() : 0;
+  if (wait > 0) {
+    if (!renderTimer) {
+      renderTimer = setTimeout(() => {
+        renderTimer = 0;
+        scheduleRender();
+      }, wait);
+    }
+    return;
+  }
+  scheduleRender();
+}
+
+function scheduleRender() {
   if (renderScheduled) return;
   renderScheduled = true;
   // After the frame, so that each frame lays out one slice.
@@ -916,17 +938,43 @@ function renderPending() {
     if (sliceUsed(current)) break;
     const state = el.rendered;
     if (state.notBefore > start) continue;
+    const began = performance.now();
     if (renderSome(el)) toRender.delete(el);
-    if (!state.complete) streaming.push(state);
+    if (!state.complete) streaming.push([state, began, performance.now()]);
   }
   scrollToEnd();
-  // A streaming reply whose last blocks take long to render again waits a little longer.
-  const end = performance.now();
-  for (const state of streaming) state.notBefore = end + Math.min(2 * (end - start), 2000);
-  for (const el of toRender) {
+  for (const [state, began, ended] of streaming) paceStream(state, began, ended);
+  for (const el of toRender) requestRender(el);
+}
+
+// New text of a streaming reply: drawn at once, in the task that brought it (it comes at most
+// every STREAM_MS), unless other rendering is under way or the last drawing took long.
+function renderStreamed(el) {
+  const state = el.rendered;
+  const start = performance.now();
+  if (renderScheduled || renderTimer || state.notBefore > start || sliceUsed(slice())) {
     requestRender(el);
-    break;
+    return;
   }
+  if (renderSome(el)) toRender.delete(el);
+  else requestRender(el);
+  scrollToEnd();
+  paceStream(state, start, performance.now());
+}
+
+// A streaming reply is drawn again only after ten times what drawing it cost, its rendering and
+// the frame that showed it: drawing a stream takes at most about a tenth of the page's time, on
+// a slow phone (where it costs several times as much, and is drawn less often) as on a laptop.
+function paceStream(state, start, end) {
+  state.notBefore = start + Math.min(10 * (end - start), 2000);
+  requestAnimationFrame(() => {
+    const frame = performance.now();
+    // The frame's style, layout and paint come between this and the timer.
+    setTimeout(() => {
+      const cost = end - start + performance.now() - frame;
+      if (!state.complete) state.notBefore = Math.max(state.notBefore, start + Math.min(10 * cost, 2000));
+    }, 0);
+  });
 }
 
 // --- the conversation on screen ------------------------------------------------------------------
@@ -934,11 +982,6 @@ function renderPending() {
 function scrollToEnd() {
   if (state.autoScroll) messagesEl.scrollTop = messagesEl.scrollHeight;
 }
-
-messagesEl.addEventListener("scroll", () => {
-  const fromBottom = messagesEl.scrollHeight - messagesEl.scrollTop - messagesEl.clientHeight;
-  state.autoScroll = fromBottom < 48;
-});
 
 function bubble(role, text) {
   const el = document.createElement("div");
@@ -1128,6 +1171,205 @@ async function* sseEvents(response) {
   }
 }
 
+// A model sends a reply in many small pieces (a 30 KB reply in thousands), and each piece that
+// reaches the page's thread costs it a task, whatever is done with the piece; each time the reply
+// on the screen changes costs it a frame of style, layout and paint. So a worker reads the stream
+// and hands the page the reply's text at most every STREAM_MS (a first piece at once), and the
+// page draws the reply at most that often. Where no worker can be started, the page reads the
+// stream itself, paced the same way.
+const STREAM_MS = 150;
+
+// Calls `emit` with the events of an SSE response, its `delta`s joined so that at most one comes
+// every STREAM_MS.
+async function pump(response, emit) {
+  let text = "";
+  let timer = 0;
+  let last = -Infinity;
+  const flush = () => {
+    clearTimeout(timer);
+    timer = 0;
+    if (!text) return;
+    emit({ name: "delta", data: { text } });
+    text = "";
+    last = performance.now();
+  };
+  for await (const event of sseEvents(response)) {
+    if (event.name === "delta") {
+      text += event.data.text;
+      const wait = last + STREAM_MS - performance.now();
+      if (wait <= 0) flush();
+      else if (!timer) timer = setTimeout(flush, wait);
+    } else {
+      flush();
+      emit(event);
+    }
+  }
+  flush();
+}
+
+// Events handed from one side to the other, read with `for await`.
+function channel() {
+  const items = [];
+  let head = 0;
+  let wake = null;
+  let done = false;
+  let failure = null;
+  const notify = () => {
+    if (wake) wake();
+    wake = null;
+  };
+  return {
+    push(item) {
+      items.push(item);
+      notify();
+    },
+    end() {
+      done = true;
+      notify();
+    },
+    fail(error) {
+      if (!done) failure = error;
+      done = true;
+      notify();
+    },
+    async* [Symbol.asyncIterator]() {
+      for (;;) {
+        if (head < items.length) {
+          const item = items[head];
+          items[head++] = undefined;
+          yield item;
+        } else if (failure) {
+          throw failure;
+        } else if (done) {
+          return;
+        } else {
+          await new Promise((resolve) => { wake = resolve; });
+        }
+      }
+    },
+  };
+}
+
+// The worker side: one turn at a time, as the page sends them.
+function startStreamReader() {
+  let controller = null;
+  self.onmessage = async ({ data }) => {
+    if (data.type === "abort") {
+      if (controller && data.id === controller.id) controller.abort();
+      return;
+    }
+    const { id } = data;
+    controller = new AbortController();
+    controller.id = id;
+    const post = (message) => self.postMessage({ id, ...message });
+    try {
+      const response = await fetch(data.url, {
+        method: "POST", headers: data.headers, body: data.body, signal: controller.signal,
+      });
+      if (!response.ok) {
+        post({ type: "refused", status: response.status, error: await errorOf(response) });
+        return;
+      }
+      post({ type: "open" });
+      await pump(response, (event) => post({ type: "event", event }));
+      post({ type: "end" });
+    } catch (error) {
+      post({ type: "failed", message: error && error.message ? error.message : String(error) });
+    }
+  };
+}
+
+let streamReader = null; // the worker, once started; false when none can be
+let streamIds = 0;
+
+function reader() {
+  if (streamReader === null) {
+    try {
+      streamReader = new Worker("/assets/app.js", { type: "module" });
+      streamReader.addEventListener("error", () => { streamReader = false; });
+    } catch (_) {
+      streamReader = false;
+    }
+  }
+  return streamReader || null;
+}
+
+// Sends a turn's request; its answer is `{events}` once the server has accepted it, or
+// `{status, error}` when it refused.
+async function openTurn(url, init, signal) {
+  const worker = reader();
+  if (!worker) {
+    const response = await fetch(url, { ...init, signal });
+    if (!response.ok) return { status: response.status, error: await errorOf(response) };
+    const events = channel();
+    pump(response, (event) => events.push(event)).then(() => events.end(), (e) => events.fail(e));
+    return { events };
+  }
+  const id = ++streamIds;
+  const events = channel();
+  return new Promise((resolve, reject) => {
+    const finish = () => {
+      worker.removeEventListener("message", onMessage);
+      worker.removeEventListener("error", onError);
+      signal.removeEventListener("abort", onAbort);
+    };
+    const onMessage = ({ data }) => {
+      if (data.id !== id) return;
+      if (data.type === "open") {
+        resolve({ events });
+      } else if (data.type === "refused") {
+        finish();
+        resolve({ status: data.status, error: data.error });
+      } else if (data.type === "event") {
+        events.push(data.event);
+      } else {
+        finish();
+        const error = data.type === "failed" ? new Error(data.message) : null;
+        reject(error);
+        if (error) events.fail(error);
+        else events.end();
+      }
+    };
+    // The worker could not run (no module workers here): this turn and the next are read here.
+    const onError = () => {
+      finish();
+      openTurn(url, init, signal).then(resolve, reject);
+    };
+    const onAbort = () => {
+      finish();
+      worker.postMessage({ type: "abort", id });
+      const error = new DOMException("The turn was stopped.", "AbortError");
+      reject(error);
+      events.fail(error);
+    };
+    worker.addEventListener("message", onMessage);
+    worker.addEventListener("error", onError);
+    signal.addEventListener("abort", onAbort);
+    worker.postMessage({ type: "turn", id, url, headers: init.headers, body: init.body });
+  });
+}
+
+// The events of a turn's answer, read as they come; throws the server's error if it refused.
+async function streamTurn(path, body, signal) {
+  for (let attempt = 0; ; attempt++) {
+    const init = {
+      method: "POST",
+      headers: headers({ Accept: "text/event-stream", "Content-Type": "application/json" }),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    };
+    const { events, status, error } = await openTurn(`/api${path}`, init, signal);
+    if (events) return events;
+    if (status === 401 && attempt === 0) {
+      const token = window.prompt("This server needs an access token:");
+      if (token) {
+        localStorage.setItem("bc_token", token.trim());
+        continue;
+      }
+    }
+    throw error;
+  }
+}
+
 // Runs one turn: `path` is `messages` (with `text`) or `retry`. The conversation on the server
 // changes only if the reply completes, so on any failure or Stop the screen is reloaded from it.
 async function turn(path, text) {
@@ -1150,20 +1392,18 @@ async function turn(path, text) {
     if (path === "messages") bubble("user", text);
     reply = bubble("assistant", "");
     reply.classList.add("thinking");
-    const response = await api(
-      "POST",
+    const events = await streamTurn(
       `/conversations/${encodeURIComponent(state.current)}/${path}`,
       path === "messages" ? { text } : undefined,
-      { accept: "text/event-stream", signal: controller.signal },
+      controller.signal,
     );
-    if (!response.ok) throw await errorOf(response);
     // The reply is shown as it grows (see requestRender).
     beginRender(reply, false);
-    for await (const event of sseEvents(response)) {
+    for await (const event of events) {
       if (event.name === "delta") {
         reply.classList.remove("thinking");
         reply.raw += event.data.text;
-        requestRender(reply);
+        renderStreamed(reply);
       } else if (event.name === "notice") {
         notice(event.data.message);
       } else if (event.name === "done") {
@@ -1238,59 +1478,65 @@ function grow() {
   input.style.overflowY = input.scrollHeight + 2 > 192 ? "auto" : "hidden";
 }
 
-input.addEventListener("input", grow);
-input.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-    event.preventDefault();
-    $("composer").requestSubmit();
-  }
-});
-
-$("composer").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const text = input.value;
-  if (state.busy || text.trim() === "") return;
-  input.value = "";
-  grow();
-  send(text);
-});
-
-stopButton.addEventListener("click", () => {
-  if (state.controller) state.controller.abort();
-});
-
-$("new-chat").addEventListener("click", newChat);
 // On a phone the list is a drawer: the menu button, Escape, a tap outside it, or choosing a
 // conversation closes it, and aria-expanded always says which.
 function setMenu(open) {
   document.body.classList.toggle("menu-open", open);
   $("menu").setAttribute("aria-expanded", String(open));
 }
-$("menu").addEventListener("click", (event) => {
-  event.stopPropagation();
-  setMenu(!document.body.classList.contains("menu-open"));
-});
-document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && document.body.classList.contains("menu-open")) {
-    setMenu(false);
-    $("menu").focus();
-  }
-});
-document.addEventListener("click", (event) => {
-  if (document.body.classList.contains("menu-open") && !$("sidebar").contains(event.target)) {
-    setMenu(false);
-  }
-});
-
 // --- start ------------------------------------------------------------------------------------------
 
-grow();
-(async () => {
-  const conversations = (await refreshList()) || [];
-  if (state.current && conversations.some((c) => c.id === state.current)) {
-    await openConversation(state.current);
-  } else {
-    setCurrent(null);
-    showConversation(null);
-  }
-})();
+function startPage() {
+  messagesEl.addEventListener("scroll", () => {
+    const fromBottom = messagesEl.scrollHeight - messagesEl.scrollTop - messagesEl.clientHeight;
+    state.autoScroll = fromBottom < 48;
+  });
+  input.addEventListener("input", grow);
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      $("composer").requestSubmit();
+    }
+  });
+  $("composer").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value;
+    if (state.busy || text.trim() === "") return;
+    input.value = "";
+    grow();
+    send(text);
+  });
+  stopButton.addEventListener("click", () => {
+    if (state.controller) state.controller.abort();
+  });
+  $("new-chat").addEventListener("click", newChat);
+  $("menu").addEventListener("click", (event) => {
+    event.stopPropagation();
+    setMenu(!document.body.classList.contains("menu-open"));
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && document.body.classList.contains("menu-open")) {
+      setMenu(false);
+      $("menu").focus();
+    }
+  });
+  document.addEventListener("click", (event) => {
+    if (document.body.classList.contains("menu-open") && !$("sidebar").contains(event.target)) {
+      setMenu(false);
+    }
+  });
+
+  grow();
+  (async () => {
+    const conversations = (await refreshList()) || [];
+    if (state.current && conversations.some((c) => c.id === state.current)) {
+      await openConversation(state.current);
+    } else {
+      setCurrent(null);
+      showConversation(null);
+    }
+  })();
+}
+
+if (onPage) startPage();
+else startStreamReader();

@@ -488,3 +488,125 @@ async fn the_page_fits_a_phone_screen() {
     wait_until(&client, closed).await;
     client.close().await.unwrap();
 }
+
+/// A long reply of every kind of block the page renders, with parts past the page's limits (a
+/// table of more than 200 rows, a list of more than 256 items), `\r\n` line ends in one section,
+/// and a last line with no line end.
+fn every_kind_of_block() -> String {
+    use std::fmt::Write as _;
+    let mut text = String::from(
+        "# A long answer\n\nIt starts with **bold**, *italic*, `code` and a [link](https://example.com/a).\nA second line of the first paragraph.\n\n",
+    );
+    for n in 0..12 {
+        write!(
+            text,
+            "## Part {n}\n\nSome prose about part {n}, with snake_case_words, 2 * 3 * 4 and ``a ` tick``; \
+             it is long enough to wrap on the screen, as a model's paragraphs are.\n\n\
+             - one\n- two with **bold {n}**\n- three\n\n1. first\n2. second\n10) tenth\n\n\
+             ```rust\nfn part_{n}() -> u32 {{\n    {n}\n}}\n```\n\n\
+             | name | value |\n|:---|---:|\n| a | {n} |\n| b *{n}* | `x` |\n\n\
+             > a quote\n> > nested, **bold**\n\n~~~\ntilde fence {n}\n~~~\n\n---\n\n"
+        )
+        .unwrap();
+    }
+    text.push_str("| row | square |\n|---|---|\n");
+    for row in 0..230 {
+        writeln!(text, "| {row} | {} |", row * row).unwrap();
+    }
+    text.push('\n');
+    for item in 0..300 {
+        writeln!(text, "- item {item}").unwrap();
+    }
+    text.push_str("\r\nA paragraph\r\nwith CRLF line ends\r\n\r\n```\r\ncode, CRLF\r\n```\r\n\r\n");
+    text.push_str("The last line, with no line end.");
+    text
+}
+
+/// `text` in pieces of 1 to `longest` bytes, their lengths going round.
+fn tiny_pieces(text: &str, longest: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    let mut size = 1;
+    while !rest.is_empty() {
+        let mut end = size.min(rest.len());
+        while !rest.is_char_boundary(end) {
+            end += 1;
+        }
+        out.push(rest[..end].to_string());
+        rest = &rest[end..];
+        size = size % longest + 1;
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_streamed_in_tiny_chunks_ends_as_the_same_page_as_one_rendered_whole() {
+    let Some((_driver, client)) = browser().await else {
+        return;
+    };
+    let server = TestServer::start_with(support::without_limits(Default::default())).await;
+    let markdown = every_kind_of_block();
+    // Two cuts of the same reply: the page draws each dozens of times as it grows, each time
+    // cut somewhere else (in a line, a cell, a fence, between a \r and its \n).
+    server
+        .fake
+        .push(FakeReply::chunks(tiny_pieces(&markdown, 7)).chunk_delay(Duration::from_millis(1)))
+        .push(FakeReply::chunks(tiny_pieces(&markdown, 23)).chunk_delay(Duration::from_millis(3)));
+    client.goto(&server.url("/")).await.unwrap();
+    let bodies = "return [...document.querySelectorAll('.message[data-role=\"assistant\"] .body')].map(b => b.innerHTML);";
+    let ended = |count: usize| {
+        format!(
+            "document.querySelector('#stop').hidden \
+             && document.querySelectorAll('.message[data-role=\"assistant\"] .body').length === {count} \
+             && [...document.querySelectorAll('.message[data-role=\"assistant\"] .body')].every(b => \
+                  b.lastElementChild?.textContent === 'The last line, with no line end.')"
+        )
+    };
+    type_and_enter(&client, "A long answer, please").await;
+    support::browser::wait_until_for(&client, &ended(1), 60).await;
+    type_and_enter(&client, "Again, please").await;
+    support::browser::wait_until_for(&client, &ended(2), 60).await;
+    let streamed: Vec<String> =
+        serde_json::from_value(client.execute(bodies, vec![]).await.unwrap()).unwrap();
+
+    // The same replies rendered whole, as a reload shows them.
+    client.refresh().await.unwrap();
+    support::browser::wait_until_for(&client, &ended(2), 60).await;
+    let whole: Vec<String> =
+        serde_json::from_value(client.execute(bodies, vec![]).await.unwrap()).unwrap();
+    // Not a vacuous comparison: everything is there, once.
+    let counts = client
+        .execute(
+            "const b = document.querySelector('.message[data-role=\"assistant\"] .body'); \
+             return [b.querySelectorAll('table').length, b.querySelectorAll('tbody tr').length, \
+                     b.querySelectorAll('pre').length, b.querySelectorAll('li').length, \
+                     b.querySelectorAll('blockquote blockquote').length, b.querySelectorAll('hr').length];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    // 12 small tables and the long one in two parts (200 rows each at most); 12 x 2 fences and
+    // the CRLF one; 12 x 6 list items and 300; 12 nested quotes; 12 rules.
+    assert_eq!(counts, json!([14, 12 * 2 + 230, 25, 12 * 6 + 300, 12, 12]));
+    assert_eq!(streamed.len(), 2);
+    for (n, (streamed, whole)) in streamed.iter().zip(&whole).enumerate() {
+        if streamed != whole {
+            let at = streamed
+                .bytes()
+                .zip(whole.bytes())
+                .position(|(a, b)| a != b)
+                .unwrap_or(streamed.len().min(whole.len()));
+            let from = at.saturating_sub(200);
+            panic!(
+                "reply {n}: streamed and whole renders differ at byte {at}:\nstreamed: …{}…\nwhole:    …{}…",
+                streamed
+                    .get(from..(at + 200).min(streamed.len()))
+                    .unwrap_or(streamed),
+                whole
+                    .get(from..(at + 200).min(whole.len()))
+                    .unwrap_or(whole)
+            );
+        }
+    }
+    client.close().await.unwrap();
+}
