@@ -627,7 +627,11 @@ function isTableRow(line) {
 // point changes the blocks before it. Once the slice `resume.slice` is used up (its time, or the
 // characters it may render, with `resume.starts` the lines' offsets), it stops at the next such
 // point; `resume.blocks` counts the blocks it added.
-function renderBlocks(lines, root, depth, resume) {
+//
+// Headings are numbered as an outline under the page's h1: the reply's first heading is an h2,
+// later ones keep their distance from it (`headings.base` is its Markdown level), and none is
+// more than one level below the heading before it (`headings.last`, 1 before the first).
+function renderBlocks(lines, root, depth, resume, headings = resume.headings) {
   let i = resume ? resume.start : 0;
   let blocks = 0;
   let paragraph = [];
@@ -654,6 +658,7 @@ function renderBlocks(lines, root, depth, resume) {
     resume.mark = i;
     resume.markBlocks = blocks;
     resume.markInTable = inTable;
+    resume.markHeading = { ...headings };
     resume.blocks = blocks;
     return blocks > 0 && (performance.now() > resume.slice.ends
       || resume.starts[i] - resume.starts[resume.start] > resume.slice.chars);
@@ -719,7 +724,9 @@ function renderBlocks(lines, root, depth, resume) {
     const heading = headingOf(line);
     if (heading) {
       flush();
-      const h = document.createElement(`h${Math.min(heading.level + 2, 6)}`);
+      if (!headings.base) headings.base = heading.level;
+      headings.last = Math.max(2, Math.min(heading.level - headings.base + 2, headings.last + 1, 6));
+      const h = document.createElement(`h${headings.last}`);
       appendInline(h, heading.text);
       add(h);
       i++;
@@ -773,7 +780,7 @@ function renderBlocks(lines, root, depth, resume) {
         chars += lines[i].length;
         inner.push(unquote(lines[i++]));
       }
-      renderBlocks(inner, quote, depth + 1, null);
+      renderBlocks(inner, quote, depth + 1, null, headings);
       add(quote);
       continue;
     }
@@ -825,7 +832,7 @@ function sliceUsed(s) {
 function beginRender(el, complete) {
   el.querySelector(".body").replaceChildren();
   el.rendered = {
-    text: "", lines: [], starts: [], at: 0, inTable: false, provisional: 0, complete, notBefore: 0,
+    text: "", lines: [], starts: [], at: 0, inTable: false, heading: { last: 1, base: 0 }, provisional: 0, complete, notBefore: 0,
     group: null, last: null,
   };
 }
@@ -873,6 +880,7 @@ function renderSome(el) {
   const resume = {
     start: state.at, inTable: state.inTable, complete: state.complete, slice: slice(),
     starts: state.starts, mark: state.at, markBlocks: 0, markInTable: state.inTable, blocks: 0,
+    headings: { ...state.heading }, markHeading: state.heading,
   };
   const fragment = document.createDocumentFragment();
   const stop = renderBlocks(state.lines, fragment, 0, resume);
@@ -885,6 +893,7 @@ function renderSome(el) {
   if (!finished) {
     state.at = stop;
     state.inTable = resume.markInTable;
+    state.heading = resume.markHeading;
     return false;
   }
   if (state.complete) {
@@ -892,6 +901,7 @@ function renderSome(el) {
   } else {
     state.at = resume.mark;
     state.inTable = resume.markInTable;
+    state.heading = resume.markHeading;
     state.provisional = blocks.length - final;
   }
   return true;

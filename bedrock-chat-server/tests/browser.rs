@@ -610,3 +610,92 @@ async fn a_reply_streamed_in_tiny_chunks_ends_as_the_same_page_as_one_rendered_w
     }
     client.close().await.unwrap();
 }
+
+/// axe-core's violations on the page as it is now: `id: targets` for each.
+async fn axe_violations(client: &Client) -> Vec<String> {
+    let value = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             axe.run(document).then((r) => done(r.violations.map((v) => \
+               `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(value).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axe_core_finds_nothing_on_desktop_phone_and_dark() {
+    let Some((driver, client)) = browser().await else {
+        return;
+    };
+    let Some(axe) = support::browser::axe_core() else {
+        return;
+    };
+    let server = TestServer::start().await;
+    server.fake.push(FakeReply::text(
+        "## A heading\n\nSome **bold**, *italic*, `code` and a [link](https://example.com).\n\n\
+         | city | people |\n|---|---:|\n| Paris | 2.1 M |\n\n```rust\nfn main() {}\n```\n\n\
+         - one\n- two\n\n> a quote with `code`",
+    ));
+    client.goto(&server.url("/")).await.unwrap();
+    type_and_enter(&client, "A table and some code, please").await;
+    wait_until(
+        &client,
+        "document.querySelector('#stop').hidden \
+         && document.querySelector('.message[data-role=\"assistant\"] table td') \
+         && document.querySelector('.message[data-role=\"assistant\"] pre code') \
+         && document.querySelector('button.regenerate')",
+    )
+    .await;
+    // The page's policy does not let it load axe; WebDriver's scripts are not the page's.
+    let loaded = client
+        .execute(&format!("{axe}\n;return typeof axe.run;"), vec![])
+        .await
+        .unwrap();
+    assert_eq!(loaded, json!("function"));
+
+    let dark_background = "getComputedStyle(document.body).backgroundColor === 'rgb(23, 23, 26)'";
+    assert_eq!(
+        axe_violations(&client).await,
+        Vec::<String>::new(),
+        "desktop"
+    );
+    client.set_window_size(390, 844).await.unwrap();
+    wait_until(&client, "window.innerWidth <= 400").await;
+    assert_eq!(axe_violations(&client).await, Vec::<String>::new(), "phone");
+    driver
+        .cdp(
+            &client,
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "prefers-color-scheme", "value": "dark"}]}),
+        )
+        .await;
+    wait_until(&client, dark_background).await;
+    assert_eq!(
+        axe_violations(&client).await,
+        Vec::<String>::new(),
+        "phone, dark"
+    );
+    // The phone's drawer, open.
+    click_button(&client, "☰").await;
+    wait_until(
+        &client,
+        "document.querySelector('#sidebar').getBoundingClientRect().left >= 0",
+    )
+    .await;
+    assert_eq!(
+        axe_violations(&client).await,
+        Vec::<String>::new(),
+        "phone, dark, drawer open"
+    );
+    client.set_window_size(1100, 760).await.unwrap();
+    wait_until(&client, "window.innerWidth > 1000").await;
+    assert_eq!(
+        axe_violations(&client).await,
+        Vec::<String>::new(),
+        "desktop, dark"
+    );
+    client.close().await.unwrap();
+}

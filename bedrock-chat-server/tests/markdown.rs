@@ -214,7 +214,7 @@ fn cases() -> Vec<Case> {
             ordinary,
             250,
             &format!(
-                "body.querySelectorAll('h4').length === {sections} \
+                "body.querySelectorAll('h2').length === {sections} \
                  && body.querySelectorAll('pre code').length === {sections} \
                  && body.querySelectorAll('.table table').length === {sections} \
                  && body.querySelectorAll('a[href^=\"https://example.com/\"]').length === {sections}"

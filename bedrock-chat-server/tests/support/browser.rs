@@ -3,7 +3,7 @@
 //! drop. Without Chromium the tests fail in CI (`CI` is set) with the command that installs it;
 //! on a developer's machine they are skipped with that same message.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -25,6 +25,77 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+impl Driver {
+    /// Sends a Chrome DevTools Protocol command to `client`'s page, through ChromeDriver's
+    /// `goog/cdp/execute`; its result.
+    pub async fn cdp(
+        &self,
+        client: &Client,
+        cmd: &str,
+        params: serde_json::Value,
+    ) -> serde_json::Value {
+        let session = client
+            .session_id()
+            .await
+            .unwrap()
+            .expect("a WebDriver session");
+        let body: serde_json::Value = reqwest::Client::new()
+            .post(format!(
+                "http://127.0.0.1:{}/session/{session}/goog/cdp/execute",
+                self.port
+            ))
+            .json(&json!({"cmd": cmd, "params": params}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(body["value"].get("error").is_none(), "{cmd}: {body}");
+        body["value"].clone()
+    }
+}
+
+const INSTALL_AXE: &str = "install it with `npm install --prefix target/npm axe-core` \
+                           (or run ./scripts/test -p bedrock-chat-server, which does)";
+
+/// The source of npm's `axe-core` (`axe.min.js`): where `AXE_CORE_JS` says, else where
+/// `scripts/test` installs it (`target/npm`), else npm's global modules. `None` (after saying
+/// why) when it is not installed and this is not CI, where it is a failure.
+pub fn axe_core() -> Option<String> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(path) = std::env::var_os("AXE_CORE_JS") {
+        candidates.push(path.into());
+    }
+    let in_module = |root: &Path| root.join("axe-core").join("axe.min.js");
+    if let Some(target) = Path::new(env!("CARGO_TARGET_TMPDIR")).parent() {
+        candidates.push(in_module(&target.join("npm").join("node_modules")));
+    }
+    if let Ok(output) = Command::new("npm").args(["root", "-g"]).output()
+        && output.status.success()
+    {
+        let root = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        candidates.push(in_module(Path::new(&root)));
+    }
+    for root in ["/usr/lib/node_modules", "/usr/local/lib/node_modules"] {
+        candidates.push(in_module(Path::new(root)));
+    }
+    if let Some(source) = candidates
+        .iter()
+        .find_map(|path| std::fs::read_to_string(path).ok())
+    {
+        return Some(source);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "axe-core is missing (looked in {candidates:?}): {INSTALL_AXE}"
+    );
+    eprintln!(
+        "SKIPPED: accessibility test: axe-core is missing (looked in {candidates:?}): {INSTALL_AXE}"
+    );
+    None
 }
 
 /// Starts ChromeDriver and a headless Chromium; `None` (after saying why) when they are not
