@@ -17,6 +17,12 @@ const stopButton = $("stop");
 const listEl = $("conversations");
 const titleEl = $("title");
 const usageEl = $("usage");
+const searchInput = $("search");
+const searchStatus = $("search-status");
+const toolsEl = $("conversation-tools");
+const renameForm = $("rename-form");
+const renameInput = $("rename-input");
+const composerStatus = $("composer-status");
 
 const state = {
   current: onPage ? localStorage.getItem("bc_current") : null,
@@ -993,10 +999,11 @@ function scrollToEnd() {
   if (state.autoScroll) messagesEl.scrollTop = messagesEl.scrollHeight;
 }
 
-function bubble(role, text) {
+function bubble(role, text, files = []) {
   const el = document.createElement("div");
   el.className = "message";
   el.dataset.role = role;
+  if (files.length) el.appendChild(fileList(files));
   const body = document.createElement("div");
   body.className = "body";
   el.appendChild(body);
@@ -1046,17 +1053,195 @@ function errorBubble(error, retry) {
   return el;
 }
 
+// Regenerate on the last reply, Edit on the last message of the visitor's.
 function markLastReply() {
-  document.querySelectorAll("button.regenerate").forEach((b) => b.remove());
+  document.querySelectorAll("button.regenerate, button.edit").forEach((b) => b.remove());
+  if (state.busy) return;
   const replies = messagesEl.querySelectorAll('.message[data-role="assistant"]');
   const last = replies[replies.length - 1];
-  if (!last || state.busy) return;
-  const button = document.createElement("button");
-  button.type = "button";
-  button.className = "small regenerate";
-  button.textContent = "Regenerate";
-  button.addEventListener("click", () => regenerate());
-  last.querySelector(".actions").appendChild(button);
+  if (last) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "small regenerate";
+    button.textContent = "Regenerate";
+    button.addEventListener("click", () => regenerate());
+    last.querySelector(".actions").appendChild(button);
+  }
+  const mine = messagesEl.querySelectorAll('.message[data-role="user"]');
+  const lastMine = mine[mine.length - 1];
+  if (lastMine && state.current) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "small edit";
+    button.textContent = "✎ Edit";
+    button.setAttribute("aria-label", "Edit and send again");
+    button.addEventListener("click", () => startEdit(lastMine));
+    lastMine.querySelector(".actions").appendChild(button);
+  }
+}
+
+// The last message of the visitor's, in a box to change it; sending it replaces the last
+// exchange (as Regenerate replaces the last reply). Its files stay with it.
+function startEdit(el) {
+  if (state.busy || el.querySelector("form.edit")) return;
+  const body = el.querySelector(".body");
+  const actions = el.querySelector(".actions");
+  const form = document.createElement("form");
+  form.className = "edit";
+  const label = document.createElement("label");
+  label.className = "visually-hidden";
+  label.textContent = "Your message, edited";
+  const box = document.createElement("textarea");
+  box.id = "edit-input";
+  label.htmlFor = box.id;
+  box.value = el.raw;
+  box.rows = Math.min(12, Math.max(2, el.raw.split("\n").length));
+  const send = document.createElement("button");
+  send.type = "submit";
+  send.className = "small primary";
+  send.textContent = "Send";
+  const cancel = document.createElement("button");
+  cancel.type = "button";
+  cancel.className = "small";
+  cancel.textContent = "Cancel";
+  const buttons = document.createElement("div");
+  buttons.className = "actions";
+  buttons.append(send, cancel);
+  form.append(label, box, buttons);
+  const close = () => {
+    form.remove();
+    body.hidden = false;
+    actions.hidden = false;
+  };
+  cancel.addEventListener("click", () => {
+    close();
+    el.querySelector("button.edit")?.focus();
+  });
+  box.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      cancel.click();
+    } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = box.value;
+    if (text.trim() === "" || state.busy) return;
+    close();
+    editLast(text);
+  });
+  body.hidden = true;
+  actions.hidden = true;
+  el.insertBefore(form, actions);
+  box.focus();
+  box.setSelectionRange(box.value.length, box.value.length);
+}
+
+// --- attached files, as the page shows them ------------------------------------------------------
+
+const FILE_KINDS = {
+  png: "image", jpeg: "image", jpg: "image", gif: "image", webp: "image",
+  pdf: "document", csv: "document", doc: "document", docx: "document", xls: "document",
+  xlsx: "document", html: "document", htm: "document", txt: "document", md: "document",
+};
+
+function formatBytes(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(bytes < 10 * 1024 ? 1 : 0)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+// An <img> of `url`: the server's own URL, which needs the access token when there is one (an
+// <img> cannot send it), or a data: URL. The page's policy allows no blob: images.
+function image(url, alt) {
+  const img = document.createElement("img");
+  img.alt = alt;
+  img.loading = "lazy";
+  img.decoding = "async";
+  const token = localStorage.getItem("bc_token");
+  if (!token || url.startsWith("data:")) {
+    img.src = url;
+  } else {
+    fetch(url, { headers: headers() })
+      .then((r) => (r.ok ? r.blob() : null))
+      .then((blob) => {
+        if (!blob) return;
+        const reader = new FileReader();
+        reader.onload = () => { img.src = reader.result; };
+        reader.readAsDataURL(blob);
+      })
+      .catch(() => {});
+  }
+  return img;
+}
+
+// Saves what `url` answers as a file, with the access token when there is one.
+async function download(url, name) {
+  const response = await fetch(url, { headers: headers() });
+  if (!response.ok) {
+    notice(`Could not download ${name}: ${(await errorOf(response)).message}`);
+    return;
+  }
+  const blob = await response.blob();
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  // The download has started from it: the object URL is not needed any more.
+  setTimeout(() => URL.revokeObjectURL(link.href), 0);
+}
+
+// Links that download with the access token when there is one (a plain link cannot send it).
+function downloadLink(link, name) {
+  link.addEventListener("click", (event) => {
+    if (!localStorage.getItem("bc_token")) return;
+    event.preventDefault();
+    download(link.href, name);
+  });
+}
+
+// A message's files: thumbnails of images, chips of documents (names are text, never HTML).
+// `files` are the server's views (`url`) or files about to be sent (`preview`, a data: URL).
+function fileList(files) {
+  const list = document.createElement("ul");
+  list.className = "files";
+  list.setAttribute("aria-label", "Attached files");
+  for (const file of files) {
+    const li = document.createElement("li");
+    const description = `${file.name} (${(file.format || "").toUpperCase()}, ${formatBytes(file.bytes)})`;
+    if (file.kind === "image") {
+      const alt = file.name === "image" ? `Attached image, ${formatBytes(file.bytes)}` : description;
+      const img = image(file.url || file.preview, alt);
+      if (file.url) {
+        const link = document.createElement("a");
+        link.href = file.url;
+        link.target = "_blank";
+        link.rel = "noopener";
+        link.appendChild(img);
+        li.appendChild(link);
+      } else {
+        li.appendChild(img);
+      }
+      li.className = "thumb";
+    } else {
+      li.className = "chip";
+      const label = document.createElement(file.url ? "a" : "span");
+      label.textContent = description;
+      if (file.url) {
+        label.href = file.url;
+        label.download = file.name;
+        downloadLink(label, file.name);
+      }
+      li.appendChild(label);
+    }
+    list.appendChild(li);
+  }
+  return list;
 }
 
 function formatUsage(usage, cost) {
@@ -1069,10 +1254,15 @@ function formatUsage(usage, cost) {
 
 function showConversation(conversation) {
   messagesEl.replaceChildren();
+  cancelRename();
   titleEl.textContent = conversation ? conversation.title : "New chat";
   usageEl.textContent = conversation ? formatUsage(conversation.usage, conversation.cost_usd) : "";
+  toolsEl.hidden = !conversation;
   if (conversation) {
-    for (const m of conversation.messages) bubble(m.role, m.text);
+    const base = `/api/conversations/${encodeURIComponent(conversation.id)}/export?format=`;
+    $("export-markdown").href = `${base}markdown`;
+    $("export-json").href = `${base}json`;
+    for (const m of conversation.messages) bubble(m.role, m.text, m.attachments || []);
   }
   state.autoScroll = true;
   scrollToEnd();
@@ -1081,18 +1271,41 @@ function showConversation(conversation) {
 
 // --- the list of conversations --------------------------------------------------------------
 
+let listRequests = 0;
+
+// Shows this visitor's conversations (those that have every word of the search box, when it has
+// any) and returns them.
 async function refreshList() {
-  const response = await api("GET", "/conversations");
-  if (!response.ok) return;
+  const query = searchInput.value.trim();
+  const request = ++listRequests;
+  const response = await api("GET", query ? `/conversations?q=${encodeURIComponent(query)}` : "/conversations");
+  if (request !== listRequests) return null; // a newer one is on its way
+  if (!response.ok) {
+    if (query) searchStatus.textContent = (await errorOf(response)).message;
+    return null;
+  }
   const { conversations } = await response.json();
+  if (request !== listRequests) return null;
   listEl.replaceChildren();
+  searchStatus.textContent = !query ? ""
+    : conversations.length === 0 ? "No conversation has all of these words."
+      : `${conversations.length} ${conversations.length === 1 ? "conversation has" : "conversations have"} all of these words.`;
   for (const c of conversations) {
     const li = document.createElement("li");
     if (c.id === state.current) li.className = "current";
     const open = document.createElement("button");
     open.type = "button";
     open.className = "open";
-    open.textContent = c.title;
+    const title = document.createElement("span");
+    title.className = "title";
+    title.textContent = c.title;
+    open.appendChild(title);
+    if (c.snippet) {
+      const snippet = document.createElement("span");
+      snippet.className = "snippet";
+      snippet.textContent = c.snippet;
+      open.appendChild(snippet);
+    }
     open.title = c.title;
     open.addEventListener("click", () => openConversation(c.id));
     const del = document.createElement("button");
@@ -1105,6 +1318,40 @@ async function refreshList() {
     listEl.appendChild(li);
   }
   return conversations;
+}
+
+// The header's title, in a box to change it: Enter saves (an empty title gives the conversation
+// its automatic one again), Escape leaves it as it was.
+function startRename() {
+  if (!state.current) return;
+  renameInput.value = titleEl.textContent;
+  // Still the page's heading for assistive technology, only not shown.
+  titleEl.classList.add("visually-hidden");
+  toolsEl.hidden = true;
+  renameForm.hidden = false;
+  renameInput.focus();
+  renameInput.select();
+}
+
+function cancelRename() {
+  renameForm.hidden = true;
+  titleEl.classList.remove("visually-hidden");
+  toolsEl.hidden = !state.current;
+}
+
+async function rename(title) {
+  const id = state.current;
+  if (!id) return;
+  const response = await api("PATCH", `/conversations/${encodeURIComponent(id)}`, { title: title.trim() });
+  if (!response.ok) {
+    notice(`Could not rename it: ${(await errorOf(response)).message}`);
+    return;
+  }
+  const view = await response.json();
+  if (state.current === id) titleEl.textContent = view.title;
+  cancelRename();
+  $("rename").focus();
+  await refreshList();
 }
 
 function setCurrent(id) {
@@ -1380,9 +1627,10 @@ async function streamTurn(path, body, signal) {
   }
 }
 
-// Runs one turn: `path` is `messages` (with `text`) or `retry`. The conversation on the server
-// changes only if the reply completes, so on any failure or Stop the screen is reloaded from it.
-async function turn(path, text) {
+// Runs one turn: `path` is `messages` (with `text` and maybe `files`), `edit` (with `text`) or
+// `retry`. The conversation on the server changes only if the reply completes, so on any failure
+// or Stop the screen is reloaded from it.
+async function turn(path, text, files = []) {
   setBusy(true);
   const controller = new AbortController();
   state.controller = controller;
@@ -1391,7 +1639,7 @@ async function turn(path, text) {
   let failed = null;
   let stopped = false;
   let createdHere = false;
-  const retry = () => (path === "retry" ? regenerate() : send(text));
+  const retry = () => (path === "retry" ? regenerate() : path === "edit" ? editLast(text) : send(text, files));
   try {
     if (!state.current) {
       const created = await api("POST", "/conversations");
@@ -1399,12 +1647,14 @@ async function turn(path, text) {
       setCurrent((await created.json()).id);
       createdHere = true;
     }
-    if (path === "messages") bubble("user", text);
+    if (path === "messages") bubble("user", text, files);
     reply = bubble("assistant", "");
     reply.classList.add("thinking");
+    const body = path === "retry" ? undefined : { text };
+    if (files.length) body.attachments = files.map((f) => ({ name: f.name, data: f.data }));
     const events = await streamTurn(
       `/conversations/${encodeURIComponent(state.current)}/${path}`,
-      path === "messages" ? { text } : undefined,
+      body,
       controller.signal,
     );
     // The reply is shown as it grows (see requestRender).
@@ -1452,9 +1702,13 @@ async function turn(path, text) {
     }
     if (stopped) {
       if (path === "messages" && !input.value) input.value = text;
+      if (path === "messages" && pending.length === 0 && files.length) {
+        pending.push(...files);
+        showPending();
+      }
       notice("Stopped. The conversation is as it was before that message.");
     } else {
-      const mine = path === "messages" ? bubble("user", text) : null;
+      const mine = path === "messages" ? bubble("user", text, files) : null;
       errorBubble(failed, () => {
         if (mine) mine.remove();
         retry();
@@ -1462,14 +1716,39 @@ async function turn(path, text) {
     }
   }
   setBusy(false);
-  // The first message names the conversation: the header follows the list at once.
+  toolsEl.hidden = !state.current;
+  if (state.current) {
+    const base = `/api/conversations/${encodeURIComponent(state.current)}/export?format=`;
+    $("export-markdown").href = `${base}markdown`;
+    $("export-json").href = `${base}json`;
+  }
+  // The first message names the conversation: the header follows at once.
   const conversations = (await refreshList()) || [];
   const here = conversations.find((c) => c.id === state.current);
   if (here) titleEl.textContent = here.title;
+  else if (state.current && searchInput.value.trim()) await showTitle();
+  return !stopped && !failed;
 }
 
-function send(text) {
-  return turn("messages", text);
+// The header's title, from the server (when the list, being searched, may not have it).
+async function showTitle() {
+  const response = await api("GET", `/conversations/${encodeURIComponent(state.current)}`);
+  if (response.ok) titleEl.textContent = (await response.json()).title;
+}
+
+function send(text, files = []) {
+  return turn("messages", text, files);
+}
+
+// Replaces the last exchange: the visitor's last message, edited, and a new reply to it.
+function editLast(text) {
+  if (state.busy || !state.current) return;
+  const mine = messagesEl.querySelectorAll('.message[data-role="user"]');
+  const last = mine[mine.length - 1];
+  if (!last) return;
+  while (last.nextSibling) last.nextSibling.remove();
+  setText(last, text);
+  return turn("edit", text);
 }
 
 function regenerate() {
@@ -1482,6 +1761,140 @@ function regenerate() {
 
 // --- the composer ---------------------------------------------------------------------------------
 
+// Files to send with the next message: `{name, kind, format, bytes, data (base64), preview}`.
+const pending = [];
+// What a message may carry (GET /api/limits); Bedrock's limits until the server has said.
+const limits = {
+  body_bytes: 8 * 1024 * 1024, image_bytes: 3_750_000, document_bytes: 4_500_000,
+  images_per_message: 20, documents_per_message: 5,
+};
+const FORMATS_TEXT = "PNG, JPEG, GIF and WebP images, and PDF, CSV, DOC, DOCX, XLS, XLSX, HTML, TXT and MD documents";
+const MIME_FORMATS = {
+  "image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp",
+  "application/pdf": "pdf", "text/csv": "csv", "text/plain": "txt", "text/markdown": "md", "text/html": "html",
+  "application/msword": "doc", "application/vnd.ms-excel": "xls",
+  "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+};
+
+function say(message) {
+  composerStatus.textContent = message;
+}
+
+// The format of a file, from its name (or, for a pasted image with none, its type); null when
+// Bedrock takes no such file.
+function formatOf(file) {
+  const dot = file.name.lastIndexOf(".");
+  const extension = dot > 0 ? file.name.slice(dot + 1).toLowerCase() : "";
+  if (FILE_KINDS[extension]) return extension === "jpg" ? "jpeg" : extension === "htm" ? "html" : extension;
+  return dot > 0 ? null : MIME_FORMATS[file.type] || null;
+}
+
+// The size of the message's JSON body with these files, as the server counts it.
+function bodyBytes(text, files) {
+  let bytes = new TextEncoder().encode(JSON.stringify(text)).length + 64;
+  for (const f of files) bytes += f.data.length + new TextEncoder().encode(JSON.stringify(f.name)).length + 32;
+  return bytes;
+}
+
+function readAsDataURL(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
+// Checks files against what Bedrock and the server take, and adds those that pass to the next
+// message; a refused file is named, with why, before anything is sent.
+async function addFiles(list) {
+  const refused = [];
+  for (const file of list) {
+    const format = formatOf(file);
+    const name = file.name || `pasted.${format}`;
+    if (!format) {
+      refused.push(`${name} is not a file Claude can read: send ${FORMATS_TEXT}.`);
+      continue;
+    }
+    const kind = FILE_KINDS[format];
+    const most = kind === "image" ? limits.image_bytes : limits.document_bytes;
+    if (file.size > most) {
+      refused.push(`${name} is ${formatBytes(file.size)}; ${kind === "image" ? "an image" : "a document"} may be at most ${formatBytes(most)}.`);
+      continue;
+    }
+    if (file.size === 0) {
+      refused.push(`${name} is empty.`);
+      continue;
+    }
+    const count = pending.filter((f) => f.kind === kind).length;
+    const allowed = kind === "image" ? limits.images_per_message : limits.documents_per_message;
+    if (count >= allowed) {
+      refused.push(`${name} is one ${kind} too many: a message may carry at most ${allowed} ${kind}s.`);
+      continue;
+    }
+    let url;
+    try {
+      url = await readAsDataURL(file);
+    } catch (_) {
+      refused.push(`${name} could not be read.`);
+      continue;
+    }
+    const entry = {
+      name: formatOf({ name, type: "" }) ? name : `${name}.${format}`,
+      kind, format, bytes: file.size, data: url.slice(url.indexOf(",") + 1),
+      preview: kind === "image" ? `data:image/${format};base64,${url.slice(url.indexOf(",") + 1)}` : null,
+    };
+    if (bodyBytes(input.value, [...pending, entry]) > limits.body_bytes) {
+      refused.push(`${name} would make the message larger than the server takes (${formatBytes(limits.body_bytes)} in all).`);
+      continue;
+    }
+    pending.push(entry);
+  }
+  say(refused.join(" "));
+  showPending();
+}
+
+// The files to send, as removable chips in the composer.
+function showPending() {
+  const list = $("attachments");
+  list.replaceChildren();
+  pending.forEach((file, index) => {
+    const li = document.createElement("li");
+    if (file.preview) {
+      const img = document.createElement("img");
+      img.src = file.preview;
+      img.alt = "";
+      li.appendChild(img);
+    }
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = file.name;
+    name.title = file.name;
+    const size = document.createElement("span");
+    size.className = "size";
+    size.textContent = `${file.format.toUpperCase()}, ${formatBytes(file.bytes)}`;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.textContent = "✕";
+    remove.setAttribute("aria-label", `Remove ${file.name}`);
+    remove.addEventListener("click", () => {
+      pending.splice(index, 1);
+      say("");
+      showPending();
+      const buttons = list.querySelectorAll("button");
+      (buttons[Math.min(index, buttons.length - 1)] || input).focus();
+    });
+    li.append(name, size, remove);
+    list.appendChild(li);
+  });
+}
+
+async function loadLimits() {
+  const response = await api("GET", "/limits");
+  if (response.ok) Object.assign(limits, await response.json());
+}
+
 function grow() {
   input.style.height = "auto";
   input.style.height = `${Math.min(input.scrollHeight + 2, 192)}px`;
@@ -1491,12 +1904,24 @@ function grow() {
 // On a phone the list is a drawer: the menu button, Escape, a tap outside it, or choosing a
 // conversation closes it, and aria-expanded always says which.
 function setMenu(open) {
+  // The drawer's content starts below the menu button, which stays above it to close it.
+  if (open) $("sidebar").style.paddingTop = `${document.querySelector("header").getBoundingClientRect().bottom + 8}px`;
   document.body.classList.toggle("menu-open", open);
   $("menu").setAttribute("aria-expanded", String(open));
 }
 // --- start ------------------------------------------------------------------------------------------
 
 function startPage() {
+  // The operator's notice (the server puts it first in the page) goes in a landmark of its own.
+  const notice = document.querySelector("body > p.site-notice");
+  if (notice) {
+    const region = document.createElement("section");
+    region.className = "site-notice";
+    region.setAttribute("aria-label", "Notice");
+    notice.replaceWith(region);
+    notice.removeAttribute("class");
+    region.appendChild(notice);
+  }
   messagesEl.addEventListener("scroll", () => {
     const fromBottom = messagesEl.scrollHeight - messagesEl.scrollTop - messagesEl.clientHeight;
     state.autoScroll = fromBottom < 48;
@@ -1511,15 +1936,101 @@ function startPage() {
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
     const text = input.value;
-    if (state.busy || text.trim() === "") return;
+    if (state.busy || (text.trim() === "" && pending.length === 0)) return;
+    if (text.trim() === "" && pending.some((f) => f.kind === "document")) {
+      say("Say what to do with the document: a document is sent with a message.");
+      input.focus();
+      return;
+    }
+    if (bodyBytes(text, pending) > limits.body_bytes) {
+      say(`The message and its files are larger than the server takes (${formatBytes(limits.body_bytes)}); remove a file.`);
+      return;
+    }
+    const files = pending.splice(0);
+    showPending();
+    say("");
     input.value = "";
     grow();
-    send(text);
+    send(text, files);
+  });
+  $("attach").addEventListener("click", () => $("file").click());
+  $("file").addEventListener("change", () => {
+    addFiles([...$("file").files]);
+    $("file").value = "";
+  });
+  // Files dropped anywhere on the page, or pasted into the message box.
+  const composer = $("composer");
+  const hasFiles = (event) => event.dataTransfer && [...event.dataTransfer.types].includes("Files");
+  document.addEventListener("dragover", (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "copy";
+    composer.classList.add("dropping");
+  });
+  document.addEventListener("dragleave", (event) => {
+    if (!event.relatedTarget) composer.classList.remove("dropping");
+  });
+  document.addEventListener("drop", (event) => {
+    composer.classList.remove("dropping");
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    addFiles([...event.dataTransfer.files]);
+  });
+  input.addEventListener("paste", (event) => {
+    const files = [...(event.clipboardData?.files || [])];
+    if (files.length === 0) return;
+    if (![...event.clipboardData.types].includes("text/plain")) event.preventDefault();
+    addFiles(files);
   });
   stopButton.addEventListener("click", () => {
     if (state.controller) state.controller.abort();
   });
   $("new-chat").addEventListener("click", newChat);
+  let searchTimer = 0;
+  searchInput.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(refreshList, 200);
+  });
+  searchInput.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && searchInput.value) {
+      event.preventDefault();
+      event.stopPropagation();
+      searchInput.value = "";
+      refreshList();
+    }
+  });
+  $("search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearTimeout(searchTimer);
+    refreshList();
+  });
+  $("rename").addEventListener("click", startRename);
+  $("rename-cancel").addEventListener("click", () => {
+    cancelRename();
+    $("rename").focus();
+  });
+  renameInput.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      event.stopPropagation();
+      cancelRename();
+      $("rename").focus();
+    }
+  });
+  renameForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    rename(renameInput.value);
+  });
+  for (const [id, extension] of [["export-markdown", "md"], ["export-json", "json"]]) {
+    downloadLink($(id), `conversation.${extension}`);
+    $(id).addEventListener("click", () => { $("export").open = false; });
+  }
+  $("export").addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && $("export").open) {
+      $("export").open = false;
+      $("export").querySelector("summary").focus();
+    }
+  });
   $("menu").addEventListener("click", (event) => {
     event.stopPropagation();
     setMenu(!document.body.classList.contains("menu-open"));
@@ -1537,6 +2048,7 @@ function startPage() {
   });
 
   grow();
+  loadLimits();
   (async () => {
     const conversations = (await refreshList()) || [];
     if (state.current && conversations.some((c) => c.id === state.current)) {

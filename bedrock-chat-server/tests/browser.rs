@@ -633,20 +633,57 @@ async fn axe_core_finds_nothing_on_desktop_phone_and_dark() {
     let Some(axe) = support::browser::axe_core() else {
         return;
     };
-    let server = TestServer::start().await;
+    let mut config = bedrock_chat_server::ServerConfig::default();
+    config.notice = Some("Demo: replies are canned.".to_string());
+    let server = TestServer::start_with(config).await;
     server.fake.push(FakeReply::text(
         "## A heading\n\nSome **bold**, *italic*, `code` and a [link](https://example.com).\n\n\
          | city | people |\n|---|---:|\n| Paris | 2.1 M |\n\n```rust\nfn main() {}\n```\n\n\
          - one\n- two\n\n> a quote with `code`",
     ));
     client.goto(&server.url("/")).await.unwrap();
+    wait_for(&client, "textarea").await;
+    // With the operator's notice, files sent and about to be sent, a refused one, a search.
+    let pdf = b"%PDF-1.4\n%%EOF\n";
+    for (name, mime, bytes) in [
+        ("dot.png", "image/png", PNG),
+        ("report.pdf", "application/pdf", pdf),
+    ] {
+        client
+            .execute(&drop_file(name, mime, bytes), vec![])
+            .await
+            .unwrap();
+    }
+    wait_until(
+        &client,
+        "document.querySelectorAll('#attachments li').length === 2",
+    )
+    .await;
     type_and_enter(&client, "A table and some code, please").await;
     wait_until(
         &client,
         "document.querySelector('#stop').hidden \
          && document.querySelector('.message[data-role=\"assistant\"] table td') \
          && document.querySelector('.message[data-role=\"assistant\"] pre code') \
-         && document.querySelector('button.regenerate')",
+         && document.querySelector('.message[data-role=\"user\"] .files img') \
+         && document.querySelector('button.regenerate') && document.querySelector('button.edit')",
+    )
+    .await;
+    for (name, mime, bytes) in [
+        ("next.png", "image/png", PNG),
+        ("drawing.svg", "image/svg+xml", b"<svg/>".as_slice()),
+    ] {
+        client
+            .execute(&drop_file(name, mime, bytes), vec![])
+            .await
+            .unwrap();
+    }
+    let search = wait_for(&client, "input[type='search']").await;
+    search.send_keys("table").await.unwrap();
+    wait_until(
+        &client,
+        "document.querySelector('#attachments li') && document.querySelector('#composer-status').textContent \
+         && document.querySelector('#conversations .snippet') && document.querySelector('.site-notice')",
     )
     .await;
     // The page's policy does not let it load axe; WebDriver's scripts are not the page's.
@@ -697,5 +734,370 @@ async fn axe_core_finds_nothing_on_desktop_phone_and_dark() {
         Vec::<String>::new(),
         "desktop, dark"
     );
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_a_conversation_by_a_word_of_its_text() {
+    let Some((_driver, client)) = browser().await else {
+        return;
+    };
+    let server = TestServer::start_with(support::without_limits(Default::default())).await;
+    server
+        .fake
+        .push(FakeReply::text("Cats sleep most of the day."))
+        .push(FakeReply::text("The platypus lays eggs."))
+        .push(FakeReply::text("Parrots can talk."));
+    client.goto(&server.url("/")).await.unwrap();
+    for (n, question) in ["Tell me about cats", "A strange mammal?", "Birds?"]
+        .into_iter()
+        .enumerate()
+    {
+        if n > 0 {
+            click_button(&client, "New chat").await;
+        }
+        type_and_enter(&client, question).await;
+        wait_until(
+            &client,
+            &format!(
+                "document.querySelector('#stop').hidden \
+                 && document.querySelectorAll('#conversations li').length === {}",
+                n + 1
+            ),
+        )
+        .await;
+    }
+    // "platypus" is only in a reply's text, not in any title.
+    let search = wait_for(&client, "input[type='search']").await;
+    search.send_keys("PLATYPUS").await.unwrap();
+    wait_until(
+        &client,
+        "document.querySelectorAll('#conversations li').length === 1 \
+         && document.querySelector('#conversations li .title').textContent === 'A strange mammal?' \
+         && document.querySelector('#conversations li .snippet').textContent.toLowerCase().includes('platypus') \
+         && document.querySelector('#search-status').textContent.includes('1 conversation')",
+    )
+    .await;
+    // Choosing it opens it.
+    click(&client, Locator::Css("#conversations li .open")).await;
+    wait_until(
+        &client,
+        "document.querySelector('.message[data-role=\"assistant\"] .body')?.textContent === 'The platypus lays eggs.'",
+    )
+    .await;
+    // A word in no conversation: none, said so; Escape in the box shows them all again.
+    let search = wait_for(&client, "input[type='search']").await;
+    search.clear().await.unwrap();
+    search.send_keys("zebra").await.unwrap();
+    wait_until(
+        &client,
+        "document.querySelectorAll('#conversations li').length === 0 \
+         && document.querySelector('#search-status').textContent.startsWith('No conversation')",
+    )
+    .await;
+    search.send_keys("\u{E00C}").await.unwrap(); // Escape
+    wait_until(
+        &client,
+        "document.querySelectorAll('#conversations li').length === 3 \
+         && document.querySelector('#search').value === ''",
+    )
+    .await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rename_persists_export_downloads_and_edit_replaces_the_last_exchange() {
+    let Some((_driver, client)) = browser().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    server
+        .fake
+        .push(FakeReply::text("Paris is the capital of France."))
+        .push(FakeReply::text("Berlin."))
+        .push(FakeReply::text("Madrid is the capital of Spain."));
+    client.goto(&server.url("/")).await.unwrap();
+    type_and_enter(&client, "Capital of France?").await;
+    wait_until(&client, "document.querySelector('button.edit')").await;
+    type_and_enter(&client, "Capital of Germany?").await;
+    wait_until(
+        &client,
+        "document.querySelectorAll('.message[data-role=\"assistant\"]').length === 2 \
+         && document.querySelector('#stop').hidden && document.querySelector('button.edit')",
+    )
+    .await;
+
+    // Rename: the title in the header becomes a box; Enter saves; markup in it stays text.
+    click(
+        &client,
+        Locator::Css("button[aria-label='Rename this conversation']"),
+    )
+    .await;
+    let title = wait_for(&client, "#rename-input").await;
+    title.clear().await.unwrap();
+    title
+        .send_keys("Capitals <b>of</b> Europe\u{E007}")
+        .await
+        .unwrap();
+    wait_until(
+        &client,
+        "document.querySelector('#title').textContent === 'Capitals <b>of</b> Europe' \
+         && !document.querySelector('#title b') \
+         && document.querySelector('#conversations li .title')?.textContent === 'Capitals <b>of</b> Europe'",
+    )
+    .await;
+    client.refresh().await.unwrap();
+    wait_until(
+        &client,
+        "document.querySelector('#title').textContent === 'Capitals <b>of</b> Europe' \
+         && document.querySelector('#conversations li .title')?.textContent === 'Capitals <b>of</b> Europe'",
+    )
+    .await;
+
+    // Export: the two links answer with the conversation, as downloads of the right type.
+    let exported = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             Promise.all(['#export-markdown', '#export-json'].map(async (id) => { \
+               const link = document.querySelector(id); \
+               const r = await fetch(link.href); \
+               return [link.hasAttribute('download'), r.status, r.headers.get('content-type'), \
+                       r.headers.get('content-disposition'), await r.text()]; \
+             })).then(done);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let [markdown, json_export] = [&exported[0], &exported[1]];
+    assert_eq!(markdown[0], json!(true), "{markdown}");
+    assert_eq!(markdown[1], json!(200), "{markdown}");
+    assert!(
+        markdown[2].as_str().unwrap().starts_with("text/markdown"),
+        "{markdown}"
+    );
+    assert!(
+        markdown[3].as_str().unwrap().starts_with("attachment"),
+        "{markdown}"
+    );
+    let text = markdown[4].as_str().unwrap();
+    assert!(
+        text.contains("Capital of Germany?") && text.contains("Berlin."),
+        "{text}"
+    );
+    assert_eq!(json_export[1], json!(200), "{json_export}");
+    assert!(
+        json_export[2]
+            .as_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "{json_export}"
+    );
+    assert!(
+        json_export[3].as_str().unwrap().starts_with("attachment"),
+        "{json_export}"
+    );
+    let saved: serde_json::Value = serde_json::from_str(json_export[4].as_str().unwrap()).unwrap();
+    assert!(
+        saved
+            .to_string()
+            .contains("Paris is the capital of France."),
+        "{saved}"
+    );
+    // The menu opens from the keyboard too.
+    client
+        .execute("document.querySelector('#export summary').focus();", vec![])
+        .await
+        .unwrap();
+    client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    wait_until(&client, "document.querySelector('#export').open").await;
+
+    // Edit the last message: the last exchange is replaced, the first one kept as context.
+    click(
+        &client,
+        Locator::Css("button[aria-label='Edit and send again']"),
+    )
+    .await;
+    let edit = wait_for(&client, "form.edit textarea").await;
+    edit.clear().await.unwrap();
+    edit.send_keys("Capital of Spain?\u{E007}").await.unwrap();
+    let after_edit = "document.querySelector('#stop').hidden \
+        && [...document.querySelectorAll('.message[data-role=\"user\"] .body')].map(e => e.textContent).join('|') \
+             === 'Capital of France?|Capital of Spain?' \
+        && [...document.querySelectorAll('.message[data-role=\"assistant\"] .body')].map(e => e.textContent).join('|') \
+             === 'Paris is the capital of France.|Madrid is the capital of Spain.'";
+    wait_until(&client, after_edit).await;
+    client.refresh().await.unwrap();
+    wait_until(&client, after_edit).await;
+    let requests = server.fake.requests();
+    let last = requests.last().unwrap().messages();
+    assert_eq!(
+        last.iter()
+            .map(|(_, text)| text.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "Capital of France?",
+            "Paris is the capital of France.",
+            "Capital of Spain?"
+        ]
+    );
+    client.close().await.unwrap();
+}
+
+/// A 1x1 PNG.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0xfc, 0xcf, 0xc0, 0xf0,
+    0x1f, 0x00, 0x05, 0x05, 0x02, 0x00, 0x5f, 0xc8, 0xf1, 0xd2, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// Drops a file named `name` with `bytes` (given as a JS array) on the page, as a visitor
+/// dragging it from their desktop does.
+fn drop_file(name: &str, mime: &str, bytes: &[u8]) -> String {
+    format!(
+        "const dt = new DataTransfer(); \
+         dt.items.add(new File([new Uint8Array({bytes:?})], {name:?}, {{type: {mime:?}}})); \
+         document.querySelector('#messages').dispatchEvent(new DragEvent('drop', {{bubbles: true, cancelable: true, dataTransfer: dt}}));"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_and_a_pdf_are_sent_and_shown_again_after_a_reload() {
+    let Some((_driver, client)) = browser().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    server.fake.push(FakeReply::text("A red dot and a report."));
+    client.goto(&server.url("/")).await.unwrap();
+    wait_for(&client, "textarea").await;
+    // The image through the paperclip's file chooser, the PDF dropped on the page.
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("dot.png");
+    std::fs::write(&png, PNG).unwrap();
+    let chooser = client.find(Locator::Css("#file")).await.unwrap();
+    chooser.send_keys(png.to_str().unwrap()).await.unwrap();
+    let pdf =
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n";
+    client
+        .execute(&drop_file("report.pdf", "application/pdf", pdf), vec![])
+        .await
+        .unwrap();
+    // Both wait in the composer, removable, the image as a thumbnail.
+    wait_until(
+        &client,
+        "document.querySelectorAll('#attachments li').length === 2 \
+         && document.querySelector('#attachments img')?.src.startsWith('data:image/png') \
+         && document.querySelector(\"#attachments button[aria-label='Remove report.pdf']\")",
+    )
+    .await;
+    type_and_enter(&client, "What are these?").await;
+    wait_until(
+        &client,
+        "document.querySelector('#stop').hidden && document.querySelector('button.edit') \
+         && document.querySelectorAll('#attachments li').length === 0 \
+         && document.querySelector('.message[data-role=\"user\"] .files img') \
+         && document.querySelector('.message[data-role=\"user\"] .files .chip')?.textContent.includes('report.pdf')",
+    )
+    .await;
+    let request = &server.fake.requests()[0].body["messages"][0]["content"];
+    let kinds: Vec<&str> = request
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b.as_object()?.keys().next().map(String::as_str))
+        .collect();
+    assert!(
+        kinds.contains(&"image") && kinds.contains(&"document") && kinds.contains(&"text"),
+        "{request}"
+    );
+
+    // After a reload the files come from the server: the image is shown (served as an image,
+    // which the page's policy allows), the PDF is a link that downloads it.
+    client.refresh().await.unwrap();
+    wait_until(
+        &client,
+        "document.querySelector('.message[data-role=\"user\"] .files img')?.naturalWidth === 1 \
+         && document.querySelector('.message[data-role=\"user\"] .files .chip a')?.textContent.includes('PDF')",
+    )
+    .await;
+    let download = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             const link = document.querySelector('.message[data-role=\"user\"] .files .chip a'); \
+             fetch(link.href).then(async (r) => done([link.hasAttribute('download'), r.status, \
+               r.headers.get('content-disposition'), (await r.text()).slice(0, 8)]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(download[0], json!(true), "{download}");
+    assert_eq!(download[1], json!(200), "{download}");
+    assert!(
+        download[2].as_str().unwrap().starts_with("attachment"),
+        "{download}"
+    );
+    assert_eq!(download[3], json!("%PDF-1.4"), "{download}");
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsupported_or_oversized_file_is_refused_with_a_message_before_sending() {
+    let Some((_driver, client)) = browser().await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    client.goto(&server.url("/")).await.unwrap();
+    wait_for(&client, "textarea").await;
+    let status = "document.querySelector('#composer-status').textContent";
+    // An SVG (which can carry script) is no image Bedrock takes.
+    client
+        .execute(
+            &drop_file(
+                "drawing.svg",
+                "image/svg+xml",
+                b"<svg onload=\"alert(1)\"/>",
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_until(
+        &client,
+        &format!(
+            "{status}.includes('drawing.svg') && {status}.includes('PNG, JPEG, GIF and WebP')"
+        ),
+    )
+    .await;
+    // An image over 3.75 MB, pasted.
+    client
+        .execute(
+            "const dt = new DataTransfer(); \
+             dt.items.add(new File([new Uint8Array(3750001)], 'huge.png', {type: 'image/png'})); \
+             document.querySelector('#input').dispatchEvent(new ClipboardEvent('paste', {bubbles: true, cancelable: true, clipboardData: dt}));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_until(
+        &client,
+        &format!("{status}.includes('huge.png') && {status}.includes('at most')"),
+    )
+    .await;
+    let waiting = client
+        .execute(
+            "return document.querySelectorAll('#attachments li').length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(waiting, json!(0), "nothing refused waits to be sent");
+    assert!(server.fake.requests().is_empty(), "nothing was sent");
     client.close().await.unwrap();
 }
