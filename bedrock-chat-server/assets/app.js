@@ -819,6 +819,9 @@ const SLICE_CHARS = 8 * 1024;
 // kept in groups (<div>s); a group off the screen is not laid out or painted at all (app.css), so
 // a frame costs what is on the screen, not the length of the reply.
 const GROUP_BLOCKS = 20;
+// A group that comes back on the screen is laid out whole, at once: so it holds this much text
+// at most (a part of a long table alone is about that).
+const GROUP_CHARS = 8 * 1024;
 let currentSlice = null;
 
 // The current slice of work: all rendering in one task shares one.
@@ -839,7 +842,7 @@ function beginRender(el, complete) {
   el.querySelector(".body").replaceChildren();
   el.rendered = {
     text: "", lines: [], starts: [], at: 0, inTable: false, heading: { last: 1, base: 0 }, provisional: 0, complete, notBefore: 0,
-    group: null, last: null,
+    group: null, groupChars: 0, last: null,
   };
 }
 
@@ -852,11 +855,13 @@ function placeBlocks(body, state, final, provisional) {
     if (state.last) final.unshift(state.last);
     state.last = final.pop();
     for (const block of final) {
-      if (!state.group || state.group.childNodes.length >= GROUP_BLOCKS) {
+      if (!state.group || state.group.childNodes.length >= GROUP_BLOCKS || state.groupChars >= GROUP_CHARS) {
         state.group = body.appendChild(document.createElement("div"));
         state.group.className = "group";
+        state.groupChars = 0;
       }
       state.group.appendChild(block);
+      state.groupChars += block.textContent.length;
     }
     body.appendChild(state.last);
   }
@@ -1233,9 +1238,11 @@ function fileList(files) {
       const label = document.createElement(file.url ? "a" : "span");
       label.textContent = description;
       if (file.url) {
+        // The server keeps a document's name without its extension.
+        const saved = file.name.includes(".") ? file.name : `${file.name}.${file.format}`;
         label.href = file.url;
-        label.download = file.name;
-        downloadLink(label, file.name);
+        label.download = saved;
+        downloadLink(label, saved);
       }
       li.appendChild(label);
     }
