@@ -74,7 +74,7 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
     let interactive = stdin_is_terminal && args.prompt.is_none();
     // Started before anything else is set up, so it has that time to finish.
     let endpoint = config.connection.endpoint_url.clone();
-    if args.demo && !interactive {
+    if args.demo {
         writeln!(io::stderr(), "{}", crate::demo::DEMO_NOTICE)?;
     }
     let credentials_check = (interactive && !args.demo).then(|| {
@@ -133,6 +133,30 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut repl = Repl::new(session, options, io::stdout(), io::stderr(), notices_rx);
     repl.attach(attachments);
+    if let Some(path) = &args.mcp_config {
+        let config = match bedrock_chat::McpConfig::from_file(path) {
+            Ok(config) => config,
+            Err(error) => return Ok(usage_error(&error)),
+        };
+        let mcp = bedrock_chat::McpTools::connect(config).await;
+        for server in mcp.servers().await {
+            if let Some(problem) = &server.problem {
+                writeln!(
+                    io::stderr(),
+                    "{}",
+                    visible(&format!(
+                        "warning: MCP server {}: {problem} (its tools are offered once it answers;                          /tools shows the servers)",
+                        server.name
+                    ))
+                )?;
+            }
+        }
+        let approval =
+            crate::mcp::Approval::new(interactive, args.allow_tools.clone(), args.allow_all_tools);
+        if let Err(error) = repl.use_mcp(mcp, approval) {
+            return Ok(usage_error(&error));
+        }
+    }
     if let Some(cached) = cached {
         repl.reply_cache(cached);
     }
@@ -154,9 +178,7 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
         if let Some(warning) = credentials_warning(credentials_check).await {
             input.warn(warning);
         }
-        if args.demo {
-            input.warn(crate::demo::DEMO_NOTICE.to_string());
-        } else if let Some(endpoint) = &endpoint {
+        if let Some(endpoint) = endpoint.as_ref().filter(|_| !args.demo) {
             // Said at the start: a fake or a proxy answering in Bedrock's place is no surprise.
             input.warn(format!(
                 "requests go to {endpoint}, not to Bedrock's own endpoint"
@@ -169,6 +191,7 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
         let mut interrupts = NoInterrupts;
         repl.run(&mut input, &mut interrupts).await?
     };
+    repl.stop_mcp().await;
     Ok(match outcome {
         Outcome::Done => ExitCode::SUCCESS,
         Outcome::TurnFailed => ExitCode::from(EXIT_TURN_FAILED),

@@ -60,6 +60,20 @@ pub struct Args {
     #[arg(long, global = true)]
     pub demo: bool,
 
+    /// Offer the model the tools of these MCP servers: a JSON file in the mcpServers format of
+    /// Claude Desktop, Claude Code and VS Code (`${VAR}` is taken from the environment)
+    #[arg(long, env = "BEDROCK_MCP_CONFIG", value_name = "FILE", global = true)]
+    pub mcp_config: Option<PathBuf>,
+
+    /// MCP tools that may run without asking though they may change things (they are refused
+    /// in a pipe otherwise); comma-separated names as /tools shows them
+    #[arg(long, value_name = "NAME,…", value_delimiter = ',')]
+    pub allow_tools: Vec<String>,
+
+    /// Let every MCP tool run without asking
+    #[arg(long)]
+    pub allow_all_tools: bool,
+
     /// Send one message, print the reply and exit
     #[arg(long, short, value_name = "TEXT")]
     pub prompt: Option<String>,

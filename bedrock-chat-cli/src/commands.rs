@@ -38,6 +38,8 @@ pub enum Command {
     Attach(Option<PathBuf>),
     /// `/detach`: drop what is attached.
     Detach,
+    /// `/tools`: the MCP servers and their tools.
+    Tools,
     /// A command that needs an argument it did not get, or one that does not exist.
     Invalid(String),
 }
@@ -96,6 +98,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     ("/attach", "list what is attached"),
     ("/detach", "drop what is attached"),
+    (
+        "/tools",
+        "the MCP servers (connected or not, and why) and their tools, with what each may do",
+    ),
 ];
 
 /// The `/help` text: the preamble, then each command with what it does, wrapped to fit an
@@ -185,6 +191,7 @@ pub fn parse(line: &str) -> Command {
         "load" => path(arg, "/load").map_or_else(|e| e, Command::Load),
         "attach" => Command::Attach(arg.map(expand_home)),
         "detach" => Command::Detach,
+        "tools" => Command::Tools,
         other => Command::Invalid(format!(
             "unknown command /{other}; type /help for the list (start with // to send text beginning with /)"
         )),

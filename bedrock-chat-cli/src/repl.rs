@@ -47,6 +47,8 @@ pub struct Repl<O, E> {
     cache_hits: Vec<(usize, TokenUsage)>,
     /// Turns that asked the model through the reply cache.
     cache_misses: usize,
+    /// The MCP servers whose tools the session offers, and who allows the tools to run.
+    mcp: Option<(bedrock_chat::McpTools, crate::mcp::Approval)>,
 }
 
 impl<O: Write + Send, E: Write + Send> Repl<O, E> {
@@ -71,6 +73,29 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
             reply_cache: None,
             cache_hits: Vec::new(),
             cache_misses: 0,
+            mcp: None,
+        }
+    }
+
+    /// Offers the model the tools of `mcp`'s servers, run as `approval` allows (`--mcp-config`).
+    ///
+    /// # Errors
+    ///
+    /// A tool whose spec the session refuses (see [`ChatSession::set_tools`]).
+    pub fn use_mcp(
+        &mut self,
+        mcp: bedrock_chat::McpTools,
+        approval: crate::mcp::Approval,
+    ) -> bedrock_chat::Result<()> {
+        self.session.set_tools(approval.tools(&mcp))?;
+        self.mcp = Some((mcp, approval));
+        Ok(())
+    }
+
+    /// Stops the MCP servers (their child processes end).
+    pub async fn stop_mcp(&self) {
+        if let Some((mcp, _)) = &self.mcp {
+            mcp.shutdown().await;
         }
     }
 
@@ -253,6 +278,10 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
                 let text = self.history_text();
                 self.info(&text)?;
             }
+            Command::Tools => {
+                let text = crate::mcp::describe(self.mcp.as_ref().map(|(mcp, _)| mcp)).await;
+                self.info(&text)?;
+            }
             Command::Usage => {
                 let text = self.usage_text();
                 self.info(&text)?;
@@ -400,6 +429,13 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
         if (self.options.output_closed)() {
             // Nobody can read the reply: do not pay for it.
             return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        // A server may have changed its tools (or come back) since the last turn.
+        if let Some((mcp, approval)) = &self.mcp
+            && mcp.refresh().await
+            && let Err(error) = self.session.set_tools(approval.tools(mcp))
+        {
+            write_error(&mut self.err, &error)?;
         }
         if let Some(cached) = &self.reply_cache {
             cached.take_lookup();

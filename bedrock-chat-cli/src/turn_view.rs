@@ -178,6 +178,34 @@ impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
                         wrote_text = true;
                     }
                 }
+                Some(Ok(StreamEvent::ToolCall(call))) => {
+                    if wrote_text && live {
+                        writeln!(self.out)?;
+                        self.out.flush()?;
+                        wrote_text = false;
+                    }
+                    // On stderr, with the status: a pipe's stdout carries only replies.
+                    writeln!(
+                        self.err,
+                        "{}",
+                        visible(&format!(
+                            "⚙ {} {}",
+                            call.name,
+                            crate::mcp::short(&call.input.to_string(), 200)
+                        ))
+                    )?;
+                }
+                Some(Ok(StreamEvent::ToolResult(result))) => {
+                    let mark = if result.is_error() { "✗" } else { "→" };
+                    writeln!(
+                        self.err,
+                        "{}",
+                        visible(&format!(
+                            "  {mark} {}",
+                            crate::mcp::short(&result.text(), crate::mcp::SHOWN_RESULT_CHARS)
+                        ))
+                    )?;
+                }
                 Some(Ok(_)) => {}
                 Some(Err(error)) => {
                     if wrote_text {

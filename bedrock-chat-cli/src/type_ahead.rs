@@ -46,3 +46,46 @@ impl Drop for NoEcho {
         }
     }
 }
+
+/// Turns the terminal's echo on until dropped (for a question asked during a reply, whose
+/// answer the person must see), then puts back what was there.
+pub struct Echo {
+    #[cfg(unix)]
+    saved: Option<rustix::termios::Termios>,
+}
+
+impl Echo {
+    /// Turns echo on, remembering the settings to restore.
+    pub fn on() -> Self {
+        #[cfg(unix)]
+        {
+            use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+            let Ok(saved) = tcgetattr(std::io::stdin()) else {
+                return Echo { saved: None };
+            };
+            let mut echoing = saved.clone();
+            echoing.local_modes.insert(LocalModes::ECHO);
+            if tcsetattr(std::io::stdin(), OptionalActions::Now, &echoing).is_err() {
+                return Echo { saved: None };
+            }
+            Echo { saved: Some(saved) }
+        }
+        #[cfg(not(unix))]
+        {
+            Echo {}
+        }
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(saved) = &self.saved {
+            let _ = rustix::termios::tcsetattr(
+                std::io::stdin(),
+                rustix::termios::OptionalActions::Now,
+                saved,
+            );
+        }
+    }
+}

@@ -337,3 +337,77 @@ async fn reasoning_is_shown_dimmed_before_the_answer_or_hidden_on_request() {
         assert_eq!(fake.request_count(), 1);
     }
 }
+
+/// Ctrl-C when the hostile MCP server has a call under way (its `hang`): the call is
+/// cancelled, the turn stopped, and the conversation is as before it; the server stays up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_an_mcp_tool_call_stops_the_turn_and_keeps_the_conversation() {
+    let Some(servers) = bedrock_chat::testing::McpTestServers::find("Ctrl-C in a tool call") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("hang-started");
+    let mut entry = servers.hostile_stdio();
+    entry["env"] = serde_json::json!({"HOSTILE_HANG_MARKER": marker});
+    let config = bedrock_chat::McpConfig::from_json(
+        &serde_json::json!({"mcpServers": {"hostile": entry}}).to_string(),
+        |_| None,
+    )
+    .unwrap();
+    let mcp = bedrock_chat::McpTools::connect(config).await;
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.push(FakeReply::tool_use(
+        "h",
+        "hostile__hang",
+        serde_json::json!({}),
+    ))
+    .push(FakeReply::tool_use(
+        "c",
+        "hostile__count",
+        serde_json::json!({}),
+    ))
+    .push(FakeReply::text("Counted."));
+    let mut repl = repl(&fake, terminal()).await;
+    repl.use_mcp(
+        mcp.clone(),
+        bedrock_chat_cli::mcp::Approval::new(true, Vec::new(), false),
+    )
+    .unwrap();
+    let mut input = Typed::new(&["hang, please", "count"]);
+    let mut interrupts = WhenFileExists { path: Some(marker) };
+
+    let outcome = repl.run(&mut input, &mut interrupts).await.unwrap();
+
+    assert_eq!(outcome, Outcome::Done);
+    let history = repl.session().history();
+    assert_eq!(history[0].text(), "count", "the stopped turn left nothing");
+    assert_eq!(history.last().unwrap().text(), "Counted.");
+    // The same server process answered after the stop: two calls, the hang and the count.
+    let counted = &fake.requests()[2].tool_blocks()[1]["toolResult"];
+    assert_eq!(counted["content"][0]["text"], "2", "{counted}");
+    let (_, err) = repl.into_outputs();
+    assert!(text(&err).contains("Stopped."), "{}", text(&err));
+    mcp.shutdown().await;
+}
+
+/// Ctrl-C once a file exists (the hostile server makes it when its `hang` call starts).
+struct WhenFileExists {
+    path: Option<std::path::PathBuf>,
+}
+
+impl Interrupts for WhenFileExists {
+    fn next(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            match self.path.clone() {
+                Some(path) => {
+                    // Polled: the file is a condition to wait for, made by another process.
+                    while !path.exists() {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    self.path = None;
+                }
+                None => std::future::pending().await,
+            }
+        })
+    }
+}

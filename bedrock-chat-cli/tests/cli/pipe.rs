@@ -698,3 +698,68 @@ async fn demo_answers_without_any_aws_set_up_and_says_it_is_canned() {
     assert!(stderr.starts_with("Demo: replies are canned"), "{stderr}");
     assert!(stderr.contains("turn   1:"), "{stderr}");
 }
+
+/// MCP tools in a pipe: read-only ones run, one that may change things is refused unless
+/// allowed by name, the calls and results are shown on stderr, and /tools lists the servers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_tools_run_in_a_pipe_only_when_read_only_or_allowed() {
+    let Some(servers) = bedrock_chat::testing::McpTestServers::find("REPL MCP tools") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mcp.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({"mcpServers": {
+            "hostile": servers.hostile_stdio(),
+            "gone": {"command": "/nonexistent/server"}
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    for (allow, note_runs) in [(None, false), (Some("hostile__write_note"), true)] {
+        let fake = FakeBedrock::start().await.unwrap();
+        fake.push(
+            FakeReply::tool_use(
+                "a",
+                "hostile__files_read",
+                serde_json::json!({"name": "x.txt"}),
+            )
+            .tool_call(
+                "b",
+                "hostile__write_note",
+                serde_json::json!({"text": "hi"}),
+            ),
+        )
+        .push(FakeReply::text("Done with tools."));
+        let mut command = bedrock_chat(Some(&fake), dir.path());
+        command.arg("--mcp-config").arg(&config);
+        if let Some(name) = allow {
+            command.args(["--allow-tools", name]);
+        }
+        let output = run_with_stdin(command, b"/tools\nUse the tools\n").await;
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        assert_eq!(text(&output.stdout), "Done with tools.\n");
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("warning: MCP server gone:"), "{stderr}");
+        assert!(stderr.contains("hostile: connected"), "{stderr}");
+        assert!(
+            stderr.contains("hostile__write_note (may change things: asks first)"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("⚙ hostile__files_read {\"name\":\"x.txt\"}"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("→ the contents of x.txt"), "{stderr}");
+        let results = fake.requests()[1].tool_blocks();
+        let note = &results[3]["toolResult"];
+        if note_runs {
+            assert_eq!(note["status"], "success", "{note}");
+            assert!(stderr.contains("→ noted: hi"), "{stderr}");
+        } else {
+            assert_eq!(note["status"], "error", "{note}");
+            assert!(note.to_string().contains("has not allowed"), "{note}");
+        }
+    }
+}

@@ -272,6 +272,10 @@ impl McpServer {
                 if let Some(cwd) = cwd {
                     process.current_dir(cwd);
                 }
+                // A group of its own: Ctrl-C at a terminal is meant for the chat (stop this
+                // reply), not for the server, which would die mid-call.
+                #[cfg(unix)]
+                process.process_group(0);
                 // What the server logs is its own; on a terminal it would land in the chat.
                 let (transport, _stderr) = rmcp::transport::TokioChildProcess::builder(process)
                     .stderr(std::process::Stdio::null())

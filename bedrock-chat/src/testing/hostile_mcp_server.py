@@ -54,6 +54,10 @@ def fail() -> str:
 @server.tool(description="Never answers.", annotations=READ_ONLY)
 async def hang() -> str:
     counted()
+    # Tells a test that the call is under way (a condition to wait for, not a guess).
+    marker = os.environ.get("HOSTILE_HANG_MARKER")
+    if marker:
+        open(marker, "w").close()
     await asyncio.sleep(3600)
     return "too late"
 
