@@ -68,7 +68,26 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
         Err(error) => return Ok(usage_error(&error)),
     };
     if let Some(Subcommand::Serve(serve)) = &args.command {
-        return crate::serve::run(client, config, serve, &args.cache, args.demo).await;
+        let tools = match &args.mcp_config {
+            None => None,
+            Some(path) => match bedrock_chat::McpConfig::from_file(path) {
+                Ok(mcp) => {
+                    let mcp = bedrock_chat::McpTools::connect(mcp).await;
+                    warn_unavailable(&mcp).await?;
+                    let mut tools = bedrock_chat_server::ServerTools::new(mcp);
+                    tools.allowed = args.allow_tools.clone();
+                    tools.allow_all = args.allow_all_tools;
+                    Some(tools)
+                }
+                Err(error) => return Ok(usage_error(&error)),
+            },
+        };
+        let stop = tools.as_ref().map(|t| t.mcp.clone());
+        let code = crate::serve::run(client, config, serve, &args.cache, args.demo, tools).await;
+        if let Some(mcp) = stop {
+            mcp.shutdown().await;
+        }
+        return code;
     }
     let stdin_is_terminal = io::stdin().is_terminal();
     let interactive = stdin_is_terminal && args.prompt.is_none();
@@ -197,6 +216,24 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
         Outcome::TurnFailed => ExitCode::from(EXIT_TURN_FAILED),
         Outcome::UsageError => ExitCode::from(EXIT_USAGE),
     })
+}
+
+/// Says on stderr which MCP servers could not be reached at start.
+async fn warn_unavailable(mcp: &bedrock_chat::McpTools) -> io::Result<()> {
+    for server in mcp.servers().await {
+        if let Some(problem) = &server.problem {
+            writeln!(
+                io::stderr(),
+                "{}",
+                visible(&format!(
+                    "warning: MCP server {}: {problem} (its tools are offered once it answers; \
+                     /tools shows the servers)",
+                    server.name
+                ))
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// How long the prompt may wait for the credential check. Credentials from the environment or

@@ -65,13 +65,13 @@ pub struct Args {
     #[arg(long, env = "BEDROCK_MCP_CONFIG", value_name = "FILE", global = true)]
     pub mcp_config: Option<PathBuf>,
 
-    /// MCP tools that may run without asking though they may change things (they are refused
-    /// in a pipe otherwise); comma-separated names as /tools shows them
-    #[arg(long, value_name = "NAME,…", value_delimiter = ',')]
+    /// MCP tools that may run without asking though they may change things (in a pipe, and with
+    /// serve, they are not run otherwise); comma-separated names as /tools shows them
+    #[arg(long, value_name = "NAME,…", value_delimiter = ',', global = true)]
     pub allow_tools: Vec<String>,
 
     /// Let every MCP tool run without asking
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub allow_all_tools: bool,
 
     /// Send one message, print the reply and exit
@@ -339,6 +339,14 @@ pub struct ServeArgs {
     /// Files (images and documents) one visitor, and one client address, may attach per hour
     #[arg(long, env = "BEDROCK_CHAT_ATTACHMENTS_PER_HOUR", default_value_t = Limits::default().attachments_per_hour, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
     pub attachments_per_hour: u32,
+
+    /// Tool calls (the operator's MCP tools) one reply may make
+    #[arg(long, env = "BEDROCK_CHAT_TOOL_CALLS_PER_TURN", default_value_t = Limits::default().tool_calls_per_turn, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
+    pub tool_calls_per_turn: u32,
+
+    /// Tool calls one visitor, and one client address, may cause per minute
+    #[arg(long, env = "BEDROCK_CHAT_TOOL_CALLS_PER_MINUTE", default_value_t = Limits::default().tool_calls_per_minute, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
+    pub tool_calls_per_minute: u32,
 
     /// Replies written at once, over all visitors (every instance, on Redis)
     #[arg(long, env = "BEDROCK_CHAT_MAX_STREAMS", default_value_t = Limits::default().concurrent_turns, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = LIMITS)]

@@ -25,6 +25,7 @@ pub async fn run(
     args: &ServeArgs,
     cache: &CacheArgs,
     demo: bool,
+    tools: Option<bedrock_chat_server::ServerTools>,
 ) -> anyhow::Result<ExitCode> {
     // The library's one check of a dollar limit.
     for (name, value) in [
@@ -98,6 +99,8 @@ pub async fn run(
     limits.server_turns_per_minute = args.server_turns_per_minute;
     limits.conversations_per_hour = args.conversations_per_hour;
     limits.attachments_per_hour = args.attachments_per_hour;
+    limits.tool_calls_per_turn = args.tool_calls_per_turn;
+    limits.tool_calls_per_minute = args.tool_calls_per_minute;
     limits.concurrent_turns = args.max_streams;
     limits.concurrent_turns_per_address = args.max_streams_per_address;
     limits.concurrent_turns_per_visitor = args.max_streams_per_visitor;
@@ -161,6 +164,7 @@ pub async fn run(
     server.limits = limits;
     server.reply_cache = cache.config(&client, bedrock_chat::DEFAULT_MIN_ASKERS);
     server.notice = demo.then(|| crate::demo::DEMO_NOTICE.to_string());
+    server.tools = tools;
     if public && server.auth_token.is_none() {
         // Said on stderr, where an operator's terminal or log collector shows it.
         eprintln!(

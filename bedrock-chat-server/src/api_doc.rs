@@ -14,12 +14,13 @@ use utoipa::openapi::{ContentBuilder, HeaderBuilder, OpenApi as Document, RefOr}
 use utoipa::{Modify, OpenApi};
 
 use crate::conversations::{
-    AttachmentView, ConversationList, ConversationView, Created, RenameBody, UsageSchema,
+    AttachmentView, ConversationList, ConversationView, Created, RenameBody, ToolCallView,
+    UsageSchema,
 };
 use crate::error::{ErrorBody, ErrorDetail, ErrorKind};
 use crate::export::ExportFormat;
 use crate::openai::OpenAiErrorBody;
-use crate::turns::{EditBody, SendBody, TurnDone, WholeTurn};
+use crate::turns::{EditBody, SendBody, ToolCallData, ToolResultData, TurnDone, WholeTurn};
 use crate::uploads::{Upload, UploadLimits};
 
 /// The document: every operation and the schemas they name.
@@ -49,7 +50,7 @@ use crate::uploads::{Upload, UploadLimits};
     components(schemas(
         ErrorBody, ErrorDetail, Created, ConversationList, ConversationView, UsageSchema,
         SendBody, EditBody, RenameBody, Upload, UploadLimits, AttachmentView, TurnDone,
-        WholeTurn, ExportFormat, OpenAiErrorBody,
+        WholeTurn, ExportFormat, ToolCallData, ToolResultData, ToolCallView, OpenAiErrorBody,
     )),
     modifiers(&Refusals)
 )]

@@ -26,6 +26,20 @@ pub(crate) struct MessageView {
     text: String,
     /// Its images and documents, in order.
     attachments: Vec<AttachmentView>,
+    /// The operator's tools the model called in this message, with what they answered.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<ToolCallView>,
+}
+
+/// A tool call as the page shows it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ToolCallView {
+    name: String,
+    input: serde_json::Value,
+    /// Whether it succeeded; `null` when its result is not in the conversation.
+    ok: Option<bool>,
+    /// The result as text, at most 2,000 characters.
+    result: Option<String>,
 }
 
 /// An attached file as the page shows it.
@@ -125,7 +139,26 @@ pub(crate) fn view(state: &AppState, stored: &StoredConversation) -> Conversatio
             .messages()
             .iter()
             .enumerate()
+            // Tool results belong to the calls of the message before; they are shown there.
+            .filter(|(_, m)| !m.is_tool_results())
             .map(|(index, m)| MessageView {
+                tool_calls: m
+                    .tool_uses()
+                    .map(|call| {
+                        let result = conversation
+                            .messages()
+                            .get(index + 1)
+                            .into_iter()
+                            .flat_map(|next| next.tool_results())
+                            .find(|r| r.tool_use_id == call.id);
+                        ToolCallView {
+                            name: call.name.clone(),
+                            input: call.input.clone(),
+                            ok: result.map(|r| !r.is_error()),
+                            result: result.map(|r| r.text().chars().take(2_000).collect()),
+                        }
+                    })
+                    .collect(),
                 role: match m.role() {
                     Role::User => "user",
                     Role::Assistant => "assistant",

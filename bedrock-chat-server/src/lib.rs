@@ -63,6 +63,7 @@ mod page;
 mod search;
 mod state;
 mod telemetry;
+mod tools;
 mod turns;
 mod uploads;
 
@@ -89,7 +90,7 @@ pub use hosts::AllowedHosts;
 pub use identity::{COOKIE, ClientId};
 pub use limits::{Limits, PUBLIC_SERVER_DAILY_USD};
 pub use listener::bind;
-pub use state::{AppState, ReplyCacheConfig, ServerConfig};
+pub use state::{AppState, ReplyCacheConfig, ServerConfig, ServerTools};
 pub use telemetry::{TurnMeter, flush_cloudwatch, init_with_cloudwatch};
 
 /// The server's routes: the page, its assets and `/api`.

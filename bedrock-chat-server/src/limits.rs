@@ -18,6 +18,11 @@ pub struct Limits {
     /// Files (images and documents) one visitor, and one client address, may attach per hour.
     /// Default is 60.
     pub attachments_per_hour: u32,
+    /// Tool calls one reply may make (over its tool rounds); past it, calls fail and the model
+    /// is told to answer with what it has. Default is 10.
+    pub tool_calls_per_turn: u32,
+    /// Tool calls one visitor, and one client address, may cause per minute. Default is 30.
+    pub tool_calls_per_minute: u32,
     /// The largest request body of the OpenAI-compatible API, whose callers send the whole
     /// conversation, images included (as base64 `data:` URLs, a third larger than the image).
     /// Default is 20 MiB: several images at Bedrock's 3.75 MB limit.
@@ -90,6 +95,8 @@ impl Limits {
             server_turns_per_minute: u32::MAX,
             conversations_per_hour: u32::MAX,
             attachments_per_hour: u32::MAX,
+            tool_calls_per_turn: u32::MAX,
+            tool_calls_per_minute: u32::MAX,
             concurrent_turns: usize::MAX,
             concurrent_turns_per_address: usize::MAX,
             concurrent_turns_per_visitor: usize::MAX,
@@ -109,6 +116,8 @@ impl Default for Limits {
             body_bytes: bedrock_chat::MAX_MESSAGE_BYTES + 64 * 1024,
             message_body_bytes: bedrock_chat::DEFAULT_MAX_CONVERSATION_BYTES + 64 * 1024,
             attachments_per_hour: 60,
+            tool_calls_per_turn: 10,
+            tool_calls_per_minute: 30,
             openai_body_bytes: 20 * 1024 * 1024,
             turns_per_minute: 20,
             address_turns_per_minute: 60,

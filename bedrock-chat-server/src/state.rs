@@ -52,6 +52,43 @@ pub struct ServerConfig {
     /// A line the page shows above the chat, to every visitor (a demo's "replies are canned",
     /// an operator's notice). Plain text. Default is none.
     pub notice: Option<String>,
+    /// Tools from MCP servers the operator configured, offered to the model in the browser
+    /// chat (never on `/v1`, whose callers run their own tools). Default is none.
+    pub tools: Option<ServerTools>,
+}
+
+/// The operator's MCP tools: which run, and nothing a visitor can choose.
+#[derive(Clone, Debug)]
+pub struct ServerTools {
+    /// The servers.
+    pub mcp: bedrock_chat::McpTools,
+    /// Tools the server does not mark read-only that may run all the same (nobody is asked
+    /// in a browser chat: others are not offered). Default is none.
+    pub allowed: Vec<String>,
+    /// Every tool runs, read-only or not. Default is false.
+    pub allow_all: bool,
+}
+
+impl ServerTools {
+    /// Only read-only tools of `mcp` run.
+    pub fn new(mcp: bedrock_chat::McpTools) -> Self {
+        ServerTools {
+            mcp,
+            allowed: Vec::new(),
+            allow_all: false,
+        }
+    }
+
+    /// The tools offered now: read-only, or allowed.
+    pub(crate) fn offered(&self) -> Vec<bedrock_chat::McpTool> {
+        self.mcp
+            .tools()
+            .into_iter()
+            .filter(|t| {
+                self.allow_all || t.is_read_only() || self.allowed.iter().any(|a| a == t.name())
+            })
+            .collect()
+    }
 }
 
 /// How the server's reply cache serves answers (see [`bedrock_chat::ReplyCache`]).
@@ -105,6 +142,7 @@ impl Default for ServerConfig {
             api_keys: ApiKeys::default(),
             reply_cache: None,
             notice: None,
+            tools: None,
         }
     }
 }

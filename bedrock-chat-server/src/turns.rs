@@ -38,6 +38,8 @@ use crate::uploads::Upload;
 enum TurnEvent {
     Notice(String),
     Delta(String),
+    ToolCall(ToolCallData),
+    ToolResult(ToolResultData),
     Done(Box<TurnDone>),
     Error(ApiError),
 }
@@ -67,7 +69,36 @@ pub(crate) struct WholeTurn {
     text: String,
     /// Retry notices and other notes, in order.
     notices: Vec<String>,
+    /// The operator's tools the model called, in order.
+    tool_calls: Vec<ToolCallData>,
+    /// Their results, in order.
+    tool_results: Vec<ToolResultData>,
 }
+
+/// The `tool_call` event: the model called one of the operator's tools.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ToolCallData {
+    /// The call's id; its `tool_result` names it.
+    id: String,
+    /// The tool (`server__tool`).
+    name: String,
+    /// What the model passed.
+    input: serde_json::Value,
+}
+
+/// The `tool_result` event: what the tool answered (shortened), before the model reads it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ToolResultData {
+    /// The call's id.
+    id: String,
+    /// Whether the call succeeded.
+    ok: bool,
+    /// The result as text, at most 2,000 characters.
+    text: String,
+}
+
+/// How much of a tool's result the page is shown: the model reads all of it.
+const SHOWN_RESULT_CHARS: usize = 2_000;
 
 #[derive(Serialize)]
 struct NoticeData<'a> {
@@ -86,6 +117,8 @@ impl TurnEvent {
                 ("notice", serde_json::to_string(&NoticeData { message }))
             }
             TurnEvent::Delta(text) => ("delta", serde_json::to_string(&DeltaData { text })),
+            TurnEvent::ToolCall(call) => ("tool_call", serde_json::to_string(call)),
+            TurnEvent::ToolResult(result) => ("tool_result", serde_json::to_string(result)),
             TurnEvent::Done(done) => ("done", serde_json::to_string(done)),
             TurnEvent::Error(error) => ("error", serde_json::to_string(&error.detail())),
         };
@@ -174,8 +207,9 @@ pub struct EditBody {
 /// events `notice` and `delta` as they come, then `done` (a [`TurnDone`]) or `error` (an
 /// [`ErrorDetail`](crate::error::ErrorDetail)).
 const TURN_ANSWERS: &str = "The reply: JSON once complete, or with `Accept: text/event-stream` \
-    server-sent events `notice` {message}, `delta` {text}, then `done` (TurnDone) or `error` \
-    (ErrorDetail)";
+    server-sent events `notice` {message}, `delta` {text}, `tool_call` (ToolCallData) and \
+    `tool_result` (ToolResultData) as the operator's tools run, then `done` (TurnDone) or \
+    `error` (ErrorDetail)";
 
 /// Reads a JSON body, answering a malformed one with the API's own error shape.
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
@@ -387,6 +421,14 @@ async fn run(
             return Err(error);
         }
     };
+    let mut session = session;
+    if let Some(tools) = &state.config().tools {
+        // A server may have changed its tools, or come back, since the last turn.
+        tools.mcp.refresh().await;
+        if let Err(error) = session.set_tools(crate::tools::for_turn(&state, &visitor)) {
+            tracing::warn!(%error, "MCP tools refused by the session");
+        }
+    }
     // A message that would make the conversation too large to keep is refused before it is
     // paid for: the save after the reply would fail, and the visitor lose the answer.
     let limit = state.config().limits.conversation_bytes;
@@ -450,16 +492,22 @@ async fn run(
     }
     let mut text = String::new();
     let mut notices = Vec::new();
+    let mut tool_calls = Vec::new();
+    let mut tool_results = Vec::new();
     while let Some(event) = received.recv().await {
         match event {
             TurnEvent::Notice(notice) => notices.push(notice),
             TurnEvent::Delta(delta) => text.push_str(&delta),
+            TurnEvent::ToolCall(call) => tool_calls.push(call),
+            TurnEvent::ToolResult(result) => tool_results.push(result),
             TurnEvent::Error(error) => return Err(error),
             TurnEvent::Done(done) => {
                 return Ok(Json(WholeTurn {
                     done: *done,
                     text,
                     notices,
+                    tool_calls,
+                    tool_results,
                 })
                 .into_response());
             }
@@ -599,9 +647,27 @@ async fn reply(
         Action::Edit(text) => session.edit_streaming(text).await?,
     };
     while let Some(event) = stream.next().await {
-        if let StreamEvent::TextDelta(text) = event? {
-            meter.first_token();
-            let _ = events.send(TurnEvent::Delta(text));
+        match event? {
+            StreamEvent::TextDelta(text) => {
+                meter.first_token();
+                let _ = events.send(TurnEvent::Delta(text));
+            }
+            StreamEvent::ToolCall(call) => {
+                let _ = events.send(TurnEvent::ToolCall(ToolCallData {
+                    id: call.id,
+                    name: call.name,
+                    input: call.input,
+                }));
+            }
+            StreamEvent::ToolResult(result) => {
+                let text: String = result.text().chars().take(SHOWN_RESULT_CHARS).collect();
+                let _ = events.send(TurnEvent::ToolResult(ToolResultData {
+                    ok: !result.is_error(),
+                    id: result.tool_use_id,
+                    text,
+                }));
+            }
+            _ => {}
         }
     }
     let response = stream.response().cloned().ok_or_else(|| {
