@@ -206,7 +206,15 @@ async fn a_changed_tool_list_is_seen_and_a_missing_server_is_reported() {
         .call(json!({}))
         .await
         .unwrap();
-    assert!(mcp.refresh().await, "the new tool was listed");
+    // The notification may be handled just after the call's answer: waited for, bounded.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !mcp.refresh().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the new tool was never listed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(mcp.find("hostile__grown").is_some());
 
     let summary = mcp.servers().await;

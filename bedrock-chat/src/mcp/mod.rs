@@ -99,7 +99,7 @@ impl McpTools {
                 problems: RwLock::new(Vec::new()),
             }),
         };
-        tools.list_all().await;
+        tools.list(None).await;
         tools
     }
 
@@ -117,25 +117,28 @@ impl McpTools {
         self.tools().into_iter().find(|t| t.name() == name)
     }
 
-    /// Lists the tools again if a server said they changed (`notifications/tools/list_changed`)
-    /// or a server had none listed; returns whether the list is different.
+    /// Lists the tools again of each server that said they changed
+    /// (`notifications/tools/list_changed`) or had none listed; returns whether the list of
+    /// tools offered is different. The other servers are not asked.
     pub async fn refresh(&self) -> bool {
-        let mut due = false;
-        for server in &self.inner.servers {
-            // Every flag is read (and cleared), not only up to the first set one.
-            due |= server.take_tools_changed();
-        }
-        let missing = self
+        let problems: Vec<String> = self
             .inner
             .problems
             .read()
-            .map(|p| !p.is_empty())
-            .unwrap_or(false);
-        if !due && !missing {
+            .map(|p| p.iter().map(|(name, _)| name.clone()).collect())
+            .unwrap_or_default();
+        let mut due = Vec::new();
+        for server in &self.inner.servers {
+            // Every flag is read (and cleared).
+            if server.take_tools_changed() || problems.iter().any(|p| p == server.name()) {
+                due.push(server.name().to_string());
+            }
+        }
+        if due.is_empty() {
             return false;
         }
         let before: Vec<String> = self.tools().iter().map(|t| t.name().to_string()).collect();
-        self.list_all().await;
+        self.list(Some(&due)).await;
         let after: Vec<String> = self.tools().iter().map(|t| t.name().to_string()).collect();
         before != after
     }
@@ -173,25 +176,56 @@ impl McpTools {
         futures::future::join_all(self.inner.servers.iter().map(|s| s.stop())).await;
     }
 
-    async fn list_all(&self) {
+    /// Lists the tools of the servers named in `only` (all when `None`), keeping what the
+    /// others offered, and names them all again.
+    async fn list(&self, only: Option<&[String]>) {
+        let asked =
+            |server: &McpServer| only.is_none_or(|names| names.iter().any(|n| n == server.name()));
         let listed = futures::future::join_all(
             self.inner
                 .servers
                 .iter()
+                .filter(|server| asked(server))
                 .map(|server| async move { (Arc::clone(server), server.list_tools().await) }),
         )
         .await;
-        let mut problems = Vec::new();
-        let mut found = Vec::new();
+        let earlier = self.tools();
+        let mut problems: Vec<(String, String)> = self
+            .inner
+            .problems
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        problems.retain(|(name, _)| only.is_some_and(|names| !names.contains(name)));
+        let mut fresh: Vec<(Arc<McpServer>, rmcp::model::Tool)> = Vec::new();
         for (server, listing) in listed {
             match listing {
                 Ok(tools) => {
-                    found.extend(tools.into_iter().map(|tool| (Arc::clone(&server), tool)))
+                    fresh.extend(tools.into_iter().map(|tool| (Arc::clone(&server), tool)))
                 }
                 Err(why) => {
                     tracing::warn!(server = server.name(), %why, "MCP server unavailable");
                     problems.push((server.name().to_string(), why));
                 }
+            }
+        }
+        // In the configuration's order of servers: the ones not asked keep their tools.
+        let mut found: Vec<(Arc<McpServer>, rmcp::model::Tool)> = Vec::new();
+        for server in &self.inner.servers {
+            if asked(server) {
+                found.extend(
+                    fresh
+                        .iter()
+                        .filter(|(s, _)| Arc::ptr_eq(s, server))
+                        .cloned(),
+                );
+            } else {
+                found.extend(
+                    earlier
+                        .iter()
+                        .filter(|t| Arc::ptr_eq(&t.server, server))
+                        .map(|t| (Arc::clone(server), t.listed.clone())),
+                );
             }
         }
         let pairs: Vec<(&str, &str)> = found
@@ -214,6 +248,7 @@ impl McpTools {
                 }
                 McpTool {
                     server: Arc::clone(server),
+                    listed: tool.clone(),
                     remote: tool.name.to_string(),
                     spec: crate::ToolSpec::new(
                         name,

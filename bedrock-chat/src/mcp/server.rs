@@ -211,6 +211,7 @@ impl McpServer {
         match tokio::time::timeout(CONNECT_TIMEOUT, self.connect()).await {
             Ok(Ok(connection)) => {
                 let peer = connection.peer().clone();
+                self.listen_for_changes(&peer).await;
                 *state = State::Up(connection);
                 // A new connection may offer other tools than the last one did.
                 if failures > 0 {
@@ -237,6 +238,33 @@ impl McpServer {
                 )))
             }
         }
+    }
+
+    /// From protocol version 2026-07-28 a server sends `tools/list_changed` only to a client
+    /// that subscribed (`subscriptions/listen`); earlier ones send it to every client, and
+    /// [`Handler`] hears it. The subscription lives as long as the connection.
+    async fn listen_for_changes(&self, peer: &rmcp::Peer<RoleClient>) {
+        let current = peer.peer_info().is_some_and(|info| {
+            info.protocol_version == rmcp::model::ProtocolVersion::V_2026_07_28
+        });
+        if !current {
+            return;
+        }
+        let filter = rmcp::model::SubscriptionFilter::builder()
+            .tools_list_changed()
+            .build();
+        let Ok(Ok(mut subscription)) =
+            tokio::time::timeout(LIST_TIMEOUT, peer.listen(filter)).await
+        else {
+            tracing::debug!(server = self.name(), "no tools/list_changed subscription");
+            return;
+        };
+        let changed = Arc::clone(&self.tools_changed);
+        tokio::spawn(async move {
+            while let Ok(Some(_)) = subscription.next().await {
+                changed.store(true, Ordering::Release);
+            }
+        });
     }
 
     async fn broke(&self, why: &str) {

@@ -20,6 +20,8 @@ pub const MAX_RESULT_BYTES: usize = 100_000;
 #[derive(Clone)]
 pub struct McpTool {
     pub(crate) server: Arc<McpServer>,
+    /// As the server listed it.
+    pub(crate) listed: rmcp::model::Tool,
     /// Its name on the server.
     pub(crate) remote: String,
     pub(crate) spec: ToolSpec,

@@ -95,7 +95,10 @@ async def grow(ctx: Context) -> str:
         return "I grew"
 
     server.add_tool(grown, name="grown", description="Added at run time.")
+    # To `subscriptions/listen` subscribers (protocol 2026-07-28), and to every client of an
+    # earlier version, which hears it unasked.
     await ctx.notify_tools_changed()
+    await ctx.session.send_tool_list_changed()
     return "grown"
 
 
