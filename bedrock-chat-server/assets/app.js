@@ -1023,6 +1023,46 @@ function bubble(role, text, files = []) {
   return el;
 }
 
+// The operator's tools the model called in a reply: one collapsed entry each, its arguments and
+// result inside. Everything from a tool or the model is put in as text, never as HTML.
+function toolList(el) {
+  let list = el.querySelector(".tool-calls");
+  if (!list) {
+    list = document.createElement("ul");
+    list.className = "tool-calls";
+    list.setAttribute("aria-label", "Tools used");
+    el.insertBefore(list, el.querySelector(".body"));
+  }
+  return list;
+}
+
+function addToolCall(el, call) {
+  const item = document.createElement("li");
+  item.dataset.id = call.id || "";
+  const details = document.createElement("details");
+  const summary = document.createElement("summary");
+  summary.textContent = `⚙ ${call.name}`;
+  const status = document.createElement("span");
+  status.className = "status";
+  status.textContent = " · running";
+  summary.appendChild(status);
+  const input = document.createElement("pre");
+  input.textContent = JSON.stringify(call.input, null, 2);
+  const result = document.createElement("pre");
+  result.className = "result";
+  details.append(summary, input, result);
+  item.appendChild(details);
+  toolList(el).appendChild(item);
+  if (call.result != null) finishToolCall(item, call.ok, call.result);
+  return item;
+}
+
+function finishToolCall(item, ok, text) {
+  item.querySelector(".status").textContent = ok ? " · done" : " · failed";
+  item.classList.toggle("failed", !ok);
+  item.querySelector(".result").textContent = text;
+}
+
 function setText(el, text) {
   el.raw = text;
   const body = el.querySelector(".body");
@@ -1269,7 +1309,10 @@ function showConversation(conversation) {
     const base = `/api/conversations/${encodeURIComponent(conversation.id)}/export?format=`;
     $("export-markdown").href = `${base}markdown`;
     $("export-json").href = `${base}json`;
-    for (const m of conversation.messages) bubble(m.role, m.text, m.attachments || []);
+    for (const m of conversation.messages) {
+      const el = bubble(m.role, m.text, m.attachments || []);
+      for (const call of m.tool_calls || []) addToolCall(el, call);
+    }
   }
   state.autoScroll = true;
   scrollToEnd();
@@ -1673,6 +1716,12 @@ async function turn(path, text, files = []) {
         renderStreamed(reply);
       } else if (event.name === "notice") {
         notice(event.data.message);
+      } else if (event.name === "tool_call") {
+        addToolCall(reply, event.data);
+        scrollToEnd();
+      } else if (event.name === "tool_result") {
+        const item = [...reply.querySelectorAll(".tool-calls li")].find((li) => li.dataset.id === event.data.id);
+        if (item) finishToolCall(item, event.data.ok, event.data.text);
       } else if (event.name === "done") {
         reply.rendered.complete = true;
         reply.rendered.notBefore = 0;

@@ -1101,3 +1101,94 @@ async fn an_unsupported_or_oversized_file_is_refused_with_a_message_before_sendi
     assert!(server.fake.requests().is_empty(), "nothing was sent");
     client.close().await.unwrap();
 }
+
+/// The operator's MCP tools as the page shows them: each call collapsed under the reply, its
+/// arguments and result inside, as it happens and again after a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_calls_show_collapsed_with_their_arguments_and_results() {
+    let Some(servers) = bedrock_chat::testing::McpTestServers::find("page tool calls") else {
+        return;
+    };
+    let Some((_driver, client)) = browser().await else {
+        return;
+    };
+    let config = bedrock_chat::McpConfig::from_json(
+        &json!({"mcpServers": {"hostile": servers.hostile_stdio()}}).to_string(),
+        |_| None,
+    )
+    .unwrap();
+    let mcp = bedrock_chat::McpTools::connect(config).await;
+    let mut server_config = bedrock_chat_server::ServerConfig::default();
+    server_config.tools = Some(bedrock_chat_server::ServerTools::new(mcp.clone()));
+    let server = TestServer::start_with(server_config).await;
+    server
+        .fake
+        .push(
+            FakeReply::tool_use(
+                "a",
+                "hostile__files_read",
+                json!({"name": "<b>menu</b>.txt"}),
+            )
+            .tool_call("b", "hostile__fail", json!({})),
+        )
+        .push(FakeReply::text("The menu is read."));
+    client.goto(&server.url("/")).await.unwrap();
+    type_and_enter(&client, "Read the menu").await;
+    wait_until(
+        &client,
+        "document.querySelectorAll('.tool-calls li').length === 2 \
+         && !document.querySelector('.tool-calls').textContent.includes('running')",
+    )
+    .await;
+    wait_until(&client, "document.querySelector('#stop').hidden").await;
+    let summary: Vec<String> = serde_json::from_value(
+        client
+            .execute(
+                "return [...document.querySelectorAll('.tool-calls summary')].map(s => s.textContent);",
+                vec![],
+            )
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        summary,
+        ["⚙ hostile__files_read · done", "⚙ hostile__fail · failed"]
+    );
+    // Collapsed until opened; the file name a tool echoes stays text.
+    let open = client
+        .execute(
+            "return [...document.querySelectorAll('.tool-calls details')].some(d => d.open);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(open, json!(false));
+    click_button_css(&client, ".tool-calls summary").await;
+    wait_until(
+        &client,
+        "document.querySelector('.tool-calls .result').textContent === 'the contents of <b>menu</b>.txt' \
+         && !document.querySelector('.tool-calls b')",
+    )
+    .await;
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("bedrock-chat-tools.png"),
+        png,
+    )
+    .unwrap();
+
+    // After a reload, from the conversation itself.
+    client.refresh().await.unwrap();
+    wait_until(
+        &client,
+        "document.querySelectorAll('.tool-calls li').length === 2 \
+         && document.querySelector('.tool-calls li.failed')",
+    )
+    .await;
+    mcp.shutdown().await;
+}
+
+async fn click_button_css(client: &Client, css: &str) {
+    wait_for(client, css).await.click().await.unwrap();
+}
