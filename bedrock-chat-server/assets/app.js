@@ -1484,7 +1484,7 @@ async function* sseEvents(response) {
 // and hands the page the reply's text at most every STREAM_MS (a first piece at once), and the
 // page draws the reply at most that often. Where no worker can be started, the page reads the
 // stream itself, paced the same way.
-const STREAM_MS = 150;
+const STREAM_MS = 200;
 
 // Calls `emit` with the events of an SSE response, its `delta`s joined so that at most one comes
 // every STREAM_MS.
