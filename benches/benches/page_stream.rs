@@ -375,7 +375,7 @@ async fn main() {
         }
         let ratio = median(&mut ratios);
         // Slowed down, the main thread's CPU time counts the throttle's waits too.
-        let cpu_ratio = if throttle == 1.0 {
+        let cpu_ratio = if throttle < 1.5 {
             format!(", of CPU time {:.2}", median(&mut cpu_ratios))
         } else {
             String::new()
