@@ -1968,16 +1968,6 @@ function setMenu(open) {
 // --- start ------------------------------------------------------------------------------------------
 
 function startPage() {
-  // The operator's notice (the server puts it first in the page) goes in a landmark of its own.
-  const notice = document.querySelector("body > p.site-notice");
-  if (notice) {
-    const region = document.createElement("section");
-    region.className = "site-notice";
-    region.setAttribute("aria-label", "Notice");
-    notice.replaceWith(region);
-    notice.removeAttribute("class");
-    region.appendChild(notice);
-  }
   messagesEl.addEventListener("scroll", () => {
     const fromBottom = messagesEl.scrollHeight - messagesEl.scrollTop - messagesEl.clientHeight;
     state.autoScroll = fromBottom < 48;

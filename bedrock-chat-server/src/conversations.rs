@@ -47,7 +47,7 @@ pub(crate) struct ToolCallView {
 pub(crate) struct AttachmentView {
     /// `image` or `document`.
     kind: &'static str,
-    /// A document's name; `image` for an image.
+    /// A document's name with its extension (`report.pdf`); `image` for an image.
     name: String,
     /// `png`, `pdf`, ...
     format: &'static str,
@@ -169,7 +169,12 @@ pub(crate) fn view(state: &AppState, stored: &StoredConversation) -> Conversatio
                     .enumerate()
                     .map(|(n, a)| AttachmentView {
                         kind: if a.is_image() { "image" } else { "document" },
-                        name: a.name().unwrap_or("image").to_string(),
+                        // Bedrock keeps a document's name without its extension; a person
+                        // downloading it wants it back.
+                        name: a.name().map_or_else(
+                            || "image".to_string(),
+                            |name| format!("{name}.{}", a.format_name()),
+                        ),
                         format: a.format_name(),
                         bytes: a.len(),
                         url: format!(

@@ -41,7 +41,7 @@ pub async fn index(State(state): State<AppState>) -> Response {
         None => with_headers(INDEX, "text/html; charset=utf-8"),
         Some(notice) => {
             let banner = format!(
-                "<body>\n<p class=\"site-notice\" role=\"note\">{}</p>",
+                "<body>\n<section class=\"site-notice\" aria-label=\"Notice\"><p>{}</p></section>",
                 escape_html(notice)
             );
             let mut response = with_headers("", "text/html; charset=utf-8");

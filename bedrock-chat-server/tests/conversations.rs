@@ -71,7 +71,7 @@ async fn an_image_and_a_pdf_reach_bedrock_and_are_kept_and_served_back() {
     assert_eq!(attachments[0]["format"], "png");
     assert_eq!(attachments[0]["bytes"], PIXEL_PNG.len());
     assert_eq!(attachments[1]["kind"], "document");
-    assert_eq!(attachments[1]["name"], "Q3 report");
+    assert_eq!(attachments[1]["name"], "Q3 report.pdf");
     assert_eq!(conversation["messages"][1]["attachments"], json!([]));
 
     let image = visitor.get(attachments[0]["url"].as_str().unwrap()).await;

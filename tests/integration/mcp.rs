@@ -256,3 +256,44 @@ async fn a_changed_tool_list_is_seen_and_a_missing_server_is_reported() {
     assert_valid_conversation(&h.fake.requests()[2]);
     mcp.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_server_that_goes_away_fails_calls_then_is_reached_again() {
+    let Some(servers) = McpTestServers::find("MCP over HTTP, restarted") else {
+        return;
+    };
+    let first = servers.hostile_http();
+    let port = first.port();
+    let mcp = connect(json!({"remote": first.entry()})).await;
+    let call = |name: &str| {
+        let tool = mcp.find(name).unwrap();
+        async move { tool.call(json!({"query": "q"})).await }
+    };
+    assert_eq!(
+        call("remote__search").await.unwrap(),
+        ToolOutput::text("hostile results for q")
+    );
+    drop(first);
+    let gone = call("remote__search").await.unwrap_err();
+    assert!(!gone.message().is_empty());
+    // Back on the same address: the next call reaches it (a new session, a new process).
+    let _second = servers.hostile_http_on(port);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match call("remote__count").await {
+            Ok(output) => {
+                assert_eq!(output, ToolOutput::text("1"));
+                break;
+            }
+            // Within the backoff after the failed call: waited for, bounded.
+            Err(error) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "never reached again: {error}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    mcp.shutdown().await;
+}

@@ -323,7 +323,9 @@ async fn serve_demo_needs_no_aws_and_the_page_says_replies_are_canned() {
         .unwrap();
     let page = http.get(&url).send().await.unwrap().text().await.unwrap();
     assert!(
-        page.contains("<p class=\"site-notice\" role=\"note\">Demo: replies are canned"),
+        page.contains(
+            "<section class=\"site-notice\" aria-label=\"Notice\"><p>Demo: replies are canned"
+        ),
         "{page}"
     );
     let created: serde_json::Value = http

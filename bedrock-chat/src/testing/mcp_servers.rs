@@ -85,7 +85,11 @@ impl McpTestServers {
 
     /// Starts the hostile server on streamable HTTP; stopped when dropped.
     pub fn hostile_http(&self) -> HttpServer {
-        let port = free_port();
+        self.hostile_http_on(free_port())
+    }
+
+    /// Starts the hostile server on streamable HTTP on `port` (again, after one was stopped).
+    pub fn hostile_http_on(&self, port: u16) -> HttpServer {
         let child = Command::new(&self.python)
             .arg(self.hostile_script())
             .args(["http", &port.to_string()])
@@ -114,6 +118,7 @@ impl McpTestServers {
 pub struct HttpServer {
     child: Child,
     url: String,
+    port: u16,
 }
 
 impl HttpServer {
@@ -121,6 +126,7 @@ impl HttpServer {
         let server = HttpServer {
             child,
             url: format!("http://127.0.0.1:{port}{path}"),
+            port,
         };
         // Ready when it accepts connections: a condition, polled, not a fixed sleep.
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -137,6 +143,11 @@ impl HttpServer {
     /// Its MCP endpoint.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// An `mcpServers` entry that reaches it.
