@@ -158,18 +158,7 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
             Err(error) => return Ok(usage_error(&error)),
         };
         let mcp = bedrock_chat::McpTools::connect(config).await;
-        for server in mcp.servers().await {
-            if let Some(problem) = &server.problem {
-                writeln!(
-                    io::stderr(),
-                    "{}",
-                    visible(&format!(
-                        "warning: MCP server {}: {problem} (its tools are offered once it answers;                          /tools shows the servers)",
-                        server.name
-                    ))
-                )?;
-            }
-        }
+        warn_unavailable(&mcp).await?;
         let approval =
             crate::mcp::Approval::new(interactive, args.allow_tools.clone(), args.allow_all_tools);
         if let Err(error) = repl.use_mcp(mcp, approval) {
@@ -226,8 +215,8 @@ async fn warn_unavailable(mcp: &bedrock_chat::McpTools) -> io::Result<()> {
                 io::stderr(),
                 "{}",
                 visible(&format!(
-                    "warning: MCP server {}: {problem} (its tools are offered once it answers; \
-                     /tools shows the servers)",
+                    "warning: MCP server {}: {problem}; check its entry in the MCP configuration \
+                     (its tools are offered once it starts; /tools shows the servers)",
                     server.name
                 ))
             )?;

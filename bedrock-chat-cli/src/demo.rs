@@ -48,8 +48,10 @@ fn reply_to(request: &RecordedRequest) -> FakeReply {
          (`{start}`).\n\n\
          To talk to Claude, run `bedrock-chat` without `--demo`, with AWS credentials allowed \
          to call the model (the README's *Getting access to Claude on Bedrock*).\n\n\
-         Replies stream word by word, as a model's do, so you can try **Stop**, \
-         **Regenerate** and `/retry`. Markdown is shown as a model would write it:\n\n\
+         Replies stream word by word, as a model's do, so you can try stopping one (Ctrl-C in \
+         the REPL, **Stop** in the browser) and asking again (`/retry`, **Regenerate**). The \
+         costs shown are what Bedrock would charge for these tokens; nothing is billed. \
+         Markdown is shown as a model would write it:\n\n\
          | what | where |\n|---|---|\n| the chat library | `bedrock-chat` |\n\
          | this REPL and `serve` | `bedrock-chat-cli` |\n\n\
          ```rust\nlet reply = session.send(\"Hello\").await?;\nprintln!(\"{{}}\", reply.text());\n```\n"

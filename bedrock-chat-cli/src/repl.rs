@@ -445,10 +445,7 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
             }
         }
         // At a terminal, keys typed during the reply must not be echoed into it.
-        let _no_echo = self
-            .options
-            .interactive
-            .then(crate::type_ahead::NoEcho::start);
+        let _no_echo = self.options.interactive.then(crate::type_ahead::Echo::off);
         let Repl {
             session,
             options,

@@ -311,18 +311,36 @@ pub async fn rename(
         }
     };
     let title = Some(title.trim().to_string()).filter(|t| !t.is_empty());
+    let view = change(
+        &state,
+        &client,
+        &id,
+        |session| Ok(session.set_title(title)?),
+    )
+    .await?;
+    Ok(Json(view))
+}
+
+/// Changes a stored conversation under its lease, as a turn would hold it, so the change and a
+/// reply saved at the same time cannot lose each other: `edit` is applied to a session holding
+/// it, and the conversation is saved (compare-and-set) only when `edit` succeeds.
+pub(crate) async fn change(
+    state: &AppState,
+    client: &str,
+    id: &str,
+    edit: impl FnOnce(&mut bedrock_chat::ChatSession) -> Result<(), ApiError>,
+) -> Result<ConversationView, ApiError> {
     let store = state.store();
-    // Under the lease, as a turn: a rename cannot be lost to a reply saved at the same time.
     let (lease, stored) = store
-        .lease_and_load(&client, &id, state.config().turn_lease)
+        .lease_and_load(client, id, state.config().turn_lease)
         .await?;
-    let renamed = (|| {
+    let changed = (|| {
         let mut session = state.new_session()?;
         session.restore(stored.conversation.clone())?;
-        session.set_title(title)?;
+        edit(&mut session)?;
         Ok::<_, ApiError>(session.snapshot())
     })();
-    let conversation = match renamed {
+    let conversation = match changed {
         Ok(conversation) => conversation,
         Err(error) => {
             let _ = store.release(&lease).await;
@@ -330,10 +348,11 @@ pub async fn rename(
         }
     };
     store
-        .save_and_release(&lease, &client, stored.version, conversation)
+        .save_and_release(&lease, client, stored.version, conversation)
         .await?;
-    let stored = store.load(&client, &id).await?;
-    Ok(Json(view(&state, &stored)))
+    // Read back for the title and time the store gave it.
+    let stored = store.load(client, id).await?;
+    Ok(view(state, &stored))
 }
 
 /// The conversation id in a request's path. Ids are made by the store (32 hex digits); anything

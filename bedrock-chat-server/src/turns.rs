@@ -26,7 +26,7 @@ use utoipa::ToSchema;
 
 use crate::admission::{Permit, Visitor, admit_attachments, admit_cost, admit_rate};
 use crate::client_addr::ClientIp;
-use crate::conversations::{ConversationId, ConversationView, UsageSchema, cost_of, view};
+use crate::conversations::{ConversationId, ConversationView, UsageSchema, cost_of};
 use crate::error::{ApiError, ErrorBody, ErrorKind};
 use crate::identity::ClientId;
 use crate::state::AppState;
@@ -346,34 +346,15 @@ pub async fn undo(
     // Read and ignored, so the keep-alive connection survives a body (see `create`).
     _body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let store = state.store();
-    let (lease, stored) = store
-        .lease_and_load(&client, &id, state.config().turn_lease)
-        .await?;
-    let undone = (|| {
-        let mut session = state.new_session()?;
-        session.restore(stored.conversation.clone())?;
-        if session.undo().is_none() {
-            return Err(ApiError::new(
-                ErrorKind::NothingToUndo,
-                "the conversation is empty; there is nothing to undo",
-            ));
-        }
-        Ok(session.snapshot())
-    })();
-    let conversation = match undone {
-        Ok(conversation) => conversation,
-        Err(error) => {
-            let _ = store.release(&lease).await;
-            return Err(error);
-        }
-    };
-    store
-        .save_and_release(&lease, &client, stored.version, conversation)
-        .await?;
-    // Read back for the title and time the store gave it.
-    let stored = store.load(&client, &id).await?;
-    Ok(Json(view(&state, &stored)).into_response())
+    let view = crate::conversations::change(&state, &client, &id, |session| match session.undo() {
+        Some(_) => Ok(()),
+        None => Err(ApiError::new(
+            ErrorKind::NothingToUndo,
+            "the conversation is empty; there is nothing to undo",
+        )),
+    })
+    .await?;
+    Ok(Json(view).into_response())
 }
 
 /// Checks what can be checked before anything is sent, starts the turn, and answers with its

@@ -308,7 +308,11 @@ impl McpServer {
                 let (transport, _stderr) = rmcp::transport::TokioChildProcess::builder(process)
                     .stderr(std::process::Stdio::null())
                     .spawn()
-                    .map_err(|e| format!("{command} could not be started: {e}"))?;
+                    .map_err(|e| {
+                        format!(
+                            "{command} could not be started ({e}); is it installed and on the PATH?"
+                        )
+                    })?;
                 handler
                     .serve(transport)
                     .await
