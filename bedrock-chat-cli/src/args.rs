@@ -340,6 +340,10 @@ pub struct ServeArgs {
     #[arg(long, env = "BEDROCK_CHAT_ATTACHMENTS_PER_HOUR", default_value_t = Limits::default().attachments_per_hour, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
     pub attachments_per_hour: u32,
 
+    /// Searches of their conversations one visitor, and one client address, may make per minute
+    #[arg(long, env = "BEDROCK_CHAT_SEARCHES_PER_MINUTE", default_value_t = Limits::default().searches_per_minute, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
+    pub searches_per_minute: u32,
+
     /// Tool calls (the operator's MCP tools) one reply may make
     #[arg(long, env = "BEDROCK_CHAT_TOOL_CALLS_PER_TURN", default_value_t = Limits::default().tool_calls_per_turn, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = LIMITS)]
     pub tool_calls_per_turn: u32,

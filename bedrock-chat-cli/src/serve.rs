@@ -99,6 +99,7 @@ pub async fn run(
     limits.server_turns_per_minute = args.server_turns_per_minute;
     limits.conversations_per_hour = args.conversations_per_hour;
     limits.attachments_per_hour = args.attachments_per_hour;
+    limits.searches_per_minute = args.searches_per_minute;
     limits.tool_calls_per_turn = args.tool_calls_per_turn;
     limits.tool_calls_per_minute = args.tool_calls_per_minute;
     limits.concurrent_turns = args.max_streams;

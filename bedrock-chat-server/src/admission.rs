@@ -82,6 +82,40 @@ pub async fn admit_create(state: &AppState, visitor: &Visitor) -> Result<(), Api
     })
 }
 
+/// Takes a search from the visitor's and the address's allowance: a search reads every
+/// conversation the visitor has, so a script repeating it would make the store read for it
+/// without end.
+///
+/// # Errors
+///
+/// 429 `rate_limited` with a wait, or the store's error.
+pub async fn admit_search(state: &AppState, visitor: &Visitor) -> Result<(), ApiError> {
+    let limit = state.config().limits.searches_per_minute;
+    if limit == u32::MAX {
+        return Ok(());
+    }
+    let keys = keys("search", visitor);
+    let rates: Vec<Rate<'_>> = keys
+        .iter()
+        .map(|key| Rate {
+            key,
+            limit,
+            period: Duration::from_secs(60),
+        })
+        .collect();
+    counted(match state.store().take_rate(&rates).await? {
+        None => Ok(()),
+        Some((_, wait)) => Err(ApiError::waiting(
+            ErrorKind::RateLimited,
+            format!(
+                "too many searches in the last minute; wait {} and search again",
+                describe_wait(wait)
+            ),
+            wait,
+        )),
+    })
+}
+
 /// Takes `count` attached files from the visitor's and the address's hourly allowance, one by
 /// one (a rate counts events): a message refused part-way has spent what it took, as a flood
 /// should.

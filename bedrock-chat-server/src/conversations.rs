@@ -229,15 +229,16 @@ pub async fn create(
     params(ListQuery),
     responses(
         (status = 200, description = "This visitor's conversations", body = ConversationList),
-        (status = 400, description = "A search longer than 200 bytes", body = ErrorBody)
+        (status = 400, description = "A search longer than 200 bytes", body = ErrorBody),
+        (status = 429, description = "Too many searches in the last minute", body = ErrorBody)
     )
 )]
 pub async fn list(
     State(state): State<AppState>,
     ClientId(client): ClientId,
+    ClientIp(address): ClientIp,
     Query(query): Query<ListQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let list = state.store().list(&client).await?;
     let words = match query.q.as_deref().map(str::trim) {
         None | Some("") => Vec::new(),
         Some(q) if q.len() > MOST_SEARCH_BYTES => {
@@ -248,6 +249,10 @@ pub async fn list(
         }
         Some(q) => q.split_whitespace().map(str::to_lowercase).collect(),
     };
+    if !words.is_empty() {
+        crate::admission::admit_search(&state, &Visitor::browser(&client, address)).await?;
+    }
+    let list = state.store().list(&client).await?;
     let mut conversations = Vec::with_capacity(list.len());
     for c in list {
         let mut snippet = None;

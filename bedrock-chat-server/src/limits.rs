@@ -18,6 +18,9 @@ pub struct Limits {
     /// Files (images and documents) one visitor, and one client address, may attach per hour.
     /// Default is 60.
     pub attachments_per_hour: u32,
+    /// Searches of their conversations (`?q=`, which reads every one of them) one visitor, and
+    /// one client address, may make per minute. Default is 30.
+    pub searches_per_minute: u32,
     /// Tool calls one reply may make (over its tool rounds); past it, calls fail and the model
     /// is told to answer with what it has. Default is 10.
     pub tool_calls_per_turn: u32,
@@ -95,6 +98,7 @@ impl Limits {
             server_turns_per_minute: u32::MAX,
             conversations_per_hour: u32::MAX,
             attachments_per_hour: u32::MAX,
+            searches_per_minute: u32::MAX,
             tool_calls_per_turn: u32::MAX,
             tool_calls_per_minute: u32::MAX,
             concurrent_turns: usize::MAX,
@@ -116,6 +120,7 @@ impl Default for Limits {
             body_bytes: bedrock_chat::MAX_MESSAGE_BYTES + 64 * 1024,
             message_body_bytes: bedrock_chat::DEFAULT_MAX_CONVERSATION_BYTES + 64 * 1024,
             attachments_per_hour: 60,
+            searches_per_minute: 30,
             tool_calls_per_turn: 10,
             tool_calls_per_minute: 30,
             openai_body_bytes: 20 * 1024 * 1024,

@@ -436,3 +436,27 @@ async fn limits_tell_the_page_what_a_message_may_carry() {
     assert!(limits["body_bytes"].as_u64().unwrap() > 8_000_000);
     assert_eq!(limits["attachments_per_hour"], 60);
 }
+
+/// A search reads every conversation its visitor has: a script repeating it, with a fresh
+/// cookie each time, is refused by its address before the store reads for it again.
+#[tokio::test]
+async fn a_search_flood_from_one_address_is_refused_whatever_the_cookies() {
+    let mut config = without_limits(ServerConfig::default());
+    config.limits.searches_per_minute = 3;
+    let server = TestServer::start_with(config).await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let stranger = server.visitor();
+        let response = stranger.get("/api/conversations?q=anything").await;
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            assert!(response.headers().contains_key("retry-after"));
+        }
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    // Listing without a search reads nothing more and stays open.
+    assert_eq!(
+        server.visitor().get("/api/conversations").await.status(),
+        200
+    );
+}
