@@ -8,7 +8,6 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bedrock_chat::{McpTool, McpTools, ServerStatus, Tool, ToolError, ToolOutput, ToolSpec};
@@ -242,6 +241,3 @@ pub fn short(text: &str, most: usize) -> String {
 
 /// How long a tool's result shown under its call may be.
 pub const SHOWN_RESULT_CHARS: usize = 200;
-
-/// How long to wait for the servers to start when the REPL starts.
-pub const START_WAIT: Duration = Duration::from_secs(30);
