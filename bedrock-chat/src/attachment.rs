@@ -82,6 +82,9 @@ pub enum Attachment {
         /// Its bytes (base64 in JSON).
         #[serde(with = "base64_bytes")]
         bytes: Vec<u8>,
+        /// Whether the model is asked to cite it (see [`with_citations`](Attachment::with_citations)).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        citations: bool,
     },
 }
 
@@ -135,6 +138,7 @@ impl Attachment {
                 format,
                 name: document_name(name),
                 bytes,
+                citations: false,
             },
             None => {
                 return Err(Error::invalid_input(format!(
@@ -159,6 +163,17 @@ impl Attachment {
                 "the bytes are not a PNG, JPEG, GIF or WebP image",
             )),
         }
+    }
+
+    /// Asks the model to cite the document: the reply's words that come from it carry
+    /// [`Citation`](crate::Citation)s of its pages or characters. Nothing changes for an image.
+    /// Default is off.
+    #[must_use]
+    pub fn with_citations(mut self) -> Self {
+        if let Attachment::Document { citations, .. } = &mut self {
+            *citations = true;
+        }
+        self
     }
 
     /// The number of bytes.

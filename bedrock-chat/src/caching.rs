@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::TokenEstimator;
 use crate::message::Message;
+use crate::tier::CacheTtl;
 
 /// The most cache points Bedrock accepts in one request.
 pub const MAX_CACHE_POINTS: usize = 4;
@@ -28,6 +29,13 @@ pub struct CachePoints {
     /// After these messages (indexes into the request's messages).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after_messages: Vec<usize>,
+    /// How long the entries live. Default is five minutes.
+    #[serde(default, skip_serializing_if = "is_default_ttl")]
+    pub ttl: CacheTtl,
+}
+
+fn is_default_ttl(ttl: &CacheTtl) -> bool {
+    *ttl == CacheTtl::FiveMinutes
 }
 
 impl CachePoints {

@@ -28,6 +28,15 @@ pub trait ModelClient: Send + Sync {
     /// stream's last item.
     async fn converse_stream(&self, request: &ChatRequest) -> Result<EventStream>;
 
+    /// The exact number of input tokens `request` would be billed, without running the model
+    /// (Bedrock's `CountTokens`); `Ok(None)` from a backend that cannot count, which is the
+    /// default. A session with [`exact_token_counts`](crate::ChatSessionBuilder::exact_token_counts)
+    /// on asks this before each turn and falls back to its estimate on `None` or an error.
+    async fn count_tokens(&self, request: &ChatRequest) -> Result<Option<u64>> {
+        let _ = request;
+        Ok(None)
+    }
+
     /// The client itself as `Any`, when it is one a session can call without the boxed future
     /// of this trait's methods (the library's own `BedrockClient`); `None` otherwise, which is
     /// right for every other implementation. Not part of the stable API.
@@ -45,6 +54,10 @@ impl<T: ModelClient + ?Sized> ModelClient for std::sync::Arc<T> {
 
     async fn converse_stream(&self, request: &ChatRequest) -> Result<EventStream> {
         (**self).converse_stream(request).await
+    }
+
+    async fn count_tokens(&self, request: &ChatRequest) -> Result<Option<u64>> {
+        (**self).count_tokens(request).await
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {

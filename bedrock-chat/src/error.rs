@@ -167,12 +167,15 @@ pub enum Error {
     },
     /// The model can only be called through a cross-region inference profile.
     #[error(
-        "model `{model_id}` cannot be called by its bare id; use its inference profile id instead, \
-         such as `us.{model_id}`, `eu.{model_id}` or `global.{model_id}` ({details})"
+        "model `{model_id}` cannot be called by its bare id; {} ({details})",
+        profile_advice(model_id, profiles)
     )]
     InferenceProfileRequired {
         /// The bare model id that was used.
         model_id: Box<str>,
+        /// The profiles of the caller's region that call it, when the listing could be read
+        /// (the `models` feature); empty otherwise.
+        profiles: Vec<String>,
         /// Bedrock's message and request id.
         details: ServiceDetails,
         /// The SDK error.
@@ -305,6 +308,35 @@ pub enum Error {
         /// The limit that was reached.
         rounds: u32,
     },
+    /// The model's reply to [`ChatSession::send_structured`](crate::ChatSession::send_structured)
+    /// is not a value of the type asked for (a model without constrained decoding strayed from
+    /// the schema, or the type checks more than the schema says). The turn is kept in the
+    /// history; the reply's text is in [`raw_reply`](Error::raw_reply).
+    #[error(
+        "the model's reply is not a valid `{type_name}`: {reason}; ask again, or loosen the type"
+    )]
+    StructuredReply {
+        /// The Rust type asked for.
+        type_name: Box<str>,
+        /// What did not parse.
+        reason: String,
+        /// The reply as it came.
+        raw: String,
+    },
+    /// A knowledge base could not be searched before the turn (`Retrieve`); nothing was sent to
+    /// the model.
+    #[error("knowledge base {knowledge_base_id}: {message}")]
+    KnowledgeBase {
+        /// The knowledge base's id.
+        knowledge_base_id: Box<str>,
+        /// What went wrong and what to do.
+        message: String,
+        /// Whether searching again later may work (throttling, a service failure, a timeout).
+        retryable: bool,
+        /// The SDK error.
+        #[source]
+        source: Option<BoxError>,
+    },
 
     // --- set-up --------------------------------------------------------------------------------
     /// No usable AWS credentials were found.
@@ -348,6 +380,24 @@ pub enum Error {
     },
 }
 
+/// What to use instead of a bare model id: the profiles the region has, or the usual prefixes.
+fn profile_advice(model_id: &str, profiles: &[String]) -> String {
+    match profiles {
+        [] => format!(
+            "use its inference profile id instead, such as `us.{model_id}`, `eu.{model_id}` or \
+             `global.{model_id}`"
+        ),
+        [only] => format!("use its inference profile `{only}` instead"),
+        many => format!(
+            "use one of its inference profiles instead: {}",
+            many.iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 fn describe_unexpected(status: u16, content_type: Option<&str>) -> String {
     let content_type = content_type.map(|t| format!(" ({t})")).unwrap_or_default();
     let advice = match status {
@@ -381,6 +431,7 @@ impl Error {
             // A gateway's 5xx, or a 200 whose body broke on the way, may pass; a 4xx page will not.
             Error::UnexpectedResponse { status, .. } => !(400..500).contains(status),
             Error::StreamInterrupted { source, .. } => source.is_retryable(),
+            Error::KnowledgeBase { retryable, .. } => *retryable,
             _ => false,
         }
     }
@@ -425,6 +476,14 @@ impl Error {
             Error::ContextWindowExceeded { .. } => true,
             Error::StreamInterrupted { source, .. } => source.is_context_overflow(),
             _ => false,
+        }
+    }
+
+    /// The reply a structured turn got but could not parse ([`Error::StructuredReply`]).
+    pub fn raw_reply(&self) -> Option<&str> {
+        match self {
+            Error::StructuredReply { raw, .. } => Some(raw),
+            _ => None,
         }
     }
 

@@ -66,6 +66,14 @@ pub enum StreamEvent {
         /// The encrypted reasoning.
         data: Vec<u8>,
     },
+    /// A citation of the text block at `index`: the block's words come from its source. (The
+    /// block's text arrives as [`TextDelta`](Self::TextDelta)s.)
+    Citation {
+        /// The content block's index in the reply.
+        index: u32,
+        /// The citation.
+        citation: crate::citation::Citation,
+    },
     /// A content block (text, reasoning or tool call) is complete.
     ContentBlockStop {
         /// The content block's index in the reply.

@@ -138,6 +138,7 @@ mod attachment;
 mod bedrock;
 mod budget;
 mod caching;
+mod citation;
 mod client;
 mod config;
 mod context;
@@ -145,21 +146,28 @@ mod embedder;
 mod error;
 mod event_stream;
 mod guardrail;
+#[cfg(feature = "knowledge-bases")]
+mod knowledge_base;
 #[cfg(feature = "mcp")]
 mod mcp;
 mod message;
+#[cfg(feature = "models")]
+mod models;
 mod pricing;
 mod reply_cache;
 mod request;
 mod response;
+mod retrieval;
 mod retry;
 mod session;
 mod settings;
 mod stop_reason;
 mod store;
+mod structured;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+mod tier;
 #[cfg(any(feature = "redis", feature = "mcp"))]
 mod tls;
 mod tool_spec;
@@ -176,6 +184,7 @@ pub use bedrock::{
 };
 pub use budget::{Budget, BudgetMode};
 pub use caching::{CachePoints, MAX_CACHE_POINTS, min_cacheable_tokens};
+pub use citation::{Citation, CitationLocation, CitedText, SearchResult, Source, Sources};
 pub use client::ModelClient;
 pub use config::{ChatConfig, SETTINGS, Setting};
 pub use context::{ContextPolicy, DEFAULT_CONTEXT_TOKENS};
@@ -185,6 +194,9 @@ pub use event_stream::{EventStream, StreamEvent};
 pub use guardrail::{
     GuardrailConfig, GuardrailFinding, GuardrailTrace, GuardrailTraceMode, StreamProcessingMode,
 };
+#[cfg(feature = "knowledge-bases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "knowledge-bases")))]
+pub use knowledge_base::{KnowledgeBase, RetrievalFilter, SearchType};
 #[cfg(feature = "mcp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
 pub use mcp::{
@@ -195,6 +207,9 @@ pub use message::{
     ContentBlock, Message, Reasoning, Role, ToolResult, ToolResultContent, ToolResultStatus,
     ToolUse,
 };
+#[cfg(feature = "models")]
+#[cfg_attr(docsrs, doc(cfg(feature = "models")))]
+pub use models::{ModelCatalog, ModelListing, OfferedModel};
 pub use pricing::{ModelPrice, PRICES_AS_OF, PriceTable};
 pub use reply_cache::{
     CacheLookup, CachedClient, CachedReply, DEFAULT_MAX_QUESTIONS, DEFAULT_MIN_ASKERS,
@@ -202,11 +217,13 @@ pub use reply_cache::{
 };
 pub use request::{ChatRequest, CheckedRequest, InferenceConfig, MAX_MESSAGE_BYTES};
 pub use response::{ChatResponse, TokenUsage};
+pub use retrieval::Retriever;
 pub use retry::{RetryNotice, RetryObserver, RetryPolicy};
 pub use session::{
     CONVERSATION_FORMAT_VERSION, ChatSession, ChatSessionBuilder, ChatStream,
     MAX_CONVERSATION_FILE_BYTES, MAX_TITLE_CHARS, Notice, NoticeObserver, SavedConversation,
-    SessionCost, SessionUsage, TurnUsage, converse_once, converse_stream_once, estimate_usage,
+    SessionCost, SessionUsage, TokenCount, TurnUsage, converse_once, converse_stream_once,
+    estimate_usage,
 };
 pub use settings::{
     ConnectionSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_TOKENS, DEFAULT_MODEL_ID,
@@ -222,6 +239,8 @@ pub use store::{
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use store::{DEFAULT_KEY_PREFIX, RedisStore, RedisStoreBuilder};
+pub use structured::{OutputSchema, StructuredMode};
+pub use tier::{CacheTtl, Latency, ServiceTier};
 pub use tool_spec::{MAX_TOOL_NAME_LEN, ToolChoice, ToolConfig, ToolSpec};
 pub use tools::{
     DEFAULT_MAX_TOOL_ROUNDS, DEFAULT_TOOL_TIMEOUT, FunctionTool, Tool, ToolError, ToolOutput,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::attachment::Attachment;
+use crate::citation::{Citation, CitedText, SearchResult};
 
 /// Who wrote a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -43,6 +44,10 @@ pub enum ContentBlock {
     /// The model's reasoning before its answer (extended thinking), with the signature Bedrock
     /// needs to accept it back; `{"reasoningContent": {...}}`.
     ReasoningContent(Reasoning),
+    /// Passages of a knowledge base's search for the model to cite (in a user message).
+    SearchResult(SearchResult),
+    /// Reply text with the citations of its sources (in an assistant message).
+    CitationsContent(CitedText),
     /// An image or a document (in a user message); `{"image": {...}}` or `{"document": {...}}`.
     #[serde(untagged)]
     Attachment(Attachment),
@@ -77,11 +82,20 @@ impl Reasoning {
 }
 
 impl ContentBlock {
-    /// The block's text, if it is a text block.
+    /// The block's text, if it is a text block (cited text included).
     pub fn as_text(&self) -> Option<&str> {
         match self {
             ContentBlock::Text(text) => Some(text),
+            ContentBlock::CitationsContent(cited) => Some(&cited.text),
             _ => None,
+        }
+    }
+
+    /// The block's citations; none for a block that cites nothing.
+    pub fn citations(&self) -> &[Citation] {
+        match self {
+            ContentBlock::CitationsContent(cited) => &cited.citations,
+            _ => &[],
         }
     }
 
@@ -105,6 +119,9 @@ impl ContentBlock {
     pub fn is_blank(&self) -> bool {
         match self {
             ContentBlock::Text(text) => text.trim().is_empty(),
+            ContentBlock::SearchResult(result) => {
+                result.content.iter().all(|c| c.trim().is_empty())
+            }
             _ => false,
         }
     }
@@ -113,6 +130,8 @@ impl ContentBlock {
     pub(crate) fn size_bytes(&self) -> usize {
         match self {
             ContentBlock::Text(text) => text.len(),
+            ContentBlock::CitationsContent(cited) => cited.text.len(),
+            ContentBlock::SearchResult(result) => result.size_bytes(),
             ContentBlock::ToolUse(call) => call.name.len() + call.input.to_string().len() + 32,
             ContentBlock::Attachment(attachment) => attachment.estimated_text_bytes(),
             ContentBlock::ReasoningContent(reasoning) => reasoning.text().map_or(256, str::len),
@@ -358,6 +377,19 @@ impl Message {
             }
         }
         out
+    }
+
+    /// Every citation in the message, in order.
+    pub fn citations(&self) -> impl Iterator<Item = &Citation> {
+        self.content.iter().flat_map(ContentBlock::citations)
+    }
+
+    /// The knowledge-base passages the message carries, in order.
+    pub fn search_results(&self) -> impl Iterator<Item = &SearchResult> {
+        self.content.iter().filter_map(|b| match b {
+            ContentBlock::SearchResult(r) => Some(r),
+            _ => None,
+        })
     }
 
     /// The number of bytes of text the message carries.

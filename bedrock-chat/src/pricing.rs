@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::response::TokenUsage;
+use crate::tier::{Latency, ServiceTier};
 
 /// When the built-in prices were taken: Amazon Bedrock's published on-demand prices for
 /// Anthropic's Claude models in US regions, as of this month. Prices change and differ by
@@ -52,13 +53,15 @@ impl ModelPrice {
     /// The cost of `usage` in US dollars.
     pub fn cost(&self, usage: &TokenUsage) -> f64 {
         let per_token = |price: f64, tokens: u64| price * tokens as f64 / 1_000_000.0;
-        per_token(self.input, usage.input_tokens)
+        let writes = usage.cache_write_input_tokens.unwrap_or(0);
+        let long_writes = usage.cache_write_1h_input_tokens.unwrap_or(0).min(writes);
+        let cost = per_token(self.input, usage.input_tokens)
             + per_token(self.output, usage.output_tokens)
             + per_token(self.cache_read, usage.cache_read_input_tokens.unwrap_or(0))
-            + per_token(
-                self.cache_write,
-                usage.cache_write_input_tokens.unwrap_or(0),
-            )
+            + per_token(self.cache_write, writes - long_writes)
+            + per_token(self.input * LONG_CACHE_WRITE_FACTOR, long_writes);
+        cost * usage.service_tier.map_or(1.0, ServiceTier::price_factor)
+            * usage.latency.map_or(1.0, Latency::price_factor)
     }
 
     fn validate(&self, model: &str) -> Result<()> {
@@ -234,6 +237,10 @@ impl PriceTable {
     }
 }
 
+/// What a prompt-cache write kept for an hour costs, as a multiple of an input token (a
+/// five-minute write is 1.25).
+const LONG_CACHE_WRITE_FACTOR: f64 = 2.0;
+
 /// Models whose regional inference profiles cost more than their global one.
 const REGIONAL_PREMIUM_MODELS: [&str; 4] = [
     "claude-sonnet-4-5",
@@ -257,7 +264,7 @@ impl ModelPrice {
 }
 
 /// `us.anthropic.claude-...` to `anthropic.claude-...`.
-fn strip_profile(model_id: &str) -> &str {
+pub(crate) fn strip_profile(model_id: &str) -> &str {
     match model_id.split_once('.') {
         Some((prefix, rest))
             if prefix.len() <= 6
@@ -322,6 +329,26 @@ mod tests {
         let expected = (2_000.0 * 3.0 + 1_000.0 * 15.0 + 10_000.0 * 0.30 + 4_000.0 * 3.75) / 1e6;
         assert!((price.cost(&usage) - expected).abs() < 1e-12);
         assert_eq!(expected, 0.039);
+    }
+
+    #[test]
+    fn hour_long_cache_writes_tiers_and_latency_are_priced() {
+        let price = ModelPrice::new(3.0, 15.0).with_cache(0.30, 3.75);
+        // 4k writes, 1k of them for an hour: 3k x $3.75 + 1k x $6.
+        let usage = TokenUsage::new(0, 0)
+            .with_cache(None, Some(4_000))
+            .with_long_cache_writes(Some(1_000));
+        assert!((price.cost(&usage) - (3_000.0 * 3.75 + 1_000.0 * 6.0) / 1e6).abs() < 1e-12);
+        let plain = TokenUsage::new(1_000_000, 0);
+        for (tier, latency, usd) in [
+            (None, None, 3.0),
+            (Some(ServiceTier::Flex), None, 1.5),
+            (Some(ServiceTier::Priority), None, 5.25),
+            (Some(ServiceTier::Default), Some(Latency::Optimized), 3.75),
+        ] {
+            let cost = price.cost(&plain.with_serving(tier, latency));
+            assert!((cost - usd).abs() < 1e-9, "{tier:?} {latency:?}: {cost}");
+        }
     }
 
     #[test]

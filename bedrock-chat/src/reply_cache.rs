@@ -545,4 +545,8 @@ impl ModelClient for CachedClient {
         });
         Ok(EventStream::new(watched).with_request_id(request_id))
     }
+
+    async fn count_tokens(&self, request: &ChatRequest) -> Result<Option<u64>> {
+        self.inner.count_tokens(request).await
+    }
 }

@@ -8,6 +8,8 @@ use crate::caching::{CachePoints, MAX_CACHE_POINTS};
 use crate::error::{Error, Result};
 use crate::guardrail::GuardrailConfig;
 use crate::message::{Message, Role};
+use crate::structured::OutputSchema;
+use crate::tier::{Latency, ServiceTier};
 use crate::tool_spec::ToolConfig;
 
 /// The largest message, in bytes of text, that the crate will send. Claude's context window is
@@ -124,6 +126,12 @@ pub struct ChatRequest {
     guardrail: Option<GuardrailConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     thinking_budget: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    output_schema: Option<OutputSchema>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    service_tier: Option<ServiceTier>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    latency: Option<Latency>,
 }
 
 impl ChatRequest {
@@ -143,7 +151,47 @@ impl ChatRequest {
             cache_points: CachePoints::default(),
             guardrail: None,
             thinking_budget: None,
+            output_schema: None,
+            service_tier: None,
+            latency: None,
         }
+    }
+
+    /// Makes the reply JSON of `schema` (Converse's `outputConfig`; see
+    /// [`OutputSchema`]). Default is none (free text).
+    #[must_use]
+    pub fn with_output_schema(mut self, schema: Option<OutputSchema>) -> Self {
+        self.output_schema = schema;
+        self
+    }
+
+    /// The schema the reply must follow, if any.
+    pub fn output_schema(&self) -> Option<&OutputSchema> {
+        self.output_schema.as_ref()
+    }
+
+    /// Sets the service tier. Default is none (Bedrock's default).
+    #[must_use]
+    pub fn with_service_tier(mut self, tier: Option<ServiceTier>) -> Self {
+        self.service_tier = tier;
+        self
+    }
+
+    /// The service tier asked for, if any.
+    pub fn service_tier(&self) -> Option<ServiceTier> {
+        self.service_tier
+    }
+
+    /// Sets the latency profile. Default is none (standard).
+    #[must_use]
+    pub fn with_latency(mut self, latency: Option<Latency>) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// The latency profile asked for, if any.
+    pub fn latency(&self) -> Option<Latency> {
+        self.latency
     }
 
     /// Lets the model reason before it answers (extended thinking), in up to `budget` tokens.

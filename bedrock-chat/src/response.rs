@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::guardrail::GuardrailTrace;
 use crate::message::Message;
 use crate::stop_reason::StopReason;
+use crate::tier::{Latency, ServiceTier};
 
 /// Tokens used by one request, or summed over many.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +25,15 @@ pub struct TokenUsage {
     /// Input tokens written to the prompt cache, when Bedrock reports them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_write_input_tokens: Option<u64>,
+    /// Of the cache writes, those kept for an hour ([`CacheTtl::OneHour`]), which cost more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_1h_input_tokens: Option<u64>,
+    /// The service tier Bedrock served the request on, when it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<ServiceTier>,
+    /// The latency profile Bedrock served the request with, when it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<Latency>,
 }
 
 impl TokenUsage {
@@ -34,7 +44,25 @@ impl TokenUsage {
             output_tokens,
             cache_read_input_tokens: None,
             cache_write_input_tokens: None,
+            cache_write_1h_input_tokens: None,
+            service_tier: None,
+            latency: None,
         }
+    }
+
+    /// Sets how the request was served: its tier and latency profile. Default is unknown.
+    #[must_use]
+    pub fn with_serving(mut self, tier: Option<ServiceTier>, latency: Option<Latency>) -> Self {
+        self.service_tier = tier;
+        self.latency = latency;
+        self
+    }
+
+    /// Sets how many of the cache writes are kept for an hour. Default is none.
+    #[must_use]
+    pub fn with_long_cache_writes(mut self, tokens: Option<u64>) -> Self {
+        self.cache_write_1h_input_tokens = tokens;
+        self
     }
 
     /// Sets the cache read and write figures.
@@ -68,6 +96,20 @@ impl AddAssign for TokenUsage {
             add(self.cache_read_input_tokens, rhs.cache_read_input_tokens);
         self.cache_write_input_tokens =
             add(self.cache_write_input_tokens, rhs.cache_write_input_tokens);
+        self.cache_write_1h_input_tokens = add(
+            self.cache_write_1h_input_tokens,
+            rhs.cache_write_1h_input_tokens,
+        );
+        // A sum over requests served differently has no one tier; one that does not say takes
+        // the other's.
+        fn same<T: PartialEq>(a: Option<T>, b: Option<T>) -> Option<T> {
+            match (a, b) {
+                (None, x) | (x, None) => x,
+                (Some(a), Some(b)) => (a == b).then_some(a),
+            }
+        }
+        self.service_tier = same(self.service_tier, rhs.service_tier);
+        self.latency = same(self.latency, rhs.latency);
     }
 }
 
@@ -152,6 +194,22 @@ impl ChatResponse {
     pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
         self.request_id = request_id;
         self
+    }
+
+    /// The reply with its message replaced (a structured turn's tool call, kept as its JSON).
+    pub(crate) fn with_message(mut self, message: Message) -> Self {
+        self.message = message;
+        self
+    }
+
+    /// Every citation in the reply, in order.
+    pub fn citations(&self) -> impl Iterator<Item = &crate::citation::Citation> {
+        self.message.citations()
+    }
+
+    /// The reply's sources, numbered in order of first citation (empty when it cites nothing).
+    pub fn sources(&self) -> crate::citation::Sources {
+        crate::citation::Sources::of(self.message.citations())
     }
 
     /// The usage of a whole turn whose tool rounds took several requests.

@@ -14,6 +14,8 @@ use crate::guardrail::GuardrailConfig;
 use crate::pricing::PriceTable;
 use crate::request::{InferenceConfig, check_model_id};
 use crate::retry::RetryPolicy;
+use crate::structured::StructuredMode;
+use crate::tier::{CacheTtl, Latency, ServiceTier};
 
 /// The model a session uses unless told otherwise: Claude Sonnet 4.6 through its global
 /// cross-region inference profile, which can be called from every commercial region where
@@ -61,6 +63,20 @@ pub struct SessionSettings {
     /// Extended thinking: how many tokens the model may reason in before it answers. Default
     /// is none (off).
     pub thinking_budget: Option<u32>,
+    /// The service tier requests ask for. Default is none (Bedrock's default tier).
+    pub service_tier: Option<ServiceTier>,
+    /// The latency profile requests ask for. Default is none (standard).
+    pub latency: Option<Latency>,
+    /// How long prompt-cache entries live, when prompt caching is on. Default is five minutes.
+    pub cache_ttl: CacheTtl,
+    /// How [`ChatSession::send_structured`](crate::ChatSession::send_structured) asks for a
+    /// reply of a schema. Default is [`StructuredMode::Auto`].
+    pub structured_mode: StructuredMode,
+    /// Whether the context policy and the budget use Bedrock's exact count of a request's input
+    /// tokens (`CountTokens`, one more call before each turn) rather than the estimate from
+    /// earlier turns. The estimate stays the fallback when the count fails or the model has none.
+    /// Default is off.
+    pub exact_token_counts: bool,
 }
 
 impl Default for SessionSettings {
@@ -76,6 +92,11 @@ impl Default for SessionSettings {
             prompt_caching: false,
             guardrail: None,
             thinking_budget: None,
+            service_tier: None,
+            latency: None,
+            cache_ttl: CacheTtl::default(),
+            structured_mode: StructuredMode::default(),
+            exact_token_counts: false,
         }
     }
 }

@@ -269,7 +269,17 @@ async fn run(turns: Vec<(bool, Vec<Fault>)>) {
                     } => (source.as_ref(), Some(partial_text.as_str())),
                     other => (other, None),
                 };
-                assert_eq!(kind_of(cause), Some(*kind), "{context}: {error:?}");
+                // A connection dropped mid-stream can surface as the read timeout instead: on
+                // paused time the clock jumps to the timeout as soon as the runtime is idle, and
+                // on a loaded machine that can come before the kernel hands over the closed
+                // socket. Both are the same retryable interruption with the same partial text.
+                let seen = kind_of(cause);
+                let dropped_as_timeout = *kind == Kind::Transport
+                    && partial.is_some()
+                    && seen == Some(Kind::Timeout);
+                if !dropped_as_timeout {
+                    assert_eq!(seen, Some(*kind), "{context}: {error:?}");
+                }
                 assert_eq!(error.is_retryable(), retryable(*kind), "{context}");
                 let expected_partial = partial.map(|n| CHUNKS[..n].concat());
                 assert_eq!(

@@ -9,6 +9,7 @@ use aws_smithy_types::{Blob, Document, Number};
 use serde_json::Value;
 
 use crate::attachment::{Attachment, DocumentFormat, ImageFormat};
+use crate::citation::{Citation, CitationLocation, CitedText};
 use crate::error::{Error, Result};
 use crate::event_stream::StreamEvent;
 use crate::guardrail::{
@@ -20,6 +21,8 @@ use crate::message::{
 use crate::request::{ChatRequest, InferenceConfig};
 use crate::response::{ChatResponse, TokenUsage};
 use crate::stop_reason::StopReason;
+use crate::structured::OutputSchema;
+use crate::tier::CacheTtl;
 use crate::tool_spec::{ToolChoice, ToolConfig};
 
 /// The request's messages, system prompt and inference settings in the SDK's types.
@@ -29,10 +32,14 @@ pub(super) struct SdkRequest {
     pub(super) inference: Option<sdk::InferenceConfiguration>,
     pub(super) tool_config: Option<sdk::ToolConfiguration>,
     pub(super) additional_fields: Option<Document>,
+    pub(super) output_config: Option<sdk::OutputConfig>,
+    pub(super) service_tier: Option<sdk::ServiceTier>,
+    pub(super) performance: Option<sdk::PerformanceConfiguration>,
 }
 
 pub(super) fn to_sdk(request: &ChatRequest) -> Result<SdkRequest> {
     let points = request.cache_points();
+    let cache_point = || cache_point(points.ttl);
     // Loops into vectors of the right size: collecting an iterator of `Result`s cannot know the
     // length, so the vector grew by doubling, copying what it held each time (callgrind, 100
     // messages: about 250 instructions a message more than the SDK's own clone of a history).
@@ -73,12 +80,56 @@ pub(super) fn to_sdk(request: &ChatRequest) -> Result<SdkRequest> {
                 "thinking": {"type": "enabled", "budget_tokens": budget}
             }))
         }),
+        output_config: request.output_schema().map(output_config).transpose()?,
+        service_tier: request
+            .service_tier()
+            .map(|tier| {
+                sdk::ServiceTier::builder()
+                    .r#type(sdk::ServiceTierType::from(tier.as_str()))
+                    .build()
+                    .map_err(sdk_build_error)
+            })
+            .transpose()?,
+        performance: request.latency().map(|latency| {
+            sdk::PerformanceConfiguration::builder()
+                .latency(sdk::PerformanceConfigLatency::from(latency.as_str()))
+                .build()
+        }),
     })
 }
 
-fn cache_point() -> Result<sdk::CachePointBlock> {
+/// A reply constrained to a JSON schema: `outputConfig.textFormat`.
+fn output_config(schema: &OutputSchema) -> Result<sdk::OutputConfig> {
+    let definition = sdk::JsonSchemaDefinition::builder()
+        .schema(schema.schema().to_string())
+        .name(schema.name())
+        .set_description(schema.description().map(str::to_string))
+        .build()
+        .map_err(sdk_build_error)?;
+    let format = sdk::OutputFormat::builder()
+        .r#type(sdk::OutputFormatType::JsonSchema)
+        .structure(sdk::OutputFormatStructure::JsonSchema(definition))
+        .build()
+        .map_err(sdk_build_error)?;
+    Ok(sdk::OutputConfig::builder().text_format(format).build())
+}
+
+fn cache_point(ttl: CacheTtl) -> Result<sdk::CachePointBlock> {
     sdk::CachePointBlock::builder()
         .r#type(sdk::CachePointType::Default)
+        // Left out for the default, as requests were before Bedrock had lifetimes: a model or
+        // region that knows no `ttl` is not sent one.
+        .set_ttl(match ttl {
+            CacheTtl::FiveMinutes => None,
+            _ => Some(sdk::CacheTtl::from(ttl.as_str())),
+        })
+        .build()
+        .map_err(sdk_build_error)
+}
+
+fn citations_on() -> Result<sdk::CitationsConfig> {
+    sdk::CitationsConfig::builder()
+        .enabled(true)
         .build()
         .map_err(sdk_build_error)
 }
@@ -109,6 +160,29 @@ fn sdk_build_error(error: aws_smithy_types::error::operation::BuildError) -> Err
 fn block_to_sdk(block: &ContentBlock) -> Result<sdk::ContentBlock> {
     Ok(match block {
         ContentBlock::Text(text) => sdk::ContentBlock::Text(text.clone()),
+        // Sent back as the words alone: the model needs what it said, the sources it cited are
+        // in the user's turn before it, and plain text is a block every model takes back.
+        ContentBlock::CitationsContent(cited) => sdk::ContentBlock::Text(cited.text.clone()),
+        ContentBlock::SearchResult(result) => {
+            let mut content = Vec::with_capacity(result.content.len());
+            for text in &result.content {
+                content.push(
+                    sdk::SearchResultContentBlock::builder()
+                        .text(text)
+                        .build()
+                        .map_err(sdk_build_error)?,
+                );
+            }
+            sdk::ContentBlock::SearchResult(
+                sdk::SearchResultBlock::builder()
+                    .source(&result.source)
+                    .title(&result.title)
+                    .set_content(Some(content))
+                    .set_citations(result.citations.then(citations_on).transpose()?)
+                    .build()
+                    .map_err(sdk_build_error)?,
+            )
+        }
         ContentBlock::ReasoningContent(Reasoning::ReasoningText { text, signature }) => {
             sdk::ContentBlock::ReasoningContent(sdk::ReasoningContentBlock::ReasoningText(
                 sdk::ReasoningTextBlock::builder()
@@ -134,6 +208,7 @@ fn block_to_sdk(block: &ContentBlock) -> Result<sdk::ContentBlock> {
             format,
             name,
             bytes,
+            citations,
         }) => sdk::ContentBlock::Document(
             sdk::DocumentBlock::builder()
                 .format(match format {
@@ -149,6 +224,7 @@ fn block_to_sdk(block: &ContentBlock) -> Result<sdk::ContentBlock> {
                 })
                 .name(name)
                 .source(sdk::DocumentSource::Bytes(Blob::new(bytes.clone())))
+                .set_citations(citations.then(citations_on).transpose()?)
                 .build()
                 .map_err(sdk_build_error)?,
         ),
@@ -238,7 +314,7 @@ fn tool_config_to_sdk(config: &ToolConfig) -> Result<sdk::ToolConfiguration> {
 }
 
 /// JSON as the SDK's `Document` (which has no serde support in the stable SDK).
-pub(super) fn document_from_json(value: &Value) -> Document {
+pub(crate) fn document_from_json(value: &Value) -> Document {
     match value {
         Value::Null => Document::Null,
         Value::Bool(b) => Document::Bool(*b),
@@ -260,7 +336,7 @@ pub(super) fn document_from_json(value: &Value) -> Document {
 }
 
 /// The SDK's `Document` as JSON.
-pub(super) fn json_from_document(document: &Document) -> Value {
+pub(crate) fn json_from_document(document: &Document) -> Value {
     match document {
         Document::Null => Value::Null,
         Document::Bool(b) => Value::Bool(*b),
@@ -317,7 +393,13 @@ pub(super) fn response_from_sdk(output: ConverseOutput) -> ChatResponse {
         output
             .usage
             .as_ref()
-            .map(usage_from_sdk)
+            .map(|u| {
+                usage_from_sdk(
+                    u,
+                    output.service_tier.as_ref(),
+                    output.performance_config.as_ref(),
+                )
+            })
             .unwrap_or_default(),
     )
     .with_latency(output.metrics.map(|m| latency(m.latency_ms())))
@@ -444,8 +526,83 @@ fn blocks_from_sdk(blocks: Vec<sdk::ContentBlock>) -> impl Iterator<Item = Conte
             call.name,
             json_from_document(&call.input),
         ))),
+        sdk::ContentBlock::CitationsContent(cited) => {
+            let text: String = cited
+                .content
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|c| match c {
+                    sdk::CitationGeneratedContent::Text(text) => Some(text),
+                    _ => None,
+                })
+                .collect();
+            let citations = cited
+                .citations
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| {
+                    citation(
+                        c.title,
+                        c.source,
+                        c.source_content
+                            .unwrap_or_default()
+                            .into_iter()
+                            .filter_map(|s| match s {
+                                sdk::CitationSourceContent::Text(text) => Some(text),
+                                _ => None,
+                            }),
+                        c.location,
+                    )
+                })
+                .collect();
+            (!text.is_empty())
+                .then(|| ContentBlock::CitationsContent(CitedText::new(text, citations)))
+        }
         _ => None,
     })
+}
+
+/// A citation from the SDK's parts (a whole reply's `Citation` and a stream's `CitationsDelta`
+/// have the same fields in different types).
+fn citation(
+    title: Option<String>,
+    source: Option<String>,
+    quoted: impl Iterator<Item = String>,
+    location: Option<sdk::CitationLocation>,
+) -> Citation {
+    let number = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+    let location = match location {
+        Some(sdk::CitationLocation::SearchResultLocation(l)) => CitationLocation::SearchResult {
+            index: number(l.search_result_index),
+            start: number(l.start),
+            end: number(l.end),
+        },
+        Some(sdk::CitationLocation::DocumentChar(l)) => CitationLocation::DocumentChars {
+            document: number(l.document_index),
+            start: number(l.start),
+            end: number(l.end),
+        },
+        Some(sdk::CitationLocation::DocumentPage(l)) => CitationLocation::DocumentPages {
+            document: number(l.document_index),
+            start: number(l.start),
+            end: number(l.end),
+        },
+        Some(sdk::CitationLocation::DocumentChunk(l)) => CitationLocation::DocumentChunks {
+            document: number(l.document_index),
+            start: number(l.start),
+            end: number(l.end),
+        },
+        Some(sdk::CitationLocation::Web(l)) => CitationLocation::Web {
+            url: l.url.unwrap_or_default(),
+            domain: l.domain,
+        },
+        _ => CitationLocation::Unknown,
+    };
+    let mut citation =
+        Citation::new(location).with_cited_text(quoted.collect::<Vec<_>>().join(" "));
+    citation.title = title;
+    citation.source = source;
+    citation
 }
 
 /// Matched variant by variant rather than through its name: this runs once per reply, and a
@@ -465,12 +622,29 @@ fn stop_reason_from_sdk(reason: &sdk::StopReason) -> StopReason {
     }
 }
 
-fn usage_from_sdk(usage: &sdk::TokenUsage) -> TokenUsage {
+fn usage_from_sdk(
+    usage: &sdk::TokenUsage,
+    tier: Option<&sdk::ServiceTier>,
+    performance: Option<&sdk::PerformanceConfiguration>,
+) -> TokenUsage {
     let count = |n: i32| u64::try_from(n).unwrap_or(0);
-    TokenUsage::new(count(usage.input_tokens()), count(usage.output_tokens())).with_cache(
-        usage.cache_read_input_tokens().map(count),
-        usage.cache_write_input_tokens().map(count),
-    )
+    let long_writes = usage.cache_details.as_ref().map(|details| {
+        details
+            .iter()
+            .filter(|d| d.ttl == sdk::CacheTtl::OneHour)
+            .map(|d| count(d.input_tokens))
+            .sum()
+    });
+    TokenUsage::new(count(usage.input_tokens()), count(usage.output_tokens()))
+        .with_cache(
+            usage.cache_read_input_tokens().map(count),
+            usage.cache_write_input_tokens().map(count),
+        )
+        .with_long_cache_writes(long_writes.filter(|&n| n > 0))
+        .with_serving(
+            tier.and_then(|t| t.r#type.as_str().parse().ok()),
+            performance.and_then(|p| p.latency.as_str().parse().ok()),
+        )
 }
 
 fn block_index(index: i32) -> u32 {
@@ -508,6 +682,19 @@ pub(super) fn event_from_sdk(event: sdk::ConverseStreamOutput) -> Option<StreamE
         },
         sdk::ConverseStreamOutput::ContentBlockDelta(delta) => match delta.delta {
             Some(sdk::ContentBlockDelta::Text(text)) => Some(StreamEvent::TextDelta(text)),
+            Some(sdk::ContentBlockDelta::Citation(cited)) => Some(StreamEvent::Citation {
+                index: block_index(delta.content_block_index),
+                citation: citation(
+                    cited.title,
+                    cited.source,
+                    cited
+                        .source_content
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|s| s.text),
+                    cited.location,
+                ),
+            }),
             Some(sdk::ContentBlockDelta::ToolUse(input)) => Some(StreamEvent::ToolUseInputDelta {
                 index: block_index(delta.content_block_index),
                 input: input.input,
@@ -542,7 +729,13 @@ pub(super) fn event_from_sdk(event: sdk::ConverseStreamOutput) -> Option<StreamE
             usage: metadata
                 .usage
                 .as_ref()
-                .map(usage_from_sdk)
+                .map(|u| {
+                    usage_from_sdk(
+                        u,
+                        metadata.service_tier.as_ref(),
+                        metadata.performance_config.as_ref(),
+                    )
+                })
                 .unwrap_or_default(),
             latency: metadata.metrics.as_ref().map(|m| latency(m.latency_ms)),
         }),

@@ -90,6 +90,21 @@ impl ServiceCode for aws_sdk_bedrockruntime::operation::invoke_model::InvokeMode
     }
 }
 
+impl ServiceCode for aws_sdk_bedrockruntime::operation::count_tokens::CountTokensError {
+    fn service_code(&self) -> Option<&str> {
+        use aws_sdk_bedrockruntime::operation::count_tokens::CountTokensError as E;
+        Some(match self {
+            E::AccessDeniedException(_) => "AccessDeniedException",
+            E::InternalServerException(_) => "InternalServerException",
+            E::ResourceNotFoundException(_) => "ResourceNotFoundException",
+            E::ServiceUnavailableException(_) => "ServiceUnavailableException",
+            E::ThrottlingException(_) => "ThrottlingException",
+            E::ValidationException(_) => "ValidationException",
+            other => return other.code(),
+        })
+    }
+}
+
 impl ServiceCode for ConverseStreamOutputError {
     fn service_code(&self) -> Option<&str> {
         Some(match self {
@@ -285,6 +300,7 @@ pub(crate) fn from_code(
             {
                 Error::InferenceProfileRequired {
                     model_id,
+                    profiles: Vec::new(),
                     details,
                     source,
                 }

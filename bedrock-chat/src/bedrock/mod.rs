@@ -1,6 +1,6 @@
 //! `BedrockClient`: the [`ModelClient`] for Amazon Bedrock's Converse and ConverseStream APIs.
 
-mod convert;
+pub(crate) mod convert;
 mod embeddings;
 mod errors;
 mod reused_home;
@@ -60,6 +60,8 @@ struct Shared {
     credentials: Option<SharedCredentialsProvider>,
     /// Where the SDK's request futures run, shared by clones; see `reused_home`.
     homes: RequestHomes,
+    /// The configuration the client was built from, for the other services' clients.
+    sdk_config: Option<SdkConfig>,
 }
 
 /// The reused homes of each SDK operation's request futures.
@@ -96,7 +98,12 @@ impl BedrockClient {
         let conf = aws_sdk_bedrockruntime::config::Builder::from(config)
             .retry_config(RetryConfig::disabled())
             .build();
-        Self::from_sdk_conf(conf, None, config.credentials_provider())
+        Self::from_sdk_conf(
+            conf,
+            None,
+            config.credentials_provider(),
+            Some(config.clone()),
+        )
     }
 
     /// A client wrapping the caller's own SDK client. Its configuration is kept, except that
@@ -111,7 +118,7 @@ impl BedrockClient {
             .to_builder()
             .retry_config(RetryConfig::disabled())
             .build();
-        Self::from_sdk_conf(conf, None, None)
+        Self::from_sdk_conf(conf, None, None, None)
     }
 
     /// The client for an SDK configuration; `endpoint` is the endpoint URL the user chose, and
@@ -120,6 +127,7 @@ impl BedrockClient {
         conf: aws_sdk_bedrockruntime::Config,
         endpoint: Option<Arc<str>>,
         credentials: Option<SharedCredentialsProvider>,
+        sdk_config: Option<SdkConfig>,
     ) -> Result<Self> {
         let region = conf.region().map(|r| r.to_string()).ok_or_else(|| {
             Error::config(
@@ -143,6 +151,7 @@ impl BedrockClient {
                 endpoint,
                 credentials,
                 homes: RequestHomes::default(),
+                sdk_config,
             }),
         })
     }
@@ -211,6 +220,15 @@ macro_rules! with_parts {
         if parts.additional_fields.is_some() {
             builder = builder.set_additional_model_request_fields(parts.additional_fields);
         }
+        if parts.output_config.is_some() {
+            builder = builder.set_output_config(parts.output_config);
+        }
+        if parts.service_tier.is_some() {
+            builder = builder.set_service_tier(parts.service_tier);
+        }
+        if parts.performance.is_some() {
+            builder = builder.set_performance_config(parts.performance);
+        }
         builder
     }};
 }
@@ -259,13 +277,11 @@ impl BedrockClient {
     /// in a reused home either way (see `reused_home`).
     pub(crate) async fn converse_direct(&self, request: &ChatRequest) -> Result<ChatResponse> {
         let call = self.converse_call(request)?;
-        let output = self
-            .shared
-            .homes
-            .converse
-            .run(|| call.send())
-            .await
-            .map_err(|e| from_sdk_error(e, self.context(request)))?;
+        let output = self.shared.homes.converse.run(|| call.send()).await;
+        let output = match output {
+            Ok(output) => output,
+            Err(e) => return Err(Box::pin(self.advised(from_sdk_error(e, self.context(request)))).await),
+        };
         Ok(convert::response_from_sdk(output))
     }
 
@@ -276,13 +292,11 @@ impl BedrockClient {
         request: &ChatRequest,
     ) -> Result<EventStream> {
         let call = self.converse_stream_call(request)?;
-        let output = self
-            .shared
-            .homes
-            .converse_stream
-            .run(|| call.send())
-            .await
-            .map_err(|e| from_sdk_error(e, self.context(request)))?;
+        let output = self.shared.homes.converse_stream.run(|| call.send()).await;
+        let output = match output {
+            Ok(output) => output,
+            Err(e) => return Err(Box::pin(self.advised(from_sdk_error(e, self.context(request)))).await),
+        };
         Ok(self.events(output, request))
     }
 
@@ -357,8 +371,103 @@ impl ModelClient for BedrockClient {
         self.converse_stream_direct(request).await
     }
 
+    async fn count_tokens(&self, request: &ChatRequest) -> Result<Option<u64>> {
+        self.count_input_tokens(request).await.map(Some)
+    }
+
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
+    }
+}
+
+impl BedrockClient {
+    /// Bedrock's count of the input tokens `request` would be billed (`CountTokens`), without
+    /// running the model; free of charge. The count is asked of the foundation model behind an
+    /// inference profile (`us.anthropic.x` is counted as `anthropic.x`), as CountTokens takes
+    /// model ids only.
+    ///
+    /// # Errors
+    ///
+    /// As a turn's: [`Error::InvalidRequest`] for a model that cannot count, throttling,
+    /// access and transport errors.
+    pub async fn count_input_tokens(&self, request: &ChatRequest) -> Result<u64> {
+        use aws_sdk_bedrockruntime::types as sdk;
+        let parts = convert::to_sdk(request)?;
+        let converse = sdk::ConverseTokensRequest::builder()
+            .set_messages(Some(parts.messages))
+            .set_system(parts.system)
+            .set_tool_config(parts.tool_config)
+            .set_additional_model_request_fields(parts.additional_fields)
+            .build();
+        let model_id = crate::pricing::strip_profile(request.model_id());
+        let output = self
+            .shared
+            .sdk
+            .count_tokens()
+            .model_id(model_id)
+            .input(sdk::CountTokensInput::Converse(converse))
+            .send()
+            .await
+            .map_err(|e| from_sdk_error(e, self.context(request)))?;
+        Ok(u64::try_from(output.input_tokens).unwrap_or(0))
+    }
+
+    /// `error`, with the profiles that would work when it is a bare id's that needs one and the
+    /// region's listing can be read (a cold path: one listing per such error).
+    #[cold]
+    async fn advised(&self, error: Error) -> Error {
+        #[cfg(feature = "models")]
+        if let Error::InferenceProfileRequired {
+            model_id,
+            profiles,
+            details,
+            source,
+        } = error
+        {
+            let mut profiles = profiles;
+            if let Some(config) = self.sdk_config() {
+                match crate::models::ModelCatalog::from_sdk_config(config)
+                    .list()
+                    .await
+                {
+                    Ok(listing) => {
+                        profiles = listing
+                            .profiles_for(&model_id)
+                            .into_iter()
+                            .map(str::to_string)
+                            .collect();
+                    }
+                    Err(listing_error) => {
+                        tracing::debug!(%listing_error, "could not list the profiles of a model");
+                    }
+                }
+            }
+            return Error::InferenceProfileRequired {
+                model_id,
+                profiles,
+                details,
+                source,
+            };
+        }
+        error
+    }
+
+    /// The models and inference profiles of the client's region, listed with the same
+    /// configuration (region, credentials, endpoint); the standard chain's for a client made
+    /// with [`from_sdk_client`](Self::from_sdk_client).
+    #[cfg(feature = "models")]
+    pub async fn model_catalog(&self) -> crate::models::ModelCatalog {
+        match self.sdk_config() {
+            Some(config) => crate::models::ModelCatalog::from_sdk_config(config),
+            None => crate::models::ModelCatalog::from_env().await,
+        }
+    }
+
+    /// The AWS configuration the client was built from, for the other Bedrock services a chat
+    /// uses (knowledge bases, the model listing): the same region, credentials and endpoint.
+    /// `None` for a client made with [`from_sdk_client`](Self::from_sdk_client).
+    pub fn sdk_config(&self) -> Option<&SdkConfig> {
+        self.shared.sdk_config.as_ref()
     }
 }
 
@@ -570,7 +679,7 @@ impl BedrockClientBuilder {
         } else {
             sdk_config.credentials_provider()
         };
-        BedrockClient::from_sdk_conf(conf.build(), endpoint, credentials)
+        BedrockClient::from_sdk_conf(conf.build(), endpoint, credentials, Some(sdk_config))
     }
 }
 

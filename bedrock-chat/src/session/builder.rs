@@ -13,10 +13,13 @@ use crate::guardrail::GuardrailConfig;
 use crate::message::{Message, check_conversation_text};
 use crate::pricing::PriceTable;
 use crate::request::{Ending, InferenceConfig, validate_conversation};
+use crate::retrieval::Retriever;
 use crate::retry::{RetryNotice, RetryPolicy};
 use crate::session::notice::Notice;
 use crate::session::usage::SessionUsage;
 use crate::settings::SessionSettings;
+use crate::structured::StructuredMode;
+use crate::tier::{CacheTtl, Latency, ServiceTier};
 use crate::tool_spec::ToolChoice;
 use crate::tools::{DEFAULT_MAX_TOOL_ROUNDS, Tool, Toolbox};
 
@@ -36,6 +39,7 @@ pub struct ChatSessionBuilder {
     tool_choice: ToolChoice,
     tool_timeout: Option<Duration>,
     max_tool_rounds: u32,
+    retriever: Option<Arc<dyn Retriever>>,
 }
 
 impl ChatSessionBuilder {
@@ -50,7 +54,58 @@ impl ChatSessionBuilder {
             tool_choice: ToolChoice::Auto,
             tool_timeout: None,
             max_tool_rounds: DEFAULT_MAX_TOOL_ROUNDS,
+            retriever: None,
         }
+    }
+
+    /// Grounds every new question in passages `retriever` finds (a Bedrock knowledge base, or a
+    /// search of your own): they go to the model with the question as search results to cite, and
+    /// the reply's words come back as [`CitedText`](crate::CitedText) with their
+    /// [`Citation`](crate::Citation)s. A failed search fails the turn before the model is asked.
+    /// Default is none.
+    pub fn retriever(mut self, retriever: impl Retriever + 'static) -> Self {
+        self.retriever = Some(Arc::new(retriever));
+        self
+    }
+
+    /// Asks for the service tier on every request: [`ServiceTier::Flex`] for half the price
+    /// when the answer can wait, [`ServiceTier::Priority`] to be served first at a premium.
+    /// Usage reports the tier Bedrock served, and cost is priced at it. Default is none
+    /// (Bedrock's default tier).
+    pub fn service_tier(mut self, tier: ServiceTier) -> Self {
+        self.settings.service_tier = Some(tier);
+        self
+    }
+
+    /// Asks for latency-optimised inference (`performanceConfig`) on models and regions that
+    /// offer it, priced a quarter higher. Default is none (standard).
+    pub fn latency(mut self, latency: Latency) -> Self {
+        self.settings.latency = Some(latency);
+        self
+    }
+
+    /// How long prompt-cache entries live ([`CacheTtl::OneHour`] for conversations with long
+    /// pauses: a write costs twice an input token rather than 1.25 times). Has an effect with
+    /// [`prompt_caching`](Self::prompt_caching) on. Default is five minutes.
+    pub fn cache_ttl(mut self, ttl: CacheTtl) -> Self {
+        self.settings.cache_ttl = ttl;
+        self
+    }
+
+    /// How [`ChatSession::send_structured`] asks for a reply of a schema. Default is
+    /// [`StructuredMode::Auto`].
+    pub fn structured_mode(mut self, mode: StructuredMode) -> Self {
+        self.settings.structured_mode = mode;
+        self
+    }
+
+    /// Asks Bedrock for the exact input-token count of each request before sending it
+    /// (`CountTokens`, free but one more round trip), for the context policy's token budget and
+    /// the spending budget, instead of the estimate from earlier turns; the estimate remains
+    /// when the count fails or the model cannot count. Default is off.
+    pub fn exact_token_counts(mut self, on: bool) -> Self {
+        self.settings.exact_token_counts = on;
+        self
     }
 
     /// Registers a tool the model may call. A turn then runs the whole tool loop: when the
@@ -233,6 +288,10 @@ impl ChatSessionBuilder {
             title: None,
             tools: Arc::new(toolbox),
             max_tool_rounds: self.max_tool_rounds,
+            retriever: self.retriever,
+            structured: None,
+            output_config_refused: false,
+            count_refused: false,
         })
     }
 }

@@ -82,6 +82,14 @@ impl<'a> Route<'a> {
             Route::Other(client) => client.converse_stream(request).await,
         }
     }
+
+    /// The exact input-token count of the request, if the client can count.
+    pub(super) async fn count_tokens(self, request: &ChatRequest) -> Result<Option<u64>> {
+        match self {
+            Route::Bedrock(bedrock) => bedrock.count_input_tokens(request).await.map(Some),
+            Route::Other(client) => client.count_tokens(request).await,
+        }
+    }
 }
 
 /// The client as the library's Bedrock client, if it is one (also behind an `Arc`).

@@ -10,11 +10,14 @@
 
 mod builder;
 mod call;
+mod counting;
+mod grounding;
 mod markdown;
 mod notice;
 mod saved;
 mod stateless;
 mod streamed_turn;
+mod structured_turn;
 mod turn;
 mod usage;
 
@@ -23,6 +26,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use builder::ChatSessionBuilder;
+pub use counting::TokenCount;
 pub use notice::{Notice, NoticeObserver};
 pub use saved::{
     CONVERSATION_FORMAT_VERSION, MAX_CONVERSATION_FILE_BYTES, MAX_TITLE_CHARS, SavedConversation,
@@ -40,6 +44,7 @@ use crate::message::{Message, check_control_characters};
 use crate::pricing::{ModelPrice, PriceTable};
 use crate::request::{InferenceConfig, check_model_id, check_thinking};
 use crate::response::{ChatResponse, TokenUsage};
+use crate::retrieval::Retriever;
 use crate::retry::{RetryObserver, RetryPolicy};
 use crate::settings::SessionSettings;
 use crate::tools::{Tool, Toolbox};
@@ -114,6 +119,16 @@ pub struct ChatSession {
     /// request does not declare, so turns add tool blocks only where this is already true.
     loaded_tool_blocks: bool,
     max_tool_rounds: u32,
+    /// Finds the passages each new question is given with, if the session has a knowledge base.
+    retriever: Option<Arc<dyn Retriever>>,
+    /// The shape the turn under way must answer in, set by each turn as it starts (so a
+    /// structured turn that was cancelled leaves nothing behind for the next).
+    structured: Option<structured_turn::StructuredTurn>,
+    /// Bedrock refused `outputConfig` for this model: structured turns use a tool call.
+    output_config_refused: bool,
+    /// The client could not count tokens (`CountTokens` refused for the model): estimates only,
+    /// until the model changes.
+    count_refused: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -144,7 +159,7 @@ impl ChatSession {
     /// last attempt ([`Error::is_retryable`] says whether sending again later may work), or
     /// [`Error::EmptyReply`].
     pub async fn send(&mut self, text: impl Into<String>) -> Result<ChatResponse> {
-        let user = user_message(text.into())?;
+        let user = self.grounded(user_message(text.into())?).await?;
         self.run_turn(self.history.len(), user).await
     }
 
@@ -160,7 +175,9 @@ impl ChatSession {
         text: impl Into<String>,
         attachments: Vec<Attachment>,
     ) -> Result<ChatResponse> {
-        let user = user_message_with(text.into(), attachments)?;
+        let user = self
+            .grounded(user_message_with(text.into(), attachments)?)
+            .await?;
         self.run_turn(self.history.len(), user).await
     }
 
@@ -175,7 +192,9 @@ impl ChatSession {
         text: impl Into<String>,
         attachments: Vec<Attachment>,
     ) -> Result<ChatStream<'_>> {
-        let user = user_message_with(text.into(), attachments)?;
+        let user = self
+            .grounded(user_message_with(text.into(), attachments)?)
+            .await?;
         self.start_stream(self.history.len(), user).await
     }
 
@@ -191,7 +210,7 @@ impl ChatSession {
     /// As [`send`](Self::send), for what happens before the first text; a failure after it is the
     /// stream's last item ([`Error::StreamInterrupted`]).
     pub async fn send_streaming(&mut self, text: impl Into<String>) -> Result<ChatStream<'_>> {
-        let user = user_message(text.into())?;
+        let user = self.grounded(user_message(text.into())?).await?;
         self.start_stream(self.history.len(), user).await
     }
 
@@ -227,6 +246,7 @@ impl ChatSession {
     /// [`send`](Self::send) would take; otherwise as [`send`](Self::send).
     pub async fn edit(&mut self, text: impl Into<String>) -> Result<ChatResponse> {
         let (keep, user) = self.last_exchange_edited(text.into())?;
+        let user = self.grounded(user).await?;
         self.run_turn(keep, user).await
     }
 
@@ -237,6 +257,7 @@ impl ChatSession {
     /// As [`edit`](Self::edit) and [`send_streaming`](Self::send_streaming).
     pub async fn edit_streaming(&mut self, text: impl Into<String>) -> Result<ChatStream<'_>> {
         let (keep, user) = self.last_exchange_edited(text.into())?;
+        let user = self.grounded(user).await?;
         self.start_stream(keep, user).await
     }
 
@@ -471,6 +492,10 @@ impl ChatSession {
 
     /// The one place the model of a built session changes.
     fn set_model(&mut self, model_id: String) {
+        if model_id != self.settings.model_id {
+            self.output_config_refused = false;
+            self.count_refused = false;
+        }
         self.model_price = self.settings.prices.price_for(&model_id);
         self.model = Arc::from(model_id.as_str());
         self.settings.model_id = model_id;

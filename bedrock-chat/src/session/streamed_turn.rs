@@ -14,6 +14,7 @@ use futures::{FutureExt, Stream, StreamExt};
 use super::ChatSession;
 use super::call::Route;
 use super::turn::{Ask, Prepared, tool_results_message};
+use crate::citation::{Citation, CitedText};
 use crate::error::{Error, Result};
 use crate::event_stream::{EventStream, StreamEvent};
 use crate::message::{
@@ -48,6 +49,7 @@ impl ChatSession {
         keep: usize,
         user: Message,
     ) -> Result<ChatStream<'_>> {
+        self.structured = None;
         let mut turn = Vec::with_capacity(2);
         turn.push(user);
         let (opened, prepared, span) = self.traced::<Streamed>(keep, &turn, 0).await?;
@@ -171,7 +173,8 @@ struct ReplyBuilder {
 }
 
 enum Block {
-    Text(String),
+    /// Text, with the citations of its sources when it has any.
+    Text(String, Vec<Citation>),
     Reasoning {
         text: String,
         signature: Option<String>,
@@ -186,17 +189,28 @@ enum Block {
 
 impl ReplyBuilder {
     fn text(&mut self, delta: &str) {
+        if let Some(Block::Text(text, _)) = self.open_text_block() {
+            text.push_str(delta);
+        }
+    }
+
+    /// A citation of the open text block (a cited block's citations may come before its text).
+    fn citation(&mut self, citation: &Citation) {
+        if let Some(Block::Text(_, citations)) = self.open_text_block() {
+            citations.push(citation.clone());
+        }
+    }
+
+    fn open_text_block(&mut self) -> Option<&mut Block> {
         let at = match self.open_text {
             Some(at) => at,
             None => {
-                self.blocks.push(Block::Text(String::new()));
+                self.blocks.push(Block::Text(String::new(), Vec::new()));
                 self.open_text = Some(self.blocks.len() - 1);
                 self.blocks.len() - 1
             }
         };
-        if let Some(Block::Text(text)) = self.blocks.get_mut(at) {
-            text.push_str(delta);
-        }
+        self.blocks.get_mut(at)
     }
 
     /// The reasoning block at `index`, begun on its first piece.
@@ -256,8 +270,11 @@ impl ReplyBuilder {
     /// value, so the text is moved into the message, not copied.
     fn into_message(self) -> Message {
         let blocks = self.blocks.into_iter().filter_map(|block| match block {
-            Block::Text(text) if text.trim().is_empty() => None,
-            Block::Text(text) => Some(ContentBlock::Text(text)),
+            Block::Text(text, _) if text.trim().is_empty() => None,
+            Block::Text(text, citations) if citations.is_empty() => Some(ContentBlock::Text(text)),
+            Block::Text(text, citations) => Some(ContentBlock::CitationsContent(CitedText::new(
+                text, citations,
+            ))),
             Block::Tool { id, name, input } => Some(ContentBlock::ToolUse(ToolUse::new(
                 id,
                 name,
@@ -369,6 +386,7 @@ impl<'a> ChatStream<'a> {
                 self.text.push_str(text);
                 self.reply.text(text);
             }
+            StreamEvent::Citation { citation, .. } => self.reply.citation(citation),
             StreamEvent::ToolUseStart { index, id, name } => {
                 self.reply.tool_start(*index, id, name);
             }
@@ -578,7 +596,7 @@ impl Drop for ChatStream<'_> {
             Some(TokenUsage::default())
         };
         let round_text = self.reply.blocks.iter().map(|b| match b {
-            Block::Text(text) | Block::Reasoning { text, .. } => text.len(),
+            Block::Text(text, _) | Block::Reasoning { text, .. } => text.len(),
             Block::Tool { input, .. } => input.len(),
         });
         let bytes = round_text.sum();

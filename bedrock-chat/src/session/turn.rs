@@ -8,6 +8,7 @@ use tracing::Instrument;
 
 use super::ChatSession;
 use super::notice::Notice;
+use super::structured_turn::StructuredTurn;
 use crate::caching::CachePoints;
 use crate::context::{ContextPolicy, shrink, window};
 use crate::error::{Error, Result, ServiceDetails};
@@ -21,7 +22,7 @@ use crate::stop_reason::StopReason;
 pub(super) struct Prepared {
     pub(super) request: ChatRequest,
     /// The index in the history of the first message sent.
-    start: usize,
+    pub(super) start: usize,
     /// The bytes of text the request carries, for the token estimates.
     pub(super) text_bytes: usize,
 }
@@ -64,6 +65,25 @@ impl ChatSession {
     /// runs the tool loop: while the model asks for tools, call them, send the results, and ask
     /// again, up to the session's limit of rounds.
     pub(super) async fn run_turn(&mut self, keep: usize, user: Message) -> Result<ChatResponse> {
+        self.run_turn_as(keep, user, None).await
+    }
+
+    /// [`run_turn`](Self::run_turn), the reply in the shape `structured` asks for, if any.
+    pub(super) async fn run_turn_as(
+        &mut self,
+        keep: usize,
+        user: Message,
+        structured: Option<StructuredTurn>,
+    ) -> Result<ChatResponse> {
+        // Set by every whole turn as it starts, and by every streamed one (to none), so a
+        // cancelled structured turn leaves nothing behind for the next.
+        self.structured = structured;
+        let result = self.run_whole_turn(keep, user).await;
+        self.structured = None;
+        result
+    }
+
+    async fn run_whole_turn(&mut self, keep: usize, user: Message) -> Result<ChatResponse> {
         // Room for the reply too: most turns are one exchange.
         let mut turn = Vec::with_capacity(2);
         turn.push(user);
@@ -83,6 +103,14 @@ impl ChatSession {
                 };
             record_reply(&span, &response.usage(), response.stop_reason());
             billed += response.usage();
+            let response = match self
+                .structured
+                .as_ref()
+                .and_then(|s| s.answer(response.message()))
+            {
+                Some(answer) => response.with_message(answer),
+                None => response,
+            };
             let reply = response.message();
             if reply.tool_uses().next().is_some() {
                 round += 1;
@@ -155,7 +183,15 @@ impl ChatSession {
         round: u32,
     ) -> Result<(A::Answer, Prepared)> {
         let last_sent = std::mem::take(&mut self.last_sent);
-        let mut prepared = self.prepare_from(keep, turn, None, round, last_sent)?;
+        let mut prepared = if self.settings.exact_token_counts && !self.count_refused {
+            let assembled = self.assemble(keep, turn, None, round, last_sent)?;
+            // Boxed: the count's SDK future inline would make every turn's future deeper than
+            // rustc's default query depth for callers a few functions down (see `call.rs`).
+            let (counted, exact) = Box::pin(self.counted(keep, turn, round, assembled)).await?;
+            self.checked(keep, counted, round == 0, exact)?
+        } else {
+            self.prepare_from(keep, turn, None, round, last_sent)?
+        };
         let mut recovered = false;
         loop {
             match A::ask(self, &prepared.request).await {
@@ -194,9 +230,45 @@ impl ChatSession {
         round: u32,
         last_sent: Vec<Message>,
     ) -> Result<Prepared> {
-        let kept = &self.history[..keep];
         // After an overflow the caller reports the trimming itself.
         let report_trimming = start.is_none() && round == 0;
+        let prepared = self.assemble(keep, turn, start, round, last_sent)?;
+        self.checked(keep, prepared, report_trimming, None)
+    }
+
+    /// `prepared` once its cost is within the budget (by Bedrock's count of its input tokens
+    /// when there is one, else the estimate), with the trimming reported.
+    pub(super) fn checked(
+        &self,
+        keep: usize,
+        prepared: Prepared,
+        report_trimming: bool,
+        exact_input: Option<u64>,
+    ) -> Result<Prepared> {
+        match exact_input {
+            Some(input) => self.check_budget_of(&prepared.request, input)?,
+            None => self.check_budget(&prepared.request, prepared.text_bytes)?,
+        }
+        if prepared.start > 0 && report_trimming {
+            self.notify(&Notice::ContextTrimmed {
+                dropped_messages: prepared.start,
+                sent_messages: keep - prepared.start,
+                after_overflow: false,
+            });
+        }
+        Ok(prepared)
+    }
+
+    /// The request of [`prepare_from`](Self::prepare_from), before the budget is checked.
+    pub(super) fn assemble(
+        &self,
+        keep: usize,
+        turn: &[Message],
+        start: Option<usize>,
+        round: u32,
+        last_sent: Vec<Message>,
+    ) -> Result<Prepared> {
+        let kept = &self.history[..keep];
         let settings = &self.settings;
         let (start, counted_bytes) = match start {
             Some(start) => (start, None),
@@ -210,7 +282,7 @@ impl ChatSession {
         };
         let messages = message_list(last_sent, &kept[start..], turn);
         let tool_config = self.tools.config(round, &messages, self.loaded_tool_blocks);
-        let cache_points = if settings.prompt_caching {
+        let mut cache_points = if settings.prompt_caching {
             let tools_bytes = tool_config.as_ref().map_or(0, |config| {
                 config
                     .tools
@@ -228,13 +300,20 @@ impl ChatSession {
         } else {
             CachePoints::default()
         };
+        cache_points.ttl = settings.cache_ttl;
         let request = ChatRequest::for_model(Arc::clone(&self.model), messages)
             .with_system(settings.system_prompt.clone())
             .with_inference(settings.inference.clone())
             .with_tool_config(tool_config)
             .with_cache_points(cache_points)
             .with_guardrail(settings.guardrail.clone())
-            .with_thinking_budget(settings.thinking_budget);
+            .with_thinking_budget(settings.thinking_budget)
+            .with_service_tier(settings.service_tier)
+            .with_latency(settings.latency);
+        let request = match &self.structured {
+            Some(structured) => structured.apply(request),
+            None => request,
+        };
         // Each part was checked once, where it came in: the settings where they were set (the
         // builder, the setters, `restore`), the history as it entered the session, the user's
         // message where it was made (`user_message`), the tools when the session was built; and
@@ -247,14 +326,6 @@ impl ChatSession {
         debug_assert!(request.validate().is_ok(), "{:?}", request.validate());
         let text_bytes = counted_bytes.unwrap_or_else(|| request_text_bytes(&request));
         debug_assert_eq!(text_bytes, request_text_bytes(&request));
-        self.check_budget(&request, text_bytes)?;
-        if start > 0 && report_trimming {
-            self.notify(&Notice::ContextTrimmed {
-                dropped_messages: start,
-                sent_messages: keep - start,
-                after_overflow: false,
-            });
-        }
         Ok(Prepared {
             request,
             start,
@@ -291,13 +362,21 @@ impl ChatSession {
 
     /// Refuses, or warns about, a request that could take the session over its budget.
     fn check_budget(&self, request: &ChatRequest, text_bytes: usize) -> Result<()> {
+        if self.settings.budget.is_none() {
+            return Ok(());
+        }
+        let input = self.estimator.tokens(text_bytes, request.messages().len());
+        self.check_budget_of(request, input)
+    }
+
+    /// [`check_budget`](Self::check_budget) for a request of `input` tokens.
+    pub(super) fn check_budget_of(&self, request: &ChatRequest, input: u64) -> Result<()> {
         let Some(budget) = self.settings.budget else {
             return Ok(());
         };
         let Some(price) = self.price_of(request.model_id()) else {
             return Ok(());
         };
-        let input = self.estimator.tokens(text_bytes, request.messages().len());
         let output = u64::from(request.inference().max_tokens.unwrap_or(DEFAULT_MAX_TOKENS));
         let next_turn_usd = price.cost(&TokenUsage::new(input, output));
         // A loaded conversation brings what it had cost: the budget is the conversation's.

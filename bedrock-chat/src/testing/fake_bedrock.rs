@@ -21,6 +21,8 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use super::fake_catalog;
+use super::fake_knowledge::{self, FakePassage, fake_embedding};
 use super::script::{FakeError, FakeReply, Operation, RecordedRequest, ReplyKind, StreamFault};
 use super::wire::{self, WireUsage};
 
@@ -52,6 +54,14 @@ struct State {
     embeddings: usize,
     /// What the embeddings model answers instead of a vector, when set.
     embedding_error: Option<FakeError>,
+    /// `CountTokens` calls, counted apart from Converse.
+    token_counts: usize,
+    /// What `CountTokens` answers instead of a count, when set.
+    count_tokens_error: Option<FakeError>,
+    /// The knowledge bases `Retrieve` searches, by id.
+    knowledge_bases: std::collections::HashMap<String, Vec<FakePassage>>,
+    /// Every `Retrieve`: the knowledge base's id and the body.
+    retrievals: Vec<(String, Value)>,
 }
 
 /// A fake Bedrock runtime on 127.0.0.1, for tests that drive the real AWS SDK.
@@ -195,6 +205,31 @@ impl FakeBedrock {
         self
     }
 
+    /// Adds (or replaces) a knowledge base that `Retrieve` searches, under `id` (10 letters
+    /// and digits, as Bedrock's). An id the fake does not have is Bedrock's 404.
+    pub fn add_knowledge_base(&self, id: &str, passages: Vec<FakePassage>) -> &Self {
+        self.state()
+            .knowledge_bases
+            .insert(id.to_string(), passages);
+        self
+    }
+
+    /// Every `Retrieve` received: the knowledge base's id and the request's JSON body.
+    pub fn retrievals(&self) -> Vec<(String, Value)> {
+        self.state().retrievals.clone()
+    }
+
+    /// How many `CountTokens` calls were received.
+    pub fn token_count_requests(&self) -> usize {
+        self.state().token_counts
+    }
+
+    /// Makes `CountTokens` answer with `error` until called again with `None`.
+    pub fn set_count_tokens_error(&self, error: Option<FakeError>) -> &Self {
+        self.state().count_tokens_error = error;
+        self
+    }
+
     /// How many requests were received (since the last [`reset`](Self::reset)), recorded or
     /// not.
     pub fn request_count(&self) -> usize {
@@ -299,6 +334,19 @@ type Handled = Result<Response<Body>, std::io::Error>;
 
 async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled {
     let path = request.uri().path().to_string();
+    let query = request.uri().query().unwrap_or_default().to_string();
+    // The control plane's listings (`bedrock.{region}`), on the same port.
+    if request.method() == hyper::Method::GET {
+        return Ok(match path.as_str() {
+            "/foundation-models" => ok_json(&fake_catalog::foundation_models()),
+            "/inference-profiles" => ok_json(&fake_catalog::inference_profiles(&query)),
+            _ => plain(
+                StatusCode::NOT_FOUND,
+                "UnknownOperationException",
+                "no such route",
+            ),
+        });
+    }
     let access_key_id = request
         .headers()
         .get("authorization")
@@ -322,6 +370,15 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
     if path.starts_with("/model/") && path.ends_with("/invoke") {
         return Ok(embed(&state, &body));
     }
+    if path.starts_with("/model/") && path.ends_with("/count-tokens") {
+        return Ok(count_tokens(&state, &body));
+    }
+    if let Some(id) = path
+        .strip_prefix("/knowledgebases/")
+        .and_then(|rest| rest.strip_suffix("/retrieve"))
+    {
+        return Ok(retrieve(&state, &percent_decode(id), &body));
+    }
     let Some((model_id, operation)) = parse_path(&path) else {
         return Ok(plain(
             StatusCode::NOT_FOUND,
@@ -337,10 +394,14 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
         ));
     };
     let input_tokens = estimate_input_tokens(&body);
-    let broken_rule = check_thinking_rules(&body)
+    let broken_rule = check_model_id(&model_id, &body)
+        .or_else(|| check_thinking_rules(&body))
         .or_else(|| check_tool_rules(&body))
         .or_else(|| check_cache_points(&body))
         .or_else(|| check_attachments(&body));
+    // What the request itself asks the answer to be: JSON of a schema, a forced tool call, or
+    // sentences citing its sources.
+    let recorded_body = body.clone();
     let (reply, request_number) = {
         let mut state = lock(&state);
         let recorded = RecordedRequest {
@@ -365,6 +426,7 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
             .map(|message| FakeReply::error(FakeError::Validation(message)))
             .or(chosen)
             .or_else(|| state.script.pop_front())
+            .or_else(|| shaped_answer(&recorded_body))
             .or_else(|| state.fallback.clone())
             .unwrap_or_else(|| FakeReply::text("Hello from the fake Bedrock."));
         (reply, state.served)
@@ -373,7 +435,135 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
         tokio::time::sleep(reply.delay).await;
     }
     let request_id = format!("00000000-0000-4000-8000-{request_number:012x}");
-    respond(reply, operation, input_tokens, &request_id)
+    // Bedrock reports the tier and latency profile a request was served with.
+    let serving = serde_json::json!({
+        "serviceTier": recorded_body.get("serviceTier"),
+        "performanceConfig": recorded_body.get("performanceConfig"),
+    });
+    respond(reply, operation, (input_tokens, &serving), &request_id)
+}
+
+/// `CountTokens`: the count the fake's Converse would report as the input tokens of the same
+/// request (`{"input": {"converse": {...}}}`).
+fn count_tokens(state: &Arc<Mutex<State>>, body: &[u8]) -> Response<Body> {
+    let error = {
+        let mut state = lock(state);
+        state.token_counts += 1;
+        state.count_tokens_error.clone()
+    };
+    let request_id = "00000000-0000-4000-8000-counttokens0";
+    if let Some(error) = error {
+        return error_response(&error, request_id);
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "SerializationException",
+            "the body is not JSON",
+        );
+    };
+    let converse = &body["input"]["converse"];
+    if !converse["messages"].is_array() {
+        return error_response(
+            &FakeError::Validation("input.converse.messages is required".to_string()),
+            request_id,
+        );
+    }
+    ok_json(&serde_json::json!({"inputTokens": estimate_input_tokens(converse)}))
+}
+
+/// `Retrieve` on one of the fake's knowledge bases; an unknown id is Bedrock's 404.
+fn retrieve(state: &Arc<Mutex<State>>, id: &str, body: &[u8]) -> Response<Body> {
+    let request_id = "00000000-0000-4000-8000-retrieve0000";
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "SerializationException",
+            "the body is not JSON",
+        );
+    };
+    let passages = {
+        let mut state = lock(state);
+        state.retrievals.push((id.to_string(), body.clone()));
+        state.knowledge_bases.get(id).cloned()
+    };
+    let Some(passages) = passages else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            &format!("Knowledge base with id {id} does not exist"),
+        );
+    };
+    if body["retrievalQuery"]["text"].as_str().is_none() {
+        return error_response(
+            &FakeError::Validation("retrievalQuery.text is required".to_string()),
+            request_id,
+        );
+    }
+    ok_json(&fake_knowledge::retrieve(&passages, &body))
+}
+
+/// The reply a request's own shape asks for when nothing is scripted: JSON of its
+/// `outputConfig` schema, a call of the tool its `toolChoice` forces with input of that tool's
+/// schema, or sentences citing the search results and documents of its last message.
+fn shaped_answer(body: &Value) -> Option<FakeReply> {
+    let json_schema = &body["outputConfig"]["textFormat"]["structure"]["jsonSchema"]["schema"];
+    if let Some(schema) = json_schema
+        .as_str()
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+    {
+        let answer =
+            crate::structured::example_of(&schema, &crate::structured::definitions(&schema));
+        return Some(FakeReply::chunks(
+            thirds(&answer.to_string()).into_iter().map(str::to_string),
+        ));
+    }
+    if let Some(forced) = body["toolConfig"]["toolChoice"]["tool"]["name"].as_str() {
+        let schema = body["toolConfig"]["tools"]
+            .as_array()?
+            .iter()
+            .find(|t| t["toolSpec"]["name"] == forced)?["toolSpec"]["inputSchema"]["json"]
+            .clone();
+        let input =
+            crate::structured::example_of(&schema, &crate::structured::definitions(&schema));
+        return Some(FakeReply::tool_use(
+            "tooluse_fake_structured",
+            forced,
+            input,
+        ));
+    }
+    let (opening, cited) = fake_knowledge::cited_answer(body)?;
+    let mut reply = FakeReply::text(&opening);
+    for (text, citation) in cited {
+        reply = reply.cited(&text, citation);
+    }
+    Some(reply)
+}
+
+/// Bedrock's refusals by model: a model that runs only through an inference profile called by
+/// its bare id (with Bedrock's own message), and `outputConfig` for a model without structured
+/// output (Claude before 4.5).
+fn check_model_id(model_id: &str, body: &Value) -> Option<String> {
+    if fake_catalog::profile_only(model_id) {
+        return Some(format!(
+            "Invocation of model ID {model_id} with on-demand throughput isn't supported. Retry \
+             your request with the ID or ARN of an inference profile that contains this model."
+        ));
+    }
+    if body.get("outputConfig").is_some() && !crate::structured::supports_output_config(model_id) {
+        return Some(format!(
+            "The model {model_id} does not support structured output: remove outputConfig."
+        ));
+    }
+    None
+}
+
+fn ok_json(body: &Value) -> Response<Body> {
+    json_response(
+        StatusCode::OK,
+        Bytes::from(body.to_string()),
+        "00000000-0000-4000-8000-controlplane",
+    )
 }
 
 /// `InvokeModel` on an embeddings model, in Amazon Titan Text Embeddings V2's shape: a
@@ -419,47 +609,12 @@ fn embed(state: &Arc<Mutex<State>>, body: &[u8]) -> Response<Body> {
         .unwrap_or_else(|_| Response::new(full(Bytes::new())))
 }
 
-/// The fake's embedding of `text`, as its `InvokeModel` answers: the text's content words
-/// (lowercased, a plural `s` dropped, common words left out), each at dimensions of its own,
-/// normalized.
-pub fn fake_embedding(text: &str, dimensions: usize) -> Vec<f32> {
-    const COMMON: &[&str] = &[
-        "a", "an", "the", "is", "are", "do", "does", "what", "whats", "your", "you", "i", "me",
-        "my", "of", "to", "for", "please", "can", "how", "tell", "about", "and", "on", "in", "it",
-        "be", "there", "this",
-    ];
-    let dimensions = dimensions.max(8);
-    let mut vector = vec![0f32; dimensions];
-    for word in text
-        .split(|c: char| !c.is_alphanumeric())
-        .map(|w| w.to_lowercase())
-        .filter(|w| !w.is_empty())
-    {
-        let word = word
-            .strip_suffix('s')
-            .filter(|w| w.len() > 2)
-            .unwrap_or(&word);
-        if COMMON.contains(&word) {
-            continue;
-        }
-        // FNV-1a: a word's dimensions, the same in every run.
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in word.bytes() {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-        for k in 0..4u64 {
-            let index = (hash.rotate_left((k * 16) as u32) % dimensions as u64) as usize;
-            vector[index] += 1.0;
-        }
-    }
-    let norm = vector.iter().map(|v| v * v).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        vector.iter_mut().for_each(|v| *v /= norm);
-    }
-    vector
-}
-
-fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id: &str) -> Handled {
+fn respond(
+    reply: FakeReply,
+    operation: Operation,
+    (input_tokens, serving): (u64, &Value),
+    request_id: &str,
+) -> Handled {
     let chunk_delay = reply.chunk_delay;
     let pause = reply.pause;
     match reply.kind {
@@ -482,6 +637,7 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
             interleave,
             trace,
             thinking,
+            cited,
         } => {
             let calls: Vec<(&str, &str, &str)> = tool_calls
                 .iter()
@@ -501,10 +657,10 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
                     Some((_, StreamFault::DropConnection)) => Err(dropped()),
                     Some((_, StreamFault::CorruptFrame | StreamFault::Truncate)) => {
                         let body = wire::converse_body(
-                            (thinking.as_deref(), &chunks.concat()),
+                            (thinking.as_deref(), &chunks.concat(), &cited),
                             &calls,
                             &stop_reason,
-                            (usage, trace.as_ref()),
+                            (usage, trace.as_ref(), serving),
                             REPORTED_LATENCY_MS,
                         );
                         let cut = body.slice(..body.len() / 2);
@@ -512,20 +668,20 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
                     }
                     None => {
                         let body = wire::converse_body(
-                            (thinking.as_deref(), &chunks.concat()),
+                            (thinking.as_deref(), &chunks.concat(), &cited),
                             &calls,
                             &stop_reason,
-                            (usage, trace.as_ref()),
+                            (usage, trace.as_ref(), serving),
                             REPORTED_LATENCY_MS,
                         );
                         Ok(json_response(StatusCode::OK, body, request_id))
                     }
                 },
                 Operation::ConverseStream => Ok(stream_response(
-                    (thinking.as_deref(), chunks),
+                    (thinking.as_deref(), chunks, &cited),
                     (&calls, interleave),
                     &stop_reason,
-                    (usage, trace.as_ref()),
+                    (usage, trace.as_ref(), serving),
                     fault,
                     (chunk_delay, pause),
                     request_id,
@@ -536,10 +692,10 @@ fn respond(reply: FakeReply, operation: Operation, input_tokens: u64, request_id
 }
 
 fn stream_response(
-    (thinking, chunks): (Option<&str>, Vec<String>),
+    (thinking, chunks, cited): (Option<&str>, Vec<String>, &[(String, Value)]),
     (tool_calls, interleave): (&[(&str, &str, &str)], bool),
     stop_reason: &str,
-    (usage, trace): (WireUsage, Option<&Value>),
+    (usage, trace, serving): (WireUsage, Option<&Value>, &Value),
     fault: Option<(usize, StreamFault)>,
     (chunk_delay, pause): (Duration, Option<(usize, Duration)>),
     request_id: &str,
@@ -576,18 +732,29 @@ fn stream_response(
         Some((_, StreamFault::Truncate)) => {}
         None => {
             let has_text = chunks.iter().any(|c| !c.is_empty());
-            if has_text || tool_calls.is_empty() {
+            if has_text || (tool_calls.is_empty() && cited.is_empty()) {
                 frames.push(Ok(wire::content_block_stop(text_index)));
             }
+            // Cited blocks follow the text, each its words, its citation and its stop.
+            let mut next = text_index + usize::from(has_text);
+            for (words, citation) in cited {
+                frames.push(Ok(wire::text_delta_at(next, words, next)));
+                frames.push(Ok(wire::citation_delta(next, citation, next)));
+                frames.push(Ok(wire::content_block_stop(next)));
+                next += 1;
+            }
             // Tool blocks follow the reasoning and text blocks.
-            let first = text_index + usize::from(has_text);
+            let first = next;
             frames.extend(
                 tool_call_frames(tool_calls, first, interleave)
                     .into_iter()
                     .map(Ok),
             );
             frames.push(Ok(wire::message_stop(stop_reason)));
-            frames.push(Ok(wire::metadata(usage, trace, REPORTED_LATENCY_MS)));
+            frames.push(Ok(wire::metadata(
+                (usage, trace, serving),
+                REPORTED_LATENCY_MS,
+            )));
         }
     }
     // Frame 0 is `messageStart`, so a pause after `n` chunks comes before frame `n + 1`.

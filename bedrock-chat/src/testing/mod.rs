@@ -32,6 +32,8 @@
 //! the real wire format and not only against each other.
 
 mod fake_bedrock;
+mod fake_catalog;
+mod fake_knowledge;
 #[cfg(all(feature = "redis", unix))]
 #[cfg(feature = "mcp")]
 mod mcp_servers;
@@ -41,9 +43,9 @@ mod scripted;
 mod store_contract;
 mod wire;
 
-pub use fake_bedrock::{
-    FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, FakeBedrock, fake_embedding, isolated_aws_env,
-};
+pub use fake_bedrock::{FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, FakeBedrock, isolated_aws_env};
+pub use fake_catalog::FAKE_APPLICATION_PROFILE_ARN;
+pub use fake_knowledge::{FakePassage, fake_embedding};
 #[cfg(all(feature = "redis", unix))]
 #[cfg(feature = "mcp")]
 pub use mcp_servers::{HttpServer, McpTestServers};

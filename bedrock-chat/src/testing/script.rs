@@ -140,6 +140,8 @@ pub(super) struct FakeToolCall {
     pub(super) input: String,
 }
 
+// A handful of replies are made per test: their size does not matter, their plain fields do.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub(super) enum ReplyKind {
     Text {
@@ -155,6 +157,8 @@ pub(super) enum ReplyKind {
         trace: Option<Value>,
         /// Reasoning before the answer (extended thinking), sent first with a signature.
         thinking: Option<String>,
+        /// Cited text blocks after the text: each block's words and its citation's JSON.
+        cited: Vec<(String, Value)>,
     },
     Error(FakeError),
     DropConnection,
@@ -182,6 +186,7 @@ impl FakeReply {
                 interleave: false,
                 trace: None,
                 thinking: None,
+                cited: Vec::new(),
             },
             delay: Duration::ZERO,
             chunk_delay: Duration::ZERO,
@@ -281,6 +286,17 @@ impl FakeReply {
     pub fn thinking(mut self, reasoning: &str) -> Self {
         if let ReplyKind::Text { thinking, .. } = &mut self.kind {
             *thinking = Some(reasoning.to_string());
+        }
+        self
+    }
+
+    /// Adds a block of text that cites a source, after the reply's text: `citation` is the
+    /// citation's JSON as Bedrock writes it (`{"title", "source", "sourceContent": [{"text"}],
+    /// "location": {"searchResultLocation": {...}}}`). Whole, it is a `citationsContent` block;
+    /// streamed, the block's text delta then a `citation` delta and its stop.
+    pub fn cited(mut self, text: &str, citation: Value) -> Self {
+        if let ReplyKind::Text { cited, .. } = &mut self.kind {
+            cited.push((text.to_string(), citation));
         }
         self
     }

@@ -44,10 +44,10 @@ impl WireUsage {
 /// The body of a successful Converse response: the text (if any, or if there is nothing else)
 /// and the tool calls, as `(id, name, input JSON text)`.
 pub(crate) fn converse_body(
-    (thinking, text): (Option<&str>, &str),
+    (thinking, text, cited): (Option<&str>, &str, &[(String, Value)]),
     tool_calls: &[(&str, &str, &str)],
     stop_reason: &str,
-    (usage, trace): (WireUsage, Option<&Value>),
+    (usage, trace, serving): (WireUsage, Option<&Value>, &Value),
     latency_ms: u64,
 ) -> Bytes {
     let mut content = Vec::new();
@@ -56,8 +56,14 @@ pub(crate) fn converse_body(
             "text": thinking, "signature": SIGNATURE,
         }}}));
     }
-    if !text.is_empty() || tool_calls.is_empty() {
+    if !text.is_empty() || (tool_calls.is_empty() && cited.is_empty()) {
         content.push(json!({"text": text}));
+    }
+    for (words, citation) in cited {
+        content.push(json!({"citationsContent": {
+            "content": [{"text": words}],
+            "citations": [citation],
+        }}));
     }
     for (id, name, input) in tool_calls {
         let input: Value = if input.trim().is_empty() {
@@ -77,6 +83,7 @@ pub(crate) fn converse_body(
     if let Some(trace) = trace {
         body["trace"] = trace.clone();
     }
+    add_serving(&mut body, serving);
     Bytes::from(body.to_string())
 }
 
@@ -128,6 +135,15 @@ pub(crate) fn text_delta_at(index: usize, text: &str, seed: usize) -> Bytes {
     event(
         "contentBlockDelta",
         json!({"contentBlockIndex": index, "delta": {"text": text}}),
+        seed,
+    )
+}
+
+/// A citation of the text block at `index`, as a stream carries it.
+pub(crate) fn citation_delta(index: usize, citation: &Value, seed: usize) -> Bytes {
+    event(
+        "contentBlockDelta",
+        json!({"contentBlockIndex": index, "delta": {"citation": citation}}),
         seed,
     )
 }
@@ -192,12 +208,25 @@ pub(crate) fn message_stop(stop_reason: &str) -> Bytes {
     )
 }
 
-pub(crate) fn metadata(usage: WireUsage, trace: Option<&Value>, latency_ms: u64) -> Bytes {
+pub(crate) fn metadata(
+    (usage, trace, serving): (WireUsage, Option<&Value>, &Value),
+    latency_ms: u64,
+) -> Bytes {
     let mut payload = json!({"metrics": {"latencyMs": latency_ms}, "usage": usage.to_json()});
     if let Some(trace) = trace {
         payload["trace"] = trace.clone();
     }
+    add_serving(&mut payload, serving);
     event("metadata", payload, 5)
+}
+
+/// The `serviceTier` and `performanceConfig` a reply reports, those of `serving` that are set.
+fn add_serving(body: &mut Value, serving: &Value) {
+    for key in ["serviceTier", "performanceConfig"] {
+        if let Some(value) = serving.get(key).filter(|v| !v.is_null()) {
+            body[key] = value.clone();
+        }
+    }
 }
 
 /// An exception frame, as Bedrock sends when a stream fails after it started.
