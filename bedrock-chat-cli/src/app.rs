@@ -67,6 +67,13 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
         Ok(client) => client,
         Err(error) => return Ok(usage_error(&error)),
     };
+    if let Some(Subcommand::Models { json }) = &args.command {
+        return crate::models::run(&client, *json, &config.session.model_id).await;
+    }
+    let knowledge_base = match args.knowledge.knowledge_base(&client) {
+        Ok(kb) => kb,
+        Err(error) => return Ok(usage_error(&error)),
+    };
     if let Some(Subcommand::Serve(serve)) = &args.command {
         let tools = match &args.mcp_config {
             None => None,
@@ -83,7 +90,16 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
             },
         };
         let stop = tools.as_ref().map(|t| t.mcp.clone());
-        let code = crate::serve::run(client, config, serve, &args.cache, args.demo, tools).await;
+        let code = crate::serve::run(
+            client,
+            config,
+            serve,
+            &args.cache,
+            args.demo,
+            tools,
+            knowledge_base,
+        )
+        .await;
         if let Some(mcp) = stop {
             mcp.shutdown().await;
         }
@@ -114,10 +130,14 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
         }
         reply_cache.client(Arc::new(client.clone()), "you")
     });
-    let builder = match &cached {
+    let catalog = client.model_catalog().await;
+    let mut builder = match &cached {
         Some(cached) => config.session_builder(cached.clone()),
         None => config.session_builder(client),
     };
+    if let Some(kb) = knowledge_base {
+        builder = builder.retriever(kb);
+    }
     let session = match builder
         .on_retry(move |notice| {
             let _ = notices.send(notice.to_string());
@@ -152,6 +172,7 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut repl = Repl::new(session, options, io::stdout(), io::stderr(), notices_rx);
     repl.attach(attachments);
+    repl.model_catalog(catalog);
     if let Some(path) = &args.mcp_config {
         let config = match bedrock_chat::McpConfig::from_file(path) {
             Ok(config) => config,

@@ -97,6 +97,10 @@ pub struct Args {
     #[command(flatten)]
     pub cache: CacheArgs,
 
+    /// The knowledge base questions are grounded in.
+    #[command(flatten)]
+    pub knowledge: KnowledgeArgs,
+
     /// The chat settings given on the command line, as `(setting, value)`.
     #[arg(skip)]
     pub settings: Vec<(&'static Setting, String)>,
@@ -171,6 +175,59 @@ impl CacheArgs {
     }
 }
 
+/// The knowledge base's flags, for the REPL and `serve` alike.
+#[derive(Debug, clap::Args)]
+pub struct KnowledgeArgs {
+    /// Ground every question in an Amazon Bedrock knowledge base (its id, 10 letters and
+    /// digits): its passages go to the model with the question, and the reply cites them (the
+    /// REPL lists the sources under the reply, the page as footnotes). Needs bedrock:Retrieve
+    #[arg(long, env = "BEDROCK_KNOWLEDGE_BASE_ID", value_name = "ID", global = true, help_heading = KNOWLEDGE)]
+    pub knowledge_base: Option<String>,
+
+    /// How many passages each question gets
+    #[arg(long, env = "BEDROCK_KNOWLEDGE_BASE_RESULTS", value_name = "N", default_value_t = bedrock_chat::DEFAULT_KNOWLEDGE_BASE_RESULTS, value_parser = clap::value_parser!(u32).range(1..=100), global = true, help_heading = KNOWLEDGE)]
+    pub knowledge_base_results: u32,
+
+    /// Only passages whose metadata pass this filter, in the Retrieve API's JSON, such as
+    /// {"equals": {"key": "team", "value": "billing"}} [default: none]
+    #[arg(long, env = "BEDROCK_KNOWLEDGE_BASE_FILTER", value_name = "JSON", global = true, help_heading = KNOWLEDGE)]
+    pub knowledge_base_filter: Option<String>,
+}
+
+impl KnowledgeArgs {
+    /// The knowledge base these flags name, searched with `client`'s configuration; `None`
+    /// without `--knowledge-base`.
+    ///
+    /// # Errors
+    ///
+    /// A malformed id or filter, naming the flag.
+    pub fn knowledge_base(
+        &self,
+        client: &bedrock_chat::BedrockClient,
+    ) -> bedrock_chat::Result<Option<bedrock_chat::KnowledgeBase>> {
+        let Some(id) = self
+            .knowledge_base
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+        else {
+            return Ok(None);
+        };
+        let mut kb = bedrock_chat::KnowledgeBase::new(id)
+            .results(self.knowledge_base_results)
+            .with_client(client);
+        if let Some(filter) = &self.knowledge_base_filter {
+            let json: serde_json::Value =
+                serde_json::from_str(filter).map_err(|e| bedrock_chat::Error::InvalidInput {
+                    reason: format!("--knowledge-base-filter is not JSON: {e}"),
+                })?;
+            kb = kb.filter(bedrock_chat::RetrievalFilter::from_json(&json)?);
+        }
+        kb.validate()?;
+        Ok(Some(kb))
+    }
+}
+
 /// What to run instead of the REPL.
 // Parsed once per process: the size of `serve`'s flags costs nothing worth a box.
 #[allow(clippy::large_enum_variant)]
@@ -178,6 +235,14 @@ impl CacheArgs {
 pub enum Subcommand {
     /// Serve the browser chat (and its API) over HTTP, with the same chat settings as the REPL.
     Serve(ServeArgs),
+    /// List the models and inference profiles the region offers for chat, marking those that
+    /// run only through a profile (needs bedrock:ListInferenceProfiles and
+    /// bedrock:ListFoundationModels)
+    Models {
+        /// Print the listing as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Ask a running server's health check once: exit 0 when it answers 2xx within 5 s, else 1
     /// (for a container's HEALTHCHECK, with no shell tools in the image)
     Healthcheck {
@@ -272,11 +337,13 @@ pub struct ServeArgs {
     )]
     pub cloudwatch_service: String,
 
-    /// Models (or inference profiles) the OpenAI-compatible API may call besides the server's
-    /// own, comma-separated [default: only the server's model]
+    /// Models (or inference profiles) visitors may pick in the page, and the OpenAI-compatible
+    /// API may call, besides the server's own, comma-separated; each turn is charged at its
+    /// model's price (`bedrock-chat models` lists the ids) [default: only the server's model]
     #[arg(
-        long,
-        env = "BEDROCK_CHAT_ALLOWED_MODELS",
+        long = "models",
+        alias = "allowed-models",
+        env = "BEDROCK_CHAT_MODELS",
         value_delimiter = ',',
         value_name = "IDS",
         help_heading = LISTEN
@@ -440,6 +507,7 @@ const LISTEN: &str = "Listening and security";
 const LIMITS: &str = "Limits";
 const STORE: &str = "Conversation store";
 const CACHE: &str = "Reply cache";
+const KNOWLEDGE: &str = "Knowledge base";
 
 /// Whether the server answers frequently asked questions from its cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -40,6 +40,10 @@ pub enum Command {
     Detach,
     /// `/tools`: the MCP servers and their tools.
     Tools,
+    /// `/models`: the models and inference profiles of the region.
+    Models,
+    /// `/tokens`: what the next turn would send.
+    Tokens,
     /// A command that needs an argument it did not get, or one that does not exist.
     Invalid(String),
 }
@@ -101,6 +105,14 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "/tools",
         "the MCP servers (connected or not, and why) and their tools, with what each may do",
+    ),
+    (
+        "/models",
+        "the models and inference profiles this region offers for chat (switch with /model ID)",
+    ),
+    (
+        "/tokens",
+        "the input tokens the next turn would send: the estimate and Bedrock's exact count",
     ),
 ];
 
@@ -192,6 +204,8 @@ pub fn parse(line: &str) -> Command {
         "attach" => Command::Attach(arg.map(expand_home)),
         "detach" => Command::Detach,
         "tools" => Command::Tools,
+        "models" => Command::Models,
+        "tokens" => Command::Tokens,
         other => Command::Invalid(format!(
             "unknown command /{other}; type /help for the list (start with // to send text beginning with /)"
         )),

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use bedrock_chat::testing::{FakeBedrock, FakeReply, RecordedRequest};
+use bedrock_chat::testing::{FakeBedrock, FakePassage, FakeReply, RecordedRequest};
 
 /// What the banner, the REPL's first line and the page say in a demo.
 pub const DEMO_NOTICE: &str = "Demo: replies are canned text from a fake Bedrock inside \
@@ -22,11 +22,50 @@ pub async fn start() -> std::io::Result<FakeBedrock> {
     let fake = FakeBedrock::start().await?;
     // Nothing is looked at afterwards: keep no record of what visitors send.
     fake.set_recording(false);
-    fake.respond_with(|request| Some(reply_to(request)));
+    fake.respond_with(reply_to);
+    fake.add_knowledge_base(DEMO_KNOWLEDGE_BASE, demo_passages());
     Ok(fake)
 }
 
-fn reply_to(request: &RecordedRequest) -> FakeReply {
+/// The demo's knowledge base (`--knowledge-base KBDEMO0001`): a few passages about this
+/// program, which the fake cites.
+pub const DEMO_KNOWLEDGE_BASE: &str = "KBDEMO0001";
+
+fn demo_passages() -> Vec<FakePassage> {
+    vec![
+        FakePassage::new(
+            "s3://bedrock-chat-demo/docs/retries.md",
+            "Throttled requests are retried after 2, 4, 8, 16 and 32 seconds. The retry policy \
+             is configurable with --max-retries and --initial-retry-delay.",
+        ),
+        FakePassage::new(
+            "https://github.com/bedrock-chat/bedrock-chat#knowledge-bases",
+            "A knowledge base grounds every question: its passages go to the model as search \
+             results, and the reply cites them by number.",
+        ),
+        FakePassage::new(
+            "s3://bedrock-chat-demo/docs/costs.md",
+            "Costs are shown per turn and per conversation at Bedrock's published prices. A \
+             daily budget caps what the server may spend.",
+        ),
+    ]
+}
+
+/// The canned reply; `None` for a request whose own shape the fake answers (passages to cite,
+/// a JSON schema), so those show as they would with a model.
+fn reply_to(request: &RecordedRequest) -> Option<FakeReply> {
+    let shaped = request.body.get("outputConfig").is_some()
+        || request.body["toolConfig"]["toolChoice"]
+            .get("tool")
+            .is_some()
+        || request.body["messages"]
+            .as_array()
+            .and_then(|m| m.last())
+            .and_then(|m| m["content"].as_array())
+            .is_some_and(|blocks| blocks.iter().any(|b| b.get("searchResult").is_some()));
+    if shaped {
+        return None;
+    }
     let question = request
         .messages()
         .last()
@@ -56,7 +95,7 @@ fn reply_to(request: &RecordedRequest) -> FakeReply {
          | this REPL and `serve` | `bedrock-chat-cli` |\n\n\
          ```rust\nlet reply = session.send(\"Hello\").await?;\nprintln!(\"{{}}\", reply.text());\n```\n"
     );
-    FakeReply::text(&text).chunk_delay(WORD_PACE)
+    Some(FakeReply::text(&text).chunk_delay(WORD_PACE))
 }
 
 #[cfg(test)]

@@ -49,6 +49,8 @@ pub struct Repl<O, E> {
     cache_misses: usize,
     /// The MCP servers whose tools the session offers, and who allows the tools to run.
     mcp: Option<(bedrock_chat::McpTools, crate::mcp::Approval)>,
+    /// Where `/models` lists the region's models from.
+    catalog: Option<bedrock_chat::ModelCatalog>,
 }
 
 impl<O: Write + Send, E: Write + Send> Repl<O, E> {
@@ -74,7 +76,13 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
             cache_hits: Vec::new(),
             cache_misses: 0,
             mcp: None,
+            catalog: None,
         }
+    }
+
+    /// Lists the region's models from `catalog` for `/models`.
+    pub fn model_catalog(&mut self, catalog: bedrock_chat::ModelCatalog) {
+        self.catalog = Some(catalog);
     }
 
     /// Offers the model the tools of `mcp`'s servers, run as `approval` allows (`--mcp-config`).
@@ -284,6 +292,27 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
             }
             Command::Usage => {
                 let text = self.usage_text();
+                self.info(&text)?;
+            }
+            Command::Models => {
+                let text = match &self.catalog {
+                    None => "the model listing is not available here".to_string(),
+                    Some(catalog) => match catalog.list().await {
+                        Ok(listing) => {
+                            crate::models::table(&listing, Some(self.session.model_id()))
+                                .trim_end()
+                                .to_string()
+                        }
+                        Err(error) => format!("error: {error}"),
+                    },
+                };
+                self.info(&text)?;
+            }
+            Command::Tokens => {
+                let text = match self.session.count_next_turn("").await {
+                    Ok(count) => tokens_text(&count),
+                    Err(error) => format!("error: {error}"),
+                };
                 self.info(&text)?;
             }
             Command::Save { path, force } => return self.save(&path, force, input),
@@ -657,4 +686,20 @@ fn describe_usage(usage: &bedrock_chat::TokenUsage) -> String {
         ));
     }
     text
+}
+
+/// What `/tokens` says about the next turn.
+fn tokens_text(count: &bedrock_chat::TokenCount) -> String {
+    let exact = match count.exact {
+        Some(exact) => format!("{exact} input tokens by Bedrock's count (CountTokens)"),
+        None => "Bedrock's exact count is not available for this model".to_string(),
+    };
+    let dropped = match count.dropped {
+        0 => "the whole conversation".to_string(),
+        n => format!("{n} earlier messages left out by the context policy"),
+    };
+    format!(
+        "next turn: {exact}; about {} estimated; {} messages with a short new one ({dropped})",
+        count.estimated, count.messages
+    )
 }

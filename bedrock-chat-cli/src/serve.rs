@@ -26,6 +26,7 @@ pub async fn run(
     cache: &CacheArgs,
     demo: bool,
     tools: Option<bedrock_chat_server::ServerTools>,
+    knowledge_base: Option<bedrock_chat::KnowledgeBase>,
 ) -> anyhow::Result<ExitCode> {
     // The library's one check of a dollar limit.
     for (name, value) in [
@@ -166,6 +167,12 @@ pub async fn run(
     server.reply_cache = cache.config(&client, bedrock_chat::DEFAULT_MIN_ASKERS);
     server.notice = demo.then(|| crate::demo::DEMO_NOTICE.to_string());
     server.tools = tools;
+    server.knowledge_base = knowledge_base.map(|kb| bedrock_chat_server::ServerKnowledgeBase {
+        // Bedrock's default chunks are 300 tokens (about 1.2 KB); 4 KB each leaves room for
+        // larger ones.
+        reserve_bytes: kb.result_count() as usize * 4096,
+        retriever: Arc::new(kb),
+    });
     if public && server.auth_token.is_none() {
         // Said on stderr, where an operator's terminal or log collector shows it.
         eprintln!(

@@ -6,11 +6,12 @@ use std::future::Future;
 use std::io::{self, Write};
 use std::pin::Pin;
 
-use bedrock_chat::{Attachment, ChatSession, Error, StreamEvent};
+use bedrock_chat::{Attachment, ChatSession, Error, Sources, StreamEvent};
 use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::interrupts::Interrupts;
+use crate::sources::{markers, with_markers, write_sources};
 use crate::terminal::visible;
 
 /// How the REPL talks to the user.
@@ -112,8 +113,10 @@ impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
         };
         match reply {
             Ok(reply) => {
-                self.write_reply(&reply.text())?;
+                let mut sources = Sources::default();
+                self.write_reply(&with_markers(reply.message(), &mut sources))?;
                 writeln!(self.out)?;
+                write_sources(self.out, &sources, self.options.stdout_is_terminal)?;
                 self.out.flush()?;
                 Ok(TurnEnd::Replied)
             }
@@ -147,6 +150,13 @@ impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
         let show_reasoning = live && self.options.show_reasoning;
         let mut wrote_text = false;
         let mut in_reasoning = false;
+        // The sources cited so far, and the numbers of the open block's citations, written
+        // after its text when it ends.
+        let mut sources = Sources::default();
+        let mut cited: Vec<usize> = Vec::new();
+        // The space that ended the text so far, held back so a citation's number can follow
+        // the words it cites.
+        let mut held_space = String::new();
         loop {
             let next = tokio::select! {
                 next = stream.next() => next,
@@ -173,10 +183,25 @@ impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
                         in_reasoning = false;
                     }
                     if live {
-                        self.write_reply(&text)?;
+                        let trimmed = text.trim_end();
+                        if !trimmed.is_empty() {
+                            self.write_reply(&std::mem::take(&mut held_space))?;
+                        }
+                        self.write_reply(trimmed)?;
+                        held_space.push_str(&text[trimmed.len()..]);
                         self.out.flush()?;
                         wrote_text = true;
                     }
+                }
+                Some(Ok(StreamEvent::Citation { citation, .. })) => {
+                    cited.push(sources.number(&citation));
+                }
+                Some(Ok(StreamEvent::ContentBlockStop { .. })) if !cited.is_empty() => {
+                    if live {
+                        write!(self.out, "{}", markers(cited.drain(..)))?;
+                        self.out.flush()?;
+                    }
+                    cited.clear();
                 }
                 Some(Ok(StreamEvent::ToolCall(call))) => {
                     if wrote_text && live {
@@ -221,9 +246,15 @@ impl<O: Write + Send, E: Write + Send> Ui<'_, O, E> {
             writeln!(self.out)?;
         } else {
             // Only a complete reply reaches a pipe.
-            self.write_reply(stream.text())?;
+            sources = Sources::default();
+            let text = match stream.response() {
+                Some(response) => with_markers(response.message(), &mut sources),
+                None => stream.text().to_string(),
+            };
+            self.write_reply(&text)?;
             writeln!(self.out)?;
         }
+        write_sources(self.out, &sources, live)?;
         self.out.flush()?;
         Ok(TurnEnd::Replied)
     }

@@ -14,11 +14,12 @@ use utoipa::openapi::{ContentBuilder, HeaderBuilder, OpenApi as Document, RefOr}
 use utoipa::{Modify, OpenApi};
 
 use crate::conversations::{
-    AttachmentView, ConversationList, ConversationView, Created, RenameBody, ToolCallView,
-    UsageSchema,
+    AttachmentView, ConversationList, ConversationView, Created, RenameBody, SourceView,
+    ToolCallView, UsageSchema,
 };
 use crate::error::{ErrorBody, ErrorDetail, ErrorKind};
 use crate::export::ExportFormat;
+use crate::models::{ModelView, ModelsView};
 use crate::openai::OpenAiErrorBody;
 use crate::turns::{EditBody, SendBody, ToolCallData, ToolResultData, TurnDone, WholeTurn};
 use crate::uploads::{Upload, UploadLimits};
@@ -40,6 +41,7 @@ use crate::uploads::{Upload, UploadLimits};
         crate::export::export,
         crate::uploads::attachment,
         crate::uploads::limits,
+        crate::models::list,
         crate::turns::send,
         crate::turns::edit,
         crate::turns::retry,
@@ -51,6 +53,7 @@ use crate::uploads::{Upload, UploadLimits};
         ErrorBody, ErrorDetail, Created, ConversationList, ConversationView, UsageSchema,
         SendBody, EditBody, RenameBody, Upload, UploadLimits, AttachmentView, TurnDone,
         WholeTurn, ExportFormat, ToolCallData, ToolResultData, ToolCallView, OpenAiErrorBody,
+        SourceView, ModelsView, ModelView,
     )),
     modifiers(&Refusals)
 )]

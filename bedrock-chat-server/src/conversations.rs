@@ -29,6 +29,41 @@ pub(crate) struct MessageView {
     /// The operator's tools the model called in this message, with what they answered.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tool_calls: Vec<ToolCallView>,
+    /// The sources the reply cites, numbered.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sources: Vec<SourceView>,
+}
+
+/// A source a reply cites, as the page shows it under the reply.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub(crate) struct SourceView {
+    /// Its number, from 1, in order of first citation.
+    number: usize,
+    /// Its title (a document's name).
+    title: Option<String>,
+    /// Where it lives, as text: an `s3://` URI, a web address, a page.
+    location: Option<String>,
+    /// `location` again when it may be a link: only an `https:` address is.
+    link: Option<String>,
+    /// The words the reply relies on, each once (at most three, 300 characters each).
+    quotes: Vec<String>,
+}
+
+impl From<&bedrock_chat::Source> for SourceView {
+    fn from(source: &bedrock_chat::Source) -> Self {
+        SourceView {
+            number: source.number,
+            title: source.title.clone(),
+            location: source.location.clone(),
+            link: source.link().map(str::to_string),
+            quotes: source
+                .quotes
+                .iter()
+                .take(3)
+                .map(|q| q.chars().take(300).collect())
+                .collect(),
+        }
+    }
 }
 
 /// A tool call as the page shows it.
@@ -158,6 +193,11 @@ pub(crate) fn view(state: &AppState, stored: &StoredConversation) -> Conversatio
                             result: result.map(|r| r.text().chars().take(2_000).collect()),
                         }
                     })
+                    .collect(),
+                sources: bedrock_chat::Sources::of(m.citations())
+                    .list()
+                    .iter()
+                    .map(SourceView::from)
                     .collect(),
                 role: match m.role() {
                     Role::User => "user",

@@ -58,6 +58,7 @@ mod hosts;
 mod identity;
 mod limits;
 mod listener;
+mod models;
 mod openai;
 mod page;
 mod search;
@@ -90,7 +91,7 @@ pub use hosts::AllowedHosts;
 pub use identity::{COOKIE, ClientId};
 pub use limits::{Limits, PUBLIC_SERVER_DAILY_USD};
 pub use listener::bind;
-pub use state::{AppState, ReplyCacheConfig, ServerConfig, ServerTools};
+pub use state::{AppState, ReplyCacheConfig, ServerConfig, ServerKnowledgeBase, ServerTools};
 pub use telemetry::{TurnMeter, flush_cloudwatch, init_with_cloudwatch};
 
 /// The server's routes: the page, its assets and `/api`.
@@ -125,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .route("/conversations/{id}/retry", post(turns::retry))
         .route("/conversations/{id}/undo", post(turns::undo))
         .route("/limits", get(uploads::limits))
+        .route("/models", get(models::list))
         .fallback(|| async { ApiError::new(ErrorKind::NoRoute, "no such API route") })
         .layer(middleware::from_fn_with_state(
             state.clone(),

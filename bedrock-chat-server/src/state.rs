@@ -29,7 +29,8 @@ pub struct ServerConfig {
     /// Serve the OpenAI-compatible endpoint (`/v1/chat/completions`, `/v1/models`). Default is
     /// off.
     pub openai_api: bool,
-    /// Models besides the server's own that the OpenAI endpoint may call. Default is none.
+    /// Models besides the server's own that a visitor may pick in the page and the OpenAI
+    /// endpoint may call. Default is none.
     pub allowed_models: Vec<String>,
     /// How long a running turn's lease on its conversation lasts without renewal (it is renewed
     /// every third of this while the turn runs): an instance that dies mid-turn blocks the
@@ -55,6 +56,27 @@ pub struct ServerConfig {
     /// Tools from MCP servers the operator configured, offered to the model in the browser
     /// chat (never on `/v1`, whose callers run their own tools). Default is none.
     pub tools: Option<ServerTools>,
+    /// A knowledge base every browser question is grounded in, its sources shown under the
+    /// reply (never on `/v1`, whose callers send their own context). Default is none.
+    pub knowledge_base: Option<ServerKnowledgeBase>,
+}
+
+/// The operator's knowledge base: where passages come from, and what they may add to a turn.
+#[derive(Clone)]
+pub struct ServerKnowledgeBase {
+    /// Finds the passages (a [`bedrock_chat::KnowledgeBase`], or a search of the operator's).
+    pub retriever: Arc<dyn bedrock_chat::Retriever>,
+    /// The most bytes of passages a turn may get, reserved from the visitor's budget before
+    /// the turn as its input: the search's result count times the largest passage.
+    pub reserve_bytes: usize,
+}
+
+impl std::fmt::Debug for ServerKnowledgeBase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerKnowledgeBase")
+            .field("reserve_bytes", &self.reserve_bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The operator's MCP tools: which run, and nothing a visitor can choose.
@@ -143,6 +165,7 @@ impl Default for ServerConfig {
             reply_cache: None,
             notice: None,
             tools: None,
+            knowledge_base: None,
         }
     }
 }
@@ -222,6 +245,18 @@ impl AppState {
     /// The model client every session shares.
     pub fn client(&self) -> Arc<dyn ModelClient> {
         self.inner.client.clone()
+    }
+
+    /// The models a visitor or API caller may name: the server's own first, then the others
+    /// the operator offers.
+    pub fn offered_models(&self) -> Vec<String> {
+        let mut ids = vec![self.inner.settings.model_id.clone()];
+        for model in &self.inner.config.allowed_models {
+            if !ids.contains(model) {
+                ids.push(model.clone());
+            }
+        }
+        ids
     }
 
     /// The server's session settings.

@@ -26,7 +26,7 @@ use utoipa::ToSchema;
 
 use crate::admission::{Permit, Visitor, admit_attachments, admit_cost, admit_rate};
 use crate::client_addr::ClientIp;
-use crate::conversations::{ConversationId, ConversationView, UsageSchema, cost_of};
+use crate::conversations::{ConversationId, ConversationView, SourceView, UsageSchema, cost_of};
 use crate::error::{ApiError, ErrorBody, ErrorKind};
 use crate::identity::ClientId;
 use crate::state::AppState;
@@ -38,6 +38,7 @@ use crate::uploads::Upload;
 enum TurnEvent {
     Notice(String),
     Delta(String),
+    Citation(SourceView),
     ToolCall(ToolCallData),
     ToolResult(ToolResultData),
     Done(Box<TurnDone>),
@@ -58,6 +59,12 @@ pub(crate) struct TurnDone {
     conversation_cost_usd: Option<f64>,
     /// Answered from the reply cache: nothing reached the model and it cost nothing.
     cached: bool,
+    /// The sources the reply cites (from the knowledge base, or documents with citations on),
+    /// numbered as its `citation` events were.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sources: Vec<SourceView>,
+    /// The model that answered.
+    model: String,
 }
 
 /// A whole (not streamed) turn's answer: the `done` event with the reply's text and notices.
@@ -117,6 +124,7 @@ impl TurnEvent {
                 ("notice", serde_json::to_string(&NoticeData { message }))
             }
             TurnEvent::Delta(text) => ("delta", serde_json::to_string(&DeltaData { text })),
+            TurnEvent::Citation(source) => ("citation", serde_json::to_string(source)),
             TurnEvent::ToolCall(call) => ("tool_call", serde_json::to_string(call)),
             TurnEvent::ToolResult(result) => ("tool_result", serde_json::to_string(result)),
             TurnEvent::Done(done) => ("done", serde_json::to_string(done)),
@@ -133,6 +141,8 @@ enum Action {
     Say {
         text: String,
         attachments: Vec<bedrock_chat::Attachment>,
+        /// The model the visitor picked for the conversation, if any.
+        model: Option<String>,
     },
     Retry,
     Edit(String),
@@ -142,7 +152,9 @@ impl Action {
     /// The bytes of text the new message counts as in the estimate of what the turn may cost.
     fn message_bytes(&self, session: &ChatSession) -> usize {
         match self {
-            Action::Say { text, attachments } => {
+            Action::Say {
+                text, attachments, ..
+            } => {
                 text.len()
                     + attachments
                         .iter()
@@ -170,7 +182,9 @@ impl Action {
     /// The bytes the conversation grows by when kept (attachments as base64), at most.
     fn stored_bytes(&self) -> usize {
         match self {
-            Action::Say { text, attachments } => {
+            Action::Say {
+                text, attachments, ..
+            } => {
                 text.len()
                     + attachments
                         .iter()
@@ -194,6 +208,10 @@ pub struct SendBody {
     /// 3.75 MB, 5 documents of at most 4.5 MB, and a document needs text with it).
     #[serde(default)]
     attachments: Vec<Upload>,
+    /// The model to answer with from now on in this conversation, one of `GET /api/models`
+    /// [default: the conversation's]
+    #[serde(default)]
+    model: Option<String>,
 }
 
 /// `{"text": …}`: the new text of the last message.
@@ -207,9 +225,9 @@ pub struct EditBody {
 /// events `notice` and `delta` as they come, then `done` (a [`TurnDone`]) or `error` (an
 /// [`ErrorDetail`](crate::error::ErrorDetail)).
 const TURN_ANSWERS: &str = "The reply: JSON once complete, or with `Accept: text/event-stream` \
-    server-sent events `notice` {message}, `delta` {text}, `tool_call` (ToolCallData) and \
-    `tool_result` (ToolResultData) as the operator's tools run, then `done` (TurnDone) or \
-    `error` (ErrorDetail)";
+    server-sent events `notice` {message}, `delta` {text}, `citation` (SourceView) when the reply \
+    cites a source, `tool_call` (ToolCallData) and `tool_result` (ToolResultData) as the \
+    operator's tools run, then `done` (TurnDone) or `error` (ErrorDetail)";
 
 /// Reads a JSON body, answering a malformed one with the API's own error shape.
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
@@ -255,12 +273,17 @@ pub async fn send(
     body: Result<Json<SendBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let body = json_body(body)?;
+    let model = body
+        .model
+        .map(|m| crate::models::offered(&state, &m))
+        .transpose()?;
     let attachments = crate::uploads::decode(body.attachments)?;
     ChatSession::check_message_with(&body.text, &attachments)?;
     let stream = wants_stream(&headers);
     let action = Action::Say {
         text: body.text,
         attachments,
+        model,
     };
     run(state, client, address, id, action, stream).await
 }
@@ -403,6 +426,14 @@ async fn run(
         }
     };
     let mut session = session;
+    if let Action::Say {
+        model: Some(model), ..
+    } = &action
+        && let Err(error) = session.set_model_id(model.clone())
+    {
+        let _ = state.store().release(&lease).await;
+        return Err(error.into());
+    }
     if let Some(tools) = &state.config().tools {
         // A server may have changed its tools, or come back, since the last turn.
         tools.mcp.refresh().await;
@@ -413,8 +444,14 @@ async fn run(
     // A message that would make the conversation too large to keep is refused before it is
     // paid for: the save after the reply would fail, and the visitor lose the answer.
     let limit = state.config().limits.conversation_bytes;
+    // Passages the knowledge base will add are kept with the message.
+    let passages = match (&action, &state.config().knowledge_base) {
+        (Action::Say { .. } | Action::Edit(_), Some(kb)) => kb.reserve_bytes,
+        _ => 0,
+    };
     let grown = serde_json::to_vec(&stored.conversation).map_or(0, |json| json.len())
-        + action.stored_bytes();
+        + action.stored_bytes()
+        + passages;
     if grown > limit {
         let _ = state.store().release(&lease).await;
         return Err(ApiError::new(
@@ -424,10 +461,11 @@ async fn run(
             ),
         ));
     }
+    // The passages are input too: reserved at their most.
     let most = cost_of(
         &state,
         session.model_id(),
-        &session.most_turn_usage(action.message_bytes(&session)),
+        &session.most_turn_usage(action.message_bytes(&session) + passages),
     );
     let permit = match admit_cost(&state, &visitor, most.unwrap_or(0.0)).await {
         Ok(permit) => permit,
@@ -479,6 +517,8 @@ async fn run(
         match event {
             TurnEvent::Notice(notice) => notices.push(notice),
             TurnEvent::Delta(delta) => text.push_str(&delta),
+            // The `done` data lists the sources.
+            TurnEvent::Citation(_) => {}
             TurnEvent::ToolCall(call) => tool_calls.push(call),
             TurnEvent::ToolResult(result) => tool_results.push(result),
             TurnEvent::Error(error) => return Err(error),
@@ -514,8 +554,11 @@ fn restore(
         Some(cached) => Arc::new(cached.clone()),
         None => state.client(),
     };
-    let mut session = ChatSession::builder(client)
-        .settings(state.settings().clone())
+    let mut builder = ChatSession::builder(client).settings(state.settings().clone());
+    if let Some(kb) = &state.config().knowledge_base {
+        builder = builder.retriever(kb.retriever.clone());
+    }
+    let mut session = builder
         .on_retry(move |notice| {
             crate::telemetry::retry(
                 ApiError::from(notice.error).kind.as_str(),
@@ -528,6 +571,14 @@ fn restore(
         })
         .build()?;
     session.restore(stored.conversation.clone())?;
+    // A conversation held with a model the operator no longer offers goes on with the default.
+    if !state
+        .offered_models()
+        .iter()
+        .any(|m| m == session.model_id())
+    {
+        session.set_model_id(state.settings().model_id.clone())?;
+    }
     Ok(session)
 }
 
@@ -623,15 +674,24 @@ async fn reply(
     meter: &mut TurnMeter,
 ) -> Result<TurnDone, ApiError> {
     let mut stream = match action {
-        Action::Say { text, attachments } => session.send_streaming_with(text, attachments).await?,
+        Action::Say {
+            text, attachments, ..
+        } => session.send_streaming_with(text, attachments).await?,
         Action::Retry => session.retry_streaming().await?,
         Action::Edit(text) => session.edit_streaming(text).await?,
     };
+    let mut sources = bedrock_chat::Sources::default();
     while let Some(event) = stream.next().await {
         match event? {
             StreamEvent::TextDelta(text) => {
                 meter.first_token();
                 let _ = events.send(TurnEvent::Delta(text));
+            }
+            StreamEvent::Citation { citation, .. } => {
+                let number = sources.number(&citation);
+                if let Some(source) = sources.list().get(number - 1) {
+                    let _ = events.send(TurnEvent::Citation(SourceView::from(source)));
+                }
             }
             StreamEvent::ToolCall(call) => {
                 let _ = events.send(TurnEvent::ToolCall(ToolCallData {
@@ -671,5 +731,12 @@ async fn reply(
         conversation_usage: total,
         conversation_cost_usd: cost_of(state, &model, &total),
         cached: false,
+        sources: response
+            .sources()
+            .list()
+            .iter()
+            .map(SourceView::from)
+            .collect(),
+        model,
     })
 }

@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::pricing::PriceTable;
 use crate::session::{ChatSession, ChatSessionBuilder};
 use crate::settings::{ConnectionSettings, SessionSettings, parse_duration};
+use crate::tier::{Latency, ServiceTier};
 
 /// Where a chat gets its settings: explicit values (the setters, or a frontend's flags), then
 /// environment variables, then a `.env` file, then defaults. It produces the two builders:
@@ -421,6 +422,58 @@ pub const SETTINGS: &[Setting] = &[
         default: || on_off(session_default().prompt_caching).to_string(),
         apply: |c, v| {
             c.session.prompt_caching = parse_on_off("prompt caching", v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        flag: "prompt-cache-ttl",
+        short: None,
+        env: "BEDROCK_PROMPT_CACHE_TTL",
+        also: &[],
+        value_name: "5m|1h",
+        about: "How long prompt-cache entries live with --prompt-caching on: 1h suits conversations with long pauses (a write then costs 2x an input token instead of 1.25x)",
+        default: || session_default().cache_ttl.to_string(),
+        apply: |c, v| {
+            c.session.cache_ttl = v.parse()?;
+            Ok(())
+        },
+    },
+    Setting {
+        flag: "service-tier",
+        short: None,
+        env: "BEDROCK_SERVICE_TIER",
+        also: &[],
+        value_name: "TIER",
+        about: "Bedrock's service tier: flex (half price, served when there is room), priority (served first, 75% more), default or reserved",
+        default: || "default".to_string(),
+        apply: |c, v| {
+            c.session.service_tier = Some(v.parse()?).filter(|t| *t != ServiceTier::Default);
+            Ok(())
+        },
+    },
+    Setting {
+        flag: "latency",
+        short: None,
+        env: "BEDROCK_LATENCY",
+        also: &[],
+        value_name: "standard|optimized",
+        about: "Latency-optimised inference on the models and regions that offer it (priced a quarter higher)",
+        default: || "standard".to_string(),
+        apply: |c, v| {
+            c.session.latency = Some(v.parse()?).filter(|l| *l != Latency::Standard);
+            Ok(())
+        },
+    },
+    Setting {
+        flag: "exact-token-counts",
+        short: None,
+        env: "BEDROCK_EXACT_TOKEN_COUNTS",
+        also: &[],
+        value_name: "on|off",
+        about: "Ask Bedrock to count each request's input tokens (CountTokens, free) for the context window and the budget, instead of estimating",
+        default: || on_off(session_default().exact_token_counts).to_string(),
+        apply: |c, v| {
+            c.session.exact_token_counts = parse_on_off("exact token counts", v)?;
             Ok(())
         },
     },

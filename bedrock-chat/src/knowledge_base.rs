@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::retrieval::Retriever;
 
 /// How many passages a search returns unless told otherwise.
-pub const DEFAULT_RESULTS: u32 = 5;
+pub const DEFAULT_KNOWLEDGE_BASE_RESULTS: u32 = 5;
 
 /// The most passages one `Retrieve` returns.
 const MAX_RESULTS: u32 = 100;
@@ -77,7 +77,7 @@ impl KnowledgeBase {
     pub fn new(id: impl Into<String>) -> Self {
         KnowledgeBase {
             id: Arc::from(id.into()),
-            results: DEFAULT_RESULTS,
+            results: DEFAULT_KNOWLEDGE_BASE_RESULTS,
             filter: None,
             search_type: None,
             client: Arc::new(OnceCell::new()),
@@ -116,6 +116,11 @@ impl KnowledgeBase {
     pub fn search_type(mut self, search_type: SearchType) -> Self {
         self.search_type = Some(search_type);
         self
+    }
+
+    /// How many passages each question gets.
+    pub fn result_count(&self) -> u32 {
+        self.results
     }
 
     /// The knowledge base's id.

@@ -196,7 +196,9 @@ pub use guardrail::{
 };
 #[cfg(feature = "knowledge-bases")]
 #[cfg_attr(docsrs, doc(cfg(feature = "knowledge-bases")))]
-pub use knowledge_base::{KnowledgeBase, RetrievalFilter, SearchType};
+pub use knowledge_base::{
+    DEFAULT_KNOWLEDGE_BASE_RESULTS, KnowledgeBase, RetrievalFilter, SearchType,
+};
 #[cfg(feature = "mcp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
 pub use mcp::{
@@ -209,7 +211,7 @@ pub use message::{
 };
 #[cfg(feature = "models")]
 #[cfg_attr(docsrs, doc(cfg(feature = "models")))]
-pub use models::{ModelCatalog, ModelListing, OfferedModel};
+pub use models::{ModelCatalog, ModelListing, OfferedModel, model_label};
 pub use pricing::{ModelPrice, PRICES_AS_OF, PriceTable};
 pub use reply_cache::{
     CacheLookup, CachedClient, CachedReply, DEFAULT_MAX_QUESTIONS, DEFAULT_MIN_ASKERS,

@@ -49,13 +49,7 @@ pub struct OfferedModel {
 impl OfferedModel {
     /// The price as people compare it: `$3/$15` per million input and output tokens.
     pub fn price_label(&self) -> Option<String> {
-        self.price.map(|p| {
-            let usd = |v: f64| {
-                let text = format!("{v:.2}");
-                format!("${}", text.trim_end_matches('0').trim_end_matches('.'))
-            };
-            format!("{}/{}", usd(p.input), usd(p.output))
-        })
+        self.price.as_ref().map(ModelPrice::label)
     }
 }
 
@@ -265,6 +259,65 @@ impl fmt::Debug for ModelCatalog {
     }
 }
 
+/// A person's name for a model or profile id, for a picker that has no listing at hand:
+/// `us.anthropic.claude-haiku-4-5-20251001-v1:0` is "Claude Haiku 4.5 (US)",
+/// `anthropic.claude-3-5-sonnet-20240620-v1:0` "Claude 3.5 Sonnet", an application profile's
+/// ARN "Application profile a1b2c3".
+pub fn model_label(id: &str) -> String {
+    if id.starts_with("arn:") {
+        let name = id.rsplit('/').next().unwrap_or(id);
+        return format!("Application profile {name}");
+    }
+    let (scope, rest) = match id.split_once('.') {
+        Some((prefix, rest))
+            if prefix.len() <= 6
+                && prefix.bytes().all(|b| b.is_ascii_lowercase())
+                && rest.contains('.') =>
+        {
+            (Some(prefix), rest)
+        }
+        _ => (None, id),
+    };
+    let name = rest.split_once('.').map_or(rest, |(_, name)| name);
+    let name = name.split(':').next().unwrap_or(name);
+    let mut words: Vec<String> = Vec::new();
+    let mut number = String::new();
+    for part in name.split('-') {
+        let is_version = part.len() > 1
+            && part.starts_with('v')
+            && part[1..].bytes().all(|b| b.is_ascii_digit());
+        let is_date = part.len() == 8 && part.bytes().all(|b| b.is_ascii_digit());
+        if part.is_empty() || is_version || is_date {
+            continue;
+        }
+        if part.bytes().all(|b| b.is_ascii_digit()) {
+            if !number.is_empty() {
+                number.push('.');
+            }
+            number.push_str(part);
+            continue;
+        }
+        if !number.is_empty() {
+            words.push(std::mem::take(&mut number));
+        }
+        let mut chars = part.chars();
+        words.push(
+            chars
+                .next()
+                .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect()),
+        );
+    }
+    if !number.is_empty() {
+        words.push(number);
+    }
+    let label = words.join(" ");
+    match scope {
+        Some("global") => format!("{label} (global)"),
+        Some(scope) => format!("{label} ({})", scope.to_uppercase()),
+        None => label,
+    }
+}
+
 /// Takes text and gives text: a model a chat can use (not an embedding or image model).
 fn is_chat_model(model: &sdk::FoundationModelSummary) -> bool {
     let has = |modalities: &[sdk::ModelModality]| modalities.contains(&sdk::ModelModality::Text);
@@ -297,6 +350,31 @@ mod tests {
             "anthropic.claude-sonnet-4-6"
         );
         assert_eq!(model_id_of_arn("odd"), "odd");
+    }
+
+    #[test]
+    fn ids_read_as_names() {
+        for (id, label) in [
+            (
+                "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+                "Claude Haiku 4.5 (US)",
+            ),
+            (
+                "global.anthropic.claude-sonnet-4-6",
+                "Claude Sonnet 4.6 (global)",
+            ),
+            (
+                "anthropic.claude-3-5-sonnet-20240620-v1:0",
+                "Claude 3.5 Sonnet",
+            ),
+            ("amazon.nova-pro-v1:0", "Nova Pro"),
+            (
+                "arn:aws:bedrock:us-east-1:1:application-inference-profile/abc",
+                "Application profile abc",
+            ),
+        ] {
+            assert_eq!(model_label(id), label, "{id}");
+        }
     }
 
     #[test]

@@ -253,6 +253,15 @@ const REGIONAL_PREMIUM_MODELS: [&str; 4] = [
 const REGIONAL_PREMIUM: f64 = 1.1;
 
 impl ModelPrice {
+    /// The price as people compare them: `$3/$15`, per million input and output tokens.
+    pub fn label(&self) -> String {
+        let usd = |v: f64| {
+            let text = format!("{v:.2}");
+            format!("${}", text.trim_end_matches('0').trim_end_matches('.'))
+        };
+        format!("{}/{}", usd(self.input), usd(self.output))
+    }
+
     fn scaled(self, factor: f64) -> Self {
         ModelPrice {
             input: self.input * factor,

@@ -23,3 +23,10 @@ pub trait Retriever: Send + Sync {
     /// Any error ends the turn before the model is asked; the history is unchanged.
     async fn retrieve(&self, query: &str) -> Result<Vec<SearchResult>>;
 }
+
+#[async_trait]
+impl<T: Retriever + ?Sized> Retriever for std::sync::Arc<T> {
+    async fn retrieve(&self, query: &str) -> Result<Vec<SearchResult>> {
+        (**self).retrieve(query).await
+    }
+}

@@ -201,6 +201,19 @@ pub enum StructuredMode {
     ToolCall,
 }
 
+impl StructuredMode {
+    /// How [`Auto`](Self::Auto) asks `model_id` for a structured reply:
+    /// [`OutputConfig`](Self::OutputConfig) for the models known to take it (Claude 4.5 and
+    /// newer, Opus 4.1, other makers' models), [`ToolCall`](Self::ToolCall) for older Claude.
+    pub fn for_model(model_id: &str) -> Self {
+        if supports_output_config(model_id) {
+            StructuredMode::OutputConfig
+        } else {
+            StructuredMode::ToolCall
+        }
+    }
+}
+
 /// Whether a model is known to take `outputConfig`. Claude before 4.5 (Opus 4.1 aside) does not.
 pub(crate) fn supports_output_config(model_id: &str) -> bool {
     let Some(at) = model_id.find("claude-") else {

@@ -274,9 +274,8 @@ async fn run(turns: Vec<(bool, Vec<Fault>)>) {
                 // on a loaded machine that can come before the kernel hands over the closed
                 // socket. Both are the same retryable interruption with the same partial text.
                 let seen = kind_of(cause);
-                let dropped_as_timeout = *kind == Kind::Transport
-                    && partial.is_some()
-                    && seen == Some(Kind::Timeout);
+                let dropped_as_timeout =
+                    *kind == Kind::Transport && partial.is_some() && seen == Some(Kind::Timeout);
                 if !dropped_as_timeout {
                     assert_eq!(seen, Some(*kind), "{context}: {error:?}");
                 }

@@ -44,6 +44,8 @@ pub(super) struct Call {
     pub(super) id: String,
     pub(super) created: u64,
     pub(super) include_usage: bool,
+    /// The tool whose call carries a `response_format` reply: its input is the content.
+    pub(super) answer_tool: Option<String>,
 }
 
 /// What `usage` costs at the server's prices (`None` for an unpriced model).
@@ -115,10 +117,17 @@ impl Call {
                     object: "chat.completion",
                     created: self.created,
                     model: self.model.clone(),
-                    choices: vec![Choice {
-                        index: 0,
-                        message: AssistantMessage::of(response.message()),
-                        finish_reason: finish_reason(response.stop_reason()),
+                    choices: vec![match self.answer(response.message()) {
+                        Some(message) => Choice {
+                            index: 0,
+                            message,
+                            finish_reason: "stop",
+                        },
+                        None => Choice {
+                            index: 0,
+                            message: AssistantMessage::of(response.message()),
+                            finish_reason: finish_reason(response.stop_reason()),
+                        },
                     }],
                     usage: Usage::from(&usage),
                 };
@@ -133,6 +142,13 @@ impl Call {
                 let _ = sender.send(Err(OpenAiError::from(error)));
             }
         }
+    }
+
+    /// A `response_format` reply carried by the answer tool's call, as the content it is.
+    fn answer(&self, message: &bedrock_chat::Message) -> Option<AssistantMessage> {
+        let name = self.answer_tool.as_deref()?;
+        let call = message.tool_uses().find(|c| c.name == name)?;
+        Some(AssistantMessage::text(call.input.to_string()))
     }
 
     /// A streamed reply (ConverseStream), as chunks.
@@ -166,8 +182,25 @@ impl Call {
         // OpenAI numbers a reply's tool calls from 0; Bedrock's block indexes count text too.
         let mut call_numbers: Vec<u32> = Vec::new();
         let mut failed = None;
+        // The answer tool's block, whose input streams as content.
+        let mut answer_block = None;
         while !gone && let Some(event) = events.next().await {
             let delta = match event {
+                Ok(StreamEvent::ToolUseStart { index, name, .. })
+                    if call.answer_tool.as_deref() == Some(name.as_str()) =>
+                {
+                    answer_block = Some(index);
+                    None
+                }
+                Ok(StreamEvent::ToolUseInputDelta { index, input })
+                    if answer_block == Some(index) =>
+                {
+                    text_bytes += input.len();
+                    Some(Delta {
+                        content: Some(input),
+                        ..Delta::default()
+                    })
+                }
                 Ok(StreamEvent::ToolUseStart { index, id, name }) => {
                     call_numbers.push(index);
                     text_bytes += name.len();
@@ -244,7 +277,11 @@ impl Call {
             call.finish("cancelled", billed).await;
             return;
         }
-        let reason = stop.as_ref().map_or("stop", finish_reason);
+        let reason = match (&answer_block, &stop) {
+            // The forced call was the answer: it stopped as a reply does.
+            (Some(_), Some(bedrock_chat::StopReason::ToolUse)) => "stop",
+            _ => stop.as_ref().map_or("stop", finish_reason),
+        };
         let _ = send(call.chunk(Delta::default(), Some(reason)));
         if call.include_usage {
             let last = call.event(&Chunk {

@@ -87,6 +87,7 @@ pub async fn chat_completions(
         stream,
         include_usage,
         user,
+        answer_tool,
     } = to_request(&state, body)?;
     let key = caller.and_then(|axum::Extension(ApiCaller(key))| key);
     let visitor = Visitor::api(key.as_deref(), address);
@@ -114,6 +115,7 @@ pub async fn chat_completions(
         id: id.clone(),
         created,
         include_usage,
+        answer_tool,
     };
     if stream {
         tokio::spawn(call.stream(sender));
@@ -211,14 +213,12 @@ fn answer(
 )]
 pub async fn models(State(state): State<AppState>) -> Json<ModelList> {
     let created = now();
-    let mut ids = vec![state.settings().model_id.clone()];
-    for model in &state.config().allowed_models {
-        if !ids.contains(model) {
-            ids.push(model.clone());
-        }
-    }
     Json(ModelList::new(
-        ids.into_iter().map(|id| Model::new(id, created)).collect(),
+        state
+            .offered_models()
+            .into_iter()
+            .map(|id| Model::new(id, created))
+            .collect(),
     ))
 }
 

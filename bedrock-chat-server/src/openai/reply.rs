@@ -49,6 +49,15 @@ struct FunctionCall {
 }
 
 impl AssistantMessage {
+    /// A reply of `text` alone.
+    pub(super) fn text(text: String) -> Self {
+        AssistantMessage {
+            role: "assistant",
+            content: Some(text),
+            tool_calls: Vec::new(),
+        }
+    }
+
     /// The reply `message` in OpenAI's shape.
     pub(super) fn of(message: &Message) -> Self {
         let tool_calls: Vec<ToolCall> = message

@@ -2,7 +2,8 @@
 //! messages, images (inline `data:` URLs only), tools, and inference settings.
 
 use bedrock_chat::{
-    Attachment, ChatRequest, CheckedRequest, ContentBlock, InferenceConfig, Message, Role,
+    Attachment, ChatRequest, CheckedRequest, ContentBlock, InferenceConfig, Message, OutputSchema,
+    Role, StructuredMode, ToolChoice, ToolConfig, ToolSpec,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -34,6 +35,10 @@ pub struct CompletionRequest {
     /// OpenAI's end-user id: within an API key, the reply cache tells askers apart by it.
     #[serde(default)]
     user: Option<String>,
+    /// `{"type": "json_schema", "json_schema": {"name", "schema", ...}}` for a reply that is
+    /// JSON of the schema, `{"type": "json_object"}` for any JSON object, `{"type": "text"}`.
+    #[serde(default)]
+    response_format: Option<Value>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -164,6 +169,9 @@ pub(super) struct Converted {
     pub(super) include_usage: bool,
     /// The caller's end user (`user`), if it named one.
     pub(super) user: Option<String>,
+    /// The tool whose forced call carries a `response_format` reply (a model without
+    /// `outputConfig`, or `json_object`): its input is the reply's content.
+    pub(super) answer_tool: Option<String>,
 }
 
 /// The Bedrock request for an OpenAI one: system messages become the system prompt,
@@ -320,10 +328,36 @@ pub(super) fn to_request(
     let system = (!system.is_empty())
         .then(|| system.join("\n\n"))
         .or_else(|| state.settings().system_prompt.clone());
-    let request = ChatRequest::new(model.clone(), messages)
+    let mut request = ChatRequest::new(model.clone(), messages)
         .with_system(system)
         .with_inference(inference)
         .with_tool_config(tool_config);
+    let mut answer_tool = None;
+    match response_format(body.response_format.as_ref(), &model)? {
+        None => {}
+        Some((schema, StructuredMode::OutputConfig)) => {
+            request = request.with_output_schema(Some(schema));
+        }
+        Some((schema, _)) => {
+            // Forced: the reply is the call's input, given back as the message's content.
+            let mut tools = request
+                .tool_config()
+                .map(|c| c.tools.clone())
+                .unwrap_or_default();
+            tools.push(ToolSpec::new(
+                schema.name(),
+                schema
+                    .description()
+                    .unwrap_or("Gives the answer: call it once with the whole answer."),
+                schema.schema().clone(),
+            ));
+            answer_tool = Some(schema.name().to_string());
+            request = request.with_tool_config(Some(ToolConfig::new(
+                tools,
+                ToolChoice::Tool(schema.name().to_string()),
+            )));
+        }
+    }
     // What Bedrock would refuse (a call without its result, say) is a 400 here, with the reason.
     let request = request
         .checked()
@@ -334,7 +368,60 @@ pub(super) fn to_request(
         stream: body.stream,
         include_usage: body.stream_options.is_some_and(|o| o.include_usage),
         user: body.user,
+        answer_tool,
     })
+}
+
+/// The name of the tool that carries a `json_object` reply.
+const JSON_OBJECT_TOOL: &str = "json_object";
+
+/// What `response_format` asks for: a schema and how to ask for it; `None` for text.
+fn response_format(
+    format: Option<&Value>,
+    model: &str,
+) -> Result<Option<(OutputSchema, StructuredMode)>, OpenAiError> {
+    let Some(format) = format.filter(|f| !f.is_null()) else {
+        return Ok(None);
+    };
+    let invalid = |message: String| OpenAiError::invalid(message, "response_format");
+    match format.get("type").and_then(Value::as_str) {
+        Some("text") => Ok(None),
+        Some("json_object") => {
+            // Any object: a tool's input schema may leave it open, constrained decoding may not.
+            let schema = OutputSchema::new(
+                JSON_OBJECT_TOOL,
+                serde_json::json!({"type": "object", "additionalProperties": true}),
+            )
+            .map_err(|e| invalid(e.to_string()))?
+            .with_description(
+                "Gives the answer as a JSON object: call it once with the whole answer.",
+            );
+            Ok(Some((schema, StructuredMode::ToolCall)))
+        }
+        Some("json_schema") => {
+            let spec = format.get("json_schema").ok_or_else(|| {
+                invalid("response_format json_schema needs a json_schema object".to_string())
+            })?;
+            let name = spec
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("response");
+            let schema = spec
+                .get("schema")
+                .cloned()
+                .ok_or_else(|| invalid("response_format.json_schema needs a schema".to_string()))?;
+            let mut schema = OutputSchema::new(name, schema)
+                .map_err(|e| invalid(format!("response_format.json_schema: {e}")))?;
+            if let Some(description) = spec.get("description").and_then(Value::as_str) {
+                schema = schema.with_description(description);
+            }
+            Ok(Some((schema, StructuredMode::for_model(model))))
+        }
+        other => Err(invalid(format!(
+            "response_format type {:?} is not supported; use text, json_object or json_schema",
+            other.unwrap_or("(none)")
+        ))),
+    }
 }
 
 /// `default` is the server's model; anything else must be on the allowed list.

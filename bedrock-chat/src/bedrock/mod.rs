@@ -280,7 +280,9 @@ impl BedrockClient {
         let output = self.shared.homes.converse.run(|| call.send()).await;
         let output = match output {
             Ok(output) => output,
-            Err(e) => return Err(Box::pin(self.advised(from_sdk_error(e, self.context(request)))).await),
+            Err(e) => {
+                return Err(Box::pin(self.advised(from_sdk_error(e, self.context(request)))).await);
+            }
         };
         Ok(convert::response_from_sdk(output))
     }
@@ -295,7 +297,9 @@ impl BedrockClient {
         let output = self.shared.homes.converse_stream.run(|| call.send()).await;
         let output = match output {
             Ok(output) => output,
-            Err(e) => return Err(Box::pin(self.advised(from_sdk_error(e, self.context(request)))).await),
+            Err(e) => {
+                return Err(Box::pin(self.advised(from_sdk_error(e, self.context(request)))).await);
+            }
         };
         Ok(self.events(output, request))
     }

@@ -7,7 +7,14 @@ use serde_json::{Value, json};
 const REGION: &str = "us-east-1";
 
 /// A foundation model: id, name, provider, input and output modalities, inference types.
-type Model = (&'static str, &'static str, &'static str, Modalities, Modalities, Modalities);
+type Model = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Modalities,
+    Modalities,
+    Modalities,
+);
 type Modalities = &'static [&'static str];
 
 /// The region's foundation models.
@@ -129,7 +136,10 @@ pub(super) fn inference_profiles(query: &str) -> Value {
                 let name = MODELS.iter().find(|m| m.0 == *model).map_or(*model, |m| m.1);
                 let id = format!("{prefix}.{model}");
                 json!({
-                    "inferenceProfileName": format!("{} {name}", prefix.to_uppercase()),
+                    "inferenceProfileName": format!("{} {name}", match *prefix {
+                        "global" => "Global".to_string(),
+                        other => other.to_uppercase(),
+                    }),
                     "inferenceProfileArn": format!("arn:aws:bedrock:{REGION}:123456789012:inference-profile/{id}"),
                     "inferenceProfileId": id,
                     "models": [{"modelArn": model_arn(model)}],
