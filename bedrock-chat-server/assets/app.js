@@ -1057,6 +1057,69 @@ function addToolCall(el, call) {
   return item;
 }
 
+// The sources a reply cites, as footnotes under it: number, title, where it lives (a link only
+// for an https address, which the server says; an s3:// URI or anything else is text), and the
+// words the reply relies on. Everything is set as text: a source's title is not the page's HTML.
+function sourceList(el) {
+  let list = el.querySelector(".sources");
+  if (!list) {
+    const wrap = document.createElement("section");
+    wrap.className = "sources-wrap";
+    wrap.setAttribute("aria-label", "Sources");
+    const heading = document.createElement("p");
+    heading.className = "sources-heading";
+    heading.textContent = "Sources";
+    list = document.createElement("ol");
+    list.className = "sources";
+    wrap.append(heading, list);
+    el.appendChild(wrap);
+  }
+  return list;
+}
+
+function setSource(el, source) {
+  const list = sourceList(el);
+  let item = [...list.children].find((li) => li.value === source.number);
+  if (!item) {
+    item = document.createElement("li");
+    item.value = source.number;
+    const after = [...list.children].find((li) => li.value > source.number);
+    list.insertBefore(item, after || null);
+  }
+  item.replaceChildren();
+  const title = document.createElement("span");
+  title.className = "title";
+  title.textContent = source.title || "Untitled source";
+  item.appendChild(title);
+  if (source.location) {
+    item.append(" — ");
+    if (source.link) {
+      const a = document.createElement("a");
+      a.href = source.link;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer nofollow";
+      a.textContent = source.location;
+      item.appendChild(a);
+    } else {
+      const where = document.createElement("code");
+      where.textContent = source.location;
+      item.appendChild(where);
+    }
+  }
+  const quote = (source.quotes || [])[0];
+  if (quote) {
+    const q = document.createElement("q");
+    q.textContent = quote;
+    item.appendChild(q);
+  }
+}
+
+function setSources(el, sources) {
+  if (!sources || sources.length === 0) return;
+  sourceList(el).replaceChildren();
+  for (const source of sources) setSource(el, source);
+}
+
 function finishToolCall(item, ok, text) {
   item.querySelector(".status").textContent = ok ? " · done" : " · failed";
   item.classList.toggle("failed", !ok);
@@ -1304,6 +1367,7 @@ function showConversation(conversation) {
   cancelRename();
   titleEl.textContent = conversation ? conversation.title : "New chat";
   usageEl.textContent = conversation ? formatUsage(conversation.usage, conversation.cost_usd) : "";
+  showModel(conversation ? conversation.model : null);
   toolsEl.hidden = !conversation;
   if (conversation) {
     const base = `/api/conversations/${encodeURIComponent(conversation.id)}/export?format=`;
@@ -1312,6 +1376,7 @@ function showConversation(conversation) {
     for (const m of conversation.messages) {
       const el = bubble(m.role, m.text, m.attachments || []);
       for (const call of m.tool_calls || []) addToolCall(el, call);
+      setSources(el, m.sources);
     }
   }
   state.autoScroll = true;
@@ -1701,6 +1766,7 @@ async function turn(path, text, files = []) {
     reply = bubble("assistant", "");
     reply.classList.add("thinking");
     const body = path === "retry" ? undefined : { text };
+    if (path === "messages" && !modelSelect.hidden && modelSelect.value) body.model = modelSelect.value;
     if (files.length) body.attachments = files.map((f) => ({ name: f.name, data: f.data }));
     const events = await streamTurn(
       `/conversations/${encodeURIComponent(state.current)}/${path}`,
@@ -1716,6 +1782,8 @@ async function turn(path, text, files = []) {
         renderStreamed(reply);
       } else if (event.name === "notice") {
         notice(event.data.message);
+      } else if (event.name === "citation") {
+        setSource(reply, event.data);
       } else if (event.name === "tool_call") {
         addToolCall(reply, event.data);
         scrollToEnd();
@@ -1729,6 +1797,7 @@ async function turn(path, text, files = []) {
         else requestRender(reply);
         scrollToEnd();
         usageEl.textContent = formatUsage(event.data.conversation_usage, event.data.conversation_cost_usd);
+        setSources(reply, event.data.sources);
         if (event.data.cached) notice("answered from the cache of frequently asked questions, at no cost; Regenerate asks the model");
       } else if (event.name === "error") {
         throw event.data;
@@ -1946,6 +2015,35 @@ function showPending() {
   });
 }
 
+// The models a visitor may pick (GET /api/models); the picker shows only when there are several.
+const modelSelect = $("model");
+let defaultModel = null;
+
+async function loadModels() {
+  const response = await api("GET", "/models");
+  if (!response.ok) return;
+  const { models, default: fallback } = await response.json();
+  defaultModel = fallback;
+  modelSelect.replaceChildren();
+  for (const model of models) {
+    const option = document.createElement("option");
+    option.value = model.id;
+    option.textContent = model.price ? `${model.label} · ${model.price}` : model.label;
+    option.title = model.id;
+    modelSelect.appendChild(option);
+  }
+  modelSelect.hidden = models.length < 2;
+  $("model-label").hidden = modelSelect.hidden;
+  showModel(state.shownModel);
+}
+
+// Shows the conversation's model in the picker (the default for a new chat).
+function showModel(id) {
+  state.shownModel = id;
+  const wanted = id || defaultModel;
+  if (wanted && [...modelSelect.options].some((o) => o.value === wanted)) modelSelect.value = wanted;
+}
+
 async function loadLimits() {
   const response = await api("GET", "/limits");
   if (response.ok) Object.assign(limits, await response.json());
@@ -2095,6 +2193,7 @@ function startPage() {
 
   grow();
   loadLimits();
+  loadModels();
   (async () => {
     const conversations = (await refreshList()) || [];
     if (state.current && conversations.some((c) => c.id === state.current)) {

@@ -600,3 +600,131 @@ async fn an_empty_last_user_message_is_named() {
     }
     assert!(server.fake.requests().is_empty());
 }
+
+/// `response_format` through plain HTTP: the body as OpenAI clients send it.
+async fn complete(server: &TestServer, body: serde_json::Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(server.url("/v1/chat/completions"))
+        .bearer_auth("sk-test-token")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_json_schema_response_format_gets_json_of_the_schema() {
+    let server = server().await;
+    let schema = json!({
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+        "required": ["city", "population"]
+    });
+    let answer: serde_json::Value = complete(
+        &server,
+        json!({
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "The largest city in France?"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "city", "schema": schema, "strict": true}},
+        }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let content: serde_json::Value =
+        serde_json::from_str(answer["choices"][0]["message"]["content"].as_str().unwrap()).unwrap();
+    assert!(
+        content["city"].is_string() && content["population"].is_i64(),
+        "{content}"
+    );
+    assert_eq!(answer["choices"][0]["finish_reason"], "stop");
+    let sent = &server.fake.requests()[0].body;
+    assert_eq!(
+        sent["outputConfig"]["textFormat"]["structure"]["jsonSchema"]["name"],
+        "city"
+    );
+}
+
+#[tokio::test]
+async fn an_older_model_and_json_object_answer_through_a_forced_call_given_back_as_content() {
+    let mut config = ServerConfig::default();
+    config.openai_api = true;
+    config.auth_token = Some("sk-test-token".into());
+    config.allowed_models = vec!["us.anthropic.claude-3-haiku-20240307-v1:0".into()];
+    let server = TestServer::start_with(config).await;
+    for (model, format, stream) in [
+        (
+            "us.anthropic.claude-3-haiku-20240307-v1:0",
+            json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object", "properties": {"ok": {"type": "boolean"}}}}}),
+            false,
+        ),
+        (MODEL, json!({"type": "json_object"}), false),
+        (
+            "us.anthropic.claude-3-haiku-20240307-v1:0",
+            json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object", "properties": {"ok": {"type": "boolean"}}}}}),
+            true,
+        ),
+    ] {
+        let response = complete(
+            &server,
+            json!({
+                "model": model,
+                "messages": [{"role": "user", "content": "Is it ok?"}],
+                "response_format": format,
+                "stream": stream,
+            }),
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+        let (content, finish, tool_calls) = if stream {
+            let body = response.text().await.unwrap();
+            let mut content = String::new();
+            let mut finish = String::new();
+            let mut tool_calls = false;
+            for line in body.lines().filter_map(|l| l.strip_prefix("data: ")) {
+                let Ok(chunk) = serde_json::from_str::<serde_json::Value>(line) else {
+                    continue;
+                };
+                let choice = &chunk["choices"][0];
+                content.push_str(choice["delta"]["content"].as_str().unwrap_or_default());
+                tool_calls |= choice["delta"].get("tool_calls").is_some();
+                if let Some(reason) = choice["finish_reason"].as_str() {
+                    finish = reason.to_string();
+                }
+            }
+            (content, finish, tool_calls)
+        } else {
+            let answer: serde_json::Value = response.json().await.unwrap();
+            let message = &answer["choices"][0]["message"];
+            (
+                message["content"].as_str().unwrap_or_default().to_string(),
+                answer["choices"][0]["finish_reason"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                message
+                    .get("tool_calls")
+                    .is_some_and(|t| !t.as_array().unwrap().is_empty()),
+            )
+        };
+        let parsed: serde_json::Value =
+            serde_json::from_str(&content).unwrap_or_else(|e| panic!("{e}: {content:?}"));
+        assert!(parsed.is_object(), "{content}");
+        assert_eq!(finish, "stop", "{model} {format}");
+        assert!(!tool_calls, "the carrying call is not handed to the client");
+        let sent = server.fake.requests().pop().unwrap().body;
+        assert!(
+            sent["toolConfig"]["toolChoice"]["tool"].is_object(),
+            "{sent}"
+        );
+    }
+    let bad = complete(
+        &server,
+        json!({"model": MODEL, "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "yaml"}}),
+    )
+    .await;
+    assert_eq!(bad.status(), 400);
+    let body: serde_json::Value = bad.json().await.unwrap();
+    assert_eq!(body["error"]["param"], "response_format");
+}
