@@ -1766,7 +1766,7 @@ async function turn(path, text, files = []) {
     reply = bubble("assistant", "");
     reply.classList.add("thinking");
     const body = path === "retry" ? undefined : { text };
-    if (path === "messages" && !modelSelect.hidden && modelSelect.value) body.model = modelSelect.value;
+    if (path === "messages" && !$("model-row").hidden && modelSelect.value) body.model = modelSelect.value;
     if (files.length) body.attachments = files.map((f) => ({ name: f.name, data: f.data }));
     const events = await streamTurn(
       `/conversations/${encodeURIComponent(state.current)}/${path}`,
@@ -2032,8 +2032,7 @@ async function loadModels() {
     option.title = model.id;
     modelSelect.appendChild(option);
   }
-  modelSelect.hidden = models.length < 2;
-  $("model-label").hidden = modelSelect.hidden;
+  $("model-row").hidden = models.length < 2;
   showModel(state.shownModel);
 }
 

@@ -1192,3 +1192,97 @@ async fn tool_calls_show_collapsed_with_their_arguments_and_results() {
 async fn click_button_css(client: &Client, css: &str) {
     wait_for(client, css).await.click().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cited_sources_are_footnotes_only_https_links_and_the_picker_picks_the_model() {
+    let Some((_driver, client)) = browser().await else {
+        return;
+    };
+    let mut config = bedrock_chat_server::ServerConfig::default();
+    config.allowed_models = vec!["us.anthropic.claude-haiku-4-5-20251001-v1:0".into()];
+    let server = TestServer::start_with(config).await;
+    let cite = |index: u32, title: &str, source: &str| {
+        json!({
+            "title": title,
+            "source": source,
+            "sourceContent": [{"text": "the quoted words"}],
+            "location": {"searchResultLocation": {"searchResultIndex": index, "start": 0, "end": 1}},
+        })
+    };
+    server.fake.push(
+        FakeReply::text("From the sources: ")
+            .cited(
+                "Refunds take 14 days. ",
+                cite(0, "refunds.md", "s3://acme/refunds.md"),
+            )
+            .cited(
+                "Shipping takes 2. ",
+                cite(1, "Shipping", "https://acme.example/shipping"),
+            )
+            .cited(
+                "It is free. ",
+                cite(
+                    2,
+                    "<img src=x onerror=\"window.__pwned='title'\">",
+                    "javascript:window.__pwned='link'",
+                ),
+            ),
+    );
+    client.goto(&server.url("/")).await.unwrap();
+    wait_until(&client, "!document.querySelector('#model-row').hidden").await;
+    client
+        .execute(
+            "const s = document.querySelector('#model'); s.value = s.options[1].value; return s.value;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    type_and_enter(&client, "Refunds, shipping and price?").await;
+    wait_until(
+        &client,
+        "document.querySelector('#stop').hidden && document.querySelectorAll('.sources li').length === 3",
+    )
+    .await;
+    let seen = client
+        .execute(
+            "return [window.__pwned || null, document.querySelectorAll('#messages img').length, \
+             [...document.querySelectorAll('.sources a')].map(a => a.href), \
+             [...document.querySelectorAll('.sources li')].map(li => li.textContent)];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(seen[0], json!(null), "nothing ran");
+    assert_eq!(seen[1], json!(0), "no element came from a title");
+    assert_eq!(
+        seen[2],
+        json!(["https://acme.example/shipping"]),
+        "only https is a link"
+    );
+    let items: Vec<String> = serde_json::from_value(seen[3].clone()).unwrap();
+    assert!(
+        items[0].starts_with("refunds.md — s3://acme/refunds.md"),
+        "{items:?}"
+    );
+    assert!(
+        items[2].contains("<img src=x"),
+        "the title shows as text: {items:?}"
+    );
+    assert_eq!(
+        server.fake.requests()[0].model_id,
+        "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    );
+    // After a reload the footnotes and the conversation's model are back.
+    client.refresh().await.unwrap();
+    wait_until(
+        &client,
+        "document.querySelectorAll('.sources li').length === 3",
+    )
+    .await;
+    wait_until(
+        &client,
+        "document.querySelector('#model').value === 'us.anthropic.claude-haiku-4-5-20251001-v1:0'",
+    )
+    .await;
+    client.close().await.unwrap();
+}
