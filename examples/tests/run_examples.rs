@@ -270,3 +270,57 @@ async fn fake_bedrock_serves_another_program() {
         "{said}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn structured_prints_the_typed_trip_and_a_reply_that_does_not_fit_is_an_error() {
+    let fake = FakeBedrock::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Unscripted, the fake answers with the schema's simplest instance.
+    let output = run(example("structured", &fake.endpoint_url(), dir.path())).await;
+    assert_eq!(
+        stdout(&output),
+        "example (1 days, about €1 each)\n  day 1: example\n    - example\n"
+    );
+    let sent = &fake.requests()[0].body;
+    assert_eq!(
+        sent["outputConfig"]["textFormat"]["structure"]["jsonSchema"]["name"],
+        "Trip"
+    );
+
+    fake.push(FakeReply::text("{\"destination\": \"Lyon\"}"));
+    let output = example("structured", &fake.endpoint_url(), dir.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("not a valid `structured::Trip`"), "{said}");
+    assert!(
+        said.contains("the reply was: {\"destination\": \"Lyon\"}"),
+        "{said}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn knowledge_base_cites_its_sources_and_lists_the_models() {
+    let fake = FakeBedrock::start().await.unwrap();
+    fake.add_knowledge_base(
+        "KBREFUND01",
+        vec![bedrock_chat::testing::FakePassage::new(
+            "s3://acme/refunds.md",
+            "Refunds are paid within 14 days.",
+        )],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = example("knowledge_base", &fake.endpoint_url(), dir.path());
+    command
+        .envs(fake.child_env(dir.path()))
+        .env("BEDROCK_KNOWLEDGE_BASE_ID", "KBREFUND01");
+    let output = run(command).await;
+    let out = stdout(&output);
+    assert!(out.contains("Refunds are paid within 14 days."), "{out}");
+    assert!(out.contains("[1] refunds.md s3://acme/refunds.md"), "{out}");
+    assert!(out.contains("global.anthropic.claude-sonnet-4-6"), "{out}");
+    assert!(out.contains("(through a profile only)"), "{out}");
+    assert_eq!(fake.retrievals()[0].0, "KBREFUND01");
+}

@@ -108,8 +108,16 @@ fn the_template_keeps_least_privilege_and_its_secrets_secret() {
     let template = std::fs::read_to_string(repo().join(TEMPLATE)).unwrap();
     assert!(!template.contains("AWS::IAM::AccessKey"), "no access keys");
     assert!(!template.contains("AWS::IAM::User"), "no users: roles only");
-    // Every Bedrock action granted is one of the two invoke actions (a `bedrock:` after a
-    // colon is the service part of an ARN, not an action).
+    // Retrieve only on the stack's own knowledge base, and only when it has one.
+    assert!(
+        template.contains(
+            "Action: bedrock:Retrieve\n                  Resource: !Sub arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:knowledge-base/${KnowledgeBaseId}"
+        ),
+        "Retrieve is granted on one knowledge base"
+    );
+    // Every Bedrock action granted is one of the two invoke actions, or `Retrieve` (searching
+    // the one knowledge base the stack names, when it names one; a `bedrock:` after a colon is
+    // the service part of an ARN, not an action).
     let mut rest = template.as_str();
     while let Some(at) = rest.find("bedrock:") {
         let before = rest[..at].chars().last();
@@ -119,7 +127,9 @@ fn the_template_keeps_least_privilege_and_its_secrets_secret() {
             .collect();
         if before != Some(':') {
             assert!(
-                action == "InvokeModel" || action == "InvokeModelWithResponseStream",
+                action == "InvokeModel"
+                    || action == "InvokeModelWithResponseStream"
+                    || action == "Retrieve",
                 "{TEMPLATE} grants bedrock:{action}"
             );
         }

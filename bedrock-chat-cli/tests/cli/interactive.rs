@@ -128,7 +128,8 @@ async fn ctrl_c_during_a_reply_stops_it_and_keeps_the_conversation() {
     );
     let (out, err) = repl.into_outputs();
     let out = text(&out);
-    assert!(out.starts_with("one \n"), "{out:?}");
+    // The space after "one" is held back until more words come (a citation may go there).
+    assert!(out.starts_with("one\n"), "{out:?}");
     assert!(out.contains("The conversation is empty."), "{out:?}");
     assert!(out.ends_with("Fresh answer.\n"), "{out:?}");
     assert!(text(&err).contains("Stopped."), "{}", text(&err));

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod deploy;
+mod grounding;
 mod hostile;
 mod interactive;
 mod pipe;

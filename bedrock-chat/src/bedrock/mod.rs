@@ -560,6 +560,7 @@ pub struct BedrockClientBuilder {
     settings: ConnectionSettings,
     credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
     bearer_token: Option<String>,
+    related_endpoint: Option<String>,
 }
 
 /// The environment variable the AWS SDK reads a Bedrock API key from.
@@ -590,6 +591,16 @@ impl BedrockClientBuilder {
     /// is `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` if set, else Bedrock's regional endpoint.
     pub fn endpoint_url(mut self, url: impl Into<String>) -> Self {
         self.settings.endpoint_url = Some(url.into());
+        self
+    }
+
+    /// Sets the endpoint of the other Bedrock services a chat may use through this client's
+    /// configuration: the agent runtime (a [`KnowledgeBase`](crate::KnowledgeBase)'s searches)
+    /// and the control plane (the model listing), for a server that answers for all of them (a
+    /// local fake, a proxy). Default is each service's own endpoint, or its
+    /// `AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME` / `AWS_ENDPOINT_URL_BEDROCK` variable.
+    pub fn related_endpoint_url(mut self, url: impl Into<String>) -> Self {
+        self.related_endpoint = Some(url.into());
         self
     }
 
@@ -645,14 +656,18 @@ impl BedrockClientBuilder {
         if let Some(profile) = settings.profile {
             loader = loader.profile_name(profile);
         }
-        if let Some(url) = settings.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
         if let Some(credentials) = self.credentials {
             loader = loader.credentials_provider(credentials);
         }
         let sdk_config = loader.load().await;
-        let conf = aws_sdk_bedrockruntime::config::Builder::from(&sdk_config)
+        // The endpoint is the runtime's alone: a VPC endpoint of bedrock-runtime does not serve
+        // the agent runtime (knowledge bases) or the control plane (model listings), which keep
+        // their own (or `related_endpoint_url`'s).
+        let mut conf = aws_sdk_bedrockruntime::config::Builder::from(&sdk_config);
+        if let Some(url) = settings.endpoint_url {
+            conf = conf.endpoint_url(url);
+        }
+        let conf = conf
             .retry_config(RetryConfig::disabled())
             .timeout_config(
                 TimeoutConfig::builder()
@@ -682,6 +697,10 @@ impl BedrockClientBuilder {
             None
         } else {
             sdk_config.credentials_provider()
+        };
+        let sdk_config = match self.related_endpoint {
+            Some(url) => sdk_config.into_builder().endpoint_url(url).build(),
+            None => sdk_config,
         };
         BedrockClient::from_sdk_conf(conf.build(), endpoint, credentials, Some(sdk_config))
     }

@@ -247,13 +247,17 @@ impl FakeBedrock {
 
     /// Environment variables that point a child process using the standard AWS configuration
     /// chain (your program under test) at this server: [`isolated_aws_env`] plus
-    /// `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`.
+    /// the endpoint variables of the runtime, the agent runtime (knowledge bases) and the
+    /// control plane (model listings), which it all serves.
     pub fn child_env(&self, home: &Path) -> Vec<(&'static str, OsString)> {
         let mut env = isolated_aws_env(home);
-        env.push((
+        for variable in [
             "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
-            self.endpoint_url().into(),
-        ));
+            "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME",
+            "AWS_ENDPOINT_URL_BEDROCK",
+        ] {
+            env.push((variable, self.endpoint_url().into()));
+        }
         env
     }
 
@@ -273,6 +277,7 @@ impl FakeBedrock {
         crate::BedrockClient::builder()
             .region("us-east-1")
             .endpoint_url(self.endpoint_url())
+            .related_endpoint_url(self.endpoint_url())
             .credentials_provider(aws_credential_types::Credentials::new(
                 FAKE_ACCESS_KEY_ID,
                 FAKE_SECRET_ACCESS_KEY,
