@@ -679,11 +679,32 @@ fn describe_usage(usage: &bedrock_chat::TokenUsage) -> String {
         usage.input_tokens, usage.output_tokens
     );
     if usage.cache_read_input_tokens.is_some() || usage.cache_write_input_tokens.is_some() {
+        let long = match usage.cache_write_1h_input_tokens {
+            Some(tokens) if tokens > 0 => format!(", {tokens} of them for an hour"),
+            _ => String::new(),
+        };
         text.push_str(&format!(
-            " (cache: {} read, {} written)",
+            " (cache: {} read, {} written{long})",
             usage.cache_read_input_tokens.unwrap_or(0),
             usage.cache_write_input_tokens.unwrap_or(0)
         ));
+    }
+    // How Bedrock served it, when it said and it was not the usual way (both are priced).
+    let mut serving = Vec::new();
+    if let Some(tier) = usage
+        .service_tier
+        .filter(|t| *t != bedrock_chat::ServiceTier::Default)
+    {
+        serving.push(format!("{tier} tier"));
+    }
+    if let Some(latency) = usage
+        .latency
+        .filter(|l| *l != bedrock_chat::Latency::Standard)
+    {
+        serving.push(format!("{latency} latency"));
+    }
+    if !serving.is_empty() {
+        text.push_str(&format!(" [{}]", serving.join(", ")));
     }
     text
 }

@@ -138,3 +138,51 @@ async fn models_lists_profiles_and_models_as_a_table_or_json() {
         text(&output.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_tier_and_latency_reach_bedrock_and_show_in_usage() {
+    let fake = FakeBedrock::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = bedrock_chat(Some(&fake), dir.path());
+    command.args([
+        "--service-tier",
+        "flex",
+        "--latency",
+        "optimized",
+        "--prompt-caching",
+        "on",
+        "--prompt-cache-ttl",
+        "1h",
+    ]);
+    let output = run_with_stdin(command, b"Hello\n/usage\n").await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let err = text(&output.stderr);
+    assert!(err.contains("[flex tier, optimized latency]"), "{err}");
+    let body = &fake.requests()[0].body;
+    assert_eq!(body["serviceTier"]["type"], "flex");
+    assert_eq!(body["performanceConfig"]["latency"], "optimized");
+    for (flag, value, says) in [
+        (
+            "--service-tier",
+            "fast",
+            "not a service tier; use default, flex, priority, reserved",
+        ),
+        ("--latency", "ludicrous", "not a latency profile"),
+        (
+            "--prompt-cache-ttl",
+            "2h",
+            "not a cache lifetime; use 5m, 1h",
+        ),
+        ("--exact-token-counts", "maybe", "exact token counts"),
+    ] {
+        let mut command = bedrock_chat(Some(&fake), dir.path());
+        command.args([flag, value]);
+        let output = run_with_stdin(command, b"Hello\n").await;
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}");
+        assert!(
+            text(&output.stderr).contains(says),
+            "{flag}: {}",
+            text(&output.stderr)
+        );
+    }
+}
