@@ -211,6 +211,13 @@ impl KnowledgeArgs {
             .map(str::trim)
             .filter(|id| !id.is_empty())
         else {
+            if self.knowledge_base_filter.is_some() {
+                return Err(bedrock_chat::Error::InvalidInput {
+                    reason: "--knowledge-base-filter needs --knowledge-base: a filter of which \
+                             knowledge base?"
+                        .to_string(),
+                });
+            }
             return Ok(None);
         };
         let mut kb = bedrock_chat::KnowledgeBase::new(id)

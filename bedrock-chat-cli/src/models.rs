@@ -26,8 +26,8 @@ pub(crate) async fn run(
     };
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &listing)?;
-        writeln!(out)?;
+        // Written as text, so a reader that goes away is an I/O error (exit 141), not JSON's.
+        writeln!(out, "{}", serde_json::to_string_pretty(&listing)?)?;
     } else {
         write!(out, "{}", table(&listing, Some(current)))?;
         writeln!(

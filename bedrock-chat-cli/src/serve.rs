@@ -156,6 +156,31 @@ pub async fn run(
         .map(|m| m.trim().to_string())
         .filter(|m| !m.is_empty())
         .collect();
+    // A model without a price would cost nothing as far as the daily budgets know, so a
+    // visitor who picked it would spend without bound: each offered one needs a price.
+    if let Some(model) = server
+        .allowed_models
+        .iter()
+        .find(|m| config.session.prices.price_for(m).is_none())
+    {
+        print_error(&format!(
+            "--models: {model} has no price in the price table, so the daily budgets could not \
+             limit what it spends; give its price with --price-table (or offer another model)"
+        ));
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
+    if config
+        .session
+        .prices
+        .price_for(&config.session.model_id)
+        .is_none()
+    {
+        eprintln!(
+            "warning: {} has no price in the price table: turns are counted but not charged, \
+             so the dollar budgets do not limit it (give its price with --price-table)",
+            config.session.model_id
+        );
+    }
     server.secure_cookies = args.secure_cookies;
     server.shutdown_grace = args.shutdown_grace.0;
     server.turn_lease = args.turn_lease.0.max(std::time::Duration::from_millis(300));

@@ -324,6 +324,26 @@ pub struct ErrorDetail<'a> {
 
 impl From<&Error> for ApiError {
     fn from(error: &Error) -> Self {
+        if let Error::KnowledgeBase { retryable, .. } = error {
+            // Its detail (the knowledge base, the region, the role, the filter) is the
+            // operator's, for the log; a visitor learns only that the search failed.
+            tracing::warn!(%error, "knowledge base search failed");
+            return ApiError {
+                kind: ErrorKind::BedrockFailed,
+                message: if *retryable {
+                    "the documents this chat answers from could not be searched just now; try \
+                     again in a moment"
+                        .to_string()
+                } else {
+                    "the documents this chat answers from could not be searched; the operator \
+                     has been told"
+                        .to_string()
+                },
+                retryable: *retryable,
+                request_id: None,
+                retry_after: retryable.then_some(Duration::from_secs(5)),
+            };
+        }
         let kind = match error {
             Error::InvalidInput { .. } => ErrorKind::InvalidInput,
             Error::InvalidRequest { .. } => ErrorKind::InvalidRequest,

@@ -599,7 +599,8 @@ async fn turn(
     events: &mpsc::UnboundedSender<TurnEvent>,
     cached: Option<&CachedClient>,
 ) -> Option<TurnEvent> {
-    let mut meter = TurnMeter::start("chat", &state.settings().model_id);
+    // The conversation's model, which the visitor may have picked.
+    let mut meter = TurnMeter::start("chat", session.model_id());
     let billed_before = session.usage().turns().len();
     let result = tokio::select! {
         result = reply(state, client, &mut session, &stored, lease, action, events, &mut meter) => Some(result),

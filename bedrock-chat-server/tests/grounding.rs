@@ -188,3 +188,25 @@ async fn a_visitor_picks_an_offered_model_and_only_an_offered_one() {
         "us.anthropic.claude-haiku-4-5-20251001-v1:0"
     );
 }
+
+#[tokio::test]
+async fn a_failed_search_tells_the_visitor_nothing_of_the_operators_set_up() {
+    let fake = FakeBedrock::start().await.unwrap();
+    let client = fake.client().await.unwrap();
+    let mut config = ServerConfig::default();
+    config.knowledge_base = Some(ServerKnowledgeBase {
+        retriever: Arc::new(KnowledgeBase::new("KBSECRET99").with_client(&client)),
+        reserve_bytes: 4096,
+    });
+    let server = TestServer::start_on(fake, config, Arc::new(MemoryStore::new())).await;
+    let visitor = server.visitor();
+    let id = visitor.create().await;
+    let response = visitor.say(&id, "Anything?").await;
+    assert_eq!(response.status(), 502);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("could not be searched"), "{body}");
+    for secret in ["KBSECRET99", "us-east-1", "Retrieve"] {
+        assert!(!body.contains(secret), "{secret} in {body}");
+    }
+    assert_eq!(server.fake.request_count(), 0, "the model was not asked");
+}

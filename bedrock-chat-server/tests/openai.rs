@@ -728,3 +728,63 @@ async fn an_older_model_and_json_object_answer_through_a_forced_call_given_back_
     let body: serde_json::Value = bad.json().await.unwrap();
     assert_eq!(body["error"]["param"], "response_format");
 }
+
+#[tokio::test]
+async fn a_schema_that_loops_or_is_huge_is_answered_or_refused_and_the_server_stays_up() {
+    let server = server().await;
+    // A tree: a node whose child is a node. Answered (the fake's example stops following it).
+    let looped = json!({
+        "type": "object",
+        "properties": {"child": {"$ref": "#/$defs/Node"}},
+        "$defs": {"Node": {"type": "object", "properties": {"child": {"$ref": "#/$defs/Node"}}}}
+    });
+    let response = complete(
+        &server,
+        json!({
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "A tree?"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "tree", "schema": looped}},
+        }),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    // A 5 MB schema is refused before it is sent or priced.
+    let huge = json!({"type": "object", "description": "x".repeat(5 << 20)});
+    let response = complete(
+        &server,
+        json!({
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "Huge?"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "huge", "schema": huge}},
+        }),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["param"], "response_format");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("65536"),
+        "{body}"
+    );
+    // A name that is not a string, or is 100 KB, is refused without being echoed whole.
+    for name in [json!(7), json!("n".repeat(100_000))] {
+        let response = complete(
+            &server,
+            json!({
+                "model": MODEL,
+                "messages": [{"role": "user", "content": "x"}],
+                "response_format": {"type": "json_schema", "json_schema": {"name": name, "schema": {"type": "object"}}},
+            }),
+        )
+        .await;
+        assert_eq!(response.status(), 400);
+        assert!(response.text().await.unwrap().len() < 2_000);
+    }
+    assert_eq!(
+        server.fake.request_count(),
+        1,
+        "only the tree reached Bedrock"
+    );
+    let health = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+}

@@ -478,6 +478,19 @@ pub const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        flag: "cite-documents",
+        short: None,
+        env: "BEDROCK_CITE_DOCUMENTS",
+        also: &[],
+        value_name: "on|off",
+        about: "Ask the model to cite the attached documents it uses (by page or character); the sources are listed under the reply",
+        default: || on_off(session_default().cite_documents).to_string(),
+        apply: |c, v| {
+            c.session.cite_documents = parse_on_off("document citations", v)?;
+            Ok(())
+        },
+    },
+    Setting {
         flag: "thinking-budget",
         short: None,
         env: "BEDROCK_THINKING_BUDGET",

@@ -142,6 +142,13 @@ impl KnowledgeBase {
                 &*self.id
             )));
         }
+        if let Some(filter) = &self.filter
+            && let Err(reason) = filter.to_sdk()
+        {
+            return Err(Error::config(format!(
+                "the knowledge base filter is not one Retrieve takes: {reason}"
+            )));
+        }
         if !(1..=MAX_RESULTS).contains(&self.results) {
             return Err(Error::config(format!(
                 "a knowledge base search returns 1 to {MAX_RESULTS} passages, not {}",

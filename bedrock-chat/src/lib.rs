@@ -241,7 +241,7 @@ pub use store::{
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use store::{DEFAULT_KEY_PREFIX, RedisStore, RedisStoreBuilder};
-pub use structured::{OutputSchema, StructuredMode};
+pub use structured::{MAX_SCHEMA_BYTES, OutputSchema, StructuredMode};
 pub use tier::{CacheTtl, Latency, ServiceTier};
 pub use tool_spec::{MAX_TOOL_NAME_LEN, ToolChoice, ToolConfig, ToolSpec};
 pub use tools::{

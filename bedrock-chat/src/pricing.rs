@@ -263,11 +263,14 @@ impl ModelPrice {
     }
 
     fn scaled(self, factor: f64) -> Self {
+        // Rounded to a millionth of a dollar per million tokens: `3.0 * 1.1` is
+        // 3.3000000000000003, which a price listing would show.
+        let scale = |price: f64| (price * factor * 1e6).round() / 1e6;
         ModelPrice {
-            input: self.input * factor,
-            output: self.output * factor,
-            cache_read: self.cache_read * factor,
-            cache_write: self.cache_write * factor,
+            input: scale(self.input),
+            output: scale(self.output),
+            cache_read: scale(self.cache_read),
+            cache_write: scale(self.cache_write),
         }
     }
 }

@@ -132,6 +132,8 @@ pub struct ChatRequest {
     service_tier: Option<ServiceTier>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     latency: Option<Latency>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    cite_documents: bool,
 }
 
 impl ChatRequest {
@@ -154,7 +156,22 @@ impl ChatRequest {
             output_schema: None,
             service_tier: None,
             latency: None,
+            cite_documents: false,
         }
+    }
+
+    /// Asks the model to cite every document the request carries (each document's own
+    /// [`Attachment::with_citations`](crate::Attachment::with_citations) asks for one). Default
+    /// is off.
+    #[must_use]
+    pub fn with_cited_documents(mut self, on: bool) -> Self {
+        self.cite_documents = on;
+        self
+    }
+
+    /// Whether every document is to be cited.
+    pub fn cites_documents(&self) -> bool {
+        self.cite_documents
     }
 
     /// Makes the reply JSON of `schema` (Converse's `outputConfig`; see

@@ -77,6 +77,10 @@ pub struct SessionSettings {
     /// earlier turns. The estimate stays the fallback when the count fails or the model has none.
     /// Default is off.
     pub exact_token_counts: bool,
+    /// Whether every document a request carries asks the model to cite it (pages or characters,
+    /// as [`Citation`](crate::Citation)s), as [`Attachment::with_citations`](crate::Attachment::with_citations)
+    /// asks for one: all of a request's documents or none, as Claude requires. Default is off.
+    pub cite_documents: bool,
 }
 
 impl Default for SessionSettings {
@@ -97,6 +101,7 @@ impl Default for SessionSettings {
             cache_ttl: CacheTtl::default(),
             structured_mode: StructuredMode::default(),
             exact_token_counts: false,
+            cite_documents: false,
         }
     }
 }

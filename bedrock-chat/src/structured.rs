@@ -23,6 +23,10 @@ pub struct OutputSchema {
 /// The longest schema name Bedrock takes (it names a tool in the fallback, which has this limit).
 const MAX_NAME_CHARS: usize = 64;
 
+/// The largest schema taken, as JSON: far more than any reply's shape needs, and small enough
+/// that a schema cannot be the bulk of a request's (billed) input.
+pub const MAX_SCHEMA_BYTES: usize = 64 * 1024;
+
 impl OutputSchema {
     /// A schema named `name` (letters, digits, `_` and `-`, at most 64), made ready for Bedrock's
     /// constrained decoding (see [`schema`](Self::schema)).
@@ -39,9 +43,16 @@ impl OutputSchema {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
+            let shown: String = name.chars().take(MAX_NAME_CHARS + 1).collect();
             return Err(Error::invalid_input(format!(
-                "{name:?} cannot name an output schema: use 1 to {MAX_NAME_CHARS} letters, \
+                "{shown:?} cannot name an output schema: use 1 to {MAX_NAME_CHARS} letters, \
                  digits, '_' or '-'"
+            )));
+        }
+        let size = schema.to_string().len();
+        if size > MAX_SCHEMA_BYTES {
+            return Err(Error::invalid_input(format!(
+                "the output schema is {size} bytes of JSON, more than the {MAX_SCHEMA_BYTES} taken"
             )));
         }
         if schema.get("type").and_then(Value::as_str) != Some("object") {
@@ -261,6 +272,23 @@ pub(crate) fn example_of(
     schema: &Value,
     defs: &std::collections::BTreeMap<String, Value>,
 ) -> Value {
+    example_at(schema, defs, 0)
+}
+
+/// How deep [`example_of`] follows a schema: a `$ref` to itself (a tree's node) would go on
+/// for ever, and a stranger's schema may be built to.
+#[cfg(feature = "testing")]
+const MAX_EXAMPLE_DEPTH: usize = 16;
+
+#[cfg(feature = "testing")]
+fn example_at(
+    schema: &Value,
+    defs: &std::collections::BTreeMap<String, Value>,
+    depth: usize,
+) -> Value {
+    if depth > MAX_EXAMPLE_DEPTH {
+        return Value::Null;
+    }
     let resolved = match schema.get("$ref").and_then(Value::as_str) {
         Some(reference) => reference
             .rsplit('/')
@@ -284,7 +312,7 @@ pub(crate) fn example_of(
             v.iter()
                 .find(|s| s.get("type") != Some(&Value::from("null")))
         }) {
-            return example_of(first, defs);
+            return example_at(first, defs, depth + 1);
         }
     }
     let kind = match resolved.get("type") {
@@ -301,7 +329,7 @@ pub(crate) fn example_of(
             let mut object = serde_json::Map::new();
             if let Some(properties) = resolved.get("properties").and_then(Value::as_object) {
                 for (name, property) in properties {
-                    object.insert(name.clone(), example_of(property, defs));
+                    object.insert(name.clone(), example_at(property, defs, depth + 1));
                 }
             }
             Value::Object(object)
@@ -309,7 +337,7 @@ pub(crate) fn example_of(
         "array" => Value::Array(
             resolved
                 .get("items")
-                .map(|items| vec![example_of(items, defs)])
+                .map(|items| vec![example_at(items, defs, depth + 1)])
                 .unwrap_or_default(),
         ),
         "string" => Value::from("example"),
@@ -419,5 +447,18 @@ mod tests {
         let city: City = serde_json::from_value(value).unwrap();
         assert_eq!(city.nicknames.len(), 1);
         assert!(city.country.is_some());
+        // A schema that refers to itself ends rather than recursing for ever.
+        let tree = serde_json::json!({
+            "type": "object",
+            "properties": {"child": {"$ref": "#/$defs/Node"}},
+            "$defs": {"Node": {"type": "object", "properties": {"child": {"$ref": "#/$defs/Node"}}}}
+        });
+        let mut depth = 0;
+        let mut node = &example_of(&tree, &definitions(&tree));
+        while let Some(child) = node.get("child") {
+            depth += 1;
+            node = child;
+        }
+        assert!((1..=MAX_EXAMPLE_DEPTH + 1).contains(&depth), "{depth}");
     }
 }

@@ -195,3 +195,30 @@ async fn a_document_with_citations_on_is_cited_by_page() {
         Some("page 2")
     );
 }
+
+#[tokio::test]
+async fn a_session_that_cites_documents_asks_it_of_every_document_in_the_request() {
+    let h = Harness::start().await;
+    let mut session = h.builder().await.cite_documents(true).build().unwrap();
+    let notes = Attachment::from_bytes(b"Refunds take 14 days.".to_vec(), "notes.txt").unwrap();
+    let reply = session
+        .send_with("What do the notes say?", vec![notes])
+        .await
+        .unwrap();
+    session.send("And?").await.unwrap();
+    // The earlier document, sent again as context, is cited too: all of a request's or none.
+    let last = h.fake.requests().pop().unwrap();
+    assert_eq!(
+        last.body["messages"][0]["content"][0]["document"]["citations"]["enabled"],
+        true
+    );
+    let citation = reply.citations().next().unwrap();
+    assert!(
+        matches!(
+            citation.location,
+            CitationLocation::DocumentChars { document: 0, .. }
+        ),
+        "{citation:?}"
+    );
+    assert_eq!(reply.sources().list()[0].title.as_deref(), Some("notes"));
+}

@@ -132,6 +132,45 @@ async fn settings_that_would_refuse_every_message_are_usage_errors() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offered_model_without_a_price_is_refused_as_it_could_spend_without_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = bedrock_chat(None, dir.path())
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--models",
+            "amazon.nova-pro-v1:0",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("amazon.nova-pro-v1:0 has no price") && stderr.contains("--price-table"),
+        "{stderr}"
+    );
+    // An invalid filter is bad usage at start, not a 502 for every visitor later.
+    let output = bedrock_chat(None, dir.path())
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--knowledge-base",
+            "KBREFUND01",
+            "--knowledge-base-filter",
+            r#"{"andAll": [{"equals": {"key": "a", "value": 1}}]}"#,
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("at least two filters"), "{stderr}");
+}
+
 /// An instance killed (SIGKILL) mid-reply: the conversation is exactly as before that message,
 /// and once the dead instance's lease lapses the other instance serves the next turn.
 #[cfg(unix)]

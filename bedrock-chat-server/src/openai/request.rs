@@ -402,10 +402,15 @@ fn response_format(
             let spec = format.get("json_schema").ok_or_else(|| {
                 invalid("response_format json_schema needs a json_schema object".to_string())
             })?;
-            let name = spec
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("response");
+            let name = match spec.get("name") {
+                None | Some(Value::Null) => "response",
+                Some(Value::String(name)) => name.as_str(),
+                Some(_) => {
+                    return Err(invalid(
+                        "response_format.json_schema.name must be a string".to_string(),
+                    ));
+                }
+            };
             let schema = spec
                 .get("schema")
                 .cloned()

@@ -45,7 +45,7 @@ pub(super) fn to_sdk(request: &ChatRequest) -> Result<SdkRequest> {
     // messages: about 250 instructions a message more than the SDK's own clone of a history).
     let mut messages = Vec::with_capacity(request.messages().len());
     for message in request.messages() {
-        messages.push(message_to_sdk(message)?);
+        messages.push(message_to_sdk(message, request.cites_documents())?);
     }
     for &index in &points.after_messages {
         if let Some(message) = messages.get_mut(index) {
@@ -134,14 +134,14 @@ fn citations_on() -> Result<sdk::CitationsConfig> {
         .map_err(sdk_build_error)
 }
 
-fn message_to_sdk(message: &Message) -> Result<sdk::Message> {
+fn message_to_sdk(message: &Message, cite_documents: bool) -> Result<sdk::Message> {
     let role = match message.role() {
         Role::User => sdk::ConversationRole::User,
         Role::Assistant => sdk::ConversationRole::Assistant,
     };
     let mut content = Vec::with_capacity(message.content().len());
     for block in message.content() {
-        content.push(block_to_sdk(block)?);
+        content.push(block_to_sdk(block, cite_documents)?);
     }
     sdk::Message::builder()
         .role(role)
@@ -157,7 +157,7 @@ fn sdk_build_error(error: aws_smithy_types::error::operation::BuildError) -> Err
     }
 }
 
-fn block_to_sdk(block: &ContentBlock) -> Result<sdk::ContentBlock> {
+fn block_to_sdk(block: &ContentBlock, cite_documents: bool) -> Result<sdk::ContentBlock> {
     Ok(match block {
         ContentBlock::Text(text) => sdk::ContentBlock::Text(text.clone()),
         // Sent back as the words alone: the model needs what it said, the sources it cited are
@@ -224,7 +224,11 @@ fn block_to_sdk(block: &ContentBlock) -> Result<sdk::ContentBlock> {
                 })
                 .name(name)
                 .source(sdk::DocumentSource::Bytes(Blob::new(bytes.clone())))
-                .set_citations(citations.then(citations_on).transpose()?)
+                .set_citations(
+                    (*citations || cite_documents)
+                        .then(citations_on)
+                        .transpose()?,
+                )
                 .build()
                 .map_err(sdk_build_error)?,
         ),

@@ -99,6 +99,15 @@ impl ChatSessionBuilder {
         self
     }
 
+    /// Asks the model to cite the documents of every request ([`Attachment`](crate::Attachment)s
+    /// sent with [`ChatSession::send_with`]): the reply's words that come from one carry
+    /// [`Citation`](crate::Citation)s of its pages or characters, and
+    /// [`ChatResponse::sources`](crate::ChatResponse::sources) lists them. Default is off.
+    pub fn cite_documents(mut self, on: bool) -> Self {
+        self.settings.cite_documents = on;
+        self
+    }
+
     /// Asks Bedrock for the exact input-token count of each request before sending it
     /// (`CountTokens`, free but one more round trip), for the context policy's token budget and
     /// the spending budget, instead of the estimate from earlier turns; the estimate remains

@@ -69,8 +69,13 @@ pub fn estimate_usage(request: &ChatRequest, output_text_bytes: Option<usize>) -
             })
             .sum()
     });
+    // So is an output schema, which constrained decoding reads with the request.
+    let schema_bytes = request
+        .output_schema()
+        .map_or(0, |schema| schema.schema().to_string().len());
     let text_bytes = request.system().map_or(0, str::len)
         + tool_bytes
+        + schema_bytes
         + request
             .messages()
             .iter()

@@ -309,7 +309,8 @@ impl ChatSession {
             .with_guardrail(settings.guardrail.clone())
             .with_thinking_budget(settings.thinking_budget)
             .with_service_tier(settings.service_tier)
-            .with_latency(settings.latency);
+            .with_latency(settings.latency)
+            .with_cited_documents(settings.cite_documents);
         let request = match &self.structured {
             Some(structured) => structured.apply(request),
             None => request,
