@@ -448,24 +448,37 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
     respond(reply, operation, (input_tokens, &serving), &request_id)
 }
 
-/// `CountTokens`: the count the fake's Converse would report as the input tokens of the same
-/// request (`{"input": {"converse": {...}}}`).
-fn count_tokens(state: &Arc<Mutex<State>>, body: &[u8]) -> Response<Body> {
-    let error = {
-        let mut state = lock(state);
-        state.token_counts += 1;
-        state.count_tokens_error.clone()
-    };
-    let request_id = "00000000-0000-4000-8000-counttokens0";
-    if let Some(error) = error {
-        return error_response(&error, request_id);
+/// The start of a call the fake counts apart from Converse (an embedding, a token count):
+/// `count` records it and gives the error it is scripted to answer with, if any; then the body
+/// must be JSON.
+fn side_call(
+    state: &Arc<Mutex<State>>,
+    body: &[u8],
+    request_id: &str,
+    count: impl FnOnce(&mut State) -> Option<FakeError>,
+) -> Result<Value, Response<Body>> {
+    if let Some(error) = count(&mut lock(state)) {
+        return Err(error_response(&error, request_id));
     }
-    let Ok(body) = serde_json::from_slice::<Value>(body) else {
-        return plain(
+    serde_json::from_slice::<Value>(body).map_err(|_| {
+        plain(
             StatusCode::BAD_REQUEST,
             "SerializationException",
             "the body is not JSON",
-        );
+        )
+    })
+}
+
+/// `CountTokens`: the count the fake's Converse would report as the input tokens of the same
+/// request (`{"input": {"converse": {...}}}`).
+fn count_tokens(state: &Arc<Mutex<State>>, body: &[u8]) -> Response<Body> {
+    let request_id = "00000000-0000-4000-8000-counttokens0";
+    let body = match side_call(state, body, request_id, |state| {
+        state.token_counts += 1;
+        state.count_tokens_error.clone()
+    }) {
+        Ok(body) => body,
+        Err(refused) => return refused,
     };
     let converse = &body["input"]["converse"];
     if !converse["messages"].is_array() {
@@ -577,21 +590,13 @@ fn ok_json(body: &Value) -> Response<Body> {
 /// the same content words land on the same vector; a question sharing half its words lands at
 /// a cosine of about 0.5; unrelated questions near 0.
 fn embed(state: &Arc<Mutex<State>>, body: &[u8]) -> Response<Body> {
-    let error = {
-        let mut state = lock(state);
+    let request_id = "00000000-0000-4000-8000-embedding000";
+    let body = match side_call(state, body, request_id, |state| {
         state.embeddings += 1;
         state.embedding_error.clone()
-    };
-    let request_id = "00000000-0000-4000-8000-embedding000";
-    if let Some(error) = error {
-        return error_response(&error, request_id);
-    }
-    let Ok(body) = serde_json::from_slice::<Value>(body) else {
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "SerializationException",
-            "the body is not JSON",
-        );
+    }) {
+        Ok(body) => body,
+        Err(refused) => return refused,
     };
     let Some(text) = body["inputText"].as_str() else {
         return error_response(
