@@ -37,12 +37,22 @@ pub(crate) struct ModelView {
     responses((status = 200, description = "The models a message may name", body = ModelsView))
 )]
 pub async fn list(State(state): State<AppState>) -> Json<ModelsView> {
-    let prices = &state.settings().prices;
+    let settings = state.settings();
+    let prices = &settings.prices;
+    // What a turn is charged: the list price times the tier's and the latency's factors.
+    let factor = settings
+        .service_tier
+        .map_or(1.0, bedrock_chat::ServiceTier::price_factor)
+        * settings
+            .latency
+            .map_or(1.0, bedrock_chat::Latency::price_factor);
     let models = state
         .offered_models()
         .into_iter()
         .map(|id| {
-            let price = prices.price_for(&id).map(|p| p.label());
+            let price = prices.price_for(&id).map(|p| {
+                bedrock_chat::ModelPrice::new(p.input * factor, p.output * factor).label()
+            });
             ModelView {
                 label: bedrock_chat::model_label(&id),
                 id,

@@ -136,10 +136,10 @@ impl KnowledgeBase {
     /// 1 to 100.
     pub fn validate(&self) -> Result<()> {
         if self.id.len() != 10 || !self.id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            let shown: String = self.id.chars().take(40).collect();
             return Err(Error::config(format!(
-                "{:?} is not a knowledge base id: it is 10 letters and digits, such as \
-                 KB12345678 (Bedrock console, Knowledge bases)",
-                &*self.id
+                "{shown:?} is not a knowledge base id: it is 10 letters and digits, such as \
+                 KB12345678 (Bedrock console, Knowledge bases)"
             )));
         }
         if let Some(filter) = &self.filter

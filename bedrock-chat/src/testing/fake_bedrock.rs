@@ -456,16 +456,16 @@ fn side_call(
     body: &[u8],
     request_id: &str,
     count: impl FnOnce(&mut State) -> Option<FakeError>,
-) -> Result<Value, Response<Body>> {
+) -> Result<Value, Box<Response<Body>>> {
     if let Some(error) = count(&mut lock(state)) {
-        return Err(error_response(&error, request_id));
+        return Err(Box::new(error_response(&error, request_id)));
     }
     serde_json::from_slice::<Value>(body).map_err(|_| {
-        plain(
+        Box::new(plain(
             StatusCode::BAD_REQUEST,
             "SerializationException",
             "the body is not JSON",
-        )
+        ))
     })
 }
 
@@ -478,7 +478,7 @@ fn count_tokens(state: &Arc<Mutex<State>>, body: &[u8]) -> Response<Body> {
         state.count_tokens_error.clone()
     }) {
         Ok(body) => body,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let converse = &body["input"]["converse"];
     if !converse["messages"].is_array() {
@@ -596,7 +596,7 @@ fn embed(state: &Arc<Mutex<State>>, body: &[u8]) -> Response<Body> {
         state.embedding_error.clone()
     }) {
         Ok(body) => body,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let Some(text) = body["inputText"].as_str() else {
         return error_response(
