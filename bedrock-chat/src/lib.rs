@@ -84,6 +84,14 @@
 //! - **Bedrock API keys**: `AWS_BEARER_TOKEN_BEDROCK` or [`BedrockClientBuilder::bearer_token`].
 //! - **Extended thinking**: [`ChatSessionBuilder::thinking_budget`]; reasoning streams as
 //!   [`StreamEvent::ReasoningDelta`] and stays in the history with its signature.
+//! - **Structured output**: [`ChatSession::send_structured`] gives a reply as a Rust value
+//!   (Converse's `outputConfig`, or a forced tool call on older models).
+//! - **Knowledge bases and citations**: a [`Retriever`] (`KnowledgeBase`, feature
+//!   `knowledge-bases`) grounds each question; replies carry [`Citation`]s and
+//!   [`ChatResponse::sources`].
+//! - **Exact token counts, models and tiers**: [`ChatSessionBuilder::exact_token_counts`]
+//!   (`CountTokens`); `BedrockClient::model_catalog` (feature `models`); [`ServiceTier`],
+//!   [`Latency`] and [`CacheTtl`], reported in [`TokenUsage`] and priced.
 //!
 //! ```
 //! use bedrock_chat::FunctionTool;
@@ -113,7 +121,9 @@
 //!
 //! - the bottom, plain data: `stop_reason` ([`StopReason`], which errors and replies both name),
 //!   `message` (who said what, tool calls and results, reasoning),
-//!   `attachment` ([`Attachment`]), `tool_spec` ([`ToolSpec`], [`ToolConfig`]), `guardrail`
+//!   `attachment` ([`Attachment`]), `citation` ([`Citation`], [`SearchResult`], [`Sources`]),
+//!   `structured` ([`OutputSchema`]), `tier` ([`ServiceTier`], [`Latency`], [`CacheTtl`]),
+//!   `tool_spec` ([`ToolSpec`], [`ToolConfig`]), `guardrail`
 //!   ([`GuardrailConfig`]), `request` ([`ChatRequest`], [`InferenceConfig`] and the checks
 //!   Bedrock would make), `response`, `event_stream` ([`EventStream`], [`StreamEvent`]), `usd`
 //!   ([`Usd`]), `error` ([`Error`]);
@@ -121,8 +131,10 @@
 //!   exchange boundaries), `caching` ([`CachePoints`]), `pricing` ([`PriceTable`]), `budget`
 //!   ([`Budget`]), `tools` ([`Tool`], [`FunctionTool`] and the toolbox that runs a round);
 //! - `settings`: [`SessionSettings`] and [`ConnectionSettings`], each setting's default and check;
-//! - `client` ([`ModelClient`]), `embedder` ([`Embedder`]) and `bedrock` ([`BedrockClient`], and in `bedrock/errors.rs` the
-//!   one mapping of AWS SDK errors);
+//! - `client` ([`ModelClient`]), `retrieval` ([`Retriever`]), `embedder` ([`Embedder`]),
+//!   `models` (the region's listing, over the control plane's SDK) and `bedrock`
+//!   ([`BedrockClient`], and in `bedrock/errors.rs` the one mapping of AWS SDK errors);
+//!   `knowledge_base` (the agent runtime's `Retrieve`) above it;
 //! - `session` ([`ChatSession`]: the turn engine, streamed turns, the builder, saved
 //!   conversations, usage);
 //! - `store` ([`ConversationStore`], [`MemoryStore`]): where a server keeps conversations, and

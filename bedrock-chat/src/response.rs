@@ -25,7 +25,7 @@ pub struct TokenUsage {
     /// Input tokens written to the prompt cache, when Bedrock reports them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_write_input_tokens: Option<u64>,
-    /// Of the cache writes, those kept for an hour ([`CacheTtl::OneHour`]), which cost more.
+    /// Of the cache writes, those kept for an hour ([`CacheTtl::OneHour`](crate::CacheTtl::OneHour)), which cost more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_write_1h_input_tokens: Option<u64>,
     /// The service tier Bedrock served the request on, when it said.

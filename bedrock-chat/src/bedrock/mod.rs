@@ -595,7 +595,7 @@ impl BedrockClientBuilder {
     }
 
     /// Sets the endpoint of the other Bedrock services a chat may use through this client's
-    /// configuration: the agent runtime (a [`KnowledgeBase`](crate::KnowledgeBase)'s searches)
+    /// configuration: the agent runtime (a `KnowledgeBase`'s searches, with the `knowledge-bases` feature)
     /// and the control plane (the model listing), for a server that answers for all of them (a
     /// local fake, a proxy). Default is each service's own endpoint, or its
     /// `AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME` / `AWS_ENDPOINT_URL_BEDROCK` variable.
