@@ -130,7 +130,7 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
         }
         reply_cache.client(Arc::new(client.clone()), "you")
     });
-    let catalog = client.model_catalog().await;
+    let models_from = client.clone();
     let mut builder = match &cached {
         Some(cached) => config.session_builder(cached.clone()),
         None => config.session_builder(client),
@@ -172,7 +172,7 @@ async fn run_checked(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut repl = Repl::new(session, options, io::stdout(), io::stderr(), notices_rx);
     repl.attach(attachments);
-    repl.model_catalog(catalog);
+    repl.list_models_with(models_from);
     if let Some(path) = &args.mcp_config {
         let config = match bedrock_chat::McpConfig::from_file(path) {
             Ok(config) => config,

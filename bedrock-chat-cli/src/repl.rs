@@ -50,7 +50,7 @@ pub struct Repl<O, E> {
     /// The MCP servers whose tools the session offers, and who allows the tools to run.
     mcp: Option<(bedrock_chat::McpTools, crate::mcp::Approval)>,
     /// Where `/models` lists the region's models from.
-    catalog: Option<bedrock_chat::ModelCatalog>,
+    models_from: Option<bedrock_chat::BedrockClient>,
 }
 
 impl<O: Write + Send, E: Write + Send> Repl<O, E> {
@@ -76,13 +76,14 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
             cache_hits: Vec::new(),
             cache_misses: 0,
             mcp: None,
-            catalog: None,
+            models_from: None,
         }
     }
 
-    /// Lists the region's models from `catalog` for `/models`.
-    pub fn model_catalog(&mut self, catalog: bedrock_chat::ModelCatalog) {
-        self.catalog = Some(catalog);
+    /// Lists the models of `client`'s region for `/models` (its listing client is made when
+    /// asked, not at start).
+    pub fn list_models_with(&mut self, client: bedrock_chat::BedrockClient) {
+        self.models_from = Some(client);
     }
 
     /// Offers the model the tools of `mcp`'s servers, run as `approval` allows (`--mcp-config`).
@@ -295,9 +296,9 @@ impl<O: Write + Send, E: Write + Send> Repl<O, E> {
                 self.info(&text)?;
             }
             Command::Models => {
-                let text = match &self.catalog {
+                let text = match &self.models_from {
                     None => "the model listing is not available here".to_string(),
-                    Some(catalog) => match catalog.list().await {
+                    Some(client) => match client.model_catalog().await.list().await {
                         Ok(listing) => {
                             crate::models::table(&listing, Some(self.session.model_id()))
                                 .trim_end()

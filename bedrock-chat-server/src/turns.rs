@@ -457,7 +457,8 @@ async fn run(
         return Err(ApiError::new(
             ErrorKind::TooLarge,
             format!(
-                "with this message the conversation would be about {grown} bytes, more than the                  {limit} kept; start a new chat, or attach smaller or fewer files"
+                "with this message the conversation would be about {grown} bytes, more than the \
+                 {limit} kept; start a new chat, or attach smaller or fewer files"
             ),
         ));
     }

@@ -268,16 +268,9 @@ pub fn model_label(id: &str) -> String {
         let name = id.rsplit('/').next().unwrap_or(id);
         return format!("Application profile {name}");
     }
-    let (scope, rest) = match id.split_once('.') {
-        Some((prefix, rest))
-            if prefix.len() <= 6
-                && prefix.bytes().all(|b| b.is_ascii_lowercase())
-                && rest.contains('.') =>
-        {
-            (Some(prefix), rest)
-        }
-        _ => (None, id),
-    };
+    // The profile's prefix (`us`, `global`), as the price table reads it.
+    let rest = crate::pricing::strip_profile(id);
+    let scope = (rest.len() < id.len()).then(|| &id[..id.len() - rest.len() - 1]);
     let name = rest.split_once('.').map_or(rest, |(_, name)| name);
     let name = name.split(':').next().unwrap_or(name);
     let mut words: Vec<String> = Vec::new();

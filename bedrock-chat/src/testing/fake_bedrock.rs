@@ -404,9 +404,11 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
         .or_else(|| check_tool_rules(&body))
         .or_else(|| check_cache_points(&body))
         .or_else(|| check_attachments(&body));
-    // What the request itself asks the answer to be: JSON of a schema, a forced tool call, or
-    // sentences citing its sources.
-    let recorded_body = body.clone();
+    // Bedrock reports the tier and latency profile a request was served with.
+    let serving = serde_json::json!({
+        "serviceTier": body.get("serviceTier"),
+        "performanceConfig": body.get("performanceConfig"),
+    });
     let (reply, request_number) = {
         let mut state = lock(&state);
         let recorded = RecordedRequest {
@@ -421,30 +423,27 @@ async fn handle(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Handled
             .responder
             .clone()
             .and_then(|respond| respond(&recorded));
+        // Chosen before the request is recorded, which moves it: the script first, then what
+        // the request's own shape asks for (JSON of a schema, a forced call, cited sentences).
+        let reply = broken_rule
+            .map(|message| FakeReply::error(FakeError::Validation(message)))
+            .or(chosen)
+            .or_else(|| state.script.pop_front())
+            .or_else(|| shaped_answer(&recorded.body))
+            .or_else(|| state.fallback.clone())
+            .unwrap_or_else(|| FakeReply::text("Hello from the fake Bedrock."));
         if state.not_recording {
             state.unrecorded += 1;
         } else {
             state.requests.push(recorded);
         }
         state.served += 1;
-        let reply = broken_rule
-            .map(|message| FakeReply::error(FakeError::Validation(message)))
-            .or(chosen)
-            .or_else(|| state.script.pop_front())
-            .or_else(|| shaped_answer(&recorded_body))
-            .or_else(|| state.fallback.clone())
-            .unwrap_or_else(|| FakeReply::text("Hello from the fake Bedrock."));
         (reply, state.served)
     };
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
     let request_id = format!("00000000-0000-4000-8000-{request_number:012x}");
-    // Bedrock reports the tier and latency profile a request was served with.
-    let serving = serde_json::json!({
-        "serviceTier": recorded_body.get("serviceTier"),
-        "performanceConfig": recorded_body.get("performanceConfig"),
-    });
     respond(reply, operation, (input_tokens, &serving), &request_id)
 }
 
